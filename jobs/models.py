@@ -1,0 +1,315 @@
+"""Assets, job definitions and their datapoints, jobs, leases, responses and
+results.
+
+Rules a database can hold are constraints here; the rest lives in
+``services.py``. Objects are addressed from outside by ``public_id``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from labeling import ids
+
+from . import wire
+
+
+class TaskKind(models.TextChoices):
+    DRAW = "draw", "Draw"
+    COMPARE = "compare", "Compare"
+
+
+class Asset(models.Model):
+    """An item shown to labelers: an uploaded image, an image URL or a text.
+
+    Uploaded images are stored once under their content hash; ``key`` is the
+    hash of what identifies the asset (the bytes, the URL or the text), so the
+    same item given twice by one owner is one asset.
+    """
+
+    class Kind(models.TextChoices):
+        IMAGE = "image", "Uploaded image"
+        URL = "url", "URL"
+        TEXT = "text", "Text"
+
+    public_id = models.CharField(max_length=40, unique=True, default=ids.asset_id, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assets")
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    key = models.CharField(max_length=64, help_text="sha256 of the identifying content")
+    file = models.FileField(upload_to="assets/", max_length=200, blank=True)
+    name = models.CharField(max_length=255, blank=True, help_text="original file name of an upload")
+    content_type = models.CharField(max_length=40, blank=True)
+    byte_size = models.PositiveBigIntegerField(null=True, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    url = models.URLField(max_length=wire.MAX_URL_LENGTH, blank=True)
+    text = models.TextField(max_length=wire.MAX_TEXT_ITEM_LENGTH, blank=True)
+    known_regions = models.JSONField(
+        null=True,
+        blank=True,
+        help_text=(
+            "Boxes known to hold the target, recorded by image generators (the demo) "
+            "for simulated labelers. Never sent to labelers."
+        ),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "key"], name="asset_unique_per_owner"),
+            models.CheckConstraint(
+                name="asset_kind_has_content",
+                condition=(
+                    (Q(kind="image") & ~Q(file="") & Q(width__gt=0) & Q(height__gt=0))
+                    | (Q(kind="url") & ~Q(url=""))
+                    | (Q(kind="text") & ~Q(text=""))
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.value[:80]
+
+    @property
+    def value(self) -> str:
+        """The item as a requester names it: the URL, the text or the file name."""
+        if self.kind == self.Kind.URL:
+            return self.url
+        if self.kind == self.Kind.TEXT:
+            return self.text
+        return self.name or self.file.name.rsplit("/", 1)[-1]
+
+    @property
+    def is_image(self) -> bool:
+        return self.kind in (self.Kind.IMAGE, self.Kind.URL)
+
+
+def _compare_items_constraints(prefix: str) -> list[models.BaseConstraint]:
+    """Draw rows carry one asset; compare rows two distinct ones."""
+    return [
+        models.CheckConstraint(
+            name=f"{prefix}_items_match_kind",
+            condition=(
+                (Q(kind=TaskKind.DRAW) & Q(asset_b__isnull=True))
+                | (Q(kind=TaskKind.COMPARE) & Q(asset_b__isnull=False) & ~Q(asset_b=F("asset")))
+            ),
+        ),
+    ]
+
+
+class JobDefinition(models.Model):
+    """What to ask (kind, instruction, datapoints) and how many answers."""
+
+    class DrawAggregation(models.TextChoices):
+        MAJORITY = "majority", "Weighted majority vote"
+        EM = "em", "Expectation-maximization"
+
+    public_id = models.CharField(max_length=40, unique=True, default=ids.job_definition_id, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="job_definitions"
+    )
+    kind = models.CharField(max_length=7, choices=TaskKind.choices)
+    name = models.CharField(max_length=wire.MAX_NAME_LENGTH)
+    instruction = models.CharField(max_length=wire.MAX_INSTRUCTION_LENGTH)
+    responses_per_datapoint = models.PositiveIntegerField(default=10)
+    confidence_threshold = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Compare only: stop a datapoint once its leader's posterior confidence reaches this.",
+    )
+    draw_aggregation = models.CharField(
+        max_length=10, choices=DrawAggregation.choices, default=DrawAggregation.MAJORITY
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                name="definition_responses_at_least_one",
+                condition=Q(responses_per_datapoint__gte=1) & Q(responses_per_datapoint__lte=1000),
+            ),
+            models.CheckConstraint(
+                name="definition_confidence_threshold_range",
+                condition=Q(confidence_threshold__isnull=True)
+                | (Q(kind=TaskKind.COMPARE) & Q(confidence_threshold__gt=0) & Q(confidence_threshold__lt=1)),
+            ),
+            models.CheckConstraint(name="definition_instruction_not_empty", condition=~Q(instruction="")),
+        ]
+        indexes = [models.Index(fields=["owner", "name"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Datapoint(models.Model):
+    """One item (draw) or pair of items (compare) of a definition, in order."""
+
+    definition = models.ForeignKey(JobDefinition, on_delete=models.CASCADE, related_name="datapoints")
+    position = models.PositiveIntegerField()
+    kind = models.CharField(max_length=7, choices=TaskKind.choices)
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+")
+    asset_b = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    context = models.TextField(max_length=wire.MAX_CONTEXT_LENGTH, blank=True)
+    media_context = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+
+    class Meta:
+        ordering = ["definition", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["definition", "position"], name="datapoint_unique_position"),
+            *_compare_items_constraints("datapoint"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.position}"
+
+    @property
+    def assets(self) -> list[Asset]:
+        return [self.asset] if self.asset_b_id is None else [self.asset, self.asset_b]
+
+
+class Job(models.Model):
+    """A definition running on an audience."""
+
+    class State(models.TextChoices):
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    public_id = models.CharField(max_length=40, unique=True, default=ids.job_id, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    definition = models.ForeignKey(JobDefinition, on_delete=models.PROTECT, related_name="jobs")
+    audience = models.ForeignKey("audiences.Audience", on_delete=models.PROTECT, related_name="jobs")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.RUNNING)
+    responses_needed = models.PositiveIntegerField(
+        help_text="datapoints x responses per datapoint, fixed at assignment"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["audience", "state"]), models.Index(fields=["owner", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.definition.name} on {self.audience.name}"
+
+
+class JobDatapoint(models.Model):
+    """A datapoint within one job: the unit leases, responses and results hang on.
+
+    ``response_count`` is kept under this row's lock by the submission
+    service; ``closed`` means it takes no more responses (full, or stopped
+    early by its confidence threshold).
+    """
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="job_datapoints")
+    datapoint = models.ForeignKey(Datapoint, on_delete=models.CASCADE, related_name="job_datapoints")
+    position = models.PositiveIntegerField()
+    response_count = models.PositiveIntegerField(default=0)
+    closed = models.BooleanField(default=False)
+    stopped_early = models.BooleanField(default=False)
+    last_response_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "datapoint"], name="job_datapoint_unique"),
+            models.CheckConstraint(name="job_datapoint_count_non_negative", condition=Q(response_count__gte=0)),
+        ]
+        indexes = [models.Index(fields=["job", "closed", "-response_count", "position"], name="job_dp_feed")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}/{self.position}"
+
+
+class Lease(models.Model):
+    """A task handed to a labeler: a job datapoint (or, for ongoing quality
+    checks, one of the audience's examples), held until ``expires_at``.
+
+    The labeler API calls a lease a *task*; its ``public_id`` is the task id.
+    A datapoint never has more responses plus live leases than it needs.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUBMITTED = "submitted", "Submitted"
+        SKIPPED = "skipped", "Skipped"
+
+    public_id = models.CharField(max_length=40, unique=True, default=ids.task_id, editable=False)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="leases")
+    job_datapoint = models.ForeignKey(
+        JobDatapoint, on_delete=models.CASCADE, related_name="leases", null=True, blank=True
+    )
+    example = models.ForeignKey(
+        "audiences.QualificationExample", on_delete=models.CASCADE, related_name="+", null=True, blank=True
+    )
+    labeler = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="leases")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    leased_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job_datapoint", "labeler"],
+                condition=Q(job_datapoint__isnull=False),
+                name="lease_one_per_datapoint_labeler",
+            ),
+            models.CheckConstraint(
+                name="lease_datapoint_xor_example",
+                condition=(Q(job_datapoint__isnull=False) & Q(example__isnull=True))
+                | (Q(job_datapoint__isnull=True) & Q(example__isnull=False)),
+            ),
+            models.CheckConstraint(name="lease_expires_after_start", condition=Q(expires_at__gt=F("leased_at"))),
+        ]
+        indexes = [
+            models.Index(fields=["job_datapoint", "status", "expires_at"], name="lease_live"),
+            models.Index(fields=["labeler", "job", "status"], name="lease_labeler_job"),
+        ]
+
+
+class Response(models.Model):
+    """One labeler's answer to one job datapoint."""
+
+    public_id = models.CharField(max_length=40, unique=True, default=ids.response_id, editable=False)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="responses")
+    job_datapoint = models.ForeignKey(JobDatapoint, on_delete=models.CASCADE, related_name="responses")
+    labeler = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="responses")
+    payload = models.JSONField()
+    user_score = models.FloatField(help_text="the labeler's user score in the job's audience when submitted")
+    time_spent_ms = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job_datapoint", "labeler"], name="response_unique_per_labeler"),
+            models.CheckConstraint(
+                name="response_user_score_ratio", condition=Q(user_score__gte=0) & Q(user_score__lte=1)
+            ),
+        ]
+        indexes = [models.Index(fields=["job", "created_at"])]
+
+
+class DatapointResult(models.Model):
+    """The aggregate of one job datapoint, rebuilt by Celery workers.
+
+    ``response_count`` is how many responses it includes; when it is behind
+    the job datapoint's own count, the result is stale and the sweeper
+    re-enqueues it.
+    """
+
+    job_datapoint = models.OneToOneField(JobDatapoint, on_delete=models.CASCADE, related_name="result")
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="results")
+    response_count = models.PositiveIntegerField(default=0)
+    data = models.JSONField(default=dict)
+    vote_sum = models.BinaryField(null=True, blank=True, help_text="draw: float32 weighted vote grid")
+    weight_sum = models.FloatField(default=0.0)
+    aggregator_version = models.CharField(max_length=20, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["job", "response_count"])]

@@ -1,0 +1,35 @@
+"""One error shape for the whole API.
+
+Validation failures are HTTP 400 with ``{field: [messages]}``; everything
+else is ``{"detail": message}`` with its status. Domain ``ValidationError``s
+raised by services become 400s here, so views stay thin.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def _as_field_errors(exc: DjangoValidationError) -> dict:
+    if hasattr(exc, "error_dict"):
+        return {
+            ("non_field_errors" if key == "__all__" else key): [str(m) for m in DjangoValidationError(errors).messages]
+            for key, errors in exc.error_dict.items()
+        }
+    return {"detail": " ".join(exc.messages)}
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        return Response(_as_field_errors(exc), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, ObjectDoesNotExist):
+        exc = Http404()
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, exceptions.NotFound):
+        response.data = {"detail": "Not found."}
+    return response

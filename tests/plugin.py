@@ -1,0 +1,42 @@
+"""Starts the test suite's PostgreSQL server before Django is configured.
+
+Registered with ``-p tests.plugin`` (pytest.ini). Its hook wraps
+pytest-django's set-up, so ``DATABASE_URL`` points at a fresh PostgreSQL
+cluster on a free port by the time Django reads its settings. Set
+``DATABASE_URL`` yourself to use an existing server, or
+``CROWDCANVAS_TEST_DB=sqlite`` to run on the embedded SQLite default.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import pytest
+
+from tests.stack import PostgresServer
+
+_server: PostgresServer | None = None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    global _server
+    os.environ.setdefault("SECRET_KEY", "test-secret-key-for-crowdcanvas")
+    os.environ.setdefault("CROWDCANVAS_VAR_DIR", tempfile.mkdtemp(prefix="crowdcanvas-test-var-"))
+    os.environ.setdefault("MEDIA_ROOT", os.path.join(os.environ["CROWDCANVAS_VAR_DIR"], "media"))
+    os.environ.pop("REDIS_URL", None)  # tests that need Redis start their own
+    wants_sqlite = os.environ.get("CROWDCANVAS_TEST_DB", "").lower() == "sqlite"
+    if wants_sqlite:
+        os.environ.pop("DATABASE_URL", None)
+    elif not os.environ.get("DATABASE_URL") and not early_config.getoption("help", False):
+        _server = PostgresServer().start()
+        os.environ["DATABASE_URL"] = _server.url()
+    return (yield)
+
+
+def pytest_unconfigure(config):
+    global _server
+    if _server is not None:
+        _server.stop()
+        _server = None
