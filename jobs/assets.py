@@ -50,7 +50,7 @@ def read_upload(upload, *, max_bytes: int | None = None) -> bytes:
     for chunk in upload.chunks() if hasattr(upload, "chunks") else [upload.read()]:
         total += len(chunk)
         if total > max_bytes:
-            raise ValidationError(f"file is larger than the limit of {max_bytes} bytes.")
+            raise ValidationError(f"file is over the limit of {max_bytes} bytes.")
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -62,7 +62,12 @@ class Asset(models.Model):
             models.CheckConstraint(
                 name="asset_kind_has_content",
                 condition=(
-                    (Q(kind="image") & ~Q(file="") & Q(width__gt=0) & Q(height__gt=0))
+                    (
+                        Q(kind="image")
+                        & ~Q(file="")
+                        & Q(width__isnull=False, width__gt=0)
+                        & Q(height__isnull=False, height__gt=0)
+                    )
                     | (Q(kind="url") & ~Q(url=""))
                     | (Q(kind="text") & ~Q(text=""))
                 ),

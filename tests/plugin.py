@@ -23,8 +23,10 @@ _server: PostgresServer | None = None
 def pytest_load_initial_conftests(early_config, parser, args):
     global _server
     os.environ.setdefault("SECRET_KEY", "test-secret-key-for-crowdcanvas")
+    os.environ.setdefault("INSECURE_FAST_PASSWORD_HASHER", "1")
     os.environ.setdefault("CROWDCANVAS_VAR_DIR", tempfile.mkdtemp(prefix="crowdcanvas-test-var-"))
     os.environ.setdefault("MEDIA_ROOT", os.path.join(os.environ["CROWDCANVAS_VAR_DIR"], "media"))
+    os.makedirs(os.path.join(os.environ["CROWDCANVAS_VAR_DIR"], "static"), exist_ok=True)
     os.environ.pop("REDIS_URL", None)  # tests that need Redis start their own
     wants_sqlite = os.environ.get("CROWDCANVAS_TEST_DB", "").lower() == "sqlite"
     if wants_sqlite:
