@@ -12,4 +12,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^media/(?P<path>.+)$", serve_media, name="media"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("api/", include("audiences.urls")),
+    path("api/", include("jobs.urls")),
+    path("", include("labeling.labeler_urls")),
 ]
