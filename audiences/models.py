@@ -167,6 +167,9 @@ class Membership(models.Model):
     current_example = models.ForeignKey(
         QualificationExample, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    current_task_id = models.CharField(
+        max_length=40, blank=True, help_text="opaque id under which the current example is shown"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     decided_at = models.DateTimeField(null=True, blank=True)

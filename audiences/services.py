@@ -6,19 +6,26 @@ failures are ``ValidationError({field: [message]})``.
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from jobs import wire
 from jobs.models import Asset, TaskKind
+from jobs.raster import grid_shape
 from jobs.services import assets_from_items, compare_pair_specs
-from labeling import validation
+from labeling import ids, locks, validation
+from labeling.errors import Conflict, ErrorCode
 from labeling.validation import field
 
-from .models import Audience, QualificationExample, TruthBox
+from . import grading
+from .models import Audience, Membership, QualificationAnswer, QualificationExample, TruthBox
 
 MAX_TASKS_LIMIT = 1000
 
@@ -188,4 +195,137 @@ def example_add_compare(
         audience=audience, kind=TaskKind.COMPARE, instruction=instruction, context=context,
         asset=asset, asset_b=asset_b, truth_asset=asset if truth_spec == first else asset_b,
         explanation=explanation,
+    )
+
+
+# --- Qualification ---------------------------------------------------------------------
+
+MIN_EXAMPLES_TO_OPEN = 3
+
+
+@dataclass(frozen=True)
+class Grade:
+    correct: bool
+    precision: float | None = None
+    completeness: float | None = None
+
+
+@dataclass(frozen=True)
+class QualificationOutcome:
+    correct: bool
+    explanation: str
+    membership: Membership
+
+
+def example_grade(*, example: QualificationExample, response: Any) -> Grade:
+    """Validate a labeler's answer to ``example`` and grade it (the one place
+    an example's truth is compared with an answer)."""
+    with field("response"):
+        if example.kind == TaskKind.DRAW:
+            payload = wire.parse_draw_response(response)
+            shape = grid_shape(example.asset.width, example.asset.height, settings.RASTER_LONG_SIDE)
+            boxes = [box.as_box() for box in example.truth_boxes.all()]
+            grade = grading.grade_draw(payload["lines"], boxes, shape)
+            correct = grade.passes(required_precision=example.required_precision,
+                                   required_completeness=example.required_completeness)
+            return Grade(correct=correct, precision=grade.precision, completeness=grade.completeness)
+        items = [example.asset.labeler_value, example.asset_b.labeler_value]
+        payload = wire.parse_compare_response(response, items)
+        return Grade(correct=payload["choice"] == example.truth_asset.labeler_value)
+
+
+def membership_record_grade(*, membership: Membership, kind: str, correct: bool) -> None:
+    """Count a graded answer into the membership's accuracy and user score
+    (the caller holds the membership's lock and saves it)."""
+    membership.answers += 1
+    membership.correct += int(correct)
+    membership.chance_sum += grading.CHANCE[kind]
+    membership.user_score = grading.user_score(
+        answers=membership.answers, correct=membership.correct, chance_sum=membership.chance_sum
+    )
+
+
+def _membership_start(*, labeler: AbstractBaseUser, audience: Audience) -> Membership:
+    if audience.kind == Audience.Kind.GLOBAL:
+        raise Conflict(ErrorCode.AUDIENCE_NOT_QUALIFYING,
+                       "Every labeler belongs to the global audience; there is nothing to qualify for.")
+    try:
+        return locks.membership_lock(labeler_id=labeler.pk, audience_id=audience.pk)
+    except Membership.DoesNotExist:
+        pass
+    if audience.examples.count() < MIN_EXAMPLES_TO_OPEN:
+        raise Conflict(ErrorCode.AUDIENCE_NOT_OPEN,
+                       "This audience is not taking labelers yet (it needs at least "
+                       f"{MIN_EXAMPLES_TO_OPEN} qualification examples).")
+    Membership.objects.get_or_create(labeler=labeler, audience=audience)
+    return locks.membership_lock(labeler_id=labeler.pk, audience_id=audience.pk)
+
+
+@transaction.atomic
+def qualification_next(*, labeler: AbstractBaseUser, audience: Audience) -> Membership:
+    """Start or continue qualifying. While the labeler is qualifying, the
+    returned membership has the example to show (``current_example``) under
+    an opaque ``current_task_id``; asking again shows the same one. Examples
+    come in random order and none twice."""
+    membership = _membership_start(labeler=labeler, audience=audience)
+    if membership.state != Membership.State.QUALIFYING or membership.current_example_id:
+        return membership
+    answered = membership.graded_answers.filter(gold=False).values("example_id")
+    remaining = list(audience.examples.exclude(id__in=answered).values_list("id", flat=True))
+    if not remaining:  # examples were removed after answers were given: decide now
+        _decide(membership, audience)
+        membership.save()
+        return membership
+    membership.current_example_id = secrets.choice(remaining)
+    membership.current_task_id = ids.task_id()
+    membership.save(update_fields=["current_example", "current_task_id", "updated_at"])
+    return membership
+
+
+def _decide(membership: Membership, audience: Audience) -> None:
+    decision = grading.graduation_decision(
+        answers=membership.graded_answers.filter(gold=False).count(),
+        correct=membership.graded_answers.filter(gold=False, correct=True).count(),
+        examples=audience.examples.count(),
+        min_tasks=audience.min_tasks,
+        max_tasks=audience.max_tasks,
+        target_accuracy=audience.target_accuracy,
+    )
+    if decision != membership.state:
+        membership.state = decision
+        membership.decided_at = timezone.now() if decision != Membership.State.QUALIFYING else None
+
+
+@transaction.atomic
+def qualification_answer(*, labeler: AbstractBaseUser, audience: Audience, task_id: Any,
+                         response: Any) -> QualificationOutcome:
+    """Grade the answer to the example being shown, record it, and apply the
+    graduation rule. A wrong answer returns the example's explanation (never
+    its truth)."""
+    try:
+        membership = locks.membership_lock(labeler_id=labeler.pk, audience_id=audience.pk)
+    except Membership.DoesNotExist:
+        raise Conflict(ErrorCode.STALE_TASK, "Start qualifying for this audience first.") from None
+    if membership.state != Membership.State.QUALIFYING:
+        raise Conflict(ErrorCode.AUDIENCE_NOT_QUALIFYING,
+                       f"You are no longer qualifying for this audience ({membership.state}).")
+    if not isinstance(task_id, str) or not membership.current_task_id or task_id != membership.current_task_id:
+        raise Conflict(ErrorCode.STALE_TASK, "This question is not the current one; load the next question.")
+    example = (
+        QualificationExample.objects.select_related("asset", "asset_b", "truth_asset")
+        .prefetch_related("truth_boxes")
+        .get(pk=membership.current_example_id)
+    )
+    grade = example_grade(example=example, response=response)
+    QualificationAnswer.objects.create(
+        membership=membership, example=example, gold=False, payload=response, correct=grade.correct,
+        precision=grade.precision, completeness=grade.completeness,
+    )
+    membership_record_grade(membership=membership, kind=example.kind, correct=grade.correct)
+    membership.current_example = None
+    membership.current_task_id = ""
+    _decide(membership, audience)
+    membership.save()
+    return QualificationOutcome(
+        correct=grade.correct, explanation="" if grade.correct else example.explanation, membership=membership
     )

@@ -87,6 +87,15 @@ class Asset(models.Model):
         return self.name or self.file.name.rsplit("/", 1)[-1]
 
     @property
+    def labeler_value(self) -> str:
+        """What a labeler's browser gets for this item, and sends back as a
+        compare choice: the URL, the text, or the stored image's URL (named
+        by content hash, so it says nothing about the datapoint)."""
+        if self.kind == self.Kind.IMAGE:
+            return settings.MEDIA_URL + self.file.name
+        return self.value
+
+    @property
     def is_image(self) -> bool:
         return self.kind in (self.Kind.IMAGE, self.Kind.URL)
 

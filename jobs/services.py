@@ -9,20 +9,26 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-from audiences.models import Audience
+from audiences.models import Audience, Membership
 from audiences.selectors import audience_visible_to
-from labeling import validation
+from labeling import locks, validation
+from labeling.errors import Conflict, ErrorCode, Forbidden
 from labeling.validation import field
 
 from . import assets as asset_files
 from . import wire
-from .models import Asset, Datapoint, Job, JobDatapoint, JobDefinition, TaskKind
+from .models import Asset, Datapoint, Job, JobDatapoint, JobDefinition, Lease, Response, TaskKind
 
 MAX_DATAPOINTS = 100_000
 MAX_RESPONSES_PER_DATAPOINT = 1000
@@ -295,3 +301,177 @@ def job_create(*, owner: AbstractBaseUser, definition: JobDefinition, audience: 
         [JobDatapoint(job=job, datapoint_id=pk, position=position) for pk, position in positions], batch_size=2000
     )
     return job
+
+
+# --- Task feed: leases and responses --------------------------------------------------------
+#
+# A datapoint never has more responses plus live leases than its definition
+# asks for. Leases and responses of a job datapoint are written only while
+# holding that row's lock (labeling.locks), so the count cannot be overrun
+# by concurrent labelers, on PostgreSQL (row locks) or SQLite (one writer).
+
+
+def _lease_duration() -> timedelta:
+    return timedelta(seconds=settings.LEASE_SECONDS)
+
+
+def working_membership(*, labeler: AbstractBaseUser, audience: Audience) -> Membership:
+    """The membership that lets ``labeler`` work on ``audience``'s jobs:
+    graduated, or (global audience) any labeler."""
+    if audience.kind == Audience.Kind.GLOBAL:
+        membership, _ = Membership.objects.get_or_create(
+            labeler=labeler, audience=audience, defaults={"state": Membership.State.GRADUATED}
+        )
+        return membership
+    membership = Membership.objects.filter(labeler=labeler, audience=audience).first()
+    if membership is None or membership.state != Membership.State.GRADUATED:
+        raise Forbidden(ErrorCode.NOT_ELIGIBLE, "Qualify for this job's audience before working on it.")
+    return membership
+
+
+def _live_lease_count(now) -> Subquery:
+    return Subquery(
+        Lease.objects.filter(job_datapoint=OuterRef("pk"), status=Lease.Status.ACTIVE, expires_at__gt=now)
+        .order_by()
+        .values("job_datapoint")
+        .annotate(n=Count("id"))
+        .values("n"),
+        output_field=IntegerField(),
+    )
+
+
+def open_slots(*, job: Job, labeler: AbstractBaseUser, now) -> QuerySet[JobDatapoint]:
+    """Job datapoints with room for one more lease that ``labeler`` has not
+    answered or skipped, closest to completion first."""
+    done_by_labeler = Lease.objects.filter(
+        job_datapoint=OuterRef("pk"), labeler=labeler,
+        status__in=[Lease.Status.SUBMITTED, Lease.Status.SKIPPED],
+    )
+    return (
+        JobDatapoint.objects.filter(job=job, closed=False)
+        .filter(~Exists(done_by_labeler))
+        .alias(live=Coalesce(_live_lease_count(now), 0))
+        .filter(response_count__lt=job.definition.responses_per_datapoint - F("live"))
+        .order_by("-response_count", "position")
+    )
+
+
+def _has_room(job_datapoint: JobDatapoint, needed: int, now, *, excluding_labeler_id: int | None = None) -> bool:
+    live = Lease.objects.filter(job_datapoint=job_datapoint, status=Lease.Status.ACTIVE, expires_at__gt=now)
+    if excluding_labeler_id is not None:
+        live = live.exclude(labeler_id=excluding_labeler_id)
+    return not job_datapoint.closed and job_datapoint.response_count + live.count() < needed
+
+
+def task_next(*, labeler: AbstractBaseUser, job: Job) -> Lease | None:
+    """The labeler's next task in ``job``: their live lease if they hold one,
+    else a new lease on the open datapoint closest to completion; ``None``
+    when the job has no work left for them."""
+    if job.state != Job.State.RUNNING:
+        raise Conflict(ErrorCode.JOB_NOT_RUNNING, f"This job is {job.state}; it takes no more responses.")
+    working_membership(labeler=labeler, audience=job.audience)
+    needed = job.definition.responses_per_datapoint
+    with transaction.atomic():
+        now = timezone.now()
+        held = (
+            Lease.objects.filter(job=job, labeler=labeler, status=Lease.Status.ACTIVE, expires_at__gt=now)
+            .select_related("job_datapoint")
+            .order_by("leased_at")
+            .first()
+        )
+        if held is not None:
+            return held
+        candidates = open_slots(job=job, labeler=labeler, now=now)
+        tried: list[int] = []
+        for skip_locked in (True, True, False):
+            queryset = candidates.exclude(pk__in=tried) if tried else candidates
+            slot = locks.job_datapoint_lock_first(queryset, skip_locked=skip_locked)
+            if slot is None:
+                continue
+            # Counted again under the lock: the candidate query's view may be stale.
+            if _has_room(slot, needed, now, excluding_labeler_id=labeler.pk):
+                lease, _ = Lease.objects.update_or_create(
+                    job_datapoint=slot, labeler=labeler,
+                    defaults={"job": job, "status": Lease.Status.ACTIVE, "leased_at": now,
+                              "expires_at": now + _lease_duration()},
+                )
+                return lease
+            tried.append(slot.pk)
+    return None
+
+
+def response_validate(*, datapoint: Datapoint, response: Any) -> dict:
+    """A labeler's answer to ``datapoint``, checked against the wire format
+    and normalized; ``ValidationError`` on ``response`` otherwise."""
+    with field("response"):
+        if datapoint.kind == TaskKind.DRAW:
+            return wire.parse_draw_response(response)
+        return wire.parse_compare_response(response, [datapoint.asset.labeler_value, datapoint.asset_b.labeler_value])
+
+
+def _claim_lease(*, labeler: AbstractBaseUser, task_id: Any) -> tuple[Lease, JobDatapoint]:
+    """The labeler's lease ``task_id`` and its job datapoint, locked."""
+    if not isinstance(task_id, str):
+        raise Lease.DoesNotExist
+    lease = Lease.objects.select_related("job").get(public_id=task_id, labeler=labeler, job_datapoint__isnull=False)
+    slot = locks.job_datapoint_lock(pk=lease.job_datapoint_id)
+    lease.refresh_from_db(fields=["status", "expires_at", "leased_at"])
+    if lease.status == Lease.Status.SUBMITTED:
+        raise Conflict(ErrorCode.TASK_SUBMITTED, "You have already answered this task.")
+    if lease.status == Lease.Status.SKIPPED:
+        raise Conflict(ErrorCode.TASK_SKIPPED, "You skipped this task.")
+    return lease, slot
+
+
+@transaction.atomic
+def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Response:
+    """Store the labeler's answer to their task: validated against the wire
+    format, with their current user score and the time the task was held.
+    A late answer (lease expired) is still taken while the datapoint has room."""
+    lease, slot = _claim_lease(labeler=labeler, task_id=task_id)
+    job = lease.job
+    definition = job.definition
+    if job.state != Job.State.RUNNING:
+        raise Conflict(ErrorCode.JOB_NOT_RUNNING, f"This job is {job.state}; it takes no more responses.")
+    datapoint = Datapoint.objects.select_related("asset", "asset_b").get(pk=slot.datapoint_id)
+    payload = response_validate(datapoint=datapoint, response=response)
+    now = timezone.now()
+    if lease.expires_at <= now and not _has_room(slot, definition.responses_per_datapoint, now,
+                                                 excluding_labeler_id=labeler.pk):
+        raise Conflict(ErrorCode.TASK_EXPIRED,
+                       "Your time for this task ran out and its place was given to someone else.")
+    membership = working_membership(labeler=labeler, audience=job.audience)
+    saved = Response.objects.create(
+        job=job, job_datapoint=slot, labeler=labeler, payload=payload, user_score=membership.user_score,
+        time_spent_ms=min(int((now - lease.leased_at).total_seconds() * 1000), 2**31 - 1),
+    )
+    slot.response_count += 1
+    slot.last_response_at = now
+    if slot.response_count >= definition.responses_per_datapoint:
+        slot.closed = True
+    slot.save(update_fields=["response_count", "last_response_at", "closed"])
+    lease.status = Lease.Status.SUBMITTED
+    lease.save(update_fields=["status"])
+    if slot.closed:
+        job_complete_if_done(job=job)
+    return saved
+
+
+@transaction.atomic
+def task_skip(*, labeler: AbstractBaseUser, task_id: Any) -> None:
+    """Give the task back: its slot returns to the pool, and the labeler will
+    not be offered this datapoint again."""
+    lease, _ = _claim_lease(labeler=labeler, task_id=task_id)
+    lease.status = Lease.Status.SKIPPED
+    lease.save(update_fields=["status"])
+
+
+def job_complete_if_done(*, job: Job) -> bool:
+    """Mark the job completed once no datapoint takes responses any more."""
+    if job.state != Job.State.RUNNING or job.job_datapoints.filter(closed=False).exists():
+        return False
+    updated = Job.objects.filter(pk=job.pk, state=Job.State.RUNNING).update(
+        state=Job.State.COMPLETED, completed_at=timezone.now()
+    )
+    job.state = Job.State.COMPLETED
+    return bool(updated)

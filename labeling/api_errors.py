@@ -14,6 +14,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from labeling.errors import DomainError
+
 
 def _as_field_errors(exc: DjangoValidationError) -> dict:
     if hasattr(exc, "error_dict"):
@@ -27,6 +29,8 @@ def _as_field_errors(exc: DjangoValidationError) -> dict:
 def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         return Response(_as_field_errors(exc), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, DomainError):
+        return Response({"detail": exc.message, "code": str(exc.code)}, status=exc.status)
     if isinstance(exc, ObjectDoesNotExist):
         exc = Http404()
     response = drf_exception_handler(exc, context)

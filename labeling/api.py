@@ -1,0 +1,272 @@
+"""The labeler API: qualification and the task feed, as JSON.
+
+The labeler pages use exactly these endpoints, so a program can label as a
+browser does. Session or token authentication; errors are
+``{"detail", "code"}`` (409 for a state conflict, 403 when not eligible,
+404 for anything not yours) or ``{field: [messages]}`` (400).
+"""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from audiences import services as audience_services
+from audiences.grading import graduation_bounds
+from audiences.models import Audience, Membership
+from jobs import services as job_services
+from jobs.models import Datapoint, Job, JobDefinition
+
+from . import selectors
+
+# --- schema ------------------------------------------------------------------------
+
+
+class ItemSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["image", "text"])
+    value = serializers.CharField(help_text="send this back as a compare `choice`")
+    src = serializers.CharField(required=False, help_text="image URL")
+    text = serializers.CharField(required=False)
+    width = serializers.IntegerField(required=False, allow_null=True)
+    height = serializers.IntegerField(required=False, allow_null=True)
+
+
+class TaskSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="task id: submit or skip with it")
+    kind = serializers.ChoiceField(choices=["draw", "compare"])
+    instruction = serializers.CharField()
+    context = serializers.CharField(allow_blank=True)
+    media_context = ItemSerializer(allow_null=True)
+    items = ItemSerializer(many=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+    job = inline_serializer("TaskJob", {"id": serializers.CharField(), "name": serializers.CharField()},
+                            allow_null=True)
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField(required=False)
+
+
+RESPONSE_HELP = (
+    'draw: {"lines": [{"size": s, "points": [{"x": x, "y": y}, ...]}, ...]} with x, y, size as ratios '
+    '(size of the image width); compare: {"choice": <the value of one of the two items>}'
+)
+
+
+class AnswerSerializer(serializers.Serializer):
+    task_id = serializers.CharField()
+    response = serializers.JSONField(help_text=RESPONSE_HELP)
+
+
+class SubmitSerializer(serializers.Serializer):
+    response = serializers.JSONField(help_text=RESPONSE_HELP)
+
+
+class QualificationStateSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Membership.State.values)
+    user_score = serializers.FloatField()
+    answered = serializers.IntegerField()
+    min_answers = serializers.IntegerField()
+    max_answers = serializers.IntegerField()
+    task = TaskSerializer(allow_null=True)
+
+
+class QualificationAnswerResultSerializer(QualificationStateSerializer):
+    correct = serializers.BooleanField()
+    explanation = serializers.CharField(allow_blank=True, help_text="shown after a wrong answer")
+
+
+class NextTaskSerializer(serializers.Serializer):
+    task = TaskSerializer(allow_null=True)
+    detail = serializers.CharField(required=False)
+
+
+class SubmitResultSerializer(serializers.Serializer):
+    accepted = serializers.BooleanField()
+    next = TaskSerializer(allow_null=True)
+
+
+ERRORS = {
+    400: OpenApiResponse(description="invalid body: {field: [messages]}"),
+    401: OpenApiResponse(ErrorSerializer, description="not signed in"),
+    403: OpenApiResponse(ErrorSerializer, description="not eligible"),
+    404: OpenApiResponse(ErrorSerializer, description="not found"),
+    409: OpenApiResponse(ErrorSerializer, description="state conflict (code says which)"),
+}
+
+NO_WORK = "No more tasks in this job for you."
+
+
+def _body(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+# --- qualification -------------------------------------------------------------------
+
+
+def _audience(public_id: str) -> Audience:
+    return get_object_or_404(Audience, public_id=public_id)
+
+
+def qualification_state(membership: Membership) -> dict:
+    audience = membership.audience
+    low, high = graduation_bounds(examples=audience.examples.count(), min_tasks=audience.min_tasks,
+                                  max_tasks=audience.max_tasks)
+    return {
+        "status": membership.state,
+        "user_score": round(membership.user_score, 4),
+        "answered": membership.graded_answers.filter(gold=False).count(),
+        "min_answers": low,
+        "max_answers": high,
+        "task": selectors.qualification_task_view(membership),
+    }
+
+
+class QualificationNextView(APIView):
+    @extend_schema(operation_id="labeler_qualification_next", tags=["labeler"], request=None,
+                   responses={200: QualificationStateSerializer, **ERRORS},
+                   summary="Start or continue qualifying: the example to answer now")
+    def post(self, request, audience_id: str):
+        membership = audience_services.qualification_next(labeler=request.user, audience=_audience(audience_id))
+        return Response(qualification_state(membership))
+
+
+class QualificationAnswerView(APIView):
+    @extend_schema(operation_id="labeler_qualification_answer", tags=["labeler"], request=AnswerSerializer,
+                   responses={200: QualificationAnswerResultSerializer, **ERRORS},
+                   summary="Answer the current example; returns the grade and the next example")
+    def post(self, request, audience_id: str):
+        body = _body(AnswerSerializer, request)
+        audience = _audience(audience_id)
+        outcome = audience_services.qualification_answer(
+            labeler=request.user, audience=audience, task_id=body["task_id"], response=body["response"]
+        )
+        membership = outcome.membership
+        if membership.state == Membership.State.QUALIFYING:
+            membership = audience_services.qualification_next(labeler=request.user, audience=audience)
+        return Response({"correct": outcome.correct, "explanation": outcome.explanation,
+                         **qualification_state(membership)})
+
+
+# --- task feed ------------------------------------------------------------------------------
+
+
+def _next_task(request, job: Job) -> dict | None:
+    lease = job_services.task_next(labeler=request.user, job=job)
+    return selectors.task_view(lease) if lease else None
+
+
+class TaskNextView(APIView):
+    @extend_schema(operation_id="labeler_task_next", tags=["labeler"], request=None,
+                   responses={200: NextTaskSerializer, **ERRORS},
+                   summary="Your next task in a job (the same one until you answer or skip it)")
+    def post(self, request, job_id: str):
+        job = get_object_or_404(Job.objects.select_related("definition", "audience"), public_id=job_id)
+        task = _next_task(request, job)
+        return Response({"task": task} if task else {"task": None, "detail": NO_WORK})
+
+
+class TaskSubmitView(APIView):
+    @extend_schema(operation_id="labeler_task_submit", tags=["labeler"], request=SubmitSerializer,
+                   responses={200: SubmitResultSerializer, **ERRORS},
+                   summary="Answer a task; returns your next task in the same job")
+    def post(self, request, task_id: str):
+        body = _body(SubmitSerializer, request)
+        saved = job_services.task_submit(labeler=request.user, task_id=task_id, response=body["response"])
+        job = Job.objects.select_related("definition", "audience").get(pk=saved.job_id)
+        next_task = _next_task(request, job) if job.state == Job.State.RUNNING else None
+        return Response({"accepted": True, "next": next_task})
+
+
+class TaskSkipView(APIView):
+    @extend_schema(operation_id="labeler_task_skip", tags=["labeler"], request=None,
+                   responses={200: SubmitResultSerializer, **ERRORS},
+                   summary="Give a task back; returns your next task in the same job")
+    def post(self, request, task_id: str):
+        job_services.task_skip(labeler=request.user, task_id=task_id)
+        job = Job.objects.select_related("definition", "audience").get(leases__public_id=task_id)
+        next_task = _next_task(request, job) if job.state == Job.State.RUNNING else None
+        return Response({"accepted": True, "next": next_task})
+
+
+# --- home ----------------------------------------------------------------------------------
+
+
+class LabelerHomeSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    memberships = serializers.ListField(child=serializers.DictField())
+    audiences_to_qualify = serializers.ListField(child=serializers.DictField())
+    jobs = serializers.ListField(child=serializers.DictField())
+
+
+def home_data(user) -> dict:
+    return {
+        "username": user.get_username(),
+        "memberships": [selectors.membership_view(m) for m in selectors.labeler_memberships(labeler=user)],
+        "audiences_to_qualify": [
+            {"id": a.public_id, "name": a.name, "kind": a.kind, "description": a.description}
+            for a in selectors.audiences_to_qualify(labeler=user)
+        ],
+        "jobs": [
+            {"id": job.public_id, "name": job.definition.name, "kind": job.definition.kind,
+             "instruction": job.definition.instruction, "audience": job.audience.name, "remaining": remaining}
+            for job, remaining in selectors.jobs_with_work(labeler=user)
+        ],
+    }
+
+
+class LabelerHomeView(APIView):
+    @extend_schema(operation_id="labeler_home", tags=["labeler"], responses={200: LabelerHomeSerializer, **ERRORS},
+                   summary="Your audiences, audiences you can qualify for, and jobs with work for you")
+    def get(self, request):
+        return Response(home_data(request.user))
+
+
+# --- requester preview -----------------------------------------------------------------------
+
+
+class PreviewTaskSerializer(serializers.Serializer):
+    task = TaskSerializer()
+    position = serializers.IntegerField()
+    total = serializers.IntegerField()
+
+
+PREVIEW_LIMIT = 20
+
+
+def _preview_datapoint(request, definition_id: str, position: int) -> tuple[Datapoint, int]:
+    definition = get_object_or_404(JobDefinition, public_id=definition_id, owner=request.user)
+    total = min(PREVIEW_LIMIT, definition.datapoints.count())
+    if position >= total:
+        raise Datapoint.DoesNotExist
+    datapoint = Datapoint.objects.select_related("definition", "asset", "asset_b", "media_context").get(
+        definition=definition, position=position
+    )
+    return datapoint, total
+
+
+class PreviewTaskView(APIView):
+    @extend_schema(operation_id="preview_task", tags=["preview"], responses={200: PreviewTaskSerializer, **ERRORS},
+                   summary="A datapoint of your definition as labelers will see it (first 20)")
+    def get(self, request, definition_id: str, position: int):
+        datapoint, total = _preview_datapoint(request, definition_id, position)
+        return Response({"task": selectors.preview_task_view(datapoint), "position": position, "total": total})
+
+
+class PreviewCheckView(APIView):
+    @extend_schema(operation_id="preview_check", tags=["preview"], request=SubmitSerializer,
+                   responses={200: inline_serializer("PreviewCheck", {"valid": serializers.BooleanField(),
+                                                                       "stored": serializers.BooleanField()}),
+                              **ERRORS},
+                   summary="Validate an answer exactly as a submission would; nothing is stored")
+    def post(self, request, definition_id: str, position: int):
+        body = _body(SubmitSerializer, request)
+        datapoint, _ = _preview_datapoint(request, definition_id, position)
+        job_services.response_validate(datapoint=datapoint, response=body["response"])
+        return Response({"valid": True, "stored": False})

@@ -1,0 +1,38 @@
+"""Every row lock goes through here, so lock order is uniform.
+
+On PostgreSQL these are ``SELECT ... FOR UPDATE``; on SQLite they are plain
+reads, and serialization comes from the database's single writer (every
+transaction begins IMMEDIATE, see settings). Call them inside
+``transaction.atomic``.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from audiences.models import Membership
+from jobs.models import JobDatapoint, Lease
+
+
+def membership_lock(*, labeler_id: int, audience_id: int) -> Membership:
+    """Lock the labeler's membership row (``Membership.DoesNotExist`` if none)."""
+    return Membership.objects.select_for_update().get(labeler_id=labeler_id, audience_id=audience_id)
+
+
+def job_datapoint_lock(*, pk: int) -> JobDatapoint:
+    """Lock one job datapoint: leases and responses of it are written only
+    under this lock, so its counts cannot be overrun."""
+    return JobDatapoint.objects.select_for_update().get(pk=pk)
+
+
+def job_datapoint_lock_first(queryset: QuerySet[JobDatapoint], *, skip_locked: bool) -> JobDatapoint | None:
+    """Lock the first row of an ordered candidate query; with ``skip_locked``,
+    rows other transactions hold are passed over instead of waited for."""
+    return queryset.select_for_update(skip_locked=skip_locked, of=("self",)).first()
+
+
+def lease_lock(*, public_id: str, labeler_id: int) -> Lease:
+    """Lock the labeler's own lease (``Lease.DoesNotExist`` for anyone else's)."""
+    return Lease.objects.select_for_update(of=("self",)).select_related(
+        "job", "job__definition", "job_datapoint", "example"
+    ).get(public_id=public_id, labeler_id=labeler_id)

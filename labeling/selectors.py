@@ -1,0 +1,145 @@
+"""What a labeler sees: tasks, their audiences and the jobs with work for them.
+
+Everything a labeler's browser receives is built here, so this is the one
+place to check that no truth ever leaves the server: a task carries the
+instruction, context and items, never an example's truth boxes, truth item or
+explanation, nor whether it is a qualification example at all.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Exists, OuterRef, Q
+from django.utils import timezone
+
+from audiences.models import Audience, Membership, QualificationExample
+from audiences.services import MIN_EXAMPLES_TO_OPEN
+from jobs.models import Asset, Datapoint, Job, Lease
+from jobs.services import open_slots
+
+
+def item_view(asset: Asset) -> dict:
+    if asset.kind == Asset.Kind.TEXT:
+        return {"type": "text", "text": asset.text, "value": asset.labeler_value}
+    return {"type": "image", "src": asset.labeler_value, "value": asset.labeler_value,
+            "width": asset.width, "height": asset.height}
+
+
+def _task(*, task_id: str, kind: str, instruction: str, context: str, assets: list[Asset],
+          media_context: Asset | None, expires_at: datetime | None, job: Job | None) -> dict:
+    items = [item_view(asset) for asset in assets]
+    if len(items) == 2:
+        # Left/right order varies by task, fixed for a given task id, so
+        # position bias averages out and a reload shows the same layout.
+        random.Random(task_id).shuffle(items)
+    return {
+        "id": task_id,
+        "kind": kind,
+        "instruction": instruction,
+        "context": context,
+        "media_context": item_view(media_context) if media_context else None,
+        "items": items,
+        "expires_at": expires_at.isoformat() if expires_at else None,
+        "job": {"id": job.public_id, "name": job.definition.name} if job else None,
+    }
+
+
+def task_view(lease: Lease) -> dict:
+    """A job task (a lease) as the labeler API sends it."""
+    job = lease.job
+    if lease.example_id:
+        # A quality check looks exactly like the job's own tasks.
+        source, media = lease.example, None
+    else:
+        source = Datapoint.objects.select_related("asset", "asset_b", "media_context").get(
+            pk=lease.job_datapoint.datapoint_id
+        )
+        media = source.media_context
+    return _task(
+        task_id=lease.public_id, kind=job.definition.kind, instruction=job.definition.instruction,
+        context=source.context, assets=[a for a in (source.asset, source.asset_b) if a is not None],
+        media_context=media, expires_at=lease.expires_at, job=job,
+    )
+
+
+def qualification_task_view(membership: Membership) -> dict | None:
+    """The example the labeler is being asked now, without its truth."""
+    example = membership.current_example
+    if example is None:
+        return None
+    return _task(
+        task_id=membership.current_task_id, kind=example.kind, instruction=example.instruction,
+        context=example.context, assets=[a for a in (example.asset, example.asset_b) if a is not None],
+        media_context=None, expires_at=None, job=None,
+    )
+
+
+def preview_task_view(datapoint: Datapoint) -> dict:
+    definition = datapoint.definition
+    return _task(
+        task_id=f"preview-{definition.public_id}-{datapoint.position}", kind=definition.kind,
+        instruction=definition.instruction, context=datapoint.context,
+        assets=[a for a in (datapoint.asset, datapoint.asset_b) if a is not None],
+        media_context=datapoint.media_context, expires_at=None, job=None,
+    )
+
+
+def membership_view(membership: Membership) -> dict:
+    audience = membership.audience
+    return {
+        "audience": {"id": audience.public_id, "name": audience.name, "kind": audience.kind,
+                     "description": audience.description},
+        "state": membership.state,
+        "user_score": round(membership.user_score, 4),
+        "answers": membership.answers,
+        "accuracy": None if membership.accuracy is None else round(membership.accuracy, 4),
+    }
+
+
+def labeler_memberships(*, labeler: AbstractBaseUser):
+    return (
+        Membership.objects.filter(labeler=labeler)
+        .select_related("audience", "current_example")
+        .order_by("audience__kind", "audience__name")
+    )
+
+
+def audiences_to_qualify(*, labeler: AbstractBaseUser):
+    """Curated and custom audiences taking labelers that this labeler has not joined."""
+    return (
+        Audience.objects.exclude(kind=Audience.Kind.GLOBAL)
+        .exclude(memberships__labeler=labeler)
+        .annotate(example_count=Count("examples"))
+        .filter(example_count__gte=MIN_EXAMPLES_TO_OPEN)
+        .order_by("name")
+    )
+
+
+def remaining_for_labeler(job: Job, labeler: AbstractBaseUser, now=None) -> int:
+    """How many of the job's datapoints this labeler could still be given."""
+    return open_slots(job=job, labeler=labeler, now=now or timezone.now()).count()
+
+
+def jobs_with_work(*, labeler: AbstractBaseUser) -> list[tuple[Job, int]]:
+    """Running jobs of the labeler's audiences (graduated, or global) with
+    datapoints left for them, and how many."""
+    graduated = Membership.objects.filter(
+        labeler=labeler, audience=OuterRef("audience"), state=Membership.State.GRADUATED
+    )
+    jobs = (
+        Job.objects.filter(state=Job.State.RUNNING)
+        .filter(Q(audience__kind=Audience.Kind.GLOBAL) | Exists(graduated))
+        .select_related("definition", "audience")
+        .order_by("created_at")
+    )
+    now = timezone.now()
+    result = []
+    for job in jobs:
+        remaining = remaining_for_labeler(job, labeler, now)
+        if remaining:
+            result.append((job, remaining))
+    return result
+
