@@ -27,7 +27,13 @@ User score
 
     A labeler with no graded answers scores ``s0`` (0.5); one who guesses on
     compare examples drifts to 0 as answers accumulate (their correct answers
-    match the chance term); a perfect one approaches 1.
+    match the chance term); a perfect one approaches 1. Scores are rounded to
+    multiples of 1/4096 so that sums of them (aggregation weights) are exact.
+
+Score bar (ongoing quality checks)
+    A graduated labeler whose score falls below the chance-corrected target,
+    ``(target_accuracy - c) / (1 - c)`` with ``c`` the mean chance of their
+    graded answers, is dropped from the audience.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from jobs.wire import Box
 CHANCE = {"draw": 0.0, "compare": 0.5}
 SCORE_PRIOR = 0.5
 SCORE_PSEUDO_ANSWERS = 2.0
+SCORE_QUANTUM = 4096
 
 
 @dataclass(frozen=True)
@@ -94,4 +101,12 @@ def graduation_decision(*, answers: int, correct: int, examples: int, min_tasks:
 def user_score(*, answers: int, correct: int, chance_sum: float) -> float:
     numerator = (correct - chance_sum) + SCORE_PSEUDO_ANSWERS * SCORE_PRIOR
     denominator = (answers - chance_sum) + SCORE_PSEUDO_ANSWERS
-    return float(min(1.0, max(0.0, numerator / denominator)))
+    score = min(1.0, max(0.0, numerator / denominator))
+    return round(score * SCORE_QUANTUM) / SCORE_QUANTUM
+
+
+def score_bar(*, target_accuracy: float, answers: int, chance_sum: float) -> float:
+    chance = chance_sum / answers if answers else 0.0
+    if chance >= 1.0:
+        return 0.0
+    return max(0.0, (target_accuracy - chance) / (1.0 - chance))

@@ -329,3 +329,38 @@ def qualification_answer(*, labeler: AbstractBaseUser, audience: Audience, task_
     return QualificationOutcome(
         correct=grade.correct, explanation="" if grade.correct else example.explanation, membership=membership
     )
+
+
+# --- Ongoing quality ----------------------------------------------------------------------
+
+
+def membership_grade_gold(*, membership: Membership, example: QualificationExample, response: Any) -> Grade:
+    """Grade an answer to an example served among job tasks into the
+    membership's score (the caller holds the membership's lock)."""
+    example = (
+        QualificationExample.objects.select_related("asset", "asset_b", "truth_asset")
+        .prefetch_related("truth_boxes")
+        .get(pk=example.pk)
+    )
+    grade = example_grade(example=example, response=response)
+    QualificationAnswer.objects.create(
+        membership=membership, example=example, gold=True, payload=response, correct=grade.correct,
+        precision=grade.precision, completeness=grade.completeness,
+    )
+    membership_record_grade(membership=membership, kind=example.kind, correct=grade.correct)
+    membership.save(update_fields=["answers", "correct", "chance_sum", "user_score", "updated_at"])
+    return grade
+
+
+def membership_check_bar(*, membership: Membership) -> bool:
+    """Keep a graduated labeler whose score is at or above the audience's bar
+    (``grading.score_bar``); drop one below it. Returns whether they stay."""
+    audience = membership.audience
+    bar = grading.score_bar(target_accuracy=audience.target_accuracy, answers=membership.answers,
+                            chance_sum=membership.chance_sum)
+    if membership.user_score + 1e-9 >= bar:
+        return True
+    membership.state = Membership.State.DROPPED
+    membership.decided_at = timezone.now()
+    membership.save(update_fields=["state", "decided_at", "updated_at"])
+    return False

@@ -203,6 +203,10 @@ class Job(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    summary = models.JSONField(default=dict, blank=True, help_text="job-wide results (compare: the ranking)")
+    summary_response_count = models.PositiveIntegerField(
+        default=0, help_text="responses the summary includes; behind the job's count means stale"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -320,8 +324,9 @@ class DatapointResult(models.Model):
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="results")
     response_count = models.PositiveIntegerField(default=0)
     data = models.JSONField(default=dict)
-    vote_sum = models.BinaryField(null=True, blank=True, help_text="draw: float32 weighted vote grid")
-    weight_sum = models.FloatField(default=0.0)
+    state = models.BinaryField(
+        null=True, blank=True, help_text="draw: the weighted vote grid and response masks (jobs.aggregation.DrawState)"
+    )
     aggregator_version = models.CharField(max_length=20, default="")
     updated_at = models.DateTimeField(auto_now=True)
 

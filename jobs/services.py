@@ -8,6 +8,7 @@ are ``ValidationError({field: [message]})``.
 from __future__ import annotations
 
 import hashlib
+import random
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -20,7 +21,7 @@ from django.db.models import Count, Exists, F, IntegerField, OuterRef, QuerySet,
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from audiences.models import Audience, Membership
+from audiences.models import Audience, Membership, QualificationExample
 from audiences.selectors import audience_visible_to
 from labeling import locks, validation
 from labeling.errors import Conflict, ErrorCode, Forbidden
@@ -28,9 +29,11 @@ from labeling.validation import field
 
 from . import assets as asset_files
 from . import wire
+from .aggregation import leader_confidence
 from .models import Asset, Datapoint, Job, JobDatapoint, JobDefinition, Lease, Response, TaskKind
 
 MAX_DATAPOINTS = 100_000
+_random = random.SystemRandom()
 MAX_RESPONSES_PER_DATAPOINT = 1000
 
 
@@ -56,9 +59,12 @@ def asset_create_image(*, owner: AbstractBaseUser, data: bytes, name: str = "",
                        known_regions: list[dict] | None = None) -> Asset:
     with field("file"):
         checked = asset_files.check_image(data)
-    if known_regions is not None:
+    if known_regions is not None:  # [] records that the image holds no target
         with field("known_regions"):
-            known_regions = [box.as_dict() for box in wire.parse_boxes(known_regions, "known_regions")]
+            if not isinstance(known_regions, list):
+                raise ValidationError("known_regions must be a list of boxes.")
+            known_regions = [wire.parse_box(box, f"known_regions[{i}]").as_dict()
+                             for i, box in enumerate(known_regions)]
     name = (name or "").replace("\\", "/").rsplit("/", 1)[-1][:255]
     stored = asset_files.store_image(checked)
     asset, created = Asset.objects.get_or_create(
@@ -363,10 +369,24 @@ def _has_room(job_datapoint: JobDatapoint, needed: int, now, *, excluding_labele
     return not job_datapoint.closed and job_datapoint.response_count + live.count() < needed
 
 
+def _gold_example(job: Job, labeler: AbstractBaseUser, now) -> QualificationExample | None:
+    """Now and then (the audience's ``gold_rate``), one of a custom audience's
+    own examples of the job's kind, served as if it were a job task."""
+    audience = job.audience
+    if audience.kind != Audience.Kind.CUSTOM or audience.gold_rate <= 0:
+        return None
+    if _random.random() >= audience.gold_rate:
+        return None
+    examples = list(audience.examples.filter(kind=job.definition.kind).values_list("pk", flat=True))
+    if not examples or not open_slots(job=job, labeler=labeler, now=now).exists():
+        return None
+    return QualificationExample.objects.get(pk=_random.choice(examples))
+
+
 def task_next(*, labeler: AbstractBaseUser, job: Job) -> Lease | None:
     """The labeler's next task in ``job``: their live lease if they hold one,
-    else a new lease on the open datapoint closest to completion; ``None``
-    when the job has no work left for them."""
+    else (sometimes) a quality check, else a new lease on the open datapoint
+    closest to completion; ``None`` when the job has no work left for them."""
     if job.state != Job.State.RUNNING:
         raise Conflict(ErrorCode.JOB_NOT_RUNNING, f"This job is {job.state}; it takes no more responses.")
     working_membership(labeler=labeler, audience=job.audience)
@@ -375,12 +395,16 @@ def task_next(*, labeler: AbstractBaseUser, job: Job) -> Lease | None:
         now = timezone.now()
         held = (
             Lease.objects.filter(job=job, labeler=labeler, status=Lease.Status.ACTIVE, expires_at__gt=now)
-            .select_related("job_datapoint")
+            .select_related("job_datapoint", "example")
             .order_by("leased_at")
             .first()
         )
         if held is not None:
             return held
+        example = _gold_example(job, labeler, now)
+        if example is not None:
+            return Lease.objects.create(job=job, example=example, labeler=labeler, leased_at=now,
+                                        expires_at=now + _lease_duration())
         candidates = open_slots(job=job, labeler=labeler, now=now)
         tried: list[int] = []
         for skip_locked in (True, True, False):
@@ -409,13 +433,14 @@ def response_validate(*, datapoint: Datapoint, response: Any) -> dict:
         return wire.parse_compare_response(response, [datapoint.asset.labeler_value, datapoint.asset_b.labeler_value])
 
 
-def _claim_lease(*, labeler: AbstractBaseUser, task_id: Any) -> tuple[Lease, JobDatapoint]:
-    """The labeler's lease ``task_id`` and its job datapoint, locked."""
+def _claim_lease(*, labeler: AbstractBaseUser, task_id: Any) -> tuple[Lease, JobDatapoint | None]:
+    """The labeler's lease ``task_id`` and, for a job datapoint, that row,
+    locked. ``Lease.DoesNotExist`` for anyone else's."""
     if not isinstance(task_id, str):
         raise Lease.DoesNotExist
-    lease = Lease.objects.select_related("job").get(public_id=task_id, labeler=labeler, job_datapoint__isnull=False)
-    slot = locks.job_datapoint_lock(pk=lease.job_datapoint_id)
-    lease.refresh_from_db(fields=["status", "expires_at", "leased_at"])
+    lease = Lease.objects.only("pk", "job_datapoint_id").get(public_id=task_id, labeler=labeler)
+    slot = locks.job_datapoint_lock(pk=lease.job_datapoint_id) if lease.job_datapoint_id else None
+    lease = locks.lease_lock(public_id=task_id, labeler_id=labeler.pk)
     if lease.status == Lease.Status.SUBMITTED:
         raise Conflict(ErrorCode.TASK_SUBMITTED, "You have already answered this task.")
     if lease.status == Lease.Status.SKIPPED:
@@ -423,16 +448,32 @@ def _claim_lease(*, labeler: AbstractBaseUser, task_id: Any) -> tuple[Lease, Job
     return lease, slot
 
 
-@transaction.atomic
-def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Response:
-    """Store the labeler's answer to their task: validated against the wire
-    format, with their current user score and the time the task was held.
-    A late answer (lease expired) is still taken while the datapoint has room."""
-    lease, slot = _claim_lease(labeler=labeler, task_id=task_id)
-    job = lease.job
-    definition = job.definition
+def _check_running(job: Job) -> None:
     if job.state != Job.State.RUNNING:
         raise Conflict(ErrorCode.JOB_NOT_RUNNING, f"This job is {job.state}; it takes no more responses.")
+
+
+@transaction.atomic
+def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Lease:
+    """Take the labeler's answer to their task. A job datapoint's answer is
+    validated against the wire format and stored with the labeler's current
+    user score and the time the task was held; a late answer (lease expired)
+    is still taken while the datapoint has room. A quality check's answer is
+    graded into the labeler's score instead. Returns the (submitted) lease."""
+    lease, slot = _claim_lease(labeler=labeler, task_id=task_id)
+    _check_running(lease.job)
+    if slot is None:
+        _gold_submit(labeler=labeler, lease=lease, response=response)
+    else:
+        _response_store(labeler=labeler, lease=lease, slot=slot, response=response)
+    lease.status = Lease.Status.SUBMITTED
+    lease.save(update_fields=["status"])
+    return lease
+
+
+def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoint, response: Any) -> Response:
+    job = lease.job
+    definition = job.definition
     datapoint = Datapoint.objects.select_related("asset", "asset_b").get(pk=slot.datapoint_id)
     payload = response_validate(datapoint=datapoint, response=response)
     now = timezone.now()
@@ -449,29 +490,51 @@ def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Re
     slot.last_response_at = now
     if slot.response_count >= definition.responses_per_datapoint:
         slot.closed = True
-    slot.save(update_fields=["response_count", "last_response_at", "closed"])
-    lease.status = Lease.Status.SUBMITTED
-    lease.save(update_fields=["status"])
-    if slot.closed:
-        job_complete_if_done(job=job)
+    elif definition.confidence_threshold is not None and _confident(slot, datapoint, definition):
+        slot.closed = slot.stopped_early = True
+        # Outstanding leases end now: the datapoint takes no more answers.
+        Lease.objects.filter(job_datapoint=slot, status=Lease.Status.ACTIVE).exclude(pk=lease.pk).update(
+            expires_at=now
+        )
+    slot.save(update_fields=["response_count", "last_response_at", "closed", "stopped_early"])
+    from .tasks import enqueue_aggregation
+
+    enqueue_aggregation(slot.pk)
     return saved
 
 
+def _confident(slot: JobDatapoint, datapoint: Datapoint, definition: JobDefinition) -> bool:
+    """Whether the compare datapoint's leader reached the definition's
+    confidence threshold (jobs.aggregation.leader_confidence)."""
+    first = datapoint.asset.labeler_value
+    votes = [
+        (0 if choice == first else 1, score)
+        for choice, score in Response.objects.filter(job_datapoint=slot).values_list("payload__choice", "user_score")
+    ]
+    leader, confidence = leader_confidence(votes)
+    return leader is not None and confidence >= definition.confidence_threshold
+
+
+def _gold_submit(*, labeler: AbstractBaseUser, lease: Lease, response: Any) -> None:
+    """Grade a quality check into the labeler's membership; drop them from
+    the audience when their score falls below its bar. Their earlier
+    responses keep the score they were given with."""
+    from audiences.services import membership_check_bar, membership_grade_gold
+
+    membership = locks.membership_lock(labeler_id=labeler.pk, audience_id=lease.job.audience_id)
+    membership_grade_gold(membership=membership, example=lease.example, response=response)
+    if membership_check_bar(membership=membership):
+        return
+    # Dropped: their tasks in this audience's jobs go back to the pool.
+    Lease.objects.filter(labeler=labeler, job__audience_id=membership.audience_id,
+                         status=Lease.Status.ACTIVE).exclude(pk=lease.pk).update(expires_at=timezone.now())
+
+
 @transaction.atomic
-def task_skip(*, labeler: AbstractBaseUser, task_id: Any) -> None:
+def task_skip(*, labeler: AbstractBaseUser, task_id: Any) -> Lease:
     """Give the task back: its slot returns to the pool, and the labeler will
     not be offered this datapoint again."""
     lease, _ = _claim_lease(labeler=labeler, task_id=task_id)
     lease.status = Lease.Status.SKIPPED
     lease.save(update_fields=["status"])
-
-
-def job_complete_if_done(*, job: Job) -> bool:
-    """Mark the job completed once no datapoint takes responses any more."""
-    if job.state != Job.State.RUNNING or job.job_datapoints.filter(closed=False).exists():
-        return False
-    updated = Job.objects.filter(pk=job.pk, state=Job.State.RUNNING).update(
-        state=Job.State.COMPLETED, completed_at=timezone.now()
-    )
-    job.state = Job.State.COMPLETED
-    return bool(updated)
+    return lease

@@ -21,6 +21,7 @@ from jobs import services as job_services
 from jobs.models import Datapoint, Job, JobDefinition
 
 from . import selectors
+from .errors import DomainError
 
 # --- schema ------------------------------------------------------------------------
 
@@ -162,6 +163,16 @@ def _next_task(request, job: Job) -> dict | None:
     return selectors.task_view(lease) if lease else None
 
 
+def _next_after(request, job_id: int) -> dict | None:
+    """The next task once one is answered: none when the job stopped or the
+    labeler may no longer work on it."""
+    job = Job.objects.select_related("definition", "audience").get(pk=job_id)
+    try:
+        return _next_task(request, job)
+    except DomainError:
+        return None
+
+
 class TaskNextView(APIView):
     @extend_schema(operation_id="labeler_task_next", tags=["labeler"], request=None,
                    responses={200: NextTaskSerializer, **ERRORS},
@@ -178,10 +189,8 @@ class TaskSubmitView(APIView):
                    summary="Answer a task; returns your next task in the same job")
     def post(self, request, task_id: str):
         body = _body(SubmitSerializer, request)
-        saved = job_services.task_submit(labeler=request.user, task_id=task_id, response=body["response"])
-        job = Job.objects.select_related("definition", "audience").get(pk=saved.job_id)
-        next_task = _next_task(request, job) if job.state == Job.State.RUNNING else None
-        return Response({"accepted": True, "next": next_task})
+        lease = job_services.task_submit(labeler=request.user, task_id=task_id, response=body["response"])
+        return Response({"accepted": True, "next": _next_after(request, lease.job_id)})
 
 
 class TaskSkipView(APIView):
@@ -189,10 +198,8 @@ class TaskSkipView(APIView):
                    responses={200: SubmitResultSerializer, **ERRORS},
                    summary="Give a task back; returns your next task in the same job")
     def post(self, request, task_id: str):
-        job_services.task_skip(labeler=request.user, task_id=task_id)
-        job = Job.objects.select_related("definition", "audience").get(leases__public_id=task_id)
-        next_task = _next_task(request, job) if job.state == Job.State.RUNNING else None
-        return Response({"accepted": True, "next": next_task})
+        lease = job_services.task_skip(labeler=request.user, task_id=task_id)
+        return Response({"accepted": True, "next": _next_after(request, lease.job_id)})
 
 
 # --- home ----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from audiences.models import Membership
-from jobs.models import JobDatapoint, Lease
+from jobs.models import DatapointResult, Job, JobDatapoint, Lease
 
 
 def membership_lock(*, labeler_id: int, audience_id: int) -> Membership:
@@ -36,3 +36,13 @@ def lease_lock(*, public_id: str, labeler_id: int) -> Lease:
     return Lease.objects.select_for_update(of=("self",)).select_related(
         "job", "job__definition", "job_datapoint", "example"
     ).get(public_id=public_id, labeler_id=labeler_id)
+
+
+def datapoint_result_lock(*, job_datapoint_id: int) -> DatapointResult:
+    """Lock a datapoint's result while it is rebuilt, so two workers
+    aggregating the same datapoint take turns."""
+    return DatapointResult.objects.select_for_update().get(job_datapoint_id=job_datapoint_id)
+
+
+def job_lock(*, pk: int) -> Job:
+    return Job.objects.select_for_update(of=("self",)).select_related("definition").get(pk=pk)

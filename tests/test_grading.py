@@ -10,6 +10,7 @@ from audiences.grading import (
     grade_draw,
     graduation_bounds,
     graduation_decision,
+    score_bar,
     user_score,
 )
 from jobs.raster import box_cells, grid_shape, rasterize_lines
@@ -149,18 +150,36 @@ def test_no_answers_is_the_neutral_prior():
     assert user_score(answers=0, correct=0, chance_sum=0.0) == 0.5
 
 
+QUANTUM = 1 / 4096
+
+
 def test_guessing_on_compare_scores_near_zero():
     # 50 compare answers, half right: exactly chance.
-    assert user_score(answers=50, correct=25, chance_sum=25.0) == pytest.approx(1 / 27, abs=1e-9)
+    assert user_score(answers=50, correct=25, chance_sum=25.0) == pytest.approx(1 / 27, abs=QUANTUM)
     assert user_score(answers=50, correct=20, chance_sum=25.0) == 0.0  # clamped
 
 
 def test_perfect_labeler_approaches_one():
-    assert user_score(answers=8, correct=8, chance_sum=4.0) == pytest.approx(5 / 6)
+    assert user_score(answers=8, correct=8, chance_sum=4.0) == pytest.approx(5 / 6, abs=QUANTUM)
     assert user_score(answers=200, correct=200, chance_sum=100.0) > 0.99
-    assert user_score(answers=7, correct=7, chance_sum=0.0) == pytest.approx(8 / 9)
+    assert user_score(answers=7, correct=7, chance_sum=0.0) == pytest.approx(8 / 9, abs=QUANTUM)
 
 
 def test_score_grows_with_accuracy():
     scores = [user_score(answers=10, correct=k, chance_sum=0.0) for k in range(11)]
-    assert scores == sorted(scores) and scores[0] == pytest.approx(1 / 12) and scores[-1] == pytest.approx(11 / 12)
+    assert scores == sorted(scores)
+    assert scores[0] == pytest.approx(1 / 12, abs=QUANTUM) and scores[-1] == pytest.approx(11 / 12, abs=QUANTUM)
+
+
+def test_scores_are_multiples_of_the_quantum():
+    for answers in range(1, 30):
+        for correct in range(answers + 1):
+            score = user_score(answers=answers, correct=correct, chance_sum=answers / 3)
+            assert (score * 4096).is_integer()
+
+
+def test_score_bar_is_the_chance_corrected_target():
+    assert score_bar(target_accuracy=0.75, answers=6, chance_sum=0.0) == 0.75  # draw
+    assert score_bar(target_accuracy=0.75, answers=6, chance_sum=3.0) == 0.5  # compare
+    assert score_bar(target_accuracy=0.4, answers=4, chance_sum=2.0) == 0.0  # below chance
+    assert score_bar(target_accuracy=0.75, answers=0, chance_sum=0.0) == 0.75

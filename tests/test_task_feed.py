@@ -153,13 +153,15 @@ def test_lease_duration_is_configurable(settings, global_draw_job, labeler):
     assert (lease.expires_at - lease.leased_at) == timedelta(seconds=30)
 
 
-def test_job_completes_when_every_datapoint_is_full(requester, make_labeler):
+def test_job_completes_when_every_datapoint_is_full(requester, make_labeler, django_capture_on_commit_callbacks):
     job = factories.compare_job(requester, global_audience(), datapoints=2, responses=1)
     client = api_for(make_labeler("solo"))
     task = next_task(client, job)
-    task = submit(client, task["id"], {"choice": task["items"][0]["value"]}).json()["next"]
+    with django_capture_on_commit_callbacks(execute=True):
+        task = submit(client, task["id"], {"choice": task["items"][0]["value"]}).json()["next"]
     assert Job.objects.get(pk=job.pk).state == Job.State.RUNNING
-    result = submit(client, task["id"], {"choice": task["items"][1]["value"]}).json()
+    with django_capture_on_commit_callbacks(execute=True):
+        result = submit(client, task["id"], {"choice": task["items"][1]["value"]}).json()
     assert result["next"] is None
     job.refresh_from_db()
     assert job.state == Job.State.COMPLETED and job.completed_at is not None
