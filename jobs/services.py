@@ -512,7 +512,7 @@ def _confident(slot: JobDatapoint, datapoint: Datapoint, definition: JobDefiniti
         for choice, score in Response.objects.filter(job_datapoint=slot).values_list("payload__choice", "user_score")
     ]
     leader, confidence = leader_confidence(votes)
-    return leader is not None and confidence >= definition.confidence_threshold
+    return leader is not None and confidence + 1e-9 >= definition.confidence_threshold  # 1e-9: float rounding
 
 
 def _gold_submit(*, labeler: AbstractBaseUser, lease: Lease, response: Any) -> None:

@@ -1,0 +1,294 @@
+"""Turning responses into results: idempotent aggregation, job completion,
+the sweeper, early stopping and ongoing quality checks."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from rest_framework.test import APIClient
+
+from audiences.models import Membership, QualificationAnswer
+from audiences.selectors import global_audience
+from jobs import aggregation, result_services
+from jobs import services as job_services
+from jobs.models import DatapointResult, Job, JobDatapoint, Lease, Response
+from jobs.raster import rasterize_lines
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def api_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def answer_all(job, labelers, respond):
+    """Each labeler takes tasks until none is left, answering with ``respond(task)``."""
+    for labeler in labelers:
+        while (lease := job_services.task_next(labeler=labeler, job=job)) is not None:
+            job_services.task_submit(labeler=labeler, task_id=lease.public_id, response=respond(lease))
+
+
+@pytest.fixture
+def drawn_job(requester, make_labeler):
+    """A global draw job, 2 datapoints x 3 responses, answered (aggregation not run)."""
+    job = factories.draw_job(requester, global_audience(), datapoints=2, responses=3)
+    labelers = [make_labeler(f"d{i}") for i in range(3)]
+    answer_all(job, labelers, lambda lease: factories.stroke_inside())
+    return job
+
+
+def result_rows(job):
+    return {
+        r.job_datapoint_id: (r.response_count, r.data, bytes(r.state) if r.state else None)
+        for r in DatapointResult.objects.filter(job=job)
+    }
+
+
+def test_draw_result_has_consensus_boxes_and_agreement(drawn_job):
+    slot = JobDatapoint.objects.filter(job=drawn_job).first()
+    result = result_services.datapoint_aggregate(job_datapoint_id=slot.pk)
+    data = result.data
+    assert result.response_count == 3
+    assert data["gridSize"] == [256, 256]  # URL asset: size unknown, square grid
+    mask = aggregation.rle_decode(data["consensusMask"])
+    expected = rasterize_lines(factories.stroke_inside()["lines"], (256, 256))
+    assert np.array_equal(mask, expected)  # three identical answers
+    assert data["agreement"] == 1.0
+    (box,) = data["consensusBoxes"]
+    blue = factories.BLUE_BOX
+    assert blue["x_min"] <= box["x_min"] < box["x_max"] <= blue["x_max"]
+    assert data["summedUserScores"] == 1.5  # three labelers at 0.5
+
+
+def test_aggregating_twice_gives_the_same_row(drawn_job):
+    slots = JobDatapoint.objects.filter(job=drawn_job).values_list("pk", flat=True)
+    for pk in slots:
+        result_services.datapoint_aggregate(job_datapoint_id=pk)
+    first = result_rows(drawn_job)
+    for pk in slots:
+        result_services.datapoint_aggregate(job_datapoint_id=pk)
+    assert result_rows(drawn_job) == first
+
+
+def test_incremental_aggregation_equals_aggregating_from_scratch(requester, make_labeler):
+    job = factories.draw_job(requester, global_audience(), datapoints=1, responses=5)
+    slot = JobDatapoint.objects.get(job=job)
+    rng = random.Random(4)
+    for index in range(5):
+        labeler = make_labeler(f"i{index}")
+        lease = job_services.task_next(labeler=labeler, job=job)
+        x, y = rng.uniform(0.2, 0.6), rng.uniform(0.2, 0.6)
+        job_services.task_submit(labeler=labeler, task_id=lease.public_id, response={"lines": [
+            {"size": 0.05, "points": [{"x": x, "y": y}, {"x": x + 0.2, "y": y + 0.1}]}]})
+        result_services.datapoint_aggregate(job_datapoint_id=slot.pk)  # one response at a time
+    incremental = result_rows(job)
+    DatapointResult.objects.filter(job=job).delete()
+    result_services.datapoint_aggregate(job_datapoint_id=slot.pk)
+    assert result_rows(job) == incremental
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_aggregations_of_one_datapoint_agree(requester, make_labeler):
+    job = factories.draw_job(requester, global_audience(), datapoints=1, responses=6)
+    answer_all(job, [make_labeler(f"c{i}") for i in range(6)], lambda lease: factories.stroke_inside())
+    slot = JobDatapoint.objects.get(job=job)
+    DatapointResult.objects.filter(job=job).delete()  # undo the eager aggregation of the submissions
+    barrier = threading.Barrier(4)
+    errors = []
+
+    def run():
+        try:
+            barrier.wait()
+            result_services.datapoint_aggregate(job_datapoint_id=slot.pk)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert DatapointResult.objects.filter(job=job).count() == 1
+    concurrent = result_rows(job)
+    DatapointResult.objects.filter(job=job).delete()
+    result_services.datapoint_aggregate(job_datapoint_id=slot.pk)
+    assert result_rows(job) == concurrent
+    assert Job.objects.get(pk=job.pk).state == Job.State.COMPLETED
+
+
+def test_job_completes_only_once_every_result_is_written(drawn_job):
+    assert not JobDatapoint.objects.filter(job=drawn_job, closed=False).exists()
+    drawn_job.refresh_from_db()
+    assert drawn_job.state == Job.State.RUNNING  # responses are in, results are not
+    slots = list(JobDatapoint.objects.filter(job=drawn_job).values_list("pk", flat=True))
+    result_services.datapoint_aggregate(job_datapoint_id=slots[0])
+    drawn_job.refresh_from_db()
+    assert drawn_job.state == Job.State.RUNNING
+    result_services.datapoint_aggregate(job_datapoint_id=slots[1])
+    drawn_job.refresh_from_db()
+    assert drawn_job.state == Job.State.COMPLETED and drawn_job.completed_at is not None
+
+
+def test_sweeper_recovers_missing_results_and_completes_the_job(drawn_job, capsys):
+    call_command("sweep_results", "--inline")
+    assert "requeued 2 stale result(s)" in capsys.readouterr().out
+    drawn_job.refresh_from_db()
+    assert drawn_job.state == Job.State.COMPLETED
+    assert all(count == 3 for count, _, _ in result_rows(drawn_job).values())
+    call_command("sweep_results", "--inline")
+    assert "requeued 0 stale result(s)" in capsys.readouterr().out
+
+
+def test_sweeper_finds_results_behind_their_responses(drawn_job):
+    for pk in JobDatapoint.objects.filter(job=drawn_job).values_list("pk", flat=True):
+        result_services.datapoint_aggregate(job_datapoint_id=pk)
+    DatapointResult.objects.filter(job=drawn_job).update(response_count=1)  # as if two were missed
+    queued = []
+    summary = result_services.results_sweep(enqueue=queued.append)
+    assert summary["requeued"] == 2 and len(queued) == 2
+
+
+def test_compare_job_summary_ranks_items(requester, make_labeler):
+    job = factories.compare_job(requester, global_audience(), datapoints=2, responses=3)
+    preferred = {factories.url("left-0"), factories.url("right-1")}
+
+    def vote(lease):
+        items = [lease.job_datapoint.datapoint.asset.labeler_value, lease.job_datapoint.datapoint.asset_b.labeler_value]
+        return {"choice": next(i for i in items if i in preferred)}
+
+    answer_all(job, [make_labeler(f"v{i}") for i in range(3)], vote)
+    for pk in JobDatapoint.objects.filter(job=job).values_list("pk", flat=True):
+        result_services.datapoint_aggregate(job_datapoint_id=pk)
+    job.refresh_from_db()
+    ranking = job.summary["ranking"]
+    assert ranking["comparisons"] == 6 and ranking["regularized"] is True
+    top = {entry["item"] for entry in ranking["items"][:2]}
+    assert top == preferred
+    first = DatapointResult.objects.get(job_datapoint__job=job, job_datapoint__position=0).data
+    assert first["aggregatedResults"] == {factories.url("left-0"): 3, factories.url("right-0"): 0}
+    assert first["winner"] == first["weightedWinner"] == factories.url("left-0")
+
+
+# --- early stopping ----------------------------------------------------------------------------
+
+
+def compare_with_threshold(requester, threshold, responses=6, datapoints=2):
+    from jobs import services
+
+    definition = services.job_definition_create_compare(
+        owner=requester, name="Early", instruction="Which?",
+        datapoints=[[factories.url(f"l{i}"), factories.url(f"r{i}")] for i in range(datapoints)],
+        responses_per_datapoint=responses, confidence_threshold=threshold,
+    )
+    return services.job_create(owner=requester, definition=definition, audience=global_audience())
+
+
+def choose(side):
+    def respond(lease):
+        datapoint = lease.job_datapoint.datapoint
+        return {"choice": (datapoint.asset if side == 0 else datapoint.asset_b).labeler_value}
+    return respond
+
+
+def test_unanimous_votes_stop_a_datapoint_at_the_threshold(requester, make_labeler):
+    # Global labelers score 0.5: accuracy 0.75, each vote multiplies the odds by 3.
+    # One vote: 0.75; two: 0.9 >= 0.9 -> stop after two of the six.
+    job = compare_with_threshold(requester, 0.9)
+    answer_all(job, [make_labeler(f"e{i}") for i in range(4)], choose(0))
+    counts = list(JobDatapoint.objects.filter(job=job).values_list("response_count", "closed", "stopped_early"))
+    assert counts == [(2, True, True), (2, True, True)]
+
+
+def test_disagreement_keeps_collecting_up_to_the_limit(requester, make_labeler):
+    job = compare_with_threshold(requester, 0.99, responses=4, datapoints=1)
+    labelers = [make_labeler(f"x{i}") for i in range(6)]
+    for index, labeler in enumerate(labelers):
+        answer_all(job, [labeler], choose(index % 2))
+    slot = JobDatapoint.objects.get(job=job)
+    assert (slot.response_count, slot.closed, slot.stopped_early) == (4, True, False)
+    assert Response.objects.filter(job=job).count() == 4
+
+
+def test_outstanding_leases_end_when_a_datapoint_stops_early(requester, make_labeler):
+    job = compare_with_threshold(requester, 0.9, responses=6, datapoints=1)
+    a, b, c = (make_labeler(n) for n in "abc")
+    leases = [job_services.task_next(labeler=user, job=job) for user in (a, b, c)]
+    for user, lease in zip((a, b), leases):
+        job_services.task_submit(labeler=user, task_id=lease.public_id, response=choose(0)(lease))
+    late = api_for(c).post(f"/api/labeler/tasks/{leases[2].public_id}/submit/",
+                           {"response": choose(0)(leases[2])}, format="json")
+    assert late.status_code == 409 and late.json()["code"] == "task_expired"
+    assert Response.objects.filter(job=job).count() == 2
+
+
+# --- ongoing quality ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def gold_always(monkeypatch):
+    """Serve a quality check whenever the audience's gold rate allows one."""
+    monkeypatch.setattr(job_services, "_random", random.Random(0))
+
+
+def graduate(labeler, audience):
+    client = api_for(labeler)
+    state = client.post(f"/api/labeler/audiences/{audience.public_id}/qualification/next/").json()
+    while state["task"]:
+        state = client.post(f"/api/labeler/audiences/{audience.public_id}/qualification/answer/",
+                            {"task_id": state["task"]["id"], "response": factories.stroke_inside()},
+                            format="json").json()
+    assert state["status"] == "graduated"
+    return client
+
+
+def test_quality_checks_look_like_tasks_and_drop_a_labeler_who_fails_them(requester, labeler, gold_always):
+    audience = factories.draw_audience(requester, examples=5, min_tasks=4, max_tasks=5)
+    audience.gold_rate = 0.5
+    audience.save()
+    job = factories.draw_job(requester, audience, datapoints=4, responses=2)
+    client = graduate(labeler, audience)
+    membership = Membership.objects.get(labeler=labeler, audience=audience)
+    score_before = membership.user_score
+
+    kinds = []
+    task = client.post(f"/api/labeler/jobs/{job.public_id}/tasks/next/").json()["task"]
+    while task is not None and len(kinds) < 10:
+        lease = Lease.objects.get(public_id=task["id"])
+        kinds.append("gold" if lease.example_id else "real")
+        assert set(task) == {"id", "kind", "instruction", "context", "media_context", "items", "expires_at", "job"}
+        assert task["instruction"] == job.definition.instruction and task["job"]["id"] == job.public_id
+        # Right on real tasks, wrong on quality checks.
+        response = factories.stroke_outside() if lease.example_id else factories.stroke_inside()
+        result = client.post(f"/api/labeler/tasks/{task['id']}/submit/", {"response": response}, format="json")
+        assert result.status_code == 200 and result.json()["accepted"] is True
+        task = result.json()["next"]
+        membership.refresh_from_db()
+        if membership.state == Membership.State.DROPPED:
+            break
+    assert "gold" in kinds and "real" in kinds
+    assert membership.state == Membership.State.DROPPED
+    assert membership.user_score < score_before
+    assert QualificationAnswer.objects.filter(membership=membership, gold=True, correct=False).exists()
+    refused = client.post(f"/api/labeler/jobs/{job.public_id}/tasks/next/")
+    assert refused.status_code == 403 and refused.json()["code"] == "not_eligible"
+    # What they answered before keeps the score it was given with.
+    assert set(Response.objects.filter(labeler=labeler).values_list("user_score", flat=True)) <= {score_before}
+    assert Response.objects.filter(labeler=labeler).exists()
+
+
+def test_no_quality_checks_in_global_audiences(requester, labeler, gold_always):
+    job = factories.draw_job(requester, global_audience(), datapoints=3, responses=1)
+    answer_all(job, [labeler], lambda lease: factories.stroke_inside())
+    assert not Lease.objects.filter(example__isnull=False).exists()
+    assert Response.objects.filter(labeler=labeler).count() == 3
