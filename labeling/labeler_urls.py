@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import api
+from . import api, views
 
 app_name = "labeling"
 
@@ -21,4 +21,12 @@ api_patterns = [
          name="api-preview-check"),
 ]
 
-urlpatterns = [*api_patterns]
+page_patterns = [
+    path("", views.home, name="home"),
+    path("signup/", views.signup, name="signup"),
+    path("audiences/<str:audience_id>/qualify/", views.qualify, name="qualify"),
+    path("jobs/<str:job_id>/work/", views.work, name="work"),
+    path("preview/<str:definition_id>/", views.preview, name="preview"),
+]
+
+urlpatterns = [*api_patterns, *page_patterns]

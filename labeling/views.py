@@ -1,0 +1,102 @@
+"""Labeler pages: thin HTML views. Qualification and work run in the browser
+against the labeler JSON API (``labeling.api``); these views render the
+page shell, the home page and the sign-up form."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from audiences.models import Audience
+from jobs import wire
+from jobs.models import Job, JobDefinition
+
+from . import api
+from .forms import SignupForm
+
+# Scripts and styles from our own origin only (no inline code); images also
+# from http(s) URLs, since URL assets are shown straight from where they live.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: http: data: blob:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+
+# The draw UI enforces the server's limits before sending (jobs.wire).
+DRAW_LIMITS = {
+    "max-lines": wire.MAX_LINES,
+    "max-points-per-line": wire.MAX_POINTS_PER_LINE,
+    "max-total-points": wire.MAX_TOTAL_POINTS,
+    "min-brush": wire.MIN_BRUSH,
+    "max-brush": wire.MAX_BRUSH,
+}
+
+
+def with_csp(view):
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        return response
+
+    return wrapped
+
+
+@with_csp
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("labeling:home")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.create_labeler()
+        if user is not None:
+            login(request, user)
+            return redirect("labeling:home")
+    return render(request, "labeling/signup.html", {"form": form})
+
+
+@with_csp
+@login_required
+def home(request):
+    return render(request, "labeling/home.html", {"home": api.home_data(request.user)})
+
+
+def _workspace(request, *, mode: str, title: str, subtitle: str = "", **ids: str):
+    context = {
+        "mode": mode,
+        "title": title,
+        "subtitle": subtitle,
+        "data": {"mode": mode, **ids, **DRAW_LIMITS},
+    }
+    return render(request, "labeling/workspace.html", context)
+
+
+@with_csp
+@login_required
+@ensure_csrf_cookie
+def qualify(request, audience_id: str):
+    audience = get_object_or_404(Audience.objects.exclude(kind=Audience.Kind.GLOBAL), public_id=audience_id)
+    return _workspace(request, mode="qualify", title=f"Qualify: {audience.name}", subtitle=audience.description,
+                      **{"audience-id": audience.public_id})
+
+
+@with_csp
+@login_required
+@ensure_csrf_cookie
+def work(request, job_id: str):
+    job = get_object_or_404(Job.objects.select_related("definition", "audience"), public_id=job_id)
+    return _workspace(request, mode="work", title=job.definition.name, subtitle=f"Audience: {job.audience.name}",
+                      **{"job-id": job.public_id})
+
+
+@with_csp
+@login_required
+@ensure_csrf_cookie
+def preview(request, definition_id: str):
+    definition = get_object_or_404(JobDefinition, public_id=definition_id, owner=request.user)
+    return _workspace(request, mode="preview", title=definition.name, subtitle="As labelers will see it",
+                      **{"definition-id": definition.public_id})
