@@ -178,6 +178,7 @@ def django_env(database_url: str | None, redis_url: str | None = None, **extra: 
     if redis_url:
         env["REDIS_URL"] = redis_url
     env.setdefault("SECRET_KEY", "test-secret-key-for-crowdcanvas-processes")
+    env.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
     return env
