@@ -78,6 +78,28 @@ class DrawState:
     def count(self) -> int:
         return len(self.units)
 
+    @classmethod
+    def from_masks(cls, masks: np.ndarray, units: Sequence[int]) -> DrawState:
+        """All responses at once (a full re-aggregation): one matrix product.
+
+        float32 holds every integer below 2**24 exactly, and no sum here can
+        exceed ``sum(units)``; past that, the int64 path of ``add`` is used.
+        """
+        masks = np.asarray(masks, dtype=bool)
+        count = len(masks)
+        shape = tuple(masks.shape[1:]) if count else None
+        units_arr = np.asarray(units, dtype=np.int64)
+        if count == 0 or units_arr.sum() >= 2**24:
+            state = cls.empty(shape or (0, 0))
+            for mask, unit in zip(masks, units_arr.tolist()):
+                state.add(mask, unit)
+            return state
+        flat = masks.reshape(count, -1)
+        votes = units_arr.astype(np.float32) @ flat.view(np.uint8).astype(np.float32)
+        packed = np.packbits(flat, axis=1)
+        return cls(shape=shape, votes=votes.astype(np.int64).reshape(shape), weight=int(units_arr.sum()),
+                   units=units_arr.tolist(), masks=[row.tobytes() for row in packed])
+
     def add(self, mask: np.ndarray, units: int) -> None:
         if mask.shape != self.shape:
             raise ValueError(f"mask shape {mask.shape} does not match the grid {self.shape}")
@@ -139,11 +161,14 @@ def heatmap(state: DrawState) -> np.ndarray:
     return state.votes / state.weight
 
 
+_EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+
+
 def regions(mask: np.ndarray) -> list[dict[str, float]]:
     """Bounding boxes (image ratios) of the mask's 8-connected regions,
     largest first."""
     rows, cols = mask.shape
-    labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    labels, count = ndimage.label(mask, structure=_EIGHT_CONNECTED)
     if count == 0:
         return []
     sizes = np.bincount(labels.ravel())[1:]
@@ -342,17 +367,19 @@ def _mle_exists(n_items: int, winners: np.ndarray, losers: np.ndarray) -> bool:
     return count == 1
 
 
-def bradley_terry(n_items: int, winners: np.ndarray, losers: np.ndarray, *, tolerance: float = 1e-12,
+def bradley_terry(n_items: int, winners: np.ndarray, losers: np.ndarray, *, tolerance: float = 1e-9,
                   limit: int = 10_000) -> Ranking:
     """Bradley-Terry log-strengths of ``n_items`` items (centered) from
     comparisons given as integer arrays of winner and loser indices.
 
     The maximum-likelihood estimate, computed by evalica (Newman's iteration)
-    to ``tolerance``. When the comparisons do not determine a finite estimate
-    (an item that never won or never lost, or groups never compared with each
-    other), every item also gets one virtual win and one virtual loss against
-    a reference item (Newman 2023), which keeps all scores finite and ranks
-    unbeaten items first.
+    to ``tolerance``. Repeated (winner, loser) pairs are passed once with
+    their count as weight: the same likelihood, a fraction of the input.
+    When the comparisons do not determine a finite estimate (an item that
+    never won or never lost, or groups never compared with each other), every
+    item also gets one virtual win and one virtual loss against a reference
+    item (Newman 2023), which keeps all scores finite and ranks unbeaten items
+    first.
     """
     winners = np.asarray(winners, dtype=np.int64)
     losers = np.asarray(losers, dtype=np.int64)
@@ -360,17 +387,19 @@ def bradley_terry(n_items: int, winners: np.ndarray, losers: np.ndarray, *, tole
         return Ranking(np.zeros(0), False, 0)
     if len(winners) == 0:
         return Ranking(np.zeros(n_items), False, 0)
-    regularized = not _mle_exists(n_items, winners, losers)
-    weights = None
+    counts = np.bincount(winners * n_items + losers, minlength=n_items * n_items)
+    pairs = np.flatnonzero(counts)
+    pair_winners, pair_losers, weights = pairs // n_items, pairs % n_items, counts[pairs].astype(np.float64)
+    regularized = not _mle_exists(n_items, pair_winners, pair_losers)
     if regularized:
-        reference = n_items
-        items = np.arange(n_items, dtype=np.int64)
-        winners = np.concatenate([winners, items, np.full(n_items, reference)])
-        losers = np.concatenate([losers, np.full(n_items, reference), items])
+        reference, items = n_items, np.arange(n_items, dtype=np.int64)
+        pair_winners = np.concatenate([pair_winners, items, np.full(n_items, reference)])
+        pair_losers = np.concatenate([pair_losers, np.full(n_items, reference), items])
+        weights = np.concatenate([weights, np.ones(2 * n_items)])
     total = n_items + int(regularized)
     result = evalica.bradley_terry(
-        winners, losers, [evalica.Winner.X] * len(winners), index=pd.RangeIndex(total), weights=weights,
-        tolerance=tolerance, limit=limit,
+        pair_winners, pair_losers, [evalica.Winner.X] * len(pair_winners), index=pd.RangeIndex(total),
+        weights=weights, tolerance=tolerance, limit=limit,
     )
     scores = result.scores.reindex(pd.RangeIndex(total)).to_numpy(dtype=np.float64)
     log_scores = np.log(scores[:n_items])

@@ -84,11 +84,15 @@ def datapoint_aggregate(*, job_datapoint_id: int) -> DatapointResult | None:
             if definition.kind == TaskKind.DRAW:
                 if result.state and result.aggregator_version == AGGREGATOR_VERSION:
                     state = aggregation.DrawState.load(bytes(result.state))
-                else:
-                    state = aggregation.DrawState.empty(draw_grid(slot.datapoint))
-                for response in responses[state.count:]:
-                    mask = rasterize_lines(response.payload["lines"], state.shape)
-                    state.add(mask, aggregation.weight_units(response.user_score))
+                    for response in responses[state.count:]:
+                        mask = rasterize_lines(response.payload["lines"], state.shape)
+                        state.add(mask, aggregation.weight_units(response.user_score))
+                else:  # from scratch: every response at once
+                    shape = draw_grid(slot.datapoint)
+                    masks = np.array([rasterize_lines(r.payload["lines"], shape) for r in responses]).reshape(
+                        len(responses), *shape)
+                    state = aggregation.DrawState.from_masks(
+                        masks, [aggregation.weight_units(r.user_score) for r in responses])
                 result.state = state.dump()
                 result.data = _draw_data(state, definition.draw_aggregation)
             else:

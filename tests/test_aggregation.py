@@ -237,3 +237,14 @@ def test_bradley_terry_stays_finite_when_the_mle_does_not_exist():
 
 def test_bradley_terry_without_comparisons_is_flat():
     assert aggregation.bradley_terry(3, np.array([]), np.array([])).log_scores.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_all_at_once_equals_one_by_one():
+    rows = random_tasks(tasks=1, workers=25, seed=9)
+    one_by_one = DrawState.empty(SHAPE)
+    for _, _, mask, score in rows:
+        one_by_one.add(mask, weight_units(score))
+    at_once = DrawState.from_masks(np.stack([m for _, _, m, _ in rows]), [weight_units(s) for *_, s in rows])
+    assert np.array_equal(at_once.votes, one_by_one.votes)
+    assert (at_once.weight, at_once.units, at_once.masks) == (one_by_one.weight, one_by_one.units, one_by_one.masks)
+    assert at_once.dump() == one_by_one.dump()

@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``). Figures go to stdout and bench/results/."""
