@@ -241,7 +241,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "labeling.parsers.JSONParser",  # strict: NaN, 1e999, deep nesting are 400s
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
@@ -267,6 +267,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets shared by several fields get one schema name each.
+    "ENUM_NAME_OVERRIDES": {
+        "TaskKindEnum": "jobs.models.TaskKind",
+        "AssetKindEnum": "jobs.models.Asset.Kind",
+        "AudienceKindEnum": "audiences.models.Audience.Kind",
+        "JobStateEnum": "jobs.models.Job.State",
+        "MembershipStateEnum": "audiences.models.Membership.State",
+        "DrawAggregationEnum": "jobs.models.JobDefinition.DrawAggregation",
+    },
 }
 
 # --- Logging --------------------------------------------------------------------
