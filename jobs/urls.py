@@ -1,6 +1,17 @@
 """Requester REST API routes of this app (mounted under /api/)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import api
 
 app_name = "jobs"
-urlpatterns: list = []
+urlpatterns = [
+    path("assets/", api.AssetUploadApi.as_view(), name="asset-upload"),
+    path("job-definitions/", api.JobDefinitionListApi.as_view(), name="job-definition-list"),
+    path("job-definitions/<slug:definition_id>/", api.JobDefinitionDetailApi.as_view(),
+         name="job-definition-detail"),
+    path("jobs/", api.JobListApi.as_view(), name="job-list"),
+    path("jobs/<slug:job_id>/", api.JobDetailApi.as_view(), name="job-detail"),
+    path("jobs/<slug:job_id>/progress/", api.JobProgressApi.as_view(), name="job-progress"),
+    path("jobs/<slug:job_id>/results/", api.JobResultsApi.as_view(), name="job-results"),
+]
