@@ -1,0 +1,120 @@
+"""The HTTP session: token auth, JSON, error mapping, retries of reads,
+and uploads of local files (each file once per client)."""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from . import __version__
+from ._validation import Item
+from .exceptions import (
+    ApiError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    ConnectionFailed,
+    NotFoundError,
+    ServerError,
+)
+
+_RETRY_STATUSES = {502, 503, 504}
+_GET_ATTEMPTS = 3
+
+
+def _error_class(status: int) -> type[ApiError]:
+    if status == 400:
+        return BadRequestError
+    if status in (401, 403):
+        return AuthenticationError
+    if status == 404:
+        return NotFoundError
+    if status == 409:
+        return ConflictError
+    if status >= 500:
+        return ServerError
+    return ApiError
+
+
+class Http:
+    """Requests to ``<base_url>/api/``. Not part of the public API."""
+
+    def __init__(self, base_url: str, token: str, *, timeout: float = 30.0,
+                 transport: httpx.BaseTransport | None = None,
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.base_url = base_url
+        self.sleep = sleep
+        self.clock = clock
+        self._client = httpx.Client(
+            base_url=base_url + "/api/",
+            headers={"Authorization": f"Token {token}", "Accept": "application/json",
+                     "User-Agent": f"crowdcanvas-python/{__version__}"},
+            timeout=timeout,
+            transport=transport,
+        )
+        self._uploads: dict[tuple, str] = {}
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _send(self, method: str, path: str, **kwargs) -> httpx.Response:
+        attempts = _GET_ATTEMPTS if method == "GET" else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                response = self._client.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                if attempt < attempts:
+                    self.sleep(0.5 * attempt)
+                    continue
+                raise ConnectionFailed(f"cannot reach the CrowdCanvas server at {self.base_url}: {exc}") from exc
+            if response.status_code in _RETRY_STATUSES and attempt < attempts:
+                self.sleep(0.5 * attempt)
+                continue
+            return response
+        raise AssertionError("unreachable")
+
+    def request(self, method: str, path: str, **kwargs) -> Any:
+        response = self._send(method, path, **kwargs)
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = response.text
+        if response.is_error:
+            raise _error_class(response.status_code)(
+                response.status_code, body, method=method, url=str(response.request.url))
+        return body
+
+    def get(self, path: str, params: dict | None = None) -> Any:
+        return self.request("GET", path, params=params)
+
+    def post(self, path: str, json: Any = None) -> Any:
+        return self.request("POST", path, json=json)
+
+    # --- uploads ---------------------------------------------------------------------------
+
+    def upload(self, path: str) -> str:
+        """Upload a local image (once per client and file version); its asset id."""
+        file_path = Path(path)
+        stat = file_path.stat()
+        key = (os.path.realpath(file_path), stat.st_size, stat.st_mtime_ns)
+        if key not in self._uploads:
+            content_type = mimetypes.guess_type(file_path.name)[0] or "application/octet-stream"
+            with file_path.open("rb") as handle:
+                asset = self.request("POST", "assets/", files={"file": (file_path.name, handle, content_type)})
+            self._uploads[key] = asset["id"]
+        return self._uploads[key]
+
+    def wire_item(self, item: Item) -> str | dict:
+        """An item as the API takes it, uploading a local file first."""
+        if item.kind in ("url", "text"):
+            return item.value
+        if item.kind == "asset":
+            return {"asset_id": item.value}
+        return {"asset_id": self.upload(item.value)}
