@@ -22,7 +22,6 @@ from audiences import selectors as audience_selectors
 from audiences.models import Audience
 from labeling.api_common import (
     FindQuerySerializer,
-    JSONParser,
     RawCharField,
     RawChoiceField,
     RawFloatField,
@@ -32,11 +31,11 @@ from labeling.api_common import (
     RequestTooLarge,
     StrictInputSerializer,
     error_responses,
-    json_loads,
     page_serializer,
     paginate,
     validated,
 )
+from labeling.parsers import JSONParser, json_loads
 from labeling.validation import field
 
 from . import selectors, services, wire

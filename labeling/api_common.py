@@ -1,5 +1,6 @@
-"""Pieces every JSON API view shares: the requester base view, pass-through input fields, paging, and the error shapes for the
-OpenAPI schema.
+"""Pieces the JSON API views share: the requester base view, pass-through
+input fields, paging, and the error shapes for the OpenAPI schema (the
+strict JSON parser is ``labeling.parsers``).
 
 Error shapes (see ``labeling.api_errors``):
 
@@ -29,7 +30,7 @@ from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer
 from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.views import APIView
 
-from labeling.parsers import JSONParser, json_loads  # noqa: F401 (re-exported for the API modules)
+from labeling.parsers import JSONParser
 
 # --- views ------------------------------------------------------------------------------------
 
