@@ -66,6 +66,17 @@ export function mountDraw(body, task, { limits, submit, skip }) {
   tools.addEventListener("mousedown", (event) => {
     if (event.target.closest("button")) event.preventDefault();
   });
+  // A tap on a tool acts on touchend: Chromium drops the click of a tap that
+  // comes right after a fast stroke (it takes it for the tap stopping a fling).
+  tools.addEventListener("touchend", (event) => {
+    const target = event.target.closest("button");
+    const touch = event.changedTouches[0];
+    const under = touch && document.elementFromPoint(touch.clientX, touch.clientY);
+    if (event.cancelable && target && !target.disabled && under && target.contains(under)) {
+      event.preventDefault(); // no click follows
+      target.click();
+    }
+  });
   body.append(stage, tools, keys);
 
   function update() {
