@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from labeling import locks
+from labeling import events, locks
 
 from . import aggregation
 from .models import Datapoint, DatapointResult, Job, JobDatapoint, JobDefinition, Response, TaskKind
@@ -100,6 +100,7 @@ def datapoint_aggregate(*, job_datapoint_id: int) -> DatapointResult | None:
             result.response_count = len(responses)
             result.aggregator_version = AGGREGATOR_VERSION
             result.save()
+            events.job_result_updated(slot.job.public_id, slot.position)
     if fresh:
         logger.info("aggregated", extra={"job_datapoint": slot.pk, "responses": result.response_count})
     if slot.closed:
@@ -178,6 +179,7 @@ def job_finalize_if_done(*, job_id: int) -> bool:
         job.state = Job.State.COMPLETED
         job.completed_at = timezone.now()
         job.save(update_fields=["state", "completed_at"])
+        events.job_state_changed(job.public_id, job.audience.public_id)
     logger.info("job completed", extra={"job": job.public_id})
     return True
 

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from audiences.models import Audience, Membership, QualificationExample
 from audiences.selectors import audience_visible_to
-from labeling import locks, validation
+from labeling import events, locks, validation
 from labeling.errors import Conflict, ErrorCode, Forbidden
 from labeling.validation import field
 
@@ -306,6 +306,7 @@ def job_create(*, owner: AbstractBaseUser, definition: JobDefinition, audience: 
     JobDatapoint.objects.bulk_create(
         [JobDatapoint(job=job, datapoint_id=pk, position=position) for pk, position in positions], batch_size=2000
     )
+    events.work_changed(audience.public_id)
     return job
 
 
@@ -500,6 +501,7 @@ def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoi
     from .tasks import enqueue_aggregation
 
     enqueue_aggregation(slot.pk)
+    events.job_progressed(job.public_id)
     return saved
 
 

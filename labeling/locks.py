@@ -45,4 +45,4 @@ def datapoint_result_lock(*, job_datapoint_id: int) -> DatapointResult:
 
 
 def job_lock(*, pk: int) -> Job:
-    return Job.objects.select_for_update(of=("self",)).select_related("definition").get(pk=pk)
+    return Job.objects.select_for_update(of=("self",)).select_related("definition", "audience").get(pk=pk)

@@ -24,6 +24,9 @@ def pytest_load_initial_conftests(early_config, parser, args):
     global _server
     os.environ.setdefault("SECRET_KEY", "test-secret-key-for-crowdcanvas")
     os.environ.setdefault("INSECURE_FAST_PASSWORD_HASHER", "1")
+    # Threads (websocket consumers, races) must not keep connections to the test database open.
+    os.environ.setdefault("DB_CONN_MAX_AGE", "0")
+    os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
     os.environ.setdefault("CROWDCANVAS_VAR_DIR", tempfile.mkdtemp(prefix="crowdcanvas-test-var-"))
     os.environ.setdefault("MEDIA_ROOT", os.path.join(os.environ["CROWDCANVAS_VAR_DIR"], "media"))
     os.makedirs(os.path.join(os.environ["CROWDCANVAS_VAR_DIR"], "static"), exist_ok=True)

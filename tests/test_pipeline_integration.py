@@ -35,7 +35,7 @@ def work(server, job_ids, labelers: int, prefix: str, *, stop=lambda: False, ans
     """Labelers work the jobs over HTTP in threads; returns their stats."""
     accounts = create_labelers(labelers, prefix=prefix)
     oracle = Oracle()
-    stats = []
+    stats, errors = [], []
 
     def run(token):
         labeler = SimulatedLabeler(base_url=server.url, token=token, accuracy=0.95, oracle=oracle, seed=token)
@@ -43,6 +43,8 @@ def work(server, job_ids, labelers: int, prefix: str, *, stop=lambda: False, ans
             for job_id in job_ids:
                 labeler.work(job_id, stop=stop)
             stats.append(labeler.stats)
+        except Exception as exc:
+            errors.append(repr(exc))
         finally:
             labeler.close()
             connection.close()
@@ -52,6 +54,7 @@ def work(server, job_ids, labelers: int, prefix: str, *, stop=lambda: False, ans
         thread.start()
     for thread in threads:
         thread.join()
+    assert errors == [], f"{errors}\n{server.log()[-3000:]}"
     return stats
 
 

@@ -1,0 +1,70 @@
+"""Live events, sent through the Channels layer after commit.
+
+Producers (the services and the aggregation workers) only say *what
+changed*; the websocket consumers (``labeling.consumers``) coalesce those
+notices and send each client a fresh snapshot at most a few times a second,
+so the rate of events a client sees does not grow with the rate of
+responses. With ``REDIS_URL`` set the layer is Redis and every server
+process sees every notice; without it, the in-memory layer of one process.
+
+Publishing never fails the request or task that triggered it: a layer that
+cannot be reached (Redis down) is logged and skipped; clients catch up with
+the next notice or by polling.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+logger = logging.getLogger("crowdcanvas.events")
+
+JOB_EVENT = "job.event"
+WORK_EVENT = "work.event"
+
+
+def job_group(job_public_id: str) -> str:
+    return f"job.{job_public_id}"
+
+
+def audience_group(audience_public_id: str) -> str:
+    return f"audience.{audience_public_id}"
+
+
+def _send(group: str, message: dict) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, message)
+    except Exception:  # the layer (Redis) is unreachable: drop the notice
+        logger.warning("could not publish event", extra={"group": group}, exc_info=True)
+
+
+def _after_commit(group: str, message: dict) -> None:
+    transaction.on_commit(lambda: _send(group, message))
+
+
+def job_progressed(job_public_id: str) -> None:
+    """Responses were accepted for the job."""
+    _after_commit(job_group(job_public_id), {"type": JOB_EVENT, "change": "progress"})
+
+
+def job_result_updated(job_public_id: str, position: int) -> None:
+    """A datapoint's result was rebuilt."""
+    _after_commit(job_group(job_public_id), {"type": JOB_EVENT, "change": "result", "position": position})
+
+
+def job_state_changed(job_public_id: str, audience_public_id: str) -> None:
+    """The job was completed, paused or resumed: its watchers and the
+    labelers of its audience hear of it."""
+    _after_commit(job_group(job_public_id), {"type": JOB_EVENT, "change": "state"})
+    _after_commit(audience_group(audience_public_id), {"type": WORK_EVENT})
+
+
+def work_changed(audience_public_id: str) -> None:
+    """New work may be there for the audience's labelers (a job was assigned)."""
+    _after_commit(audience_group(audience_public_id), {"type": WORK_EVENT})
