@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import parsers, serializers, status
@@ -41,7 +42,6 @@ from labeling.validation import field
 from . import selectors, services, wire
 from .models import Asset, Job, JobDefinition, TaskKind
 
-PREVIEW_PATH = "/preview/{id}/"
 PAYLOAD_FIELD = "payload"
 
 # --- item schemas ---------------------------------------------------------------------------
@@ -176,7 +176,8 @@ class JobDefinitionSerializer(serializers.Serializer):
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_preview_url(self, definition: JobDefinition) -> str:
-        return self.context["request"].build_absolute_uri(PREVIEW_PATH.format(id=definition.public_id))
+        path = reverse("labeling:preview", kwargs={"definition_id": definition.public_id})
+        return self.context["request"].build_absolute_uri(path)
 
 
 JobDefinitionPageSerializer = page_serializer("JobDefinitionPage", JobDefinitionSerializer(many=True))

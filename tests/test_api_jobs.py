@@ -112,6 +112,8 @@ def test_create_draw_definition(api, requester):
     assert body["id"].startswith("jdf_") and body["kind"] == "draw" and body["datapoint_count"] == 2
     assert body["responses_per_datapoint"] == 3 and body["draw_aggregation"] == "majority"
     assert body["preview_url"] == f"http://testserver/preview/{body['id']}/"
+    api.force_login(requester)
+    assert api.get(body["preview_url"]).status_code == 200  # the page labelers' tasks are previewed on
     definition = JobDefinition.objects.get(public_id=body["id"])
     assert definition.owner == requester
     assert [d.asset.url for d in definition.datapoints.order_by("position")] == [URL_A, URL_B]
