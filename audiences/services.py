@@ -105,6 +105,9 @@ def audience_update(*, audience: Audience, name: Any = None, description: Any = 
 def _check_can_add_examples(audience: Audience, owner: AbstractBaseUser) -> None:
     if audience.kind == Audience.Kind.GLOBAL:
         raise ValidationError({"audience": ["the global audience takes no qualification examples."]})
+    if audience.kind == Audience.Kind.CURATED and not owner.is_superuser:
+        raise ValidationError({"audience": ["curated audiences are run by the operators; add examples to your own "
+                                            "custom audiences."]})
     may_edit = owner.is_superuser or (audience.kind == Audience.Kind.CUSTOM and audience.owner_id == owner.pk)
     if not may_edit:
         raise ValidationError({"audience": ["not found."]})

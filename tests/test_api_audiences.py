@@ -313,7 +313,7 @@ def test_examples_cannot_be_added_to_global_or_curated_audiences(api, curated):
     payload = {"instruction": "Which?", "datapoint": [URL_A, URL_B], "truth": URL_A}
     assert_400_naming(api.post("/api/audiences/global/examples/compare/", payload, format="json"), "audience")
     assert_400_naming(api.post(f"/api/audiences/{curated.public_id}/examples/compare/", payload, format="json"),
-                      "audience")
+                      "audience", "curated audiences are run by the operators")
     assert row_counts() == before
 
 
