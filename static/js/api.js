@@ -16,6 +16,7 @@ function flatten(value) {
 }
 
 export function errorMessage(status, body) {
+  if (status === 401) return "You are signed out. Log in again, then come back to this page.";
   if (body && typeof body === "object") {
     if (typeof body.detail === "string") return body.detail;
     const parts = [];

@@ -263,7 +263,7 @@ export function mountDraw(body, task, { limits, submit, skip }) {
     } else if (mod && key === "y") {
       event.preventDefault();
       redo();
-    } else if (!mod && !event.shiftKey && event.key === "Enter" && !isControl(event.target)) {
+    } else if (!mod && !event.shiftKey && event.key === "Enter" && !event.repeat && !isControl(event.target)) {
       event.preventDefault();
       send(false);
     } else if (!mod && (event.key === "[" || event.key === "]") && !isControl(event.target)) {

@@ -41,6 +41,16 @@ def test_undo_redo_clear_and_nothing_to_color(make_requester, make_labeler, page
     assert redo.is_disabled()
     undo.click()
     screenshot(page, "draw-after-undo")
+    # a smaller window: the image and the drawing shrink to fit, nothing else changes
+    page.set_viewport_size({"width": 700, "height": 460})
+    page.wait_for_function("""() => {
+        const frame = document.querySelector('.draw-frame').getBoundingClientRect();
+        const canvas = document.querySelector('canvas');
+        return frame.width < 660 && frame.right <= innerWidth && frame.bottom <= innerHeight
+            && Math.abs(canvas.width - frame.width * devicePixelRatio) < 2;
+    }""")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.wait_for_function("() => document.querySelector('.draw-frame').getBoundingClientRect().width > 700")
     page.get_by_role("button", name="Submit").click()
     wait_for_change(page, task)
     (response,) = Response.objects.filter(job=job)
