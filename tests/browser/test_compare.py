@@ -113,3 +113,22 @@ def test_compare_items_stack_on_a_narrow_screen(make_requester, make_labeler, ne
     page.locator(".option-body").nth(1).tap()
     page.get_by_text("No more work here").wait_for()
     assert Response.objects.get(job=job).payload == {"choice": second_value}
+
+
+def test_a_compare_image_that_does_not_load_can_be_skipped(make_requester, make_labeler, page):
+    requester = make_requester("requester")
+    definition = job_services.job_definition_create_compare(
+        owner=requester, name="Which is better?", instruction="Pick the sharper photo",
+        datapoints=[[upload(requester, picture(seed=9)), "http://127.0.0.1:9/gone.png"]], responses_per_datapoint=1,
+    )
+    job = job_services.job_create(owner=requester, definition=definition, audience=global_audience())
+    make_labeler("skipper", password=PASSWORD)
+    log_in(page, "skipper")
+    page.goto(f"/jobs/{job.public_id}/work/")
+    page.get_by_text("This image could not be loaded.").wait_for()
+    assert page.locator("#notice").inner_text() == "An image could not be loaded. Please skip this task."
+    assert page.get_by_role("button", name="Choose option 1").is_disabled()
+    page.keyboard.press("1")  # no pick while an item is missing
+    page.get_by_role("button", name="Skip").click()
+    page.get_by_text("No more work here").wait_for()
+    assert not Response.objects.exists()

@@ -123,8 +123,16 @@ def test_qualifying_by_drawing_then_working_on_the_job(draw_audience, page, new_
     assert page.errors == []
 
 
-def test_logging_in_and_out_through_the_pages(make_labeler, page):
+def test_logging_in_and_out_through_the_pages(make_labeler, page, screenshot):
     make_labeler("returning", password=PASSWORD)
+    page.goto("/signup/")
+    screenshot(page, "signup")
+    page.goto("/accounts/login/")
+    page.fill("input[name=username]", "returning")
+    page.fill("input[name=password]", "not the password")
+    page.click("form button[type=submit]")
+    page.get_by_role("alert").wait_for()
+    screenshot(page, "login-error")
     log_in(page, "returning")
     assert page.get_by_text("Hello, returning").is_visible()
     page.get_by_role("button", name="Log out").click()
