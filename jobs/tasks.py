@@ -33,6 +33,13 @@ def sweep_stale_results() -> dict[str, int]:
     return result_services.results_sweep(enqueue=publish_aggregation)
 
 
+@shared_task
+def prune_heartbeats() -> int:
+    from labeling.services import heartbeat_prune
+
+    return heartbeat_prune()
+
+
 def publish_aggregation(job_datapoint_id: int) -> bool:
     """Send an aggregation task; ``False`` (logged) when the broker is down."""
     try:

@@ -20,7 +20,7 @@ from audiences.models import Audience, Membership
 from jobs import services as job_services
 from jobs.models import Datapoint, Job, JobDefinition
 
-from . import selectors
+from . import selectors, services
 from .errors import DomainError
 
 # --- schema ------------------------------------------------------------------------
@@ -233,6 +233,15 @@ class LabelerHomeView(APIView):
                    summary="Your audiences, audiences you can qualify for, and jobs with work for you")
     def get(self, request):
         return Response(home_data(request.user))
+
+
+class HeartbeatView(APIView):
+    @extend_schema(operation_id="labeler_heartbeat", tags=["labeler"], request=None,
+                   responses={201: inline_serializer("Heartbeat", {"ok": serializers.BooleanField()}), **ERRORS},
+                   summary="Say that your labeling page is open (the pages send one a minute)")
+    def post(self, request):
+        services.heartbeat_record(labeler=request.user)
+        return Response({"ok": True}, status=201)
 
 
 # --- requester preview -----------------------------------------------------------------------

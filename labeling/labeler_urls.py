@@ -8,6 +8,7 @@ app_name = "labeling"
 
 api_patterns = [
     path("api/labeler/home/", api.LabelerHomeView.as_view(), name="api-home"),
+    path("api/labeler/heartbeat/", api.HeartbeatView.as_view(), name="api-heartbeat"),
     path("api/labeler/audiences/<str:audience_id>/qualification/next/", api.QualificationNextView.as_view(),
          name="api-qualification-next"),
     path("api/labeler/audiences/<str:audience_id>/qualification/answer/", api.QualificationAnswerView.as_view(),

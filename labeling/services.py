@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from audiences.models import Membership
 from audiences.selectors import global_audience
+
+from .models import Heartbeat
 
 REQUESTERS_GROUP = "Requesters"
 
@@ -103,3 +108,17 @@ def global_membership(*, labeler: AbstractBaseUser) -> Membership:
         defaults={"state": Membership.State.GRADUATED},
     )
     return membership
+
+
+HEARTBEAT_KEEP = timedelta(days=1)
+
+
+def heartbeat_record(*, labeler: AbstractBaseUser) -> Heartbeat:
+    """Note that the labeler has a page open now."""
+    return Heartbeat.objects.create(labeler=labeler)
+
+
+def heartbeat_prune(*, keep: timedelta = HEARTBEAT_KEEP) -> int:
+    """Delete heartbeats older than ``keep``; returns how many."""
+    deleted, _ = Heartbeat.objects.filter(created_at__lt=timezone.now() - keep).delete()
+    return deleted

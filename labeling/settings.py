@@ -169,6 +169,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "jobs.tasks.sweep_stale_results",
         "schedule": env_int("SWEEP_SECONDS", 30),
     },
+    "prune-heartbeats": {"task": "jobs.tasks.prune_heartbeats", "schedule": 3600},
 }
 
 if REDIS_URL:
