@@ -272,11 +272,8 @@ class Lease(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["job_datapoint", "labeler"],
-                condition=Q(job_datapoint__isnull=False),
-                name="lease_one_per_datapoint_labeler",
-            ),
+            # Quality-check leases have no datapoint; NULLs never collide.
+            models.UniqueConstraint(fields=["job_datapoint", "labeler"], name="lease_one_per_datapoint_labeler"),
             models.CheckConstraint(
                 name="lease_datapoint_xor_example",
                 condition=(Q(job_datapoint__isnull=False) & Q(example__isnull=True))

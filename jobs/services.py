@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -33,6 +34,8 @@ from .aggregation import leader_confidence
 from .models import Asset, Datapoint, Job, JobDatapoint, JobDefinition, Lease, Response, TaskKind
 
 MAX_DATAPOINTS = 100_000
+# What a job datapoint is loaded with when it is leased or answered.
+SLOT_RELATED = ("datapoint__asset", "datapoint__asset_b", "datapoint__media_context")
 _random = random.SystemRandom()
 MAX_RESPONSES_PER_DATAPOINT = 1000
 
@@ -384,29 +387,32 @@ def _gold_example(job: Job, labeler: AbstractBaseUser, now) -> QualificationExam
     return QualificationExample.objects.get(pk=_random.choice(examples))
 
 
-def task_next(*, labeler: AbstractBaseUser, job: Job) -> Lease | None:
+def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | None = None) -> Lease | None:
     """The labeler's next task in ``job``: their live lease if they hold one,
     else (sometimes) a quality check, else a new lease on the open datapoint
-    closest to completion; ``None`` when the job has no work left for them."""
+    closest to completion; ``None`` when the job has no work left for them.
+    ``membership``, when the caller has just checked it, saves a query."""
     if job.state != Job.State.RUNNING:
         raise Conflict(ErrorCode.JOB_NOT_RUNNING, f"This job is {job.state}; it takes no more responses.")
-    working_membership(labeler=labeler, audience=job.audience)
+    if membership is None:
+        working_membership(labeler=labeler, audience=job.audience)
     needed = job.definition.responses_per_datapoint
     with transaction.atomic():
         now = timezone.now()
         held = (
             Lease.objects.filter(job=job, labeler=labeler, status=Lease.Status.ACTIVE, expires_at__gt=now)
-            .select_related("job_datapoint", "example")
+            .select_related("example", *(f"job_datapoint__{name}" for name in SLOT_RELATED))
             .order_by("leased_at")
             .first()
         )
         if held is not None:
+            held.job = job
             return held
         example = _gold_example(job, labeler, now)
         if example is not None:
             return Lease.objects.create(job=job, example=example, labeler=labeler, leased_at=now,
                                         expires_at=now + _lease_duration())
-        candidates = open_slots(job=job, labeler=labeler, now=now)
+        candidates = open_slots(job=job, labeler=labeler, now=now).select_related(*SLOT_RELATED)
         tried: list[int] = []
         for skip_locked in (True, True, False):
             queryset = candidates.exclude(pk__in=tried) if tried else candidates
@@ -415,14 +421,21 @@ def task_next(*, labeler: AbstractBaseUser, job: Job) -> Lease | None:
                 continue
             # Counted again under the lock: the candidate query's view may be stale.
             if _has_room(slot, needed, now, excluding_labeler_id=labeler.pk):
-                lease, _ = Lease.objects.update_or_create(
-                    job_datapoint=slot, labeler=labeler,
-                    defaults={"job": job, "status": Lease.Status.ACTIVE, "leased_at": now,
-                              "expires_at": now + _lease_duration()},
-                )
-                return lease
+                return _lease_upsert(job=job, slot=slot, labeler=labeler, now=now)
             tried.append(slot.pk)
     return None
+
+
+def _lease_upsert(*, job: Job, slot: JobDatapoint, labeler: AbstractBaseUser, now) -> Lease:
+    """A live lease of ``slot`` for ``labeler`` in one statement: a new row,
+    or (their earlier lease ran out) the old row renewed under a new id."""
+    lease = Lease(job=job, job_datapoint=slot, labeler=labeler, status=Lease.Status.ACTIVE, leased_at=now,
+                  expires_at=now + _lease_duration())
+    (lease,) = Lease.objects.bulk_create(
+        [lease], update_conflicts=True, unique_fields=["job_datapoint", "labeler"],
+        update_fields=["public_id", "status", "leased_at", "expires_at"],
+    )
+    return lease
 
 
 def response_validate(*, datapoint: Datapoint, response: Any) -> dict:
@@ -436,12 +449,18 @@ def response_validate(*, datapoint: Datapoint, response: Any) -> dict:
 
 def _claim_lease(*, labeler: AbstractBaseUser, task_id: Any) -> tuple[Lease, JobDatapoint | None]:
     """The labeler's lease ``task_id`` and, for a job datapoint, that row,
-    locked. ``Lease.DoesNotExist`` for anyone else's."""
+    locked (with its datapoint and items). ``Lease.DoesNotExist`` for
+    anyone else's."""
     if not isinstance(task_id, str):
         raise Lease.DoesNotExist
-    lease = Lease.objects.only("pk", "job_datapoint_id").get(public_id=task_id, labeler=labeler)
-    slot = locks.job_datapoint_lock(pk=lease.job_datapoint_id) if lease.job_datapoint_id else None
-    lease = locks.lease_lock(public_id=task_id, labeler_id=labeler.pk)
+    slot = locks.job_datapoint_lock_for_task(task_id=task_id, labeler_id=labeler.pk, related=SLOT_RELATED)
+    if slot is None:  # a quality check (no datapoint), or not this labeler's task
+        lease = locks.lease_lock(public_id=task_id, labeler_id=labeler.pk)
+    else:  # read after the lock: leases of a datapoint change only under its lock
+        lease = Lease.objects.select_related("job__definition", "job__audience").get(
+            public_id=task_id, labeler=labeler
+        )
+        lease.job_datapoint = slot
     if lease.status == Lease.Status.SUBMITTED:
         raise Conflict(ErrorCode.TASK_SUBMITTED, "You have already answered this task.")
     if lease.status == Lease.Status.SKIPPED:
@@ -454,28 +473,34 @@ def _check_running(job: Job) -> None:
         raise Conflict(ErrorCode.JOB_NOT_RUNNING, f"This job is {job.state}; it takes no more responses.")
 
 
+@dataclass(frozen=True)
+class Submitted:
+    lease: Lease
+    membership: Membership | None  # the working membership, when the labeler still has one
+
+
 @transaction.atomic
-def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Lease:
+def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Submitted:
     """Take the labeler's answer to their task. A job datapoint's answer is
     validated against the wire format and stored with the labeler's current
     user score and the time the task was held; a late answer (lease expired)
     is still taken while the datapoint has room. A quality check's answer is
-    graded into the labeler's score instead. Returns the (submitted) lease."""
+    graded into the labeler's score instead."""
     lease, slot = _claim_lease(labeler=labeler, task_id=task_id)
     _check_running(lease.job)
     if slot is None:
-        _gold_submit(labeler=labeler, lease=lease, response=response)
+        membership = _gold_submit(labeler=labeler, lease=lease, response=response)
     else:
-        _response_store(labeler=labeler, lease=lease, slot=slot, response=response)
+        membership = _response_store(labeler=labeler, lease=lease, slot=slot, response=response)
+    Lease.objects.filter(pk=lease.pk).update(status=Lease.Status.SUBMITTED)
     lease.status = Lease.Status.SUBMITTED
-    lease.save(update_fields=["status"])
-    return lease
+    return Submitted(lease=lease, membership=membership)
 
 
-def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoint, response: Any) -> Response:
+def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoint, response: Any) -> Membership:
     job = lease.job
     definition = job.definition
-    datapoint = Datapoint.objects.select_related("asset", "asset_b").get(pk=slot.datapoint_id)
+    datapoint = slot.datapoint
     payload = response_validate(datapoint=datapoint, response=response)
     now = timezone.now()
     if lease.expires_at <= now and not _has_room(slot, definition.responses_per_datapoint, now,
@@ -483,7 +508,7 @@ def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoi
         raise Conflict(ErrorCode.TASK_EXPIRED,
                        "Your time for this task ran out and its place was given to someone else.")
     membership = working_membership(labeler=labeler, audience=job.audience)
-    saved = Response.objects.create(
+    Response.objects.create(
         job=job, job_datapoint=slot, labeler=labeler, payload=payload, user_score=membership.user_score,
         time_spent_ms=min(int((now - lease.leased_at).total_seconds() * 1000), 2**31 - 1),
     )
@@ -502,7 +527,7 @@ def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoi
 
     enqueue_aggregation(slot.pk)
     events.job_progressed(job.public_id)
-    return saved
+    return membership
 
 
 def _confident(slot: JobDatapoint, datapoint: Datapoint, definition: JobDefinition) -> bool:
@@ -517,19 +542,20 @@ def _confident(slot: JobDatapoint, datapoint: Datapoint, definition: JobDefiniti
     return leader is not None and confidence + 1e-9 >= definition.confidence_threshold  # 1e-9: float rounding
 
 
-def _gold_submit(*, labeler: AbstractBaseUser, lease: Lease, response: Any) -> None:
+def _gold_submit(*, labeler: AbstractBaseUser, lease: Lease, response: Any) -> Membership | None:
     """Grade a quality check into the labeler's membership; drop them from
-    the audience when their score falls below its bar. Their earlier
-    responses keep the score they were given with."""
+    the audience when their score falls below its bar (then ``None``). Their
+    earlier responses keep the score they were given with."""
     from audiences.services import membership_check_bar, membership_grade_gold
 
     membership = locks.membership_lock(labeler_id=labeler.pk, audience_id=lease.job.audience_id)
     membership_grade_gold(membership=membership, example=lease.example, response=response)
     if membership_check_bar(membership=membership):
-        return
+        return membership
     # Dropped: their tasks in this audience's jobs go back to the pool.
     Lease.objects.filter(labeler=labeler, job__audience_id=membership.audience_id,
                          status=Lease.Status.ACTIVE).exclude(pk=lease.pk).update(expires_at=timezone.now())
+    return None
 
 
 @transaction.atomic

@@ -158,17 +158,16 @@ class QualificationAnswerView(APIView):
 # --- task feed ------------------------------------------------------------------------------
 
 
-def _next_task(request, job: Job) -> dict | None:
-    lease = job_services.task_next(labeler=request.user, job=job)
+def _next_task(request, job: Job, membership=None) -> dict | None:
+    lease = job_services.task_next(labeler=request.user, job=job, membership=membership)
     return selectors.task_view(lease) if lease else None
 
 
-def _next_after(request, job_id: int) -> dict | None:
+def _next_after(request, job: Job, membership=None) -> dict | None:
     """The next task once one is answered: none when the job stopped or the
     labeler may no longer work on it."""
-    job = Job.objects.select_related("definition", "audience").get(pk=job_id)
     try:
-        return _next_task(request, job)
+        return _next_task(request, job, membership)
     except DomainError:
         return None
 
@@ -189,8 +188,9 @@ class TaskSubmitView(APIView):
                    summary="Answer a task; returns your next task in the same job")
     def post(self, request, task_id: str):
         body = _body(SubmitSerializer, request)
-        lease = job_services.task_submit(labeler=request.user, task_id=task_id, response=body["response"])
-        return Response({"accepted": True, "next": _next_after(request, lease.job_id)})
+        submitted = job_services.task_submit(labeler=request.user, task_id=task_id, response=body["response"])
+        next_task = _next_after(request, submitted.lease.job, submitted.membership) if submitted.membership else None
+        return Response({"accepted": True, "next": next_task})
 
 
 class TaskSkipView(APIView):
@@ -199,7 +199,7 @@ class TaskSkipView(APIView):
                    summary="Give a task back; returns your next task in the same job")
     def post(self, request, task_id: str):
         lease = job_services.task_skip(labeler=request.user, task_id=task_id)
-        return Response({"accepted": True, "next": _next_after(request, lease.job_id)})
+        return Response({"accepted": True, "next": _next_after(request, lease.job)})
 
 
 # --- home ----------------------------------------------------------------------------------

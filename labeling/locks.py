@@ -25,6 +25,17 @@ def job_datapoint_lock(*, pk: int) -> JobDatapoint:
     return JobDatapoint.objects.select_for_update().get(pk=pk)
 
 
+def job_datapoint_lock_for_task(*, task_id: str, labeler_id: int, related: tuple[str, ...] = ()) -> JobDatapoint | None:
+    """Lock the job datapoint of the labeler's lease ``task_id`` (``None``
+    when it is not theirs or has no datapoint), with ``related`` joined in."""
+    return (
+        JobDatapoint.objects.select_for_update(of=("self",))
+        .select_related(*related)
+        .filter(leases__public_id=task_id, leases__labeler_id=labeler_id)
+        .first()
+    )
+
+
 def job_datapoint_lock_first(queryset: QuerySet[JobDatapoint], *, skip_locked: bool) -> JobDatapoint | None:
     """Lock the first row of an ordered candidate query; with ``skip_locked``,
     rows other transactions hold are passed over instead of waited for."""
@@ -34,7 +45,7 @@ def job_datapoint_lock_first(queryset: QuerySet[JobDatapoint], *, skip_locked: b
 def lease_lock(*, public_id: str, labeler_id: int) -> Lease:
     """Lock the labeler's own lease (``Lease.DoesNotExist`` for anyone else's)."""
     return Lease.objects.select_for_update(of=("self",)).select_related(
-        "job", "job__definition", "job_datapoint", "example"
+        "job__definition", "job__audience", "job_datapoint", "example"
     ).get(public_id=public_id, labeler_id=labeler_id)
 
 

@@ -53,10 +53,8 @@ def task_view(lease: Lease) -> dict:
     if lease.example_id:
         # A quality check looks exactly like the job's own tasks.
         source, media = lease.example, None
-    else:
-        source = Datapoint.objects.select_related("asset", "asset_b", "media_context").get(
-            pk=lease.job_datapoint.datapoint_id
-        )
+    else:  # callers load the datapoint and its items with the lease (jobs.services.SLOT_RELATED)
+        source = lease.job_datapoint.datapoint
         media = source.media_context
     return _task(
         task_id=lease.public_id, kind=job.definition.kind, instruction=job.definition.instruction,
