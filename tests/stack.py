@@ -77,8 +77,11 @@ def _pg_bindir() -> Path:
 class PostgresServer:
     """A throwaway PostgreSQL cluster (trust auth on loopback, no fsync)."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, durable: bool = False) -> None:
+        """``durable`` keeps PostgreSQL's crash-safety settings (fsync and
+        synchronous commit on), as production runs it; tests turn them off."""
         self.port = port or free_port()
+        self.durable = durable
         self.bindir = _pg_bindir()
         self.tmp = Path(tempfile.mkdtemp(prefix="crowdcanvas-pg-"))
         self.datadir = self.tmp / "data"
@@ -101,8 +104,9 @@ class PostgresServer:
             check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.tmp} "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
                    "-c max_connections=300 -c shared_buffers=256MB")
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         subprocess.run(
             self._cmd(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-o", options,
                       "-l", str(self.tmp / "server.log"), "-w", "-t", "60", "start"),

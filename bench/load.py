@@ -1,0 +1,262 @@
+"""Load benchmark on the real stack: PostgreSQL, Redis, a Celery worker and
+the ASGI server (uvicorn, one process per core), all started here.
+
+    python -m bench.load [--labelers 50] [--datapoints 200] [--responses 5] [--ceiling-seconds 10]
+
+1. Ceiling: the labelers hammer a trivial authenticated endpoint that inserts
+   one row (``POST /api/labeler/heartbeat/``): its requests per second are
+   the most this stack serves.
+2. Work: the same labelers, concurrently and without pauses, work a draw job
+   and a compare job of ``--datapoints`` x ``--responses`` to completion over
+   HTTP. A *task cycle* is one task answered: fetching it and submitting the
+   answer (the labeler API returns the next task with each submission, so a
+   cycle is one request once a labeler is under way). Reports cycles per
+   second and request latency percentiles.
+3. Checks: exactly ``--responses`` responses per datapoint, none twice from
+   one labeler, and both jobs completed (every result aggregated).
+
+Good answers come from the images' known regions and a fixed preference per
+pair, looked up before the run, so the load generator does not touch the
+database while it measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.stack import AsgiServer, CeleryWorker, PostgresServer, RedisServer, django_env  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def latency_summary(latencies: list[float]) -> dict:
+    ms = [value * 1000 for value in latencies]
+    return {
+        "requests": len(ms),
+        "p50_ms": round(percentile(ms, 50), 2),
+        "p95_ms": round(percentile(ms, 95), 2),
+        "p99_ms": round(percentile(ms, 99), 2),
+        "mean_ms": round(statistics.fmean(ms), 2) if ms else None,
+    }
+
+
+# --- set-up (in this process, on the benchmark's database) ----------------------------------
+
+
+def set_up(datapoints: int, responses: int, labelers: int) -> dict:
+    """Jobs, labelers and the answers a good labeler gives, keyed by what the
+    task shows (its items' values)."""
+    import django
+
+    django.setup()
+    from audiences.selectors import global_audience
+    from jobs import services
+    from labeling.demo_images import book_scene, png_bytes
+    from labeling.services import requester_create
+    from labeling.simulation import create_labelers
+
+    owner, _ = requester_create(username="bench-owner")
+    images, answers = [], {}
+    for index in range(datapoints):
+        image, boxes = book_scene(seed=index, width=320, height=240, blue=1 + index % 2)
+        asset = services.asset_create_image(owner=owner, data=png_bytes(image), name=f"scene-{index}.png",
+                                            known_regions=boxes)
+        images.append({"asset_id": asset.public_id})
+        answers[asset.labeler_value] = {"boxes": boxes}
+    draw_definition = services.job_definition_create_draw(
+        owner=owner, name="Load: blue books", instruction="Color in all the blue books",
+        datapoints=images, responses_per_datapoint=responses,
+    )
+    pairs = [[f"Caption {i} with a blue book", f"Caption {i} with a red book"] for i in range(datapoints)]
+    compare_definition = services.job_definition_create_compare(
+        owner=owner, name="Load: captions", instruction="Which caption fits the picture better?",
+        datapoints=pairs, responses_per_datapoint=responses,
+    )
+    for pair in pairs:
+        answers["\x00".join(sorted(pair))] = {"choice": pair[0]}
+    audience = global_audience()
+    draw_job = services.job_create(owner=owner, definition=draw_definition, audience=audience)
+    compare_job = services.job_create(owner=owner, definition=compare_definition, audience=audience)
+    accounts = create_labelers(labelers, prefix="bench")
+    return {"jobs": [draw_job.public_id, compare_job.public_id], "tokens": [t for _, t in accounts],
+            "answers": answers}
+
+
+def good_answer(task: dict, answers: dict, rng: random.Random) -> dict:
+    from labeling.simulation import fill_box
+
+    if task["kind"] == "draw":
+        boxes = answers[task["items"][0]["value"]]["boxes"]
+        return {"lines": [fill_box(box, rng) for box in boxes]}
+    values = [item["value"] for item in task["items"]]
+    return {"choice": answers["\x00".join(sorted(values))]["choice"]}
+
+
+# --- load ----------------------------------------------------------------------------------------
+
+
+async def ceiling(base_url: str, tokens: list[str], seconds: float) -> dict:
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    errors = 0
+
+    async def client(token: str) -> None:
+        nonlocal errors
+        async with httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Token {token}"},
+                                     timeout=30) as http:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                response = await http.post("/api/labeler/heartbeat/")
+                latencies.append(time.perf_counter() - started)
+                if response.status_code != 201:
+                    errors += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(token) for token in tokens))
+    elapsed = time.perf_counter() - started
+    return {"requests_per_second": round(len(latencies) / elapsed, 1), "errors": errors, "seconds": round(elapsed, 2),
+            **latency_summary(latencies)}
+
+
+async def work(base_url: str, tokens: list[str], jobs: list[str], answers: dict) -> dict:
+    latencies: list[float] = []
+    cycles = 0
+    errors: dict[int, int] = {}
+
+    async def labeler(index: int, token: str) -> None:
+        nonlocal cycles
+        rng = random.Random(index)
+        async with httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Token {token}"},
+                                     timeout=60) as http:
+            for job in jobs:
+                started = time.perf_counter()
+                response = await http.post(f"/api/labeler/jobs/{job}/tasks/next/")
+                latencies.append(time.perf_counter() - started)
+                task = response.json()["task"]
+                while task is not None:
+                    started = time.perf_counter()
+                    response = await http.post(f"/api/labeler/tasks/{task['id']}/submit/",
+                                               json={"response": good_answer(task, answers, rng)})
+                    latencies.append(time.perf_counter() - started)
+                    if response.status_code != 200:
+                        errors[response.status_code] = errors.get(response.status_code, 0) + 1
+                        response = await http.post(f"/api/labeler/jobs/{job}/tasks/next/")
+                        task = response.json().get("task")
+                        continue
+                    cycles += 1
+                    task = response.json()["next"]
+
+    started = time.perf_counter()
+    await asyncio.gather(*(labeler(i, token) for i, token in enumerate(tokens)))
+    elapsed = time.perf_counter() - started
+    return {"cycles": cycles, "seconds": round(elapsed, 2), "cycles_per_second": round(cycles / elapsed, 1),
+            "errors": errors, **latency_summary(latencies)}
+
+
+def verify(job_ids: list[str], responses: int, timeout: float = 300.0) -> dict:
+    from django.db.models import Count
+
+    from jobs.models import Job, JobDatapoint, Response
+
+    per_datapoint = sorted(set(JobDatapoint.objects.filter(job__public_id__in=job_ids)
+                               .values_list("response_count", flat=True)))
+    stored = sorted(set(
+        Response.objects.filter(job__public_id__in=job_ids).values("job_datapoint").annotate(n=Count("id"))
+        .values_list("n", flat=True)))
+    duplicates = (Response.objects.filter(job__public_id__in=job_ids)
+                  .values("job_datapoint", "labeler").annotate(n=Count("id")).filter(n__gt=1).count())
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        states = set(Job.objects.filter(public_id__in=job_ids).values_list("state", flat=True))
+        if states == {Job.State.COMPLETED}:
+            break
+        time.sleep(0.5)
+    return {
+        "responses_per_datapoint": stored,
+        "counted_per_datapoint": per_datapoint,
+        "exact": stored == [responses] and per_datapoint == [responses],
+        "duplicate_answers": duplicates,
+        "jobs_completed": states == {Job.State.COMPLETED},
+        "results_done_after_s": round(time.monotonic() - started, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--labelers", type=int, default=50)
+    parser.add_argument("--datapoints", type=int, default=200)
+    parser.add_argument("--responses", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="ASGI server processes")
+    parser.add_argument("--ceiling-seconds", type=float, default=10.0)
+    args = parser.parse_args(argv)
+
+    tmp = Path(tempfile.mkdtemp(prefix="crowdcanvas-bench-"))
+    postgres = PostgresServer(durable=True).start()
+    redis = RedisServer().start()
+    processes = []
+    try:
+        env = django_env(postgres.url(), redis.url, MEDIA_ROOT=str(tmp / "media"), LOG_LEVEL="WARNING",
+                         SUBMIT_RATE="1000000/min", DB_CONN_MAX_AGE="600", CROWDCANVAS_VAR_DIR=str(tmp))
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+        os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "MEDIA_ROOT",
+                                               "CROWDCANVAS_VAR_DIR", "ALLOWED_HOSTS")})
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labeling.settings")
+        setup = set_up(args.datapoints, args.responses, args.labelers)
+        from django.db import connection
+
+        connection.close()
+        worker = CeleryWorker(env, tmp / "worker.log", concurrency=1, beat=True).start()
+        processes.append(worker)
+        server = AsgiServer(env, tmp / "server.log", workers=args.workers).start()
+        processes.append(server)
+        worker.wait_ready()
+
+        ceiling_report = asyncio.run(ceiling(server.url, setup["tokens"], args.ceiling_seconds))
+        work_report = asyncio.run(work(server.url, setup["tokens"], setup["jobs"], setup["answers"]))
+        checks = verify(setup["jobs"], args.responses)
+        report = {
+            "machine": {"cpus": os.cpu_count(), "asgi_workers": args.workers, "celery_workers": 1},
+            "load": {"labelers": args.labelers, "datapoints_per_job": args.datapoints,
+                     "responses_per_datapoint": args.responses, "jobs": 2},
+            "ceiling": ceiling_report,
+            "work": work_report,
+            "cycles_vs_ceiling": round(work_report["cycles_per_second"] / ceiling_report["requests_per_second"], 3),
+            "checks": checks,
+            "targets": {"cycles_vs_ceiling_at_least": 0.5, "p99_ms_below": 100},
+        }
+    finally:
+        for process in reversed(processes):
+            process.stop()
+        redis.close()
+        postgres.stop()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "load.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+    return report
+
+
+if __name__ == "__main__":
+    main()
