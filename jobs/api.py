@@ -8,20 +8,28 @@ Another requester's object is a 404.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
+from django.http import HttpResponse
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
+from django.utils.http import content_disposition_header, parse_etags, quote_etag
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema, extend_schema_field
 from rest_framework import parsers, serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 
 from audiences import selectors as audience_selectors
 from audiences.models import Audience
 from labeling.api_common import (
+    MAX_PAGE,
     FindQuerySerializer,
     RawCharField,
     RawChoiceField,
@@ -39,7 +47,7 @@ from labeling.api_common import (
 from labeling.parsers import JSONParser, json_loads
 from labeling.validation import field
 
-from . import selectors, services, wire
+from . import aggregation, exports, result_services, selectors, services, wire
 from .models import Asset, Job, JobDefinition, TaskKind
 
 PAYLOAD_FIELD = "payload"
@@ -265,6 +273,11 @@ class JobProgressSerializer(serializers.Serializer):
     responses_needed = serializers.IntegerField(
         help_text="open datapoints count their responses per datapoint, closed ones what they got")
     completion_percentage = serializers.FloatField(help_text="0-100; 100 once the job is completed")
+    responses_per_minute = serializers.FloatField(
+        help_text="responses in the last 5 minutes / 5 (over the job's life while it is younger)")
+    eta_seconds = serializers.IntegerField(
+        allow_null=True, help_text="remaining responses at that pace; null when the pace is 0 or the job is "
+                                   "not running")
     audience = ProgressAudienceSerializer()
     last_response_at = serializers.DateTimeField(allow_null=True)
     created = serializers.DateTimeField()
@@ -274,44 +287,241 @@ class JobProgressSerializer(serializers.Serializer):
 class ResultsInfoSerializer(serializers.Serializer):
     """What the results are of."""
 
-    job_id = serializers.CharField()
-    definition_id = serializers.CharField()
+    jobId = serializers.CharField()
+    definitionId = serializers.CharField()
     name = serializers.CharField()
     type = serializers.ChoiceField(choices=TaskKind.choices)
     instruction = serializers.CharField()
-    responses_per_datapoint = serializers.IntegerField()
-    audience_id = serializers.CharField()
+    responsesPerDatapoint = serializers.IntegerField()
+    audienceId = serializers.CharField()
     state = serializers.ChoiceField(choices=Job.State.choices)
     created = serializers.DateTimeField()
     completed = serializers.DateTimeField(allow_null=True)
+    aggregatorVersion = serializers.CharField(help_text="version of the aggregation that made the results")
+    drawAlgorithm = serializers.ChoiceField(choices=JobDefinition.DrawAggregation.choices, required=False,
+                                            help_text="draw jobs only: how the consensus is computed")
 
 
-class ResultResponseSerializer(serializers.Serializer):
-    """One labeler's response."""
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "integer"},
+                      "description": "item name -> votes; null until the datapoint's result is in",
+                      "nullable": True})
+class ItemCountsField(serializers.JSONField):
+    pass
 
-    payload = serializers.JSONField(
-        help_text='draw: {"lines": [{"size", "points": [{"x", "y"}]}]}; compare: {"choice": <an item>}')
-    user_score = serializers.FloatField(help_text="the labeler's user score when answering (0..1)")
+
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "number"},
+                      "description": "item name -> value; null until the datapoint's result is in",
+                      "nullable": True})
+class ItemNumbersField(serializers.JSONField):
+    pass
+
+
+class CompareDetailSerializer(serializers.Serializer):
+    """One labeler's vote."""
+
+    votedFor = serializers.CharField(help_text="the chosen item, named as you gave it")
+    userScore = serializers.FloatField(help_text="the labeler's user score when answering (0..1)")
     labeler = serializers.CharField(help_text="stable pseudonym of the labeler")
+    timeSpentMs = serializers.IntegerField()
     created = serializers.DateTimeField()
 
 
-class DatapointResultSerializer(serializers.Serializer):
-    """One datapoint, in definition order, with its responses."""
+class CompareDatapointResultSerializer(serializers.Serializer):
+    """One compare datapoint with its votes and their aggregates (null until its result is in)."""
 
     position = serializers.IntegerField()
-    items = serializers.ListField(child=serializers.CharField(),
-                                  help_text="as given: URL, text or uploaded file name")
+    items = serializers.ListField(child=serializers.CharField(), min_length=2, max_length=2,
+                                  help_text="the two items as given: URL, text or uploaded file name")
     context = serializers.CharField(allow_blank=True)
-    media_context = serializers.CharField(allow_null=True)
-    responses = ResultResponseSerializer(many=True)
+    mediaContext = serializers.CharField(allow_null=True)
+    responses = serializers.IntegerField(help_text="responses collected")
+    stoppedEarly = serializers.BooleanField(help_text="closed by the confidence threshold")
+    aggregatedResults = ItemCountsField()
+    aggregatedResultsRatios = ItemNumbersField()
+    summedUserScores = ItemNumbersField()
+    summedUserScoresRatios = ItemNumbersField()
+    winner = serializers.CharField(allow_null=True, help_text="the item with most votes; null on a tie")
+    weightedWinner = serializers.CharField(allow_null=True,
+                                           help_text="the item with the highest summed user score; null on a tie")
+    confidence = serializers.FloatField(allow_null=True,
+                                        help_text="posterior probability that the leading item is the better one")
+    detailedResults = CompareDetailSerializer(many=True)
+
+
+class RleSerializer(serializers.Serializer):
+    """A COCO uncompressed RLE mask: column-major run lengths, starting with zeros."""
+
+    size = serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2,
+                                 help_text="[rows, cols]")
+    counts = serializers.ListField(child=serializers.IntegerField())
+
+
+class RatioBoxSerializer(serializers.Serializer):
+    """A box as ratios of the image (0..1)."""
+
+    x_min = serializers.FloatField()
+    y_min = serializers.FloatField()
+    x_max = serializers.FloatField()
+    y_max = serializers.FloatField()
+
+
+@extend_schema_field({"type": "array", "items": {
+    "type": "object", "description": "a stroke: brush diameter as a ratio of the image width, points as ratios",
+    "properties": {"size": {"type": "number"}, "points": {"type": "array", "items": {
+        "type": "object", "properties": {"x": {"type": "number"}, "y": {"type": "number"}},
+        "required": ["x", "y"]}}},
+    "required": ["size", "points"]}})
+class LinesField(serializers.JSONField):
+    pass
+
+
+class DrawDetailSerializer(serializers.Serializer):
+    """One labeler's strokes."""
+
+    labeler = serializers.CharField(help_text="stable pseudonym of the labeler")
+    userScore = serializers.FloatField(help_text="the labeler's user score when answering (0..1)")
+    lines = LinesField()
+    timeSpentMs = serializers.IntegerField()
+    created = serializers.DateTimeField()
+
+
+class DrawDatapointResultSerializer(serializers.Serializer):
+    """One draw datapoint with its responses and their consensus (null until its result is in)."""
+
+    position = serializers.IntegerField()
+    item = serializers.CharField(help_text="the image as given: URL or uploaded file name")
+    context = serializers.CharField(allow_blank=True)
+    mediaContext = serializers.CharField(allow_null=True)
+    imageSize = serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2,
+                                      allow_null=True, help_text="[width, height] in pixels; null for URL images")
+    responses = serializers.IntegerField(help_text="responses collected")
+    gridSize = serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2,
+                                     help_text="[rows, cols] of the grid strokes are rasterized on")
+    consensusMask = RleSerializer(allow_null=True, help_text="cells at least half the weight inked, at grid size")
+    consensusBoxes = RatioBoxSerializer(many=True, allow_null=True,
+                                        help_text="bounding boxes of the consensus's regions, largest first")
+    agreement = serializers.FloatField(allow_null=True, help_text="mean IoU of the responses with the consensus")
+    summedUserScores = serializers.FloatField(allow_null=True)
+    heatmapUrl = serializers.URLField(help_text="PNG overlay of the share of weight inking each cell")
+    detailedResults = DrawDetailSerializer(many=True)
+
+
+class RankedItemSerializer(serializers.Serializer):
+    rank = serializers.IntegerField()
+    item = serializers.CharField()
+    score = serializers.FloatField(help_text="centered Bradley-Terry log-strength")
+    wins = serializers.IntegerField()
+    comparisons = serializers.IntegerField()
+
+
+class RankingSerializer(serializers.Serializer):
+    """Bradley-Terry ranking of every item of the job over all votes."""
+
+    method = serializers.CharField()
+    regularized = serializers.BooleanField(help_text="a weak prior was needed for finite scores")
+    comparisons = serializers.IntegerField()
+    items = RankedItemSerializer(many=True)
+
+
+class CompareSummarySerializer(serializers.Serializer):
+    """Job-wide compare results."""
+
+    datapoints = serializers.IntegerField()
+    responses = serializers.IntegerField()
+    ranking = RankingSerializer(allow_null=True)
+
+
+class DrawSummarySerializer(serializers.Serializer):
+    """Job-wide draw results."""
+
+    datapoints = serializers.IntegerField()
+    responses = serializers.IntegerField()
+    meanAgreement = serializers.FloatField(allow_null=True, help_text="mean agreement of datapoints with a result")
 
 
 class JobResultsSerializer(serializers.Serializer):
-    """A job's results so far."""
+    """A job's aggregated results so far (camelCase, as the hosted service's result format)."""
 
     info = ResultsInfoSerializer()
-    results = DatapointResultSerializer(many=True)
+    count = serializers.IntegerField(required=False, help_text="paged requests only: datapoints in all")
+    page = serializers.IntegerField(required=False, help_text="paged requests only")
+    pageSize = serializers.IntegerField(required=False, help_text="paged requests only")
+    results = PolymorphicProxySerializer(
+        component_name="DatapointResult",
+        serializers=[CompareDatapointResultSerializer, DrawDatapointResultSerializer],
+        resource_type_field_name=None, many=True,
+    )
+    summary = PolymorphicProxySerializer(
+        component_name="ResultsSummary",
+        serializers=[CompareSummarySerializer, DrawSummarySerializer],
+        resource_type_field_name=None,
+    )
+
+
+class CocoInfoSerializer(serializers.Serializer):
+    description = serializers.CharField()
+    version = serializers.CharField(help_text="the aggregator version")
+    date_created = serializers.DateTimeField()
+
+
+class CocoImageSerializer(serializers.Serializer):
+    """One datapoint's image."""
+
+    id = serializers.IntegerField(help_text="the datapoint's position + 1")
+    file_name = serializers.CharField(help_text="the image as given: URL or uploaded file name")
+    width = serializers.IntegerField(help_text="pixels when known; else the grid's columns")
+    height = serializers.IntegerField(help_text="pixels when known; else the grid's rows")
+
+
+class CocoCategorySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(help_text="the job's instruction")
+    supercategory = serializers.CharField(allow_blank=True)
+
+
+class CocoAnnotationSerializer(serializers.Serializer):
+    """A consensus mask (iscrowd 1, with its RLE segmentation) or a consensus box (iscrowd 0, bbox only)."""
+
+    id = serializers.IntegerField()
+    image_id = serializers.IntegerField()
+    category_id = serializers.IntegerField()
+    segmentation = RleSerializer(required=False, help_text="masks only: uncompressed RLE at the image's size")
+    area = serializers.FloatField(help_text="pixels")
+    bbox = serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4,
+                                 help_text="[x, y, width, height] in pixels")
+    iscrowd = serializers.IntegerField()
+
+
+class CocoDatasetSerializer(serializers.Serializer):
+    """A draw job's consensus as a COCO dataset."""
+
+    info = CocoInfoSerializer()
+    licenses = serializers.ListField(child=serializers.DictField(), max_length=0)
+    images = CocoImageSerializer(many=True)
+    categories = CocoCategorySerializer(many=True)
+    annotations = CocoAnnotationSerializer(many=True)
+
+
+class ResultsQuerySerializer(serializers.Serializer):
+    page = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE,
+                                    help_text="1-based page of datapoints; without page and page_size, all of them")
+    page_size = serializers.IntegerField(
+        required=False, min_value=1, max_value=selectors.RESULTS_MAX_PAGE_SIZE,
+        help_text=f"datapoints per page (default {selectors.RESULTS_PAGE_SIZE}, "
+                  f"at most {selectors.RESULTS_MAX_PAGE_SIZE})")
+
+
+class ExportFormat(models.TextChoices):
+    JSON = "json", "The results document"
+    CSV = "csv", "Compare jobs: one row per datapoint"
+    COCO = "coco", "Draw jobs: a COCO dataset of the consensus"
+
+
+class DownloadQuerySerializer(serializers.Serializer):
+    format = serializers.ChoiceField(
+        choices=ExportFormat.choices, required=False, default=ExportFormat.JSON,
+        help_text="json: the results document; csv (compare jobs): one row per datapoint; "
+                  "coco (draw jobs): images, one category, consensus masks (RLE) and boxes")
 
 
 # --- helpers -------------------------------------------------------------------------------------------
@@ -530,7 +740,9 @@ class JobProgressApi(RequesterApiView):
         summary="How far a job is",
         description=(
             "Datapoints done (closed) of all, responses collected of needed, and the audience's members: "
-            "an audience with no graduated and no qualifying members cannot make the job progress."
+            "an audience with no graduated and no qualifying members cannot make the job progress; the pace "
+            "(responses per minute) and the estimated seconds left. The websocket `/ws/jobs/<id>/` sends the "
+            "same object (with `\"type\": \"progress\"`) whenever the job changes."
         ),
         responses={200: JobProgressSerializer, **error_responses(401, 403, 404)},
     )
@@ -539,15 +751,130 @@ class JobProgressApi(RequesterApiView):
         return Response(selectors.job_progress(job=job))
 
 
+class FixedJsonNegotiation(BaseContentNegotiation):
+    """Errors of the file endpoints are JSON whatever the client accepts, and
+    their ``format`` query parameter picks a file, not a DRF renderer."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+def _attachment(content: bytes | str, *, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
+    patch_cache_control(response, private=True, no_cache=True)
+    return response
+
+
 class JobResultsApi(RequesterApiView):
     @extend_schema(
         operation_id="jobs_results",
         tags=["jobs"],
-        summary="A job's results so far",
-        description="Every datapoint in order with the responses collected for it.",
-        responses={200: JobResultsSerializer, **error_responses(401, 403, 404)},
+        summary="A job's aggregated results so far",
+        description=(
+            "`info` (what the results are of), `results` (one entry per datapoint, by position) and `summary` "
+            "(job-wide). A compare datapoint has its vote counts, ratios, summed user scores, winner, weighted "
+            "winner and confidence; a draw datapoint its consensus mask (COCO RLE at grid size), consensus "
+            "boxes, agreement and a heatmap link; each lists its responses in `detailedResults`. Aggregates "
+            "are null until the datapoint's result includes all its responses. Items are named as you gave "
+            "them. With `page` and/or `page_size` only that slice of `results` (and `count`); the summary "
+            "stays job-wide."
+        ),
+        parameters=[ResultsQuerySerializer],
+        responses={200: JobResultsSerializer, **error_responses(400, 401, 403, 404)},
     )
     def get(self, request, job_id: str):
+        query = validated(ResultsQuerySerializer, request.query_params)
         job = selectors.job_get(user=request.user, public_id=job_id)
-        return Response(selectors.job_results(job=job))
+        return Response(selectors.job_results(job=job, page=query.get("page"), page_size=query.get("page_size"),
+                                              absolute_url=request.build_absolute_uri))
 
+
+class JobDatapointHeatmapApi(RequesterApiView):
+    content_negotiation_class = FixedJsonNegotiation
+
+    @extend_schema(
+        operation_id="jobs_datapoint_heatmap",
+        tags=["jobs"],
+        summary="Heatmap of a draw datapoint",
+        description=(
+            "An RGBA PNG at grid size (`gridSize` of the results), to stretch over the image: transparent where "
+            "nobody drew, blue to red with the share of weight inking each cell. Transparent before the first "
+            "result. Draw jobs only (a compare job's datapoints have none: 404). Private cache, with an ETag "
+            "that changes with the responses the result includes (`If-None-Match` gives a 304)."
+        ),
+        responses={
+            (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="the heatmap overlay"),
+            304: OpenApiResponse(description="not modified since the ETag sent in `If-None-Match`"),
+            **error_responses(401, 403, 404),
+        },
+    )
+    def get(self, request, job_id: str, position: int):
+        job = selectors.job_get(user=request.user, public_id=job_id)
+        if job.definition.kind != TaskKind.DRAW:
+            raise NotFound()
+        slot, result = selectors.job_datapoint_result(job=job, position=position)
+        count = result.response_count if result is not None else 0
+        version = result.aggregator_version if result is not None else ""
+        etag = quote_etag(f"{job.public_id}-{position}-{count}-{version}")
+        if etag in parse_etags(request.headers.get("If-None-Match", "")):
+            response = HttpResponse(status=304)
+        else:
+            if result is not None and result.state:
+                share = aggregation.heatmap(aggregation.DrawState.load(bytes(result.state)))
+            else:
+                share = np.zeros(result_services.draw_grid(slot.datapoint), dtype=np.float64)
+            response = HttpResponse(aggregation.heatmap_png(share), content_type="image/png")
+        response["ETag"] = etag
+        patch_cache_control(response, private=True, no_cache=True)
+        return response
+
+
+class JobResultsDownloadApi(RequesterApiView):
+    content_negotiation_class = FixedJsonNegotiation
+
+    @extend_schema(
+        operation_id="jobs_results_download",
+        tags=["jobs"],
+        summary="Download a job's results as a file",
+        description=(
+            "`json`: the results document (as `GET /results/`, every datapoint). `csv`, compare jobs only: one "
+            "row per datapoint (position, item_a, item_b, context, votes_a, votes_b, ratio_a, ratio_b, "
+            "summed_score_a, summed_score_b, winner, weighted_winner, confidence, responses, stopped_early); "
+            "text cells a spreadsheet would run as a formula are prefixed with `'`. `coco`, draw jobs only: a "
+            "COCO dataset: one image per datapoint (id = position + 1, pixel size when known, else grid size), "
+            "one category (the instruction), per datapoint the consensus mask resized to the image as an "
+            "uncompressed RLE annotation (iscrowd 1) and each consensus box as a bbox annotation (iscrowd 0). "
+            "A format that does not fit the job's kind is a 400."
+        ),
+        parameters=[DownloadQuerySerializer],
+        responses={
+            (200, "application/json"): OpenApiResponse(
+                PolymorphicProxySerializer(component_name="ResultsExport",
+                                           serializers=[JobResultsSerializer, CocoDatasetSerializer],
+                                           resource_type_field_name=None),
+                description="an attachment: the results document (format=json) or a COCO dataset (format=coco)"),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="an attachment (format=csv)"),
+            **error_responses(400, 401, 403, 404),
+        },
+    )
+    def get(self, request, job_id: str):
+        query = validated(DownloadQuerySerializer, request.query_params)
+        job = selectors.job_get(user=request.user, public_id=job_id)
+        kind, export = job.definition.kind, query["format"]
+        if export == ExportFormat.CSV and kind != TaskKind.COMPARE:
+            raise ValidationError({"format": ["csv is for compare jobs; download draw results as json or coco."]})
+        if export == ExportFormat.COCO and kind != TaskKind.DRAW:
+            raise ValidationError({"format": ["coco is for draw jobs; download compare results as json or csv."]})
+        document = selectors.job_results(job=job, absolute_url=request.build_absolute_uri)
+        if export == ExportFormat.CSV:
+            return _attachment(exports.compare_csv(document), content_type="text/csv; charset=utf-8",
+                               filename=f"{job.public_id}-results.csv")
+        if export == ExportFormat.COCO:
+            return _attachment(json.dumps(exports.draw_coco(document)), content_type="application/json",
+                               filename=f"{job.public_id}-coco.json")
+        return _attachment(json.dumps(document, ensure_ascii=False), content_type="application/json",
+                           filename=f"{job.public_id}-results.json")

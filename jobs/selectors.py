@@ -6,18 +6,40 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, IntegerField, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import (
+    Avg,
+    Count,
+    F,
+    FloatField,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce, Greatest
+from django.urls import reverse
+from django.utils import timezone
 
 from audiences.selectors import membership_counts
 
-from .models import Asset, Datapoint, Job, JobDatapoint, JobDefinition, Response, TaskKind
+from .models import Datapoint, DatapointResult, Job, JobDatapoint, JobDefinition, Response, TaskKind
+from .result_services import AGGREGATOR_VERSION, draw_grid, item_names, job_summary_refresh
 
 LABELER_ID_LENGTH = 16
+RESULTS_PAGE_SIZE = 100
+RESULTS_MAX_PAGE_SIZE = 1000
+RATE_WINDOW = timedelta(minutes=5)
 
 
 def _owned_q(user: AbstractBaseUser) -> Q:
@@ -82,8 +104,19 @@ def job_find(*, user: AbstractBaseUser, name: str = "", state: str | None = None
     return queryset
 
 
+def _response_rate(job: Job, collected: int, now) -> float:
+    """Responses per minute: over the last ``RATE_WINDOW``, or over the job's
+    life while it is younger than that."""
+    age = (now - job.created_at).total_seconds()
+    if age >= RATE_WINDOW.total_seconds():
+        recent = Response.objects.filter(job=job, created_at__gte=now - RATE_WINDOW).count()
+        return recent / (RATE_WINDOW.total_seconds() / 60)
+    return collected / (max(age, 1.0) / 60)
+
+
 def job_progress(*, job: Job) -> dict[str, Any]:
-    """How far ``job`` is, in three queries.
+    """How far ``job`` is, in three queries (four once it is older than
+    ``RATE_WINDOW``).
 
     ``responses_needed`` is what the job expects in all: each open datapoint
     its ``responses_per_datapoint``, each closed one what it got (a compare
@@ -91,6 +124,9 @@ def job_progress(*, job: Job) -> dict[str, Any]:
     ``responses_collected == responses_needed`` once every datapoint is done.
     The audience's member counts tell a client whether anyone can work on it:
     no graduated and no qualifying members means nobody will.
+    ``responses_per_minute`` is the recent pace (``_response_rate``) and
+    ``eta_seconds`` the time the remaining responses take at that pace:
+    ``None`` when the pace is 0 or the job is not running.
     """
     per_datapoint = job.definition.responses_per_datapoint
     totals = job.job_datapoints.aggregate(
@@ -109,6 +145,11 @@ def job_progress(*, job: Job) -> dict[str, Any]:
         percentage = min(100.0, round(100.0 * collected / needed, 2))
     else:
         percentage = 0.0
+    rate = _response_rate(job, collected, timezone.now())
+    remaining = max(0, needed - collected)
+    eta = None
+    if job.state == Job.State.RUNNING and rate > 0 and remaining:
+        eta = round(remaining / (rate / 60))
     members = membership_counts(audience=job.audience)
     return {
         "job_id": job.public_id,
@@ -118,6 +159,8 @@ def job_progress(*, job: Job) -> dict[str, Any]:
         "responses_collected": collected,
         "responses_needed": needed,
         "completion_percentage": percentage,
+        "responses_per_minute": round(rate, 2),
+        "eta_seconds": eta,
         "audience": {
             "id": job.audience.public_id,
             "name": job.audience.name,
@@ -146,73 +189,186 @@ def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _item_values(datapoint: Datapoint) -> list[str]:
-    return [asset.value for asset in datapoint.assets]
 
 
-def _labeler_to_requester_value(assets: list[Asset]) -> dict[str, str]:
-    """Compare choices are stored as the labeler saw the item (an uploaded
-    image's media URL); results name items as the requester did."""
-    return {asset.labeler_value: asset.value for asset in assets}
+def _fresh_result(slot: JobDatapoint) -> DatapointResult | None:
+    """The slot's result when it includes every response of the slot (made by
+    this aggregator version); ``None`` when there is none yet, or it is stale."""
+    result = getattr(slot, "result", None)
+    if (slot.response_count == 0 or result is None or result.response_count != slot.response_count
+            or result.aggregator_version != AGGREGATOR_VERSION):
+        return None
+    return result
 
 
-def _response_payload(payload: Any, kind: str, choices: dict[str, str]) -> Any:
-    if kind == TaskKind.COMPARE and isinstance(payload, dict) and "choice" in payload:
-        return {**payload, "choice": choices.get(payload["choice"], payload["choice"])}
-    return payload
+def _results_info(job: Job) -> dict[str, Any]:
+    definition = job.definition
+    info = {
+        "jobId": job.public_id,
+        "definitionId": definition.public_id,
+        "name": definition.name,
+        "type": definition.kind,
+        "instruction": definition.instruction,
+        "responsesPerDatapoint": definition.responses_per_datapoint,
+        "audienceId": job.audience.public_id,
+        "state": job.state,
+        "created": _iso(job.created_at),
+        "completed": _iso(job.completed_at),
+        "aggregatorVersion": AGGREGATOR_VERSION,
+    }
+    if definition.kind == TaskKind.DRAW:
+        info["drawAlgorithm"] = definition.draw_aggregation
+    return info
 
 
-def job_results(*, job: Job) -> dict[str, Any]:
-    """The job's results so far: every datapoint in order with its raw responses.
+class _Pseudonyms(dict):
+    """labeler pk -> ``labeler_anonymous_id``, each computed once."""
 
-    ``{"info": {...}, "results": [{"position", "items", "context",
-    "media_context", "responses": [{"payload", "user_score", "labeler",
-    "created"}]}]}``. Items are named as the requester gave them (URL, text
-    or uploaded file name), and so is a compare response's ``choice``.
+    def __missing__(self, labeler_id: int) -> str:
+        value = self[labeler_id] = labeler_anonymous_id(labeler_id)
+        return value
 
-    The one function that builds results: aggregated results replace it.
+
+def _compare_entry(slot: JobDatapoint, responses: list[Response], pseudonyms: _Pseudonyms) -> dict[str, Any]:
+    datapoint = slot.datapoint
+    names = item_names(datapoint)
+    # Choices are stored as the labeler saw the item (an upload's media URL).
+    by_labeler_value = {asset.labeler_value: name for asset, name in zip(datapoint.assets, names)}
+    result = _fresh_result(slot)
+    data = result.data if result is not None else {}
+    return {
+        "position": slot.position,
+        "items": names,
+        "context": datapoint.context,
+        "mediaContext": datapoint.media_context.value if datapoint.media_context_id else None,
+        "responses": slot.response_count,
+        "stoppedEarly": slot.stopped_early,
+        **{key: data.get(key) for key in COMPARE_AGGREGATES},
+        "detailedResults": [
+            {
+                "votedFor": by_labeler_value.get(response.payload.get("choice"), response.payload.get("choice")),
+                "userScore": response.user_score,
+                "labeler": pseudonyms[response.labeler_id],
+                "timeSpentMs": response.time_spent_ms,
+                "created": _iso(response.created_at),
+            }
+            for response in responses
+        ],
+    }
+
+
+def _draw_entry(slot: JobDatapoint, responses: list[Response], pseudonyms: _Pseudonyms,
+                heatmap_url: str) -> dict[str, Any]:
+    datapoint = slot.datapoint
+    asset = datapoint.asset
+    result = _fresh_result(slot)
+    data = result.data if result is not None else {}
+    return {
+        "position": slot.position,
+        "item": item_names(datapoint)[0],
+        "context": datapoint.context,
+        "mediaContext": datapoint.media_context.value if datapoint.media_context_id else None,
+        "imageSize": [asset.width, asset.height] if asset.width and asset.height else None,
+        "responses": slot.response_count,
+        "gridSize": data.get("gridSize") or list(draw_grid(datapoint)),
+        **{key: data.get(key) for key in DRAW_AGGREGATES},
+        "heatmapUrl": heatmap_url,
+        "detailedResults": [
+            {
+                "labeler": pseudonyms[response.labeler_id],
+                "userScore": response.user_score,
+                "lines": response.payload.get("lines", []),
+                "timeSpentMs": response.time_spent_ms,
+                "created": _iso(response.created_at),
+            }
+            for response in responses
+        ],
+    }
+
+
+COMPARE_AGGREGATES = ("aggregatedResults", "aggregatedResultsRatios", "summedUserScores", "summedUserScoresRatios",
+                      "winner", "weightedWinner", "confidence")
+DRAW_AGGREGATES = ("consensusMask", "consensusBoxes", "agreement", "summedUserScores")
+
+
+def _results_summary(job: Job) -> dict[str, Any]:
+    """Job-wide figures, in one query (plus the ranking's, for compare jobs)."""
+    fresh = Q(response_count__gt=0, result__response_count=F("response_count"),
+              result__aggregator_version=AGGREGATOR_VERSION)
+    aggregates = {"datapoints": Count("id"), "responses": Coalesce(Sum("response_count"), 0)}
+    if job.definition.kind == TaskKind.DRAW:
+        agreement = Cast(KeyTextTransform("agreement", "result__data"), FloatField())
+        aggregates["mean_agreement"] = Avg(agreement, filter=fresh)
+    totals = JobDatapoint.objects.filter(job=job).aggregate(**aggregates)
+    summary: dict[str, Any] = {"datapoints": totals["datapoints"], "responses": totals["responses"]}
+    if job.definition.kind == TaskKind.DRAW:
+        mean = totals["mean_agreement"]
+        summary["meanAgreement"] = None if mean is None else round(float(mean), 6)
+    else:
+        summary["ranking"] = job_summary_refresh(job=job).get("ranking")
+    return summary
+
+
+def job_results(*, job: Job, page: int | None = None, page_size: int | None = None,
+                absolute_url: Callable[[str], str] = lambda path: path) -> dict[str, Any]:
+    """The job's aggregated results so far, in a constant number of queries.
+
+    ``{"info": {...}, "results": [one entry per datapoint, by position],
+    "summary": {...}}``, keys in camelCase as the hosted service's result
+    format has them; with ``page`` (1-based) and ``page_size`` only that slice
+    of ``results``, and ``count``, ``page``, ``pageSize`` (the summary stays
+    job-wide). The API's serializers (``jobs.api``) document every field.
+
+    Aggregates come from the stored results (``DatapointResult``): a
+    datapoint whose result does not include all its responses yet (or that
+    has none) is listed with its responses and null aggregates; nothing is
+    aggregated here, except the compare ranking when it is behind
+    (``job_summary_refresh``). Items are named as the requester gave them,
+    and so is a compare vote; labelers only by pseudonym.
+    ``absolute_url(path)`` makes the heatmap links absolute.
     """
     definition = job.definition
-    responses = Response.objects.order_by("created_at", "id").only(
-        "job_datapoint_id", "labeler_id", "payload", "user_score", "created_at"
-    )
-    job_datapoints = (
+    summary = _results_summary(job)
+    slots = (
         JobDatapoint.objects.filter(job=job)
-        .select_related("datapoint__asset", "datapoint__asset_b", "datapoint__media_context")
-        .prefetch_related(Prefetch("responses", queryset=responses))
+        .select_related("datapoint__asset", "datapoint__asset_b", "datapoint__media_context", "result")
+        .defer("result__state")
         .order_by("position")
     )
-    results = []
-    for job_datapoint in job_datapoints:
-        datapoint = job_datapoint.datapoint
-        choices = _labeler_to_requester_value(datapoint.assets)
-        results.append({
-            "position": job_datapoint.position,
-            "items": _item_values(datapoint),
-            "context": datapoint.context,
-            "media_context": datapoint.media_context.value if datapoint.media_context_id else None,
-            "responses": [
-                {
-                    "payload": _response_payload(response.payload, definition.kind, choices),
-                    "user_score": response.user_score,
-                    "labeler": labeler_anonymous_id(response.labeler_id),
-                    "created": _iso(response.created_at),
-                }
-                for response in job_datapoint.responses.all()
-            ],
-        })
-    return {
-        "info": {
-            "job_id": job.public_id,
-            "definition_id": definition.public_id,
-            "name": definition.name,
-            "type": definition.kind,
-            "instruction": definition.instruction,
-            "responses_per_datapoint": definition.responses_per_datapoint,
-            "audience_id": job.audience.public_id,
-            "state": job.state,
-            "created": _iso(job.created_at),
-            "completed": _iso(job.completed_at),
-        },
-        "results": results,
-    }
+    paged = page is not None or page_size is not None
+    if paged:
+        page, page_size = page or 1, page_size or RESULTS_PAGE_SIZE
+        offset = (page - 1) * page_size
+        slots = list(slots[offset:offset + page_size]) if offset < summary["datapoints"] else []
+    else:
+        slots = list(slots)
+    responses = Response.objects.filter(job=job).order_by("created_at", "id").only(
+        "job_datapoint_id", "labeler_id", "payload", "user_score", "time_spent_ms", "created_at")
+    if paged:
+        responses = responses.filter(job_datapoint_id__in=[slot.pk for slot in slots]) if slots else []
+    by_slot: dict[int, list[Response]] = {}
+    for response in responses:
+        by_slot.setdefault(response.job_datapoint_id, []).append(response)
+    pseudonyms = _Pseudonyms()
+    if definition.kind == TaskKind.COMPARE:
+        results = [_compare_entry(slot, by_slot.get(slot.pk, []), pseudonyms) for slot in slots]
+    else:
+        results = [
+            _draw_entry(slot, by_slot.get(slot.pk, []), pseudonyms, absolute_url(reverse(
+                "jobs:job-datapoint-heatmap", kwargs={"job_id": job.public_id, "position": slot.position})))
+            for slot in slots
+        ]
+    document: dict[str, Any] = {"info": _results_info(job)}
+    if paged:
+        document.update(count=summary["datapoints"], page=page, pageSize=page_size)
+    document.update(results=results, summary=summary)
+    return document
+
+
+def job_datapoint_result(*, job: Job, position: int) -> tuple[JobDatapoint, DatapointResult | None]:
+    """The job datapoint at ``position`` and its stored result (``None`` before
+    the first aggregation); ``JobDatapoint.DoesNotExist`` when there is no such
+    position. The result's state (the draw vote grid) is loaded."""
+    slot = JobDatapoint.objects.select_related("datapoint__asset").get(job=job, position=position)
+    result = DatapointResult.objects.filter(job_datapoint=slot).first()
+    return slot, result

@@ -14,4 +14,7 @@ urlpatterns = [
     path("jobs/<slug:job_id>/", api.JobDetailApi.as_view(), name="job-detail"),
     path("jobs/<slug:job_id>/progress/", api.JobProgressApi.as_view(), name="job-progress"),
     path("jobs/<slug:job_id>/results/", api.JobResultsApi.as_view(), name="job-results"),
+    path("jobs/<slug:job_id>/results/download/", api.JobResultsDownloadApi.as_view(), name="job-results-download"),
+    path("jobs/<slug:job_id>/datapoints/<int:position>/heatmap.png", api.JobDatapointHeatmapApi.as_view(),
+         name="job-datapoint-heatmap"),
 ]

@@ -60,5 +60,5 @@ def test_no_generated_request_gets_a_server_error(test_database_url, artifacts_d
         server.stop()
     report = result.stdout[-4000:] + result.stderr[-2000:]
     assert result.returncode == 0, report
-    assert "passed" in result.stdout and "Selected: 15/" in result.stdout, report
+    assert "passed" in result.stdout and "Selected: 17/" in result.stdout, report
     assert "Traceback" not in server.log(), server.log()[-3000:]

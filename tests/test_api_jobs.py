@@ -1,6 +1,7 @@
 """The requester API for assets, job definitions and jobs: uploads checked by
 Pillow, JSON and multipart definitions, scoping (another requester's
-definition, job, progress and results are 404s), progress and raw results."""
+definition, job, progress and results are 404s), progress. The results
+document has its own tests (test_results_api.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from audiences import services as audience_services
 from audiences.models import Audience, Membership
 from jobs import services as job_services
 from jobs.models import Asset, Datapoint, Job, JobDatapoint, JobDefinition, Response
-from jobs.selectors import labeler_anonymous_id
 from tests.conftest import image_bytes
 
 pytestmark = pytest.mark.django_db
@@ -408,47 +408,3 @@ def test_progress_shows_an_audience_nobody_can_work_for(api, requester, definiti
     Membership.objects.filter(audience=empty).delete()
     members = api.get(f"/api/jobs/{job.public_id}/progress/").json()["audience"]
     assert (members["graduated"], members["qualifying"]) == (0, 0)
-
-
-def test_results_list_raw_responses_per_datapoint_without_labeler_names(api, job, labeler):
-    add_response(job, 1, labeler, {"choice": URL_C}, user_score=0.8)
-    results = api.get(f"/api/jobs/{job.public_id}/results/").json()
-    info = results["info"]
-    assert (info["job_id"], info["name"], info["type"], info["state"]) == (
-        job.public_id, "Prompt Alignment Job", "compare", "running")
-    assert info["instruction"] == "Which image follows the prompt?" and info["completed"] is None
-    assert [r["position"] for r in results["results"]] == [0, 1]
-    first, second = results["results"]
-    assert first == {"position": 0, "items": [URL_A, URL_B], "context": "A duck", "media_context": None,
-                     "responses": []}
-    (response,) = second["responses"]
-    assert response["payload"] == {"choice": URL_C} and response["user_score"] == 0.8
-    assert response["labeler"] == labeler_anonymous_id(labeler.pk) and len(response["labeler"]) == 16
-    text = json.dumps(results)
-    assert labeler.username not in text and f'"labeler": {labeler.pk}' not in text
-
-
-def test_results_name_an_uploaded_image_as_the_requester_did(api, requester, labeler, png_bytes):
-    from audiences.selectors import global_audience
-
-    asset = job_services.asset_create_image(owner=requester, data=png_bytes, name="left.png")
-    definition = job_services.job_definition_create_compare(
-        owner=requester, name="J", instruction="Which?", datapoints=[[{"asset_id": asset.public_id}, URL_A]])
-    job = job_services.job_create(owner=requester, definition=definition, audience=global_audience())
-    add_response(job, 0, labeler, {"choice": asset.labeler_value})
-    result = api.get(f"/api/jobs/{job.public_id}/results/").json()["results"][0]
-    assert result["items"] == ["left.png", URL_A]
-    assert result["responses"][0]["payload"] == {"choice": "left.png"}
-
-
-def test_results_do_not_query_per_datapoint(api, requester, labeler, django_assert_max_num_queries):
-    from audiences.selectors import global_audience
-
-    definition = job_services.job_definition_create_draw(
-        owner=requester, name="Many", instruction="Color",
-        datapoints=[f"https://assets.example.org/{i}.jpg" for i in range(30)])
-    job = job_services.job_create(owner=requester, definition=definition, audience=global_audience())
-    for position in range(30):
-        add_response(job, position, labeler, {"lines": []})
-    with django_assert_max_num_queries(8):
-        assert len(api.get(f"/api/jobs/{job.public_id}/results/").json()["results"]) == 30

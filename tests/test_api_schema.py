@@ -35,6 +35,8 @@ REQUESTER_ENDPOINTS = [
     ("get", "/api/jobs/job_x/"),
     ("get", "/api/jobs/job_x/progress/"),
     ("get", "/api/jobs/job_x/results/"),
+    ("get", "/api/jobs/job_x/results/download/"),
+    ("get", "/api/jobs/job_x/datapoints/0/heatmap.png"),
 ]
 
 
