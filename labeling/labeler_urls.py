@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import api, views
+from . import api, dashboard, views
 
 app_name = "labeling"
 
@@ -30,4 +30,15 @@ page_patterns = [
     path("preview/<str:definition_id>/", views.preview, name="preview"),
 ]
 
-urlpatterns = [*api_patterns, *page_patterns]
+dashboard_patterns = [
+    path("dashboard/", dashboard.index, name="dashboard"),
+    path("dashboard/audiences/<str:audience_id>/", dashboard.audience, name="dashboard-audience"),
+    path("dashboard/jobs/<str:job_id>/", dashboard.job, name="dashboard-job"),
+    path("dashboard/jobs/<str:job_id>/cards/", dashboard.job_cards, name="dashboard-job-cards"),
+    path("dashboard/jobs/<str:job_id>/datapoints/<int:position>/heatmap.png", dashboard.heatmap,
+         name="dashboard-heatmap"),
+    path("dashboard/jobs/<str:job_id>/datapoints/<int:position>/responses/", dashboard.responses,
+         name="dashboard-responses"),
+]
+
+urlpatterns = [*api_patterns, *page_patterns, *dashboard_patterns]
