@@ -458,3 +458,13 @@ def test_dashboard_is_linked_from_the_labeler_home_for_requesters_and_from_the_a
     assert 'href="/dashboard/"' not in text(logged_in(labeler).get("/"))
     assert 'href="/dashboard/"' in text(logged_in(requester).get("/admin/"))
 
+
+def test_labeler_pages_load_the_live_home_and_heartbeat_scripts(requester, labeler):
+    job = factories.draw_job(requester, global_audience())
+    client = logged_in(labeler)
+    home = text(client.get("/"))
+    assert '<script type="module" src="/static/js/home.js"></script>' in home
+    for page in (home, text(client.get(f"/jobs/{job.public_id}/work/"))):
+        assert '<script type="module" src="/static/js/heartbeat.js"></script>' in page
+    assert "heartbeat.js" not in text(logged_in(requester).get(f"/preview/{job.definition.public_id}/"))
+    assert 'data-home="jobs"' in home and 'data-home="audiences"' in home and 'data-home="memberships"' in home
