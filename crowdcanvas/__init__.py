@@ -21,10 +21,13 @@ CrowdCanvas server::
     )
     definition.preview()
     job = audience.assign_job(definition)
-    job.display_progress_bar()
-    results = job.get_results()
+    job.display_progress_bar()      # live over the job's websocket, else polling
+    results = job.get_results()     # aggregated, per datapoint; results.to_pandas()
+    job.download_results("out/", format="coco")
 
-Needs only ``httpx`` and ``tqdm`` (``pandas`` for ``Results.to_pandas``).
+Needs only ``httpx`` and ``tqdm``; ``pandas`` for ``Results.to_pandas``
+(``crowdcanvas[pandas]``) and ``websockets`` for live progress bars
+(``crowdcanvas[live]``).
 """
 
 __version__ = "0.1.0"

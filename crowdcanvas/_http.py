@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from . import __version__
+from . import __version__, _live
 from ._validation import Item
 from .exceptions import (
     ApiError,
@@ -42,6 +43,14 @@ def _error_class(status: int) -> type[ApiError]:
     return ApiError
 
 
+def _attachment_name(disposition: str) -> str:
+    """The file name of a ``Content-Disposition: attachment; filename="..."``,
+    reduced to a plain name (never a path)."""
+    match = re.search(r'filename="([^"]+)"', disposition) or re.search(r"filename=([^;\s]+)", disposition)
+    name = Path(match[1]).name if match else ""
+    return name if name and name not in (".", "..") else "results"
+
+
 class Http:
     """Requests to ``<base_url>/api/``. Not part of the public API."""
 
@@ -52,14 +61,20 @@ class Http:
         self.base_url = base_url
         self.sleep = sleep
         self.clock = clock
+        user_agent = f"crowdcanvas-python/{__version__}"
         self._client = httpx.Client(
             base_url=base_url + "/api/",
-            headers={"Authorization": f"Token {token}", "Accept": "application/json",
-                     "User-Agent": f"crowdcanvas-python/{__version__}"},
+            headers={"Authorization": f"Token {token}", "Accept": "application/json", "User-Agent": user_agent},
             timeout=timeout,
             transport=transport,
         )
         self._uploads: dict[tuple, str] = {}
+        # Opens a job's websocket (``_live.Socket``); ``None`` when requests do
+        # not go over the network (a custom transport), so progress is polled.
+        self.open_live: Callable[[str], _live.Socket] | None = None
+        if transport is None:
+            self.open_live = lambda job_id: _live.connect(base_url, job_id, token=token, user_agent=user_agent,
+                                                          open_timeout=min(timeout, _live.OPEN_TIMEOUT))
 
     def close(self) -> None:
         self._client.close()
@@ -93,6 +108,38 @@ class Http:
 
     def get(self, path: str, params: dict | None = None) -> Any:
         return self.request("GET", path, params=params)
+
+    def download(self, path: str, params: dict | None, target: Path) -> tuple[Path, str | None]:
+        """Stream a GET response's body to ``target`` (a file, or a directory
+        to put the server's file name in); the file written and its content type."""
+        for attempt in range(1, _GET_ATTEMPTS + 1):
+            try:
+                with self._client.stream("GET", path, params=params, headers={"Accept": "*/*"}) as response:
+                    if response.status_code in _RETRY_STATUSES and attempt < _GET_ATTEMPTS:
+                        self.sleep(0.5 * attempt)
+                        continue
+                    if response.is_error:
+                        response.read()
+                        try:
+                            body: Any = response.json()
+                        except ValueError:
+                            body = response.text
+                        raise _error_class(response.status_code)(
+                            response.status_code, body, method="GET", url=str(response.request.url))
+                    if target.is_dir():
+                        target = target / _attachment_name(response.headers.get("Content-Disposition", ""))
+                    partial = target.with_name(target.name + ".part")
+                    with partial.open("wb") as handle:
+                        for chunk in response.iter_bytes():
+                            handle.write(chunk)
+                    partial.replace(target)
+                    return target, response.headers.get("Content-Type")
+            except httpx.TransportError as exc:
+                if attempt < _GET_ATTEMPTS:
+                    self.sleep(0.5 * attempt)
+                    continue
+                raise ConnectionFailed(f"cannot reach the CrowdCanvas server at {self.base_url}: {exc}") from exc
+        raise AssertionError("unreachable")
 
     def post(self, path: str, json: Any = None) -> Any:
         return self.request("POST", path, json=json)

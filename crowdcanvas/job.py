@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import webbrowser
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import _limits
+from . import _limits, _live
 from ._validation import (
     check_contexts,
     check_datapoint_count,
@@ -24,6 +26,8 @@ from .results import Results
 
 if TYPE_CHECKING:
     from ._http import Http
+
+logger = logging.getLogger("crowdcanvas")
 
 DEFAULT_POLL_INTERVAL = 2.0
 DEFAULT_STALL_TIMEOUT = 300.0
@@ -152,6 +156,8 @@ class Job:
              "datapoints_total", "datapoints_done",
              "responses_collected", "responses_needed",
              "completion_percentage",            # 0..100
+             "responses_per_minute",             # the recent pace
+             "eta_seconds",                      # time left at that pace, or None
              "audience": {"id", "name", "kind", "graduated", "qualifying", "dropped"},
              "last_response_at", "created", "completed"}
 
@@ -163,58 +169,92 @@ class Job:
         return progress
 
     def _wait(self, *, poll_interval: float, timeout: float | None, stall_timeout: float | None,
-              on_progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
-        """Poll until the job is completed; the last progress."""
+              on_progress: Callable[[dict], None] | None = None, live: bool = False) -> dict[str, Any]:
+        """Follow the job until it is completed; the last progress. With
+        ``live``, over the job's websocket while it can, then by polling."""
         poll_interval = check_ratio(poll_interval, "poll_interval", low=0.0, high=3600.0, low_open=True)
         if timeout is not None:
             timeout = check_ratio(timeout, "timeout", low=0.0, high=float(10**9))
         if stall_timeout is not None:
             stall_timeout = check_ratio(stall_timeout, "stall_timeout", low=0.0, high=float(10**9))
-        clock, sleep = self._http.clock, self._http.sleep
-        started = last_change = clock()
-        seen = None
-        while True:
-            progress = self.get_progress()
+        watch = _Watch(self, clock=self._http.clock, timeout=timeout, stall_timeout=stall_timeout)
+
+        def seen(progress: dict[str, Any]) -> bool:
+            self.state = progress.get("state", self.state)
             if on_progress is not None:
                 on_progress(progress)
-            state = progress["state"]
-            if state == "completed":
+            return watch.done(progress)
+
+        if live and self._http.open_live is not None:
+            final = self._follow_live(watch, seen, poll_interval)
+            if final is not None:
+                return final
+        while True:
+            progress = self.get_progress()
+            if seen(progress):
                 return progress
-            if state == "failed":
-                raise JobFailed(f"job {self.id} failed; it will produce no results.", progress)
-            now = clock()
-            marker = (progress["responses_collected"], progress["datapoints_done"], state)
-            if marker != seen:
-                seen, last_change = marker, now
-            members = progress.get("audience") or {}
-            nobody = not members.get("graduated") and not members.get("qualifying")
-            if stall_timeout is not None and now - last_change >= stall_timeout and (nobody or state == "paused"):
-                reason = ("the job is paused" if state == "paused" else
-                          f"its audience {members.get('name', '')!r} ({members.get('id')}) has no graduated "
-                          "and no qualifying labelers")
-                raise JobStalled(
-                    f"job {self.id} cannot complete: {reason}, and nothing progressed for {now - last_change:.0f}s "
-                    f"({progress['responses_collected']}/{progress['responses_needed']} responses).", progress)
-            if timeout is not None and now - started >= timeout:
-                raise JobTimeout(
-                    f"job {self.id} did not complete within {timeout:g}s "
-                    f"({progress['responses_collected']}/{progress['responses_needed']} responses).", progress)
-            wait = poll_interval
-            if timeout is not None:
-                wait = min(wait, max(0.0, started + timeout - now))
-            sleep(wait)
+            self._http.sleep(watch.wait(poll_interval))
+
+    def _follow_live(self, watch: _Watch, seen: Callable[[dict], bool],
+                     poll_interval: float) -> dict[str, Any] | None:
+        """Follow the job's websocket: the final progress, or ``None`` when the
+        websocket cannot be opened, drops or goes quiet (the caller polls then).
+
+        The server sends a progress snapshot on connect and whenever the job
+        changes; when nothing came for ``poll_interval`` seconds this asks for
+        one (``{"type": "refresh"}``), so stalls and time-outs are checked
+        against fresh figures, and a socket that stays silent counts as gone.
+        """
+        try:
+            socket = self._http.open_live(self.id)
+        except _live.LiveUnavailable as exc:
+            logger.info("following job %s by polling: %s", self.id, exc)
+            return None
+        clock = self._http.clock
+        last_message = clock()
+        quiet_limit = max(3 * poll_interval, LIVE_QUIET_LIMIT)
+        try:
+            while True:
+                try:
+                    message = socket.receive(timeout=watch.wait(poll_interval))
+                except TimeoutError:
+                    if clock() - last_message > quiet_limit:
+                        logger.info("job %s: the websocket went quiet; polling instead", self.id)
+                        return None
+                    watch.check_timeout()
+                    socket.send({"type": "refresh"})
+                    continue
+                last_message = clock()
+                if message.get("type") == "progress" and "responses_collected" in message:
+                    progress = {key: value for key, value in message.items() if key != "type"}
+                    if seen(progress):
+                        return progress
+        except _live.LiveUnavailable as exc:
+            logger.info("job %s: %s; polling instead", self.id, exc)
+            return None
+        finally:
+            socket.close()
 
     def display_progress_bar(self, poll_interval: float = DEFAULT_POLL_INTERVAL, timeout: float | None = None,
-                             stall_timeout: float | None = DEFAULT_STALL_TIMEOUT) -> dict[str, Any]:
-        """Show a progress bar of responses collected out of needed, polling
-        the server until the job is completed.
+                             stall_timeout: float | None = DEFAULT_STALL_TIMEOUT, live: bool = True
+                             ) -> dict[str, Any]:
+        """Show a progress bar of responses collected out of needed until the
+        job is completed, with the pace (responses per second) and the time
+        left as the server estimates them.
+
+        It follows the job's websocket when it can (needs the ``websockets``
+        package: ``pip install "crowdcanvas[live]"``), so the bar moves as
+        responses arrive; without it, or when the websocket is refused or
+        drops, it polls the server every ``poll_interval`` seconds.
 
         Args:
-            poll_interval: seconds between polls.
+            poll_interval: seconds between polls (and, live, the longest
+                silence before asking the server for fresh figures).
             timeout: give up after this many seconds (``JobTimeout``); ``None`` waits.
             stall_timeout: raise ``JobStalled`` when nothing progressed for this
                 many seconds and nobody can work on the job (see ``get_results``);
                 ``None`` never does.
+            live: ``False`` to poll only.
 
         Returns:
             The final progress (see ``get_progress``).
@@ -226,13 +266,11 @@ class Job:
             def update(progress: dict) -> None:
                 bar.total = progress["responses_needed"]
                 bar.n = min(progress["responses_collected"], progress["responses_needed"])
-                bar.set_postfix(state=progress["state"],
-                                datapoints=f"{progress['datapoints_done']}/{progress['datapoints_total']}",
-                                refresh=False)
+                bar.set_postfix(_postfix(progress), refresh=False)
                 bar.refresh()
 
             return self._wait(poll_interval=poll_interval, timeout=timeout, stall_timeout=stall_timeout,
-                              on_progress=update)
+                              on_progress=update, live=live)
 
     def get_results(self, timeout: float | None = None, stall_timeout: float | None = DEFAULT_STALL_TIMEOUT,
                     poll_interval: float = DEFAULT_POLL_INTERVAL) -> Results:
@@ -251,16 +289,121 @@ class Job:
             poll_interval: seconds between polls.
 
         Returns:
-            :class:`~crowdcanvas.Results`, a dict with ``info`` and ``results``
-            (one entry per datapoint with its responses), plus ``to_pandas()``
-            and ``to_json(path)``.
+            :class:`~crowdcanvas.Results`: a dict with ``info``, ``results``
+            (one entry per datapoint: its aggregates and, in
+            ``detailedResults``, every response) and ``summary``, plus
+            ``to_pandas()`` and ``to_json(path)``.
 
         Raises:
             JobStalled, JobTimeout: see above (both are ``TimeoutError``s).
             JobFailed: the job failed.
         """
         self._wait(poll_interval=poll_interval, timeout=timeout, stall_timeout=stall_timeout)
+        return self.get_results_now()
+
+    def get_results_now(self) -> Results:
+        """The job's results as they are now, without waiting (aggregates of
+        datapoints still collecting may be ``None``)."""
         return Results(self._http.get(f"jobs/{path_id(self.id)}/results/"))
+
+    def download_results(self, path: str | os.PathLike = ".", format: str = "json") -> Path:
+        """Download the job's results as a file, as they are now.
+
+        Args:
+            path: the file to write, or a directory to write the server's
+                file name into (``<job id>-results.json``, ``-results.csv``,
+                ``-coco.json``).
+            format: ``"json"`` (the results document), ``"csv"`` (compare
+                jobs: one row per datapoint) or ``"coco"`` (draw jobs: a COCO
+                dataset of the consensus masks and boxes).
+
+        Returns:
+            The path written.
+
+        Raises:
+            ValueError: an unknown format, or one that does not fit the job's
+                kind (the server's 400).
+        """
+        if format not in EXPORT_FORMATS:
+            raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {format!r}.")
+        target, _ = self._http.download(f"jobs/{path_id(self.id)}/results/download/", {"format": format},
+                                        Path(path))
+        return target
+
+
+EXPORT_FORMATS = ("json", "csv", "coco")
+LIVE_QUIET_LIMIT = 30.0
+
+
+def _postfix(progress: dict[str, Any]) -> dict[str, str]:
+    """The bar's postfix: state, datapoints done, the pace and the time left."""
+    from tqdm import tqdm
+
+    postfix = {"state": progress["state"],
+               "datapoints": f"{progress['datapoints_done']}/{progress['datapoints_total']}"}
+    per_minute = progress.get("responses_per_minute")
+    if per_minute is not None:
+        postfix["rate"] = f"{per_minute / 60:.2f} responses/s"
+    eta = progress.get("eta_seconds")
+    if eta is not None:
+        postfix["left"] = tqdm.format_interval(eta)
+    return postfix
+
+
+class _Watch:
+    """Decides, from successive progress snapshots, when waiting ends: the
+    job completed (done), failed, stalled or ran out of time (raised)."""
+
+    def __init__(self, job: Job, *, clock: Callable[[], float], timeout: float | None,
+                 stall_timeout: float | None) -> None:
+        self.job = job
+        self.clock = clock
+        self.timeout = timeout
+        self.stall_timeout = stall_timeout
+        self.started = self.last_change = clock()
+        self.marker: tuple | None = None
+        self.last: dict[str, Any] | None = None
+
+    def done(self, progress: dict[str, Any]) -> bool:
+        """``True`` once completed; raises ``JobFailed``, ``JobStalled``, ``JobTimeout``."""
+        self.last = progress
+        state = progress["state"]
+        if state == "completed":
+            return True
+        if state == "failed":
+            raise JobFailed(f"job {self.job.id} failed; it will produce no results.", progress)
+        now = self.clock()
+        marker = (progress["responses_collected"], progress["datapoints_done"], state)
+        if marker != self.marker:
+            self.marker, self.last_change = marker, now
+        members = progress.get("audience") or {}
+        nobody = not members.get("graduated") and not members.get("qualifying")
+        if (self.stall_timeout is not None and now - self.last_change >= self.stall_timeout
+                and (nobody or state == "paused")):
+            reason = ("the job is paused" if state == "paused" else
+                      f"its audience {members.get('name', '')!r} ({members.get('id')}) has no graduated "
+                      "and no qualifying labelers")
+            raise JobStalled(
+                f"job {self.job.id} cannot complete: {reason}, and nothing progressed for "
+                f"{now - self.last_change:.0f}s ({progress['responses_collected']}/{progress['responses_needed']} "
+                "responses).", progress)
+        self.check_timeout()
+        return False
+
+    def check_timeout(self) -> None:
+        if self.timeout is not None and self.clock() - self.started >= self.timeout:
+            progress = self.last or {}
+            raise JobTimeout(
+                f"job {self.job.id} did not complete within {self.timeout:g}s "
+                f"({progress.get('responses_collected', '?')}/{progress.get('responses_needed', '?')} responses).",
+                progress)
+
+    def wait(self, poll_interval: float) -> float:
+        """How long to wait for the next snapshot: ``poll_interval``, or less
+        when the time-out comes sooner."""
+        if self.timeout is None:
+            return poll_interval
+        return min(poll_interval, max(0.0, self.started + self.timeout - self.clock()))
 
 
 class JobManager:

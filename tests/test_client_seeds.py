@@ -2,7 +2,8 @@
 the import line changed: the code of the custom-audience and draw-job pages
 (DESIGN.md, seeds/), against a fake server that answers like ours. The
 "Reusing audiences" snippet has its placeholders ("audience_id",
-new_job_definition) filled in."""
+new_job_definition) filled in. test_seeds_e2e.py runs them against a live
+server with simulated labelers."""
 
 from __future__ import annotations
 
@@ -199,12 +200,15 @@ class FakeCrowdCanvas:
             job = self.jobs[match[1]]
             return 200, {"job_id": job["id"], "state": "completed", "datapoints_total": 1, "datapoints_done": 1,
                          "responses_collected": job["responses_needed"], "responses_needed": job["responses_needed"],
-                         "completion_percentage": 100.0, "last_response_at": None, "created": job["created"],
+                         "completion_percentage": 100.0, "responses_per_minute": 0.0, "eta_seconds": None,
+                         "last_response_at": None, "created": job["created"],
                          "completed": "2025-01-01T01:00:00Z",
                          "audience": {**job["audience"], "graduated": 4, "qualifying": 0, "dropped": 0}}
         if match := re.fullmatch(r"jobs/([\w-]+)/results/", path):
             job = self.jobs[match[1]]
-            return 200, {"info": {"job_id": job["id"], "name": job["definition"]["name"]}, "results": []}
+            return 200, {"info": {"jobId": job["id"], "name": job["definition"]["name"],
+                                  "type": job["definition"]["kind"]},
+                         "results": [], "summary": {"datapoints": 0, "responses": 0}}
         return 404, {"detail": "Not found."}
 
 
