@@ -1,5 +1,7 @@
 """The crowdcanvas client against a real server process (uvicorn, PostgreSQL):
-the custom-audience workflow up to a running job, its status and progress."""
+the custom-audience workflow up to a running job, its status and progress;
+the progress bar over the job's websocket while simulated labelers work,
+and by polling when the server refuses websockets; results and downloads."""
 
 from __future__ import annotations
 
@@ -32,12 +34,16 @@ def server(test_database_url, artifacts_dir):
 
 
 @pytest.fixture
-def client(server, make_requester):
+def carol(make_requester):
     from audiences.selectors import global_audience
 
     global_audience()  # the data migration's row, gone if an earlier test flushed the database
-    requester = make_requester("carol")
-    with CrowdCanvasClient(server.url, requester.api_token) as client:
+    return make_requester("carol")
+
+
+@pytest.fixture
+def client(server, carol):
+    with CrowdCanvasClient(server.url, carol.api_token) as client:
         yield client
 
 
@@ -116,3 +122,113 @@ def test_server_errors_reach_the_caller(client):
     with pytest.raises(crowdcanvas.AuthenticationError) as excinfo:
         bad_token.audience.find_audiences()
     assert excinfo.value.status == 401
+
+
+# --- following a job, results, downloads -------------------------------------------------------------------
+
+
+@pytest.fixture
+def spies(monkeypatch):
+    """Records the websockets the client opens (and what they receive, or
+    why they could not open) and counts progress polls."""
+    record = {"sockets": [], "refused": [], "messages": [], "polls": 0}
+    real_connect = crowdcanvas._live.connect
+
+    def connect(*args, **kwargs):
+        try:
+            socket = real_connect(*args, **kwargs)
+        except crowdcanvas._live.LiveUnavailable as exc:
+            record["refused"].append(str(exc))
+            raise
+        receive = socket.receive
+
+        def recording_receive(timeout):
+            message = receive(timeout)
+            record["messages"].append(message)
+            return message
+
+        socket.receive = recording_receive
+        record["sockets"].append(socket)
+        return socket
+
+    real_progress = crowdcanvas.Job.get_progress
+
+    def counting_progress(self):
+        record["polls"] += 1
+        return real_progress(self)
+
+    monkeypatch.setattr(crowdcanvas._live, "connect", connect)
+    monkeypatch.setattr(crowdcanvas.Job, "get_progress", counting_progress)
+    return record
+
+
+def run_draw_job(client, carol, server, capsys) -> tuple:
+    """A global draw job (3 URL images x 3 responses) followed with the
+    progress bar while three simulated labelers work on it."""
+    from tests.test_seeds_e2e import Crew
+
+    definition = client.job.create_draw_job_definition(
+        name="Blue Books Example", instruction="Color in all the blue books",
+        datapoints=[f"https://assets.example.org/books-{i}.jpg" for i in range(3)], responses_per_datapoint=3)
+    job = client.audience.get_audience_by_id("global").assign_job(definition)
+    with Crew(server.url, carol, labelers=3) as crew:
+        final = job.display_progress_bar(poll_interval=0.5, timeout=60)
+    assert not crew.errors, crew.errors[0]
+    assert final["state"] == "completed" and job.state == "completed"
+    assert (final["responses_collected"], final["responses_needed"], final["eta_seconds"]) == (9, 9, None)
+    assert final["responses_per_minute"] > 0
+    err = capsys.readouterr().err
+    assert "9/9" in err and "responses/s" in err
+    return job, final
+
+
+def test_progress_bar_follows_the_jobs_websocket(client, carol, server, spies, capsys):
+    job, final = run_draw_job(client, carol, server, capsys)
+    assert spies["refused"] == [] and len(spies["sockets"]) == 1 and spies["polls"] == 0
+    progress = [m for m in spies["messages"] if m["type"] == "progress"]
+    assert progress[-1]["state"] == "completed" and progress[-1]["responses_collected"] == 9
+    assert {"responses_per_minute", "eta_seconds"} <= set(progress[0])
+
+    results = job.get_results(timeout=10)
+    assert [entry["responses"] for entry in results["results"]] == [3, 3, 3]
+    assert all(entry["consensusBoxes"] for entry in results["results"])
+    assert results["results"][0]["heatmapUrl"].startswith(server.url + "/api/jobs/")
+    assert len(results.to_pandas()) == 3 and len(results.to_pandas(split_details=True)) == 9
+
+
+@pytest.fixture
+def polling_only_server(test_database_url, artifacts_dir):
+    """A server without websocket support (as behind a proxy that does not
+    pass upgrades): the handshake gets a plain HTTP 404."""
+    process = AsgiServer(django_env(test_database_url), artifacts_dir / "client-live-no-ws-server.log")
+    process.args += ["--ws", "none"]
+    process.start()
+    yield process
+    process.stop()
+
+
+def test_progress_bar_polls_when_the_websocket_is_refused(polling_only_server, carol, spies, capsys):
+    with CrowdCanvasClient(polling_only_server.url, carol.api_token) as client:
+        run_draw_job(client, carol, polling_only_server, capsys)
+    assert len(spies["refused"]) == 1 and "404" in spies["refused"][0]
+    assert spies["sockets"] == [] and spies["polls"] >= 1
+
+
+def test_results_and_downloads_from_a_live_server(client, carol, server, tmp_path, capsys):
+    import json
+
+    from jobs import aggregation
+
+    job, _ = run_draw_job(client, carol, server, capsys)
+    path = job.download_results(tmp_path, format="coco")
+    assert path == tmp_path / f"{job.id}-coco.json"
+    coco = json.loads(path.read_text())
+    assert [image["file_name"] for image in coco["images"]] == [
+        f"https://assets.example.org/books-{i}.jpg" for i in range(3)]
+    masks = [a for a in coco["annotations"] if a["iscrowd"] == 1]
+    assert len(masks) == 3 and all(aggregation.rle_decode(a["segmentation"]).sum() == a["area"] for a in masks)
+    document = json.loads(job.download_results(tmp_path / "all.json").read_text())
+    assert document == job.get_results_now()
+    with pytest.raises(crowdcanvas.BadRequestError, match="csv is for compare jobs"):
+        job.download_results(tmp_path / "x.csv", format="csv")
+    assert not (tmp_path / "x.csv").exists()
