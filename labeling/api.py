@@ -22,6 +22,7 @@ from jobs.models import Datapoint, Job, JobDefinition
 
 from . import selectors, services
 from .errors import DomainError
+from .throttles import SubmitRateThrottle
 
 # --- schema ------------------------------------------------------------------------
 
@@ -58,12 +59,22 @@ RESPONSE_HELP = (
 )
 
 
-class AnswerSerializer(serializers.Serializer):
+class BodySerializer(serializers.Serializer):
+    """A request body: fields it does not know are refused (after the missing ones)."""
+
+    def validate(self, attrs):
+        unknown = sorted(str(key) for key in self.initial_data if key not in self.fields)
+        if unknown:
+            raise serializers.ValidationError({key[:100]: ["unknown field."] for key in unknown[:20]})
+        return attrs
+
+
+class AnswerSerializer(BodySerializer):
     task_id = serializers.CharField()
     response = serializers.JSONField(help_text=RESPONSE_HELP)
 
 
-class SubmitSerializer(serializers.Serializer):
+class SubmitSerializer(BodySerializer):
     response = serializers.JSONField(help_text=RESPONSE_HELP)
 
 
@@ -97,6 +108,8 @@ ERRORS = {
     403: OpenApiResponse(ErrorSerializer, description="not eligible"),
     404: OpenApiResponse(ErrorSerializer, description="not found"),
     409: OpenApiResponse(ErrorSerializer, description="state conflict (code says which)"),
+    413: OpenApiResponse(ErrorSerializer, description="request body too large"),
+    429: OpenApiResponse(ErrorSerializer, description="too many requests: wait Retry-After seconds"),
 }
 
 NO_WORK = "No more tasks in this job for you."
@@ -130,6 +143,8 @@ def qualification_state(membership: Membership) -> dict:
 
 
 class QualificationNextView(APIView):
+    throttle_classes = [SubmitRateThrottle]
+
     @extend_schema(operation_id="labeler_qualification_next", tags=["labeler"], request=None,
                    responses={200: QualificationStateSerializer, **ERRORS},
                    summary="Start or continue qualifying: the example to answer now")
@@ -139,6 +154,8 @@ class QualificationNextView(APIView):
 
 
 class QualificationAnswerView(APIView):
+    throttle_classes = [SubmitRateThrottle]
+
     @extend_schema(operation_id="labeler_qualification_answer", tags=["labeler"], request=AnswerSerializer,
                    responses={200: QualificationAnswerResultSerializer, **ERRORS},
                    summary="Answer the current example; returns the grade and the next example")
@@ -173,6 +190,8 @@ def _next_after(request, job: Job, membership=None) -> dict | None:
 
 
 class TaskNextView(APIView):
+    throttle_classes = [SubmitRateThrottle]
+
     @extend_schema(operation_id="labeler_task_next", tags=["labeler"], request=None,
                    responses={200: NextTaskSerializer, **ERRORS},
                    summary="Your next task in a job (the same one until you answer or skip it)")
@@ -183,6 +202,8 @@ class TaskNextView(APIView):
 
 
 class TaskSubmitView(APIView):
+    throttle_classes = [SubmitRateThrottle]
+
     @extend_schema(operation_id="labeler_task_submit", tags=["labeler"], request=SubmitSerializer,
                    responses={200: SubmitResultSerializer, **ERRORS},
                    summary="Answer a task; returns your next task in the same job")
@@ -194,6 +215,8 @@ class TaskSubmitView(APIView):
 
 
 class TaskSkipView(APIView):
+    throttle_classes = [SubmitRateThrottle]
+
     @extend_schema(operation_id="labeler_task_skip", tags=["labeler"], request=None,
                    responses={200: SubmitResultSerializer, **ERRORS},
                    summary="Give a task back; returns your next task in the same job")
@@ -236,6 +259,8 @@ class LabelerHomeView(APIView):
 
 
 class HeartbeatView(APIView):
+    throttle_classes = [SubmitRateThrottle]
+
     @extend_schema(operation_id="labeler_heartbeat", tags=["labeler"], request=None,
                    responses={201: inline_serializer("Heartbeat", {"ok": serializers.BooleanField()}), **ERRORS},
                    summary="Say that your labeling page is open (the pages send one a minute)")

@@ -17,6 +17,10 @@ Environment variables:
 ``STATIC_ROOT``      where ``collectstatic`` writes (default ``var/static``).
 ``LEASE_SECONDS``    how long a labeler holds a task (default 600).
 ``PRODUCTION``       "1" turns on HTTPS-only cookies, HSTS and SSL redirect.
+``SUBMIT_RATE``      labeler API writes per labeler (default "120/min"; "none": no limit).
+``LOGIN_FAILURE_LIMIT``, ``LOGIN_FAILURE_WINDOW`` failed logins per username
+                     and address before refusing, and in how many seconds
+                     (default 5 in 300).
 """
 
 from __future__ import annotations
@@ -58,6 +62,9 @@ def env_int(name: str, default: int) -> int:
 DEBUG = env_bool("DEBUG")
 PRODUCTION = env_bool("PRODUCTION")
 
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DEBUG must be off when PRODUCTION is on.")
+
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
@@ -93,6 +100,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "labeling.middleware.content_security_policy",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -181,6 +189,26 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Cache: rate limits (labeling.throttles) ---------------------------------------
+# Redis when there is one, so limits hold across server processes; the
+# process's memory otherwise. Short timeouts: an unreachable cache makes the
+# throttles step aside, it must not hang requests.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "crowdcanvas",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "crowdcanvas"}}
+
+SUBMIT_RATE = os.environ.get("SUBMIT_RATE", "120/min")
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 300)
 
 # --- Auth -------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

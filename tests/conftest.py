@@ -14,6 +14,16 @@ from tests import stack
 ARTIFACTS = Path(os.environ.get("CROWDCANVAS_ARTIFACTS", stack.ROOT / "test-artifacts"))
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """Rate limits count in Django's cache (``labeling.throttles``): every
+    test starts with nothing counted, whatever the tests before it did."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 # --- accounts ---------------------------------------------------------------------
 
 
