@@ -1,0 +1,223 @@
+"""No truth of a qualification or gold example reaches a labeler.
+
+A labeler qualifies for a draw and a compare audience and works their jobs,
+where gold tasks (the audiences' own examples, served as if they were job
+tasks) are forced in. Every page and every API response the labeler gets
+on the way, and every route of the URL map fetched as that labeler, is
+scanned: no truth box (in any spelling), no truth item marked, no example
+id, no explanation outside a wrong qualification answer, and a gold task
+shaped exactly like a job task. (The qualification-only scan is in
+``test_pages.py``.)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+
+import pytest
+from django.test import Client
+
+from audiences import services as audience_services
+from audiences.models import Membership
+from jobs import services as job_services
+from jobs.models import Lease
+from tests import factories
+from tests.test_pages import DRAW_TRUTHS, EXPLANATION, assert_no_draw_truth
+from tests.test_security_isolation import fill, routes
+
+pytestmark = pytest.mark.django_db
+
+# Times ("...T22:12:31.435829+00:00") hold digit runs a truth's spelling could match by chance.
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[T ][\d:.]+(?:[+-]\d\d:\d\d|Z)?")
+TASK_KEYS = {"id", "kind", "instruction", "context", "media_context", "items", "expires_at", "job"}
+
+
+class EveryOtherTaskIsGold:
+    """Stands in for ``jobs.services._random``: every other served task is a
+    gold task (``random() < gold_rate``), examples taken in turn."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def random(self) -> float:
+        self.calls += 1
+        return 0.0 if self.calls % 2 else 0.999
+
+    def choice(self, sequence):
+        return sequence[self.calls % len(sequence)]
+
+
+class AlwaysGold(EveryOtherTaskIsGold):
+    def random(self) -> float:
+        self.calls += 1
+        return 0.0
+
+
+@pytest.fixture
+def audiences(requester):
+    # A low bar: the labeler stays after the wrong gold answer the test gives.
+    draw = audience_services.audience_create(owner=requester, name="Mug finders", min_tasks=3, max_tasks=4,
+                                             gold_rate=0.5, target_accuracy=0.5)
+    draw_truth = {}
+    for index in range(4):
+        example = audience_services.example_add_draw(
+            audience=draw, owner=requester, instruction="Color in the striped mug",
+            datapoint=factories.url(f"mug-{index}"), truths=[DRAW_TRUTHS[index % 2]],
+            explanation=f"{EXPLANATION} #{index}", required_precision=0.6,
+        )
+        draw_truth[example.asset.labeler_value] = DRAW_TRUTHS[index % 2]
+    compare = audience_services.audience_create(owner=requester, name="Duck judges", min_tasks=3, max_tasks=4,
+                                                gold_rate=0.5, target_accuracy=0.5)
+    compare_truth = {}
+    for index in range(4):
+        good, bad = factories.url(f"duck-{index}"), factories.url(f"goose-{index}")
+        audience_services.example_add_compare(audience=compare, owner=requester, instruction="Which one is a duck?",
+                                              datapoint=[good, bad], truth=good, explanation=EXPLANATION)
+        compare_truth[frozenset((good, bad))] = good
+    return draw, draw_truth, compare, compare_truth
+
+
+def good_answer(task: dict, draw_truth: dict, compare_truth: dict) -> dict:
+    values = [item["value"] for item in task["items"]]
+    if task["kind"] == "draw":
+        box = draw_truth.get(values[0], factories.BLUE_BOX)
+        return factories.stroke_inside(box, size=0.03)
+    return {"choice": compare_truth.get(frozenset(values), values[0])}
+
+
+def wrong_answer(task: dict, compare_truth: dict) -> dict:
+    if task["kind"] == "draw":
+        return factories.stroke_outside()
+    values = [item["value"] for item in task["items"]]
+    return {"choice": next(value for value in values if value != compare_truth[frozenset(values)])}
+
+
+def test_no_truth_reaches_a_labeler_through_qualification_or_gold_tasks(requester, labeler, audiences,
+                                                                         monkeypatch):
+    draw, draw_truth, compare, compare_truth = audiences
+    monkeypatch.setattr(job_services, "_random", EveryOtherTaskIsGold())
+    draw_job = factories.draw_job(requester, draw, datapoints=4, responses=2)
+    compare_job = factories.compare_job(requester, compare, datapoints=4, responses=2)
+    client = Client()
+    client.force_login(labeler)
+    seen: list[tuple[str, str, str]] = []  # (where, body, flow)
+
+    def fetch(where: str, response, flow: str) -> dict | None:
+        assert response.status_code < 500, (where, response.status_code)
+        seen.append((where, response.content.decode(), flow))
+        return response.json() if response.get("Content-Type") == "application/json" else None
+
+    def post(path: str, body: dict | None = None):
+        return client.post(path, json.dumps(body or {}), content_type="application/json")
+
+    # Qualify for both audiences (one wrong answer each: its explanation is shown, as designed).
+    for audience in (draw, compare):
+        base = f"/api/labeler/audiences/{audience.public_id}/qualification"
+        fetch("qualify page", client.get(f"/audiences/{audience.public_id}/qualify/"), "page")
+        state = fetch("qualification next", post(f"{base}/next/"), "qualification")
+        wrong_given = False
+        while state["task"]:
+            task = state["task"]
+            response = good_answer(task, draw_truth, compare_truth) if wrong_given else wrong_answer(task,
+                                                                                                      compare_truth)
+            state = fetch("qualification answer", post(f"{base}/answer/", {"task_id": task["id"],
+                                                                             "response": response}),
+                          "qualification answer" if wrong_given else "wrong qualification answer")
+            wrong_given = True
+            fetch("home during qualification", client.get("/"), "page")
+        assert state["status"] == Membership.State.GRADUATED, state
+
+    # Work both jobs; gold tasks come every other time. The second gold answer of each job is wrong.
+    served = Counter()
+    for job in (draw_job, compare_job):
+        fetch("work page", client.get(f"/jobs/{job.public_id}/work/"), "page")
+        task = fetch("task next", post(f"/api/labeler/jobs/{job.public_id}/tasks/next/"), "job")["task"]
+        golds = 0
+        while task:
+            assert set(task) == TASK_KEYS and task["id"].startswith("tsk_"), task
+            assert task["job"] == {"id": job.public_id, "name": job.definition.name}
+            assert task["instruction"] == job.definition.instruction
+            lease = Lease.objects.get(public_id=task["id"])
+            gold = lease.example_id is not None
+            served["gold" if gold else "job"] += 1
+            golds += gold
+            if gold and golds == 2:
+                response = wrong_answer(task, compare_truth)
+            else:
+                response = good_answer(task, draw_truth, compare_truth)
+            state = fetch("task submit", post(f"/api/labeler/tasks/{task['id']}/submit/", {"response": response}),
+                          "job")
+            assert set(state) == {"accepted", "next"}, state
+            fetch("home while working", client.get("/api/labeler/home/"), "job")
+            task = state["next"]
+        fetch("home page after work", client.get("/"), "page")
+    assert served["gold"] >= 6 and served["job"] == 8, served
+    assert Membership.objects.filter(labeler=labeler, state=Membership.State.GRADUATED).count() == 3
+
+    # Every route of the URL map, fetched as this labeler.
+    task_id = Lease.objects.filter(labeler=labeler).order_by("-leased_at").first().public_id
+    values = {"audience_id": draw.public_id, "job_id": draw_job.public_id,
+              "definition_id": draw_job.definition.public_id, "position": 0, "task_id": task_id,
+              "object_id": 1, "app_label": "audiences", "content_type_id": 1, "url": "x/", "uidb64": "MQ",
+              "token": "t", "id": 1}
+    for route, name, _ in routes():
+        if name in ("api-schema", "api-docs"):  # the API's documentation, the same for everyone
+            continue
+        for audience, job in ((draw, draw_job), (compare, compare_job)):
+            url = fill(route, {**values, "audience_id": audience.public_id, "job_id": job.public_id,
+                               "definition_id": job.definition.public_id})
+            fetch(f"GET {name}", client.get(url), "route")
+
+    explanations = 0
+    for where, body, flow in seen:
+        assert_no_draw_truth(TIMESTAMP.sub("<time>", body), where)
+        for marker in ('"truth', "truth_", "Truth", "qex_", "required_completeness"):
+            assert marker not in body, (marker, where)
+        if flow == "wrong qualification answer":
+            explanations += EXPLANATION in body
+        else:
+            assert EXPLANATION not in body, where
+        if flow in ("job", "page", "route"):
+            assert '"correct"' not in body, where
+    assert explanations == 2
+
+
+def test_nothing_marks_a_compare_gold_tasks_truth(requester, labeler, audiences, monkeypatch):
+    """Served as job tasks, a compare example's items come in both orders
+    and are described alike: the truth is not told apart by position or field."""
+    _, _, compare, compare_truth = audiences
+    Membership.objects.create(labeler=labeler, audience=compare, state=Membership.State.GRADUATED, user_score=0.9)
+    monkeypatch.setattr(job_services, "_random", AlwaysGold())
+    job = factories.compare_job(requester, compare, datapoints=1, responses=1)
+    positions = []
+    for _ in range(24):
+        lease = job_services.task_next(labeler=labeler, job=job)
+        assert lease.example_id is not None
+        from labeling.selectors import task_view
+
+        task = task_view(lease)
+        values = [item["value"] for item in task["items"]]
+        assert set(task["items"][0]) == set(task["items"][1])
+        positions.append(values.index(compare_truth[frozenset(values)]))
+        job_services.task_skip(labeler=labeler, task_id=lease.public_id)
+    assert set(positions) == {0, 1}, positions  # p of a fluke: 2 / 2**24
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "known side channel, not fixed here: a gold answer changes the labeler's score, answers and accuracy "
+    "shown on their home page, so comparing it before and after a submission tells a gold task and whether "
+    "it was answered right (see the security report)"))
+def test_a_gold_answer_does_not_show_in_what_the_labeler_sees(requester, labeler, audiences, monkeypatch):
+    _, _, compare, compare_truth = audiences
+    Membership.objects.create(labeler=labeler, audience=compare, state=Membership.State.GRADUATED, user_score=0.9)
+    monkeypatch.setattr(job_services, "_random", AlwaysGold())
+    job = factories.compare_job(requester, compare, datapoints=1, responses=1)
+    client = Client()
+    client.force_login(labeler)
+    before = client.get("/api/labeler/home/").json()
+    task = client.post(f"/api/labeler/jobs/{job.public_id}/tasks/next/").json()["task"]
+    client.post(f"/api/labeler/tasks/{task['id']}/submit/", {"response": wrong_answer(task, compare_truth)},
+                content_type="application/json")
+    assert client.get("/api/labeler/home/").json()["memberships"] == before["memberships"]
