@@ -310,9 +310,9 @@ class Job:
         """Download the job's results as a file, as they are now.
 
         Args:
-            path: the file to write, or a directory to write the server's
-                file name into (``<job id>-results.json``, ``-results.csv``,
-                ``-coco.json``).
+            path: the file to write, or a directory (an existing one, or a
+                path ending in ``/``) to write the server's file name into
+                (``<job id>-results.json``, ``-results.csv``, ``-coco.json``).
             format: ``"json"`` (the results document), ``"csv"`` (compare
                 jobs: one row per datapoint) or ``"coco"`` (draw jobs: a COCO
                 dataset of the consensus masks and boxes).
@@ -326,8 +326,10 @@ class Job:
         """
         if format not in EXPORT_FORMATS:
             raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {format!r}.")
-        target, _ = self._http.download(f"jobs/{path_id(self.id)}/results/download/", {"format": format},
-                                        Path(path))
+        target = Path(path)
+        if str(path).endswith(("/", os.sep)):  # meant as a directory: make it
+            target.mkdir(parents=True, exist_ok=True)
+        target, _ = self._http.download(f"jobs/{path_id(self.id)}/results/download/", {"format": format}, target)
         return target
 
 

@@ -640,6 +640,7 @@ def test_download_results_writes_the_servers_file(job, server, tmp_path):
     target = job.download_results(tmp_path / "votes.csv", format="csv")
     assert target == tmp_path / "votes.csv" and target.read_text() == "csv body"
     assert job.download_results(str(tmp_path), format="coco").name == "job_1-coco.json"
+    assert job.download_results(f"{tmp_path}/new/dir/", format="coco") == tmp_path / "new/dir/job_1-coco.json"
     assert not list(tmp_path.glob("*.part"))
     with pytest.raises(ValueError, match="format must be one of json, csv, coco"):
         job.download_results(tmp_path, format="xlsx")
