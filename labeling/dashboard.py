@@ -14,13 +14,12 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from audiences.models import Membership
-from jobs import aggregation
 from jobs.models import TaskKind
 
 from . import dashboard_selectors as selectors
@@ -71,7 +70,7 @@ def progress_view(progress: dict) -> dict:
 
 
 def downloads(job) -> list[dict[str, str]]:
-    base = reverse("jobs:job-results", args=[job.public_id]) + "download/"
+    base = reverse("jobs:job-results-download", kwargs={"job_id": job.public_id})
     return [{"format": fmt, "label": EXPORT_LABELS[fmt], "url": f"{base}?format={fmt}"}
             for fmt in EXPORTS[job.definition.kind]]
 
@@ -123,22 +122,3 @@ def job_cards(request, job_id: str):
                                               positions=_positions(request.GET.get("positions", "")),
                                               with_ranking=bool(request.GET.get("ranking")))
     return render(request, "dashboard/_cards.html", {"job": job, "cards": cards, "ranking": ranking})
-
-
-@requester_page
-def heatmap(request, job_id: str, position: int):
-    """One draw datapoint's heatmap as a transparent PNG overlay."""
-    job, slot = selectors.datapoint_result_state(user=request.user, public_id=job_id, position=position)
-    result = getattr(slot, "result", None)
-    if job.definition.kind != TaskKind.DRAW or result is None or not result.state:
-        raise Http404("No heatmap yet.")
-    state = aggregation.DrawState.load(bytes(result.state))
-    response = HttpResponse(aggregation.heatmap_png(aggregation.heatmap(state)), content_type="image/png")
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
-
-
-@requester_page
-def responses(request, job_id: str, position: int):
-    """The responses to one datapoint (a draw's strokes), fetched on demand."""
-    return JsonResponse(selectors.datapoint_responses(user=request.user, public_id=job_id, position=position))

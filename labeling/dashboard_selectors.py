@@ -23,7 +23,7 @@ from audiences.models import Audience, Membership, QualificationExample
 from audiences.selectors import audience_get, audience_list, audience_stats, example_list, example_truths_visible_to
 from jobs import wire
 from jobs.media import thumbnail_url
-from jobs.models import Asset, Job, JobDatapoint, Response, TaskKind
+from jobs.models import Asset, Job, JobDatapoint, TaskKind
 from jobs.result_services import item_names
 from jobs.selectors import job_list, job_progress, labeler_anonymous_id
 
@@ -212,10 +212,18 @@ def job_get_light(*, user: AbstractBaseUser, public_id: str) -> Job:
 
 
 def heatmap_url(job: Job, position: int, version: int) -> str:
-    """The heatmap overlay of one datapoint; ``version`` (the responses it
-    includes) changes the URL when the heatmap does, so it can be cached."""
-    path = reverse("labeling:dashboard-heatmap", args=[job.public_id, position])
+    """The heatmap overlay of one datapoint (the requester API's PNG);
+    ``version`` (the responses it includes) changes the URL when the heatmap
+    does, so a refreshed card never shows a cached older one."""
+    path = reverse("jobs:job-datapoint-heatmap", kwargs={"job_id": job.public_id, "position": position})
     return f"{path}?v={version}"
+
+
+def responses_url(job: Job, position: int) -> str:
+    """The requester API's results of one datapoint, with every response
+    (a draw's strokes): page ``position + 1`` of one result per page."""
+    path = reverse("jobs:job-results", kwargs={"job_id": job.public_id})
+    return f"{path}?page={position + 1}&page_size=1"
 
 
 def _draw_card(job: Job, slot: JobDatapoint, result_data: dict, included: int) -> dict[str, Any]:
@@ -227,6 +235,7 @@ def _draw_card(job: Job, slot: JobDatapoint, result_data: dict, included: int) -
         "agreement": result_data.get("agreement"),
         "summed_user_scores": result_data.get("summedUserScores"),
         "heatmap_url": heatmap_url(job, slot.position, included) if included else "",
+        "responses_url": responses_url(job, slot.position),
     }
 
 
@@ -332,29 +341,3 @@ def job_cards(*, user: AbstractBaseUser, public_id: str, positions: list[int],
     if with_ranking and job.definition.kind == TaskKind.COMPARE:
         ranking = ranking_view(job=job, collected=job_progress(job=job)["responses_collected"])
     return job, result_cards(job=job, slots=slots), ranking
-
-
-def datapoint_result_state(*, user: AbstractBaseUser, public_id: str, position: int) -> tuple[Job, JobDatapoint]:
-    """The job and its datapoint at ``position`` with the result's draw state
-    (for the heatmap); ``DoesNotExist`` when either is not there."""
-    job = job_get_light(user=user, public_id=public_id)
-    slot = JobDatapoint.objects.select_related("datapoint__asset", "result").get(job=job, position=position)
-    return job, slot
-
-
-def datapoint_responses(*, user: AbstractBaseUser, public_id: str, position: int) -> dict[str, Any]:
-    """The responses to one datapoint, for drawing their strokes over it:
-    ``{"position", "kind", "responses": [{"labeler", "userScore", "lines"
-    or "choice"}]}``, labelers by pseudonym, in the order they came."""
-    job = job_get_light(user=user, public_id=public_id)
-    slot = JobDatapoint.objects.only("id", "position").get(job=job, position=position)
-    responses = Response.objects.filter(job_datapoint=slot).order_by("created_at", "id").only(
-        "labeler_id", "payload", "user_score")
-    kind = job.definition.kind
-    rows = []
-    for response in responses:
-        row = {"labeler": labeler_anonymous_id(response.labeler_id), "userScore": response.user_score}
-        if kind == TaskKind.DRAW:
-            row["lines"] = response.payload.get("lines", [])
-        rows.append(row)
-    return {"position": slot.position, "kind": kind, "responses": rows}

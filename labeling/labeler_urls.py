@@ -35,10 +35,6 @@ dashboard_patterns = [
     path("dashboard/audiences/<str:audience_id>/", dashboard.audience, name="dashboard-audience"),
     path("dashboard/jobs/<str:job_id>/", dashboard.job, name="dashboard-job"),
     path("dashboard/jobs/<str:job_id>/cards/", dashboard.job_cards, name="dashboard-job-cards"),
-    path("dashboard/jobs/<str:job_id>/datapoints/<int:position>/heatmap.png", dashboard.heatmap,
-         name="dashboard-heatmap"),
-    path("dashboard/jobs/<str:job_id>/datapoints/<int:position>/responses/", dashboard.responses,
-         name="dashboard-responses"),
 ]
 
 urlpatterns = [*api_patterns, *page_patterns, *dashboard_patterns]

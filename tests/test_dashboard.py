@@ -70,7 +70,6 @@ def dashboard_urls(job, audience) -> list[str]:
         f"/dashboard/audiences/{audience.public_id}/",
         f"/dashboard/jobs/{job.public_id}/",
         f"/dashboard/jobs/{job.public_id}/cards/?positions=0",
-        f"/dashboard/jobs/{job.public_id}/datapoints/0/responses/",
     ]
 
 
@@ -90,7 +89,6 @@ def test_another_requesters_audience_and_job_are_404(requester, other_requester)
     bob = logged_in(other_requester)
     for url in dashboard_urls(job, audience)[1:]:
         assert bob.get(url).status_code == 404, url
-    assert bob.get(f"/dashboard/jobs/{job.public_id}/datapoints/0/heatmap.png").status_code == 404
     assert bob.get("/dashboard/jobs/job_nope/").status_code == 404
     assert bob.get("/dashboard/audiences/aud_nope/").status_code == 404
 
@@ -355,7 +353,7 @@ def test_draw_gallery_shows_image_heatmap_and_consensus_boxes(requester, make_la
     assert f'src="/media/thumbs/{asset.file.name.rsplit("/", 1)[1].split(".")[0]}_640.png"' in card
     assert 'width="200" height="100"' in card
     heatmap = re.search(r'<img class="heatmap" data-layer="heatmap" src="([^"]+)"', card).group(1)
-    assert heatmap == f"/dashboard/jobs/{job.public_id}/datapoints/0/heatmap.png?v=3"
+    assert heatmap == f"/api/jobs/{job.public_id}/datapoints/0/heatmap.png?v=3"
     (rect,) = re.findall(r'<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)"', card)
     x, y, width, height = map(float, rect)
     box = factories.BLUE_BOX  # the strokes fill it, up to a brush width and a grid cell
@@ -368,9 +366,13 @@ def test_draw_gallery_shows_image_heatmap_and_consensus_boxes(requester, make_la
 
     png = client.get(heatmap)
     assert png.status_code == 200 and png["Content-Type"] == "image/png" and png.content[:4] == b"\x89PNG"
-    strokes = client.get(f"/dashboard/jobs/{job.public_id}/datapoints/0/responses/").json()
-    assert [len(r["lines"]) for r in strokes["responses"]] == [1, 1, 1]
-    assert all(len(r["labeler"]) == 16 and "painter" not in r["labeler"] for r in strokes["responses"])
+    # the strokes button reads the datapoint's responses from the requester API
+    strokes_url = re.search(r'data-strokes aria-pressed="false" data-url="([^"]+)"', card).group(1)
+    assert strokes_url == f"/api/jobs/{job.public_id}/results/?page=1&amp;page_size=1"
+    (result,) = client.get(strokes_url.replace("&amp;", "&")).json()["results"]
+    assert result["position"] == 0 and [len(r["lines"]) for r in result["detailedResults"]] == [1, 1, 1]
+    second = re.search(r'data-strokes aria-pressed="false" data-url="([^"]+)"', card_html(page, 1)).group(1)
+    assert client.get(second.replace("&amp;", "&")).json()["results"][0]["position"] == 1
 
 
 def test_cards_fragment_refreshes_the_datapoints_asked_for(requester, make_labeler):
@@ -399,6 +401,11 @@ def test_job_page_links_every_download(requester):
     base = f"/api/jobs/{compare.public_id}/results/download/?format="
     assert f'href="{base}json"' in compare_page and f'href="{base}csv"' in compare_page
     assert "format=coco" not in compare_page
+    for page in (draw_page, compare_page):  # and each of them downloads
+        urls = re.findall(r'href="(/api/jobs/[^"]+/results/download/\?format=\w+)"', page)
+        assert len(urls) == 2
+        for url in urls:
+            assert client.get(url).status_code == 200, url
 
 
 def test_job_page_shows_live_progress_fields(requester):

@@ -1,5 +1,6 @@
 // The individual responses' strokes of a draw datapoint, fetched on demand
-// and drawn on the canvas laid over its image, one color per response.
+// from the requester API (its results, one datapoint per page) and drawn on
+// the canvas laid over its image, one color per response.
 
 import { h } from "./dom.js";
 
@@ -67,12 +68,13 @@ export async function showStrokes(card) {
       credentials: "same-origin", headers: { Accept: "application/json" },
     });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    const data = await response.json();
+    const [result] = (await response.json()).results;
+    const responses = result ? result.detailedResults : [];
     const canvas = card.querySelector("canvas.strokes");
     canvas.hidden = false;
-    paint(canvas, data.responses);
+    paint(canvas, responses);
     card.querySelector("[data-legend]")?.remove();
-    button.closest(".layer-toggles").after(legend(data.responses));
+    button.closest(".layer-toggles").after(legend(responses));
     button.setAttribute("aria-pressed", "true");
     button.textContent = "Hide strokes";
   } catch (error) {
