@@ -335,6 +335,9 @@ class CompareDatapointResultSerializer(serializers.Serializer):
     context = serializers.CharField(allow_blank=True)
     mediaContext = serializers.CharField(allow_null=True)
     responses = serializers.IntegerField(help_text="responses collected")
+    aggregatedResponses = serializers.IntegerField(  # noqa: N815 - the results document is camelCase
+        help_text="responses the aggregates below include (behind `responses` while workers catch up)"
+    )
     stoppedEarly = serializers.BooleanField(help_text="closed by the confidence threshold")
     aggregatedResults = ItemCountsField()
     aggregatedResultsRatios = ItemNumbersField()
@@ -395,6 +398,9 @@ class DrawDatapointResultSerializer(serializers.Serializer):
     imageSize = serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2,
                                       allow_null=True, help_text="[width, height] in pixels; null for URL images")
     responses = serializers.IntegerField(help_text="responses collected")
+    aggregatedResponses = serializers.IntegerField(  # noqa: N815 - the results document is camelCase
+        help_text="responses the aggregates below include (behind `responses` while workers catch up)"
+    )
     gridSize = serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2,
                                      help_text="[rows, cols] of the grid strokes are rasterized on")
     consensusMask = RleSerializer(allow_null=True, help_text="cells at least half the weight inked, at grid size")

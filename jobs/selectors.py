@@ -191,12 +191,12 @@ def _iso(value) -> str | None:
 
 
 
-def _fresh_result(slot: JobDatapoint) -> DatapointResult | None:
-    """The slot's result when it includes every response of the slot (made by
-    this aggregator version); ``None`` when there is none yet, or it is stale."""
+def _current_result(slot: JobDatapoint) -> DatapointResult | None:
+    """The slot's latest result made by this aggregator version, ``None``
+    before the first. While workers catch up it may lag the responses: the
+    document says how many it includes (``aggregatedResponses``)."""
     result = getattr(slot, "result", None)
-    if (slot.response_count == 0 or result is None or result.response_count != slot.response_count
-            or result.aggregator_version != AGGREGATOR_VERSION):
+    if result is None or result.response_count == 0 or result.aggregator_version != AGGREGATOR_VERSION:
         return None
     return result
 
@@ -234,7 +234,7 @@ def _compare_entry(slot: JobDatapoint, responses: list[Response], pseudonyms: _P
     names = item_names(datapoint)
     # Choices are stored as the labeler saw the item (an upload's media URL).
     by_labeler_value = {asset.labeler_value: name for asset, name in zip(datapoint.assets, names)}
-    result = _fresh_result(slot)
+    result = _current_result(slot)
     data = result.data if result is not None else {}
     return {
         "position": slot.position,
@@ -242,6 +242,7 @@ def _compare_entry(slot: JobDatapoint, responses: list[Response], pseudonyms: _P
         "context": datapoint.context,
         "mediaContext": datapoint.media_context.value if datapoint.media_context_id else None,
         "responses": slot.response_count,
+        "aggregatedResponses": result.response_count if result is not None else 0,
         "stoppedEarly": slot.stopped_early,
         **{key: data.get(key) for key in COMPARE_AGGREGATES},
         "detailedResults": [
@@ -261,7 +262,7 @@ def _draw_entry(slot: JobDatapoint, responses: list[Response], pseudonyms: _Pseu
                 heatmap_url: str) -> dict[str, Any]:
     datapoint = slot.datapoint
     asset = datapoint.asset
-    result = _fresh_result(slot)
+    result = _current_result(slot)
     data = result.data if result is not None else {}
     return {
         "position": slot.position,
@@ -270,6 +271,7 @@ def _draw_entry(slot: JobDatapoint, responses: list[Response], pseudonyms: _Pseu
         "mediaContext": datapoint.media_context.value if datapoint.media_context_id else None,
         "imageSize": [asset.width, asset.height] if asset.width and asset.height else None,
         "responses": slot.response_count,
+        "aggregatedResponses": result.response_count if result is not None else 0,
         "gridSize": data.get("gridSize") or list(draw_grid(datapoint)),
         **{key: data.get(key) for key in DRAW_AGGREGATES},
         "heatmapUrl": heatmap_url,
@@ -293,8 +295,7 @@ DRAW_AGGREGATES = ("consensusMask", "consensusBoxes", "agreement", "summedUserSc
 
 def _results_summary(job: Job) -> dict[str, Any]:
     """Job-wide figures, in one query (plus the ranking's, for compare jobs)."""
-    fresh = Q(response_count__gt=0, result__response_count=F("response_count"),
-              result__aggregator_version=AGGREGATOR_VERSION)
+    fresh = Q(result__response_count__gt=0, result__aggregator_version=AGGREGATOR_VERSION)
     aggregates = {"datapoints": Count("id"), "responses": Coalesce(Sum("response_count"), 0)}
     if job.definition.kind == TaskKind.DRAW:
         agreement = Cast(KeyTextTransform("agreement", "result__data"), FloatField())

@@ -130,7 +130,7 @@ def test_compare_results_count_votes_and_name_items_as_given(api, compare_job, t
         "aggregatorVersion": result_services.AGGREGATOR_VERSION,
     }
     first, second = document["results"]
-    assert set(first) == {"position", "items", "context", "mediaContext", "responses", "stoppedEarly",
+    assert set(first) == {"position", "items", "context", "mediaContext", "responses", "aggregatedResponses", "stoppedEarly",
                           "aggregatedResults", "aggregatedResultsRatios", "summedUserScores",
                           "summedUserScoresRatios", "winner", "weightedWinner", "confidence", "detailedResults"}
     assert (first["position"], first["items"], first["context"], first["mediaContext"]) == (
@@ -175,18 +175,26 @@ def test_compare_ranking_is_refreshed_when_behind(api, compare_job, make_labeler
     assert Job.objects.get(pk=compare_job.pk).summary_response_count == 7
 
 
-def test_a_datapoint_without_a_fresh_result_has_null_aggregates(api, compare_job, make_labeler):
-    respond(compare_job, 0, make_labeler("late"), {"choice": URL_A}, aggregate=False)  # result now stale
+def test_a_lagging_result_is_shown_with_the_responses_it_includes(api, compare_job, make_labeler):
+    respond(compare_job, 0, make_labeler("late"), {"choice": URL_A}, aggregate=False)  # not aggregated yet
     rows = DatapointResult.objects.count()
     first, second = results_of(api, compare_job)["results"]
     assert first["responses"] == 4 and len(first["detailedResults"]) == 4
-    for key in ("aggregatedResults", "aggregatedResultsRatios", "summedUserScores", "summedUserScoresRatios",
-                "winner", "weightedWinner", "confidence"):
-        assert first[key] is None, key
-    assert second["winner"] == "left.png"
+    assert first["aggregatedResponses"] == 3
+    assert sum(first["aggregatedResults"].values()) == 3  # the last aggregate, not blanked out
+    assert second["winner"] == "left.png" and second["aggregatedResponses"] == second["responses"]
     # Nothing was aggregated to answer.
     assert DatapointResult.objects.count() == rows
     assert DatapointResult.objects.get(job_datapoint__position=0, job=compare_job).response_count == 3
+
+
+def test_a_datapoint_without_a_result_has_null_aggregates(api, compare_job):
+    DatapointResult.objects.filter(job=compare_job, job_datapoint__position=0).delete()
+    first = results_of(api, compare_job)["results"][0]
+    assert first["aggregatedResponses"] == 0 and first["responses"] > 0
+    for key in ("aggregatedResults", "aggregatedResultsRatios", "summedUserScores", "summedUserScoresRatios",
+                "winner", "weightedWinner", "confidence"):
+        assert first[key] is None, key
 
 
 # --- draw ------------------------------------------------------------------------------------------------
@@ -198,7 +206,8 @@ def test_draw_results_hold_the_consensus_of_the_strokes(api, draw_job, trio):
     assert (info["type"], info["drawAlgorithm"], info["aggregatorVersion"]) == (
         "draw", "majority", result_services.AGGREGATOR_VERSION)
     first, second = document["results"]
-    assert set(first) == {"position", "item", "context", "mediaContext", "imageSize", "responses", "gridSize",
+    assert set(first) == {"position", "item", "context", "mediaContext", "imageSize", "responses",
+                          "aggregatedResponses", "gridSize",
                           "consensusMask", "consensusBoxes", "agreement", "summedUserScores", "heatmapUrl",
                           "detailedResults"}
     assert (first["item"], first["imageSize"], first["responses"]) == ("books.png", [96, 64], 3)
