@@ -20,14 +20,21 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from jobs import wire
-from jobs.admin import LARGE_THUMBNAIL_SIZE, THUMBNAIL_SIZE, Shown, assets_preview
+from jobs.admin import LARGE_THUMBNAIL_SIZE, THUMBNAIL_SIZE, Shown, assets_preview, labeler_column
 from jobs.models import TaskKind
 from labeling.admin_base import ReadOnlyInline, ScopedAdmin, adopt
+from jobs.selectors import labeler_anonymous_id
 from labeling.services import REQUESTERS_GROUP
 
-from .models import Audience, QualificationExample, TruthBox
+from .models import Audience, Membership, QualificationExample, TruthBox
 from .selectors import audiences_visible_q
-from .services import audience_create, audience_update, example_add_compare, example_add_draw
+from .services import (
+    audience_create,
+    audience_update,
+    example_add_compare,
+    example_add_draw,
+    membership_set_state,
+)
 
 BOX_FIELDS = ("x_min", "y_min", "x_max", "y_max")
 
@@ -272,3 +279,72 @@ class QualificationExampleAdmin(ScopedAdmin):
             truth = {"first": items[0], "second": items[-1]}.get(data["truth"], "")
             example = example_add_compare(**common, datapoint=items, truth=truth)
         adopt(form.instance, example)
+
+
+# --- memberships --------------------------------------------------------------------------
+
+
+@admin.register(Membership)
+class MembershipAdmin(ScopedAdmin):
+    """Labelers in audiences. Requesters see the members of their own
+    audiences under pseudonyms, read-only; operators see everyone and can
+    drop or reinstate a labeler."""
+
+    owner_path = "audience__owner"
+    list_display = ["labeler_name", "audience", "state", "user_score", "answers", "accuracy_shown", "updated_at"]
+    list_filter = ["state", "audience__kind"]
+    list_select_related = ["audience", "labeler"]
+    search_fields = ["audience__name", "audience__public_id"]
+    fields = ["labeler_name", "audience", "state", "user_score", "answers", "correct", "created_at", "decided_at"]
+    readonly_fields = fields
+    actions = ["drop", "reinstate"]
+
+    @admin.display(description="labeler")
+    def labeler_name(self, obj: Membership) -> str:
+        return labeler_anonymous_id(obj.labeler_id)
+
+    @admin.display(description="accuracy")
+    def accuracy_shown(self, obj: Membership) -> str:
+        return "—" if obj.accuracy is None else f"{obj.accuracy:.0%}"
+
+    def get_list_display(self, request):
+        return labeler_column(request, super().get_list_display(request))
+
+    def get_fields(self, request, obj=None):
+        return labeler_column(request, super().get_fields(request, obj))
+
+    def get_readonly_fields(self, request, obj=None):
+        return labeler_column(request, super().get_readonly_fields(request, obj))
+
+    def get_search_fields(self, request):
+        return [*self.search_fields, "labeler__username"] if request.user.is_superuser else self.search_fields
+
+    def get_actions(self, request):
+        return super().get_actions(request) if request.user.is_superuser else {}
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _set_state(self, request, queryset, state: str) -> None:
+        changed = 0
+        for membership in queryset.select_related("audience"):
+            try:
+                membership_set_state(membership=membership, state=state)
+                changed += 1
+            except ValidationError as refusal:
+                self.message_user(request, f"{membership.audience}: {' '.join(refusal.messages)}", level="error")
+        self.message_user(request, f"{changed} membership(s) now {state}.")
+
+    @admin.action(description="Drop the selected labelers from their audience")
+    def drop(self, request, queryset):
+        self._set_state(request, queryset, Membership.State.DROPPED)
+
+    @admin.action(description="Reinstate the selected labelers as graduated")
+    def reinstate(self, request, queryset):
+        self._set_state(request, queryset, Membership.State.GRADUATED)

@@ -183,7 +183,8 @@ class Membership(models.Model):
         indexes = [models.Index(fields=["audience", "state"])]
 
     def __str__(self) -> str:
-        return f"{self.labeler} in {self.audience}: {self.state}"
+        # No username: requesters see memberships of their audiences, never who the labelers are.
+        return f"Member {self.pk} of {self.audience}: {self.state}"
 
     @property
     def accuracy(self) -> float | None:

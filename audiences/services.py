@@ -367,3 +367,28 @@ def membership_check_bar(*, membership: Membership) -> bool:
     membership.decided_at = timezone.now()
     membership.save(update_fields=["state", "decided_at", "updated_at"])
     return False
+
+
+@transaction.atomic
+def membership_set_state(*, membership: Membership, state: str) -> Membership:
+    """An operator's decision on a labeler's membership: drop them from the
+    audience (their tasks in its jobs go back to the pool) or reinstate them
+    as graduated. Answers already collected keep the score they were given with."""
+    from jobs.models import Lease
+
+    if state not in (Membership.State.GRADUATED, Membership.State.DROPPED):
+        raise ValidationError({"state": ["must be graduated or dropped."]})
+    if membership.audience.kind == Audience.Kind.GLOBAL and state == Membership.State.DROPPED:
+        raise ValidationError({"state": ["nobody is dropped from the global audience; deactivate the account."]})
+    membership = locks.membership_lock(labeler_id=membership.labeler_id, audience_id=membership.audience_id)
+    if membership.state == state:
+        return membership
+    membership.state = state
+    membership.decided_at = timezone.now()
+    membership.current_example = None
+    membership.current_task_id = ""
+    membership.save()
+    if state == Membership.State.DROPPED:
+        Lease.objects.filter(labeler_id=membership.labeler_id, job__audience_id=membership.audience_id,
+                             status=Lease.Status.ACTIVE).update(expires_at=timezone.now())
+    return membership

@@ -27,6 +27,7 @@ from labeling.admin_base import ReadOnlyInline, ScopedAdmin, adopt
 from . import wire
 from .media import thumbnail_url
 from .models import Asset, Datapoint, Job, JobDefinition, Response, TaskKind
+from .selectors import labeler_anonymous_id
 from .services import asset_upload, assets_from_items, job_create
 
 THUMBNAIL_SIZE = 160
@@ -265,17 +266,38 @@ class JobAdmin(ScopedAdmin):
 # --- responses ---------------------------------------------------------------------------
 
 
+def labeler_column(request, names):
+    """Operators see labelers' accounts; requesters their pseudonyms."""
+    if not request.user.is_superuser:
+        return list(names)
+    return ["labeler" if name == "labeler_name" else name for name in names]
+
+
 @admin.register(Response)
 class ResponseAdmin(ScopedAdmin):
     """Responses come from labelers only; here they are read, never written."""
 
     owner_path = "job__owner"
-    list_display = ["public_id", "job", "labeler", "user_score", "time_spent_ms", "created_at"]
+    list_display = ["public_id", "job", "labeler_name", "user_score", "time_spent_ms", "created_at"]
     list_select_related = ["job__definition", "job__audience", "labeler"]
     search_fields = ["public_id", "job__public_id"]
-    fields = ["public_id", "job", "job_datapoint", "labeler", "payload", "user_score", "time_spent_ms",
+    fields = ["public_id", "job", "job_datapoint", "labeler_name", "payload", "user_score", "time_spent_ms",
               "created_at"]
     readonly_fields = fields
+
+    @admin.display(description="labeler")
+    def labeler_name(self, obj: Response) -> str:
+        """Requesters see a pseudonym, as in results; operators the account."""
+        return labeler_anonymous_id(obj.labeler_id)
+
+    def get_list_display(self, request):
+        return labeler_column(request, super().get_list_display(request))
+
+    def get_fields(self, request, obj=None):
+        return labeler_column(request, super().get_fields(request, obj))
+
+    def get_readonly_fields(self, request, obj=None):
+        return labeler_column(request, super().get_readonly_fields(request, obj))
 
     def has_add_permission(self, request):
         return False
