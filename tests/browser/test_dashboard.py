@@ -19,8 +19,9 @@ from audiences.selectors import global_audience
 from jobs import result_services
 from jobs import services as job_services
 from jobs.models import Job, JobDatapoint
+from labeling.models import Heartbeat
 from labeling.simulation import Oracle, SimulatedLabeler, create_labelers
-from tests.browser.conftest import PASSWORD, log_in, picture
+from tests.browser.conftest import PASSWORD, log_in, picture, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -177,9 +178,10 @@ def test_job_page_follows_labelers_live_and_shows_their_heatmap(make_requester, 
 
 def test_labeler_home_lists_new_work_without_reload(make_requester, make_labeler, page, server, screenshot):
     requester = make_requester("requester", password=PASSWORD)
-    make_labeler("watcher", password=PASSWORD)
+    watcher = make_labeler("watcher", password=PASSWORD)
     log_in(page, "watcher")
     page.wait_for_function("() => document.body.dataset.live === 'connected'")
+    wait_until(lambda: Heartbeat.objects.filter(labeler=watcher).exists())  # the page says it is open
     assert page.get_by_role("link", name="Start").count() == 0
     page.evaluate("window.__homeMarker = 'same page'")
 
