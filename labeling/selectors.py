@@ -15,6 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
+from audiences.grading import CHANCE, user_score
 from audiences.models import Audience, Membership, QualificationExample
 from audiences.services import MIN_EXAMPLES_TO_OPEN
 from jobs.models import Asset, Datapoint, Job, Lease
@@ -86,21 +87,35 @@ def preview_task_view(datapoint: Datapoint) -> dict:
 
 
 def membership_view(membership: Membership) -> dict:
+    """A membership as its labeler sees it: the record of their qualification
+    answers only. Quality checks served among job tasks change the score the
+    platform weighs them by, but not what they see, or comparing it before
+    and after an answer would tell a quality check from a real task."""
     audience = membership.audience
+    answers, correct = membership.qualification_answers, membership.qualification_correct
+    score = user_score(answers=answers, correct=correct, chance_sum=CHANCE["compare"] * membership.qualification_compare)
     return {
         "audience": {"id": audience.public_id, "name": audience.name, "kind": audience.kind,
                      "description": audience.description},
         "state": membership.state,
-        "user_score": round(membership.user_score, 4),
-        "answers": membership.answers,
-        "accuracy": None if membership.accuracy is None else round(membership.accuracy, 4),
+        "user_score": round(score, 4),
+        "answers": answers,
+        "accuracy": round(correct / answers, 4) if answers else None,
     }
 
 
 def labeler_memberships(*, labeler: AbstractBaseUser):
+    """The labeler's memberships, with the counts ``membership_view`` shows."""
+    qualification = Q(graded_answers__gold=False)
     return (
         Membership.objects.filter(labeler=labeler)
-        .select_related("audience", "current_example")
+        .select_related("audience")
+        .annotate(
+            qualification_answers=Count("graded_answers", filter=qualification),
+            qualification_correct=Count("graded_answers", filter=qualification & Q(graded_answers__correct=True)),
+            qualification_compare=Count("graded_answers", filter=qualification
+                                        & Q(graded_answers__example__kind="compare")),
+        )
         .order_by("audience__kind", "audience__name")
     )
 

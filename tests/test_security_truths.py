@@ -205,10 +205,6 @@ def test_nothing_marks_a_compare_gold_tasks_truth(requester, labeler, audiences,
     assert set(positions) == {0, 1}, positions  # p of a fluke: 2 / 2**24
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "known side channel, not fixed here: a gold answer changes the labeler's score, answers and accuracy "
-    "shown on their home page, so comparing it before and after a submission tells a gold task and whether "
-    "it was answered right (see the security report)"))
 def test_a_gold_answer_does_not_show_in_what_the_labeler_sees(requester, labeler, audiences, monkeypatch):
     _, _, compare, compare_truth = audiences
     Membership.objects.create(labeler=labeler, audience=compare, state=Membership.State.GRADUATED, user_score=0.9)
