@@ -11,6 +11,11 @@ compare datapoint.
 
 A good labeler answers right with probability ``accuracy`` per answer; a
 wrong or bad answer is a scribble (draw) or a coin flip (compare).
+
+A request that fails to connect or loses its connection (a server
+restarting) is sent again with backoff for up to ``retry_seconds``. An
+answer whose reply was lost may have been stored: sent again it is a 409,
+and the labeler moves on, as a person reloading the page would.
 """
 
 from __future__ import annotations
@@ -140,6 +145,7 @@ class Stats:
     qualified: str = ""
     answers: int = 0
     rejected: int = 0
+    retries: int = 0
     latencies: list[float] = field(default_factory=list)
 
 
@@ -147,7 +153,7 @@ class SimulatedLabeler:
     """One labeler driving the labeler API over HTTP with its API token."""
 
     def __init__(self, *, base_url: str, token: str, accuracy: float, oracle: Oracle, seed: object,
-                 timeout: float = 30.0, record_latency: bool = False) -> None:
+                 timeout: float = 30.0, record_latency: bool = False, retry_seconds: float = 60.0) -> None:
         self.http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout,
                                  headers={"Authorization": f"Token {token}"})
         self.accuracy = accuracy
@@ -155,13 +161,24 @@ class SimulatedLabeler:
         self.rng = _stable_random("labeler", seed)
         self.stats = Stats()
         self.record_latency = record_latency
+        self.retry_seconds = retry_seconds
 
     def close(self) -> None:
         self.http.close()
 
     def _post(self, path: str, body: dict | None = None) -> httpx.Response:
-        started = time.perf_counter()
-        response = self.http.post(path, json=body)
+        deadline, backoff = time.monotonic() + self.retry_seconds, 0.05
+        while True:
+            started = time.perf_counter()
+            try:
+                response = self.http.post(path, json=body)
+                break
+            except httpx.TransportError:  # refused, reset or timed out: the server may be restarting
+                if time.monotonic() + backoff > deadline:
+                    raise
+                self.stats.retries += 1
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
         if self.record_latency:
             self.stats.latencies.append(time.perf_counter() - started)
         return response
@@ -180,6 +197,8 @@ class SimulatedLabeler:
             truth = self.oracle.for_qualification(task["id"])
             body = {"task_id": task["id"], "response": answer(task, truth, good=self._good(), rng=self.rng)}
             response = self._post(path + "answer/", body)
+            if response.status_code == 409:  # answered already (a reply lost on the way): ask again
+                response = self._post(path + "next/")
             response.raise_for_status()
             state = response.json()
         self.stats.qualified = state["status"]
