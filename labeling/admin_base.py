@@ -13,6 +13,7 @@ redirect to the index or a 403 that would confirm it exists. Operators
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import Model, Q
 from django.forms.models import BaseInlineFormSet
@@ -38,6 +39,24 @@ def adopt(target: Model, created: Model) -> None:
         setattr(target, field.attname, getattr(created, field.attname))
     target._state.adding = False
     target._state.db = created._state.db
+
+
+class SafeAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete widget looks the submitted value up in the
+    database when the form is shown again; a value that is not a key at all
+    ("abc") would raise there (a 500) instead of showing the field's error."""
+
+    def optgroups(self, name, value, attr=None):
+        remote = self.field.remote_field
+        key = remote.model._meta.get_field(remote.field_name)
+        valid = []
+        for item in value:
+            try:
+                key.to_python(item)
+            except ValidationError:
+                continue
+            valid.append(item)
+        return super().optgroups(name, valid, attr)
 
 
 class ScopedAdmin(admin.ModelAdmin):
@@ -93,6 +112,8 @@ class ScopedAdmin(admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         """Foreign-key choices are the related rows the user may see."""
+        if db_field.name in self.get_autocomplete_fields(request) and "widget" not in kwargs:
+            kwargs["widget"] = SafeAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
         related = db_field.related_model
         if "queryset" not in kwargs and self.admin_site.is_registered(related):
             related_admin = self.admin_site.get_model_admin(related)

@@ -1,4 +1,4 @@
-"""A Content-Security-Policy on every HTML page.
+"""A Content-Security-Policy on every HTML page, and JSON errors on every API path.
 
 Views may set their own policy (the labeler pages do, ``labeling.views.with_csp``);
 every other HTML response (login and logout pages, error pages, the admin,
@@ -6,12 +6,20 @@ the API docs) gets a default here. Scripts only ever come from our own
 origin. The admin and the API docs also get inline *styles* (the admin's
 previews position truth boxes with style attributes; Swagger UI styles
 itself inline); no page gets inline scripts.
+
+A path with a NUL character is a 404 before any view sees it (no route
+takes one; PostgreSQL would refuse it in a query).
+
+Under ``/api/``, an error that Django answered with an HTML page (a path no
+route matches, a request refused before any API view ran) is answered as
+the API answers errors: ``{"detail": message}`` with the same status.
 """
 
 from __future__ import annotations
 
 from asgiref.sync import iscoroutinefunction
 from django.conf import settings
+from django.http import HttpResponseNotFound, JsonResponse
 from django.utils.decorators import sync_and_async_middleware
 
 from .views import CONTENT_SECURITY_POLICY
@@ -19,13 +27,29 @@ from .views import CONTENT_SECURITY_POLICY
 # The labeler pages' policy, with inline styles allowed.
 INLINE_STYLES_POLICY = CONTENT_SECURITY_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 INLINE_STYLE_PREFIXES = ("/admin/", "/api/")
+API_PREFIX, API_DOCS = "/api/", "/api/docs/"
 
 
 def policy_for(path: str) -> str:
     return INLINE_STYLES_POLICY if path.startswith(INLINE_STYLE_PREFIXES) else CONTENT_SECURITY_POLICY
 
 
+def _api_error_as_json(request, response):
+    path = request.path
+    if response.status_code < 400 or not path.startswith(API_PREFIX) or path.startswith(API_DOCS):
+        return response
+    if not response.get("Content-Type", "").startswith("text/html"):
+        return response
+    message = "Not found." if response.status_code == 404 else f"{response.reason_phrase}."
+    json_response = JsonResponse({"detail": message}, status=response.status_code)
+    for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+        if header in response:
+            json_response[header] = response[header]
+    return json_response
+
+
 def _add_policy(request, response):
+    response = _api_error_as_json(request, response)
     if "Content-Security-Policy" in response:
         return response
     if not response.get("Content-Type", "").startswith("text/html"):
@@ -38,15 +62,20 @@ def _add_policy(request, response):
 
 @sync_and_async_middleware
 def content_security_policy(get_response):
-    """Middleware: the default policy on HTML responses that have none."""
+    """Middleware: paths with NUL are 404s; the default policy on HTML
+    responses that have none; JSON for HTML error pages under ``/api/``."""
     if iscoroutinefunction(get_response):
 
         async def middleware(request):
+            if "\x00" in request.path:
+                return _add_policy(request, HttpResponseNotFound())
             return _add_policy(request, await get_response(request))
 
     else:
 
         def middleware(request):
+            if "\x00" in request.path:
+                return _add_policy(request, HttpResponseNotFound())
             return _add_policy(request, get_response(request))
 
     return middleware

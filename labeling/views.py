@@ -50,7 +50,7 @@ def with_csp(view):
 def signup(request):
     if request.user.is_authenticated:
         return redirect("labeling:home")
-    form = SignupForm(request.POST or None)
+    form = SignupForm(request.POST if request.method == "POST" else None)  # an empty POST shows what is missing
     if request.method == "POST" and form.is_valid():
         user = form.create_labeler()
         if user is not None:

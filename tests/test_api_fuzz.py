@@ -1,6 +1,8 @@
-"""No input makes the requester API fail with a 5xx: schemathesis generates
-requests from the OpenAPI schema (valid and invalid bodies, query strings,
-path ids) against a live server process holding real objects."""
+"""No input makes the API fail with a 5xx or answer outside its schema:
+schemathesis generates requests from the OpenAPI schema (valid and invalid
+bodies, query strings, path ids) against a live server process holding real
+objects, for the requester API (with the preview API) as a requester and
+for the labeler API as a labeler."""
 
 from __future__ import annotations
 
@@ -16,49 +18,68 @@ from tests.stack import AsgiServer, django_env
 
 pytestmark = pytest.mark.services
 
-REQUESTER_PATHS = r"^/api/(audiences|assets|job-definitions|jobs)"
+REQUESTER_PATHS = r"^/api/(audiences|assets|job-definitions|jobs|preview)"
+LABELER_PATHS = r"^/api/labeler/"
+# Every response: no 5xx, a status the schema documents, a body matching its schema.
+CHECKS = "not_a_server_error,status_code_conformance,response_schema_conformance"
 
 
 @pytest.fixture
-def seeded(make_requester):
-    """A requester with an audience, an example, a definition and a job to address."""
+def seeded(make_requester, make_labeler):
+    """A requester with an audience, examples, a definition and a job to
+    address; a labeler with a task in the job."""
     from audiences import services as audience_services
     from audiences.selectors import global_audience
     from jobs import services as job_services
+    from rest_framework.authtoken.models import Token
 
     global_audience()
     requester = make_requester("fuzzer")
     audience = audience_services.audience_create(owner=requester, name="Fuzz audience")
-    pair = ["https://assets.example.org/a.jpg", "https://assets.example.org/b.jpg"]
-    audience_services.example_add_compare(audience=audience, owner=requester, instruction="Which?",
-                                          datapoint=pair, truth=pair[0])
+    for index in range(3):
+        pair = [f"https://assets.example.org/a{index}.jpg", f"https://assets.example.org/b{index}.jpg"]
+        audience_services.example_add_compare(audience=audience, owner=requester, instruction="Which?",
+                                              datapoint=pair, truth=pair[0])
     definition = job_services.job_definition_create_compare(owner=requester, name="Fuzz definition",
-                                                            instruction="Which?", datapoints=[pair])
+                                                            instruction="Which?", datapoints=[pair] * 3)
     job = job_services.job_create(owner=requester, definition=definition, audience=global_audience())
-    return {"token": requester.api_token, "audience_id": audience.public_id,
-            "definition_id": definition.public_id, "job_id": job.public_id}
+    labeler = make_labeler("fuzzy")
+    task = job_services.task_next(labeler=labeler, job=job)
+    return {"token": requester.api_token, "labeler_token": Token.objects.create(user=labeler).key,
+            "audience_id": audience.public_id, "definition_id": definition.public_id, "job_id": job.public_id,
+            "task_id": task.public_id, "position": 0}
+
+
+def fuzz(server, tmp_path: Path, *, token: str, paths: str, checks: str, parameters: dict) -> str:
+    """Run schemathesis over the operations matching ``paths``; its report."""
+    (tmp_path / "schemathesis.toml").write_text(
+        "[parameters]\n" + "".join(f'"path.{name}" = {json.dumps(value)}\n' for name, value in parameters.items()))
+    result = subprocess.run(
+        [sys.executable, "-m", "schemathesis.cli", "--config-file", "schemathesis.toml", "run", "schema.json",
+         "--url", server.url, "-H", f"Authorization: Token {token}", "--include-path-regex", paths,
+         "--checks", checks, "--max-examples", "25", "--seed", "20251121", "--no-color"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    report = result.stdout[-4000:] + result.stderr[-2000:]
+    assert result.returncode == 0, report
+    assert "passed" in result.stdout, report
+    return result.stdout
 
 
 def test_no_generated_request_gets_a_server_error(test_database_url, artifacts_dir, seeded, tmp_path: Path):
     log_path = artifacts_dir / "api-fuzz-server.log"
     log_path.unlink(missing_ok=True)  # the server appends: keep only this run's log
-    server = AsgiServer(django_env(test_database_url), log_path).start()
+    # No rate limit: every generated request must reach the views.
+    server = AsgiServer(django_env(test_database_url, SUBMIT_RATE="none"), log_path).start()
     try:
         request = urllib.request.Request(server.url + "/api/schema/?format=json")
         (tmp_path / "schema.json").write_bytes(urllib.request.urlopen(request, timeout=30).read())
-        (tmp_path / "schemathesis.toml").write_text(
-            "[parameters]\n" + "".join(f'"path.{name}" = {json.dumps(seeded[name])}\n'
-                                       for name in ("audience_id", "definition_id", "job_id")))
-        result = subprocess.run(
-            [sys.executable, "-m", "schemathesis.cli", "--config-file", "schemathesis.toml", "run", "schema.json",
-             "--url", server.url, "-H", f"Authorization: Token {seeded['token']}",
-             "--include-path-regex", REQUESTER_PATHS, "--checks", "not_a_server_error",
-             "--max-examples", "25", "--seed", "20251121", "--no-color"],
-            cwd=tmp_path, capture_output=True, text=True, timeout=600,
-        )
+        requester = fuzz(server, tmp_path, token=seeded["token"], paths=REQUESTER_PATHS, checks=CHECKS,
+                         parameters={name: seeded[name] for name in ("audience_id", "definition_id", "job_id")})
+        labeler = fuzz(server, tmp_path, token=seeded["labeler_token"], paths=LABELER_PATHS, checks=CHECKS,
+                       parameters={name: seeded[name] for name in ("audience_id", "job_id", "task_id")})
     finally:
         server.stop()
-    report = result.stdout[-4000:] + result.stderr[-2000:]
-    assert result.returncode == 0, report
-    assert "passed" in result.stdout and "Selected: 17/" in result.stdout, report
+    assert "Selected: 19/" in requester, requester[-3000:]  # 17 requester operations and 2 of the preview
+    assert "Selected: 7/" in labeler, labeler[-3000:]
     assert "Traceback" not in server.log(), server.log()[-3000:]
