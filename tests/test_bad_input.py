@@ -266,6 +266,8 @@ def upload_cases() -> list[Case]:
         Case("an unknown field", multipart={"file": file("a.png", png()), "colour": "red"}, field="colour",
              fragment="unknown field"),
         Case("a name past 255", multipart={"file": file("a.png", png()), "name": "n" * 256}, field="name"),
+        Case("a form field past DATA_UPLOAD_MAX_MEMORY_SIZE", status=413, fragment="too large",
+             multipart={"file": file("a.png", png()), "name": "n" * django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE}),
         Case("JSON instead of a file", body={"file": "x"}, status=415),
     ]
 

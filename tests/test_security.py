@@ -28,13 +28,13 @@ import httpx
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
 
 from audiences.selectors import global_audience
 from jobs.models import Lease, Response
 from labeling import throttles
 from tests import factories
 from tests.stack import ROOT, AsgiServer, RedisServer, django_env
+from tests.test_security_isolation import fill, routes
 
 pytestmark = pytest.mark.django_db
 
@@ -217,20 +217,6 @@ def test_limits_hold_across_server_processes_sharing_redis(test_database_url, tm
 
 # --- Content-Security-Policy -----------------------------------------------------------------------------
 
-URL_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
-
-
-def page_routes(patterns=None, prefix: str = "") -> list[tuple[str, object]]:
-    """Every route of the URL map that is not a DRF API view, as (route, pattern)."""
-    found = []
-    for pattern in get_resolver().url_patterns if patterns is None else patterns:
-        if isinstance(pattern, URLResolver):
-            found += page_routes(pattern.url_patterns, prefix + str(pattern.pattern))
-        elif isinstance(pattern, URLPattern) and not hasattr(pattern.callback, "cls"):
-            found.append((prefix + str(pattern.pattern), pattern))
-    return found
-
-
 def test_every_html_page_carries_a_csp_without_inline_scripts(requester, labeler, operator, png_bytes):
     from jobs.services import asset_create_image
 
@@ -238,16 +224,10 @@ def test_every_html_page_carries_a_csp_without_inline_scripts(requester, labeler
     job = factories.draw_job(requester, audience)
     asset = asset_create_image(owner=requester, data=png_bytes)
     values = {"audience_id": audience.public_id, "job_id": job.public_id, "definition_id": job.definition.public_id,
-              "position": "0", "object_id": str(audience.pk), "app_label": "audiences",
-              "path": asset.file.name, "url": "nowhere/", "content_type_id": "1", "uidb64": "x", "token": "y"}
-    urls = set()
-    for route, pattern in page_routes():
-        if route.startswith("^"):  # a regular expression route: the media files and the admin's
-            route = {"media": f"media/{asset.file.name}", "app_list": "admin/audiences/"}.get(pattern.name)
-            if route is None:
-                continue
-        urls.add("/" + URL_PARAM.sub(lambda match: values.get(match.group(2), "1"), route))
-    urls |= {"/no/such/page/", "/admin/audiences/audience/?q=x", "/api/docs/"}
+              "position": 0, "object_id": audience.pk, "app_label": "audiences", "content_type_id": 1,
+              "url": "nowhere/", "uidb64": "x", "token": "y", "id": 1}
+    urls = {fill(route, values) for route, _, callback in routes() if not hasattr(callback, "cls")}
+    urls |= {f"/media/{asset.file.name}", "/no/such/page/", "/admin/audiences/audience/?q=x", "/api/docs/"}
     assert {"/accounts/login/", "/signup/", "/admin/", f"/jobs/{job.public_id}/work/"} <= urls
 
     clients = {"anonymous": Client(), "labeler": labeler_client(labeler), "requester": labeler_client(requester),
