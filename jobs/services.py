@@ -34,6 +34,9 @@ from .aggregation import leader_confidence
 from .models import Asset, Datapoint, Job, JobDatapoint, JobDefinition, Lease, Response, TaskKind
 
 MAX_DATAPOINTS = 100_000
+# Candidates a labeler's next-task request tries before giving up (each one
+# found full only because it filled up while the request ran).
+MAX_SLOT_ATTEMPTS = 50
 # What a job datapoint is loaded with when it is leased or answered.
 SLOT_RELATED = ("datapoint__asset", "datapoint__asset_b", "datapoint__media_context")
 _random = random.SystemRandom()
@@ -414,12 +417,17 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
                                         expires_at=now + _lease_duration())
         candidates = open_slots(job=job, labeler=labeler, now=now).select_related(*SLOT_RELATED)
         tried: list[int] = []
-        for skip_locked in (True, True, False):
+        for _ in range(MAX_SLOT_ATTEMPTS):
             queryset = candidates.exclude(pk__in=tried) if tried else candidates
-            slot = locks.job_datapoint_lock_first(queryset, skip_locked=skip_locked)
+            # Pass over rows other labelers hold; only when every candidate is
+            # held, wait for one. No candidate at all: no work for this labeler.
+            slot = locks.job_datapoint_lock_first(queryset, skip_locked=True)
             if slot is None:
-                continue
-            # Counted again under the lock: the candidate query's view may be stale.
+                slot = locks.job_datapoint_lock_first(queryset, skip_locked=False)
+                if slot is None:
+                    return None
+            # Counted again under the lock: the candidate query saw the leases
+            # as they were when it started, before another labeler's commit.
             if _has_room(slot, needed, now, excluding_labeler_id=labeler.pk):
                 return _lease_upsert(job=job, slot=slot, labeler=labeler, now=now)
             tried.append(slot.pk)

@@ -294,3 +294,23 @@ def test_task_json_is_plain(global_draw_job, labeler):
     task = next_task(api_for(labeler), global_draw_job)
     assert set(task) == {"id", "kind", "instruction", "context", "media_context", "items", "expires_at", "job"}
     json.dumps(task)
+
+
+def test_next_task_keeps_looking_past_slots_that_filled_up_meanwhile(global_draw_job, labeler, monkeypatch):
+    """Under load, several candidates can turn out full once locked (other
+    labelers leased them while this request ran); the labeler must still get
+    the datapoint that has room rather than be told there is no work."""
+    from jobs import services
+
+    job = factories.draw_job(global_draw_job.owner, global_audience(), datapoints=6, responses=1)
+    real_has_room = services._has_room
+    seen = []
+
+    def filled_meanwhile(slot, needed, now, **kwargs):
+        seen.append(slot.position)
+        return len(seen) > 4 and real_has_room(slot, needed, now, **kwargs)
+
+    monkeypatch.setattr(services, "_has_room", filled_meanwhile)
+    lease = services.task_next(labeler=labeler, job=job)
+    assert lease is not None and lease.job_datapoint.position == 4
+    assert seen == [0, 1, 2, 3, 4]
