@@ -31,12 +31,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labeling.settings")
 os.environ.setdefault("DEBUG", "1")
+
+import labeling  # noqa: E402,F401 - the servers' process settings (BLAS threads) before numpy loads
+import numpy as np  # noqa: E402
 
 import django  # noqa: E402
 

@@ -94,8 +94,10 @@ class DrawState:
             for mask, unit in zip(masks, units_arr.tolist()):
                 state.add(mask, unit)
             return state
-        flat = masks.reshape(count, -1)
-        votes = units_arr.astype(np.float32) @ flat.view(np.uint8).astype(np.float32)
+        flat = masks.reshape(count, -1).view(np.uint8)
+        # matmul casts the 0/1 cells to float32 in small buffered chunks
+        # instead of materializing a float copy of every mask.
+        votes = np.matmul(units_arr.astype(np.float32), flat, dtype=np.float32, casting="unsafe")
         packed = np.packbits(flat, axis=1)
         return cls(shape=shape, votes=votes.astype(np.int64).reshape(shape), weight=int(units_arr.sum()),
                    units=units_arr.tolist(), masks=[row.tobytes() for row in packed])
