@@ -80,27 +80,16 @@ class DrawState:
 
     @classmethod
     def from_masks(cls, masks: np.ndarray, units: Sequence[int]) -> DrawState:
-        """All responses at once (a full re-aggregation): one matrix product.
-
-        float32 holds every integer below 2**24 exactly, and no sum here can
-        exceed ``sum(units)``; past that, the int64 path of ``add`` is used.
-        """
+        """All responses at once (a full re-aggregation): one matrix product."""
         masks = np.asarray(masks, dtype=bool)
         count = len(masks)
-        shape = tuple(masks.shape[1:]) if count else None
-        units_arr = np.asarray(units, dtype=np.int64)
-        if count == 0 or units_arr.sum() >= 2**24:
-            state = cls.empty(shape or (0, 0))
-            for mask, unit in zip(masks, units_arr.tolist()):
-                state.add(mask, unit)
-            return state
+        if count == 0:
+            return cls.empty(tuple(masks.shape[1:]))
+        shape = tuple(masks.shape[1:])
         flat = masks.reshape(count, -1).view(np.uint8)
-        # matmul casts the 0/1 cells to float32 in small buffered chunks
-        # instead of materializing a float copy of every mask.
-        votes = np.matmul(units_arr.astype(np.float32), flat, dtype=np.float32, casting="unsafe")
-        packed = np.packbits(flat, axis=1)
-        return cls(shape=shape, votes=votes.astype(np.int64).reshape(shape), weight=int(units_arr.sum()),
-                   units=units_arr.tolist(), masks=[row.tobytes() for row in packed])
+        units_arr = np.asarray(units, dtype=np.int64)
+        return cls(shape=shape, votes=_weighted_votes(flat, units_arr).reshape(shape), weight=int(units_arr.sum()),
+                   units=units_arr.tolist(), masks=[row.tobytes() for row in np.packbits(flat, axis=1)])
 
     def add(self, mask: np.ndarray, units: int) -> None:
         if mask.shape != self.shape:
@@ -119,30 +108,40 @@ class DrawState:
         packed = np.frombuffer(b"".join(self.masks), dtype=np.uint8).reshape(len(self.masks), -1)
         return np.unpackbits(packed, axis=1, count=size).reshape(len(self.masks), *self.shape).astype(bool)
 
-    # Serialized as one zlib-compressed blob: a small header, then the arrays.
+    # Stored as one zlib-compressed blob: a small header, the weights and the
+    # packed masks. The vote grid is not stored: rebuilding it from the masks
+    # (one matrix product) is cheaper than compressing it.
     def dump(self) -> bytes:
         rows, cols = self.shape
         header = np.array([rows, cols, self.weight, len(self.units)], dtype=np.int64)
-        body = b"".join([
-            header.tobytes(),
-            np.asarray(self.units, dtype=np.int64).tobytes(),
-            self.votes.astype(np.int64).tobytes(),
-            b"".join(self.masks),
-        ])
-        return zlib.compress(body, 1)
+        units = np.asarray(self.units, dtype=np.int64)
+        return zlib.compress(header.tobytes() + units.tobytes() + b"".join(self.masks), 1)
 
     @classmethod
     def load(cls, blob: bytes) -> DrawState:
         body = zlib.decompress(blob)
-        rows, cols, weight, count = np.frombuffer(body[:32], dtype=np.int64)
-        offset = 32
-        units = np.frombuffer(body[offset:offset + 8 * count], dtype=np.int64).tolist()
-        offset += 8 * count
-        votes = np.frombuffer(body[offset:offset + 8 * rows * cols], dtype=np.int64).reshape(rows, cols).copy()
-        offset += 8 * rows * cols
-        packed_len = (int(rows) * int(cols) + 7) // 8
-        masks = [body[offset + i * packed_len: offset + (i + 1) * packed_len] for i in range(count)]
-        return cls(shape=(int(rows), int(cols)), votes=votes, weight=int(weight), units=units, masks=masks)
+        rows, cols, weight, count = (int(v) for v in np.frombuffer(body[:32], dtype=np.int64))
+        units = np.frombuffer(body[32:32 + 8 * count], dtype=np.int64)
+        packed_len = (rows * cols + 7) // 8
+        packed = np.frombuffer(body[32 + 8 * count:], dtype=np.uint8).reshape(count, packed_len)
+        if count:
+            flat = np.unpackbits(packed, axis=1, count=rows * cols)
+            votes = _weighted_votes(flat, units).reshape(rows, cols)
+        else:
+            votes = np.zeros((rows, cols), dtype=np.int64)
+        masks = [row.tobytes() for row in packed]
+        return cls(shape=(rows, cols), votes=votes, weight=weight, units=units.tolist(), masks=masks)
+
+
+def _weighted_votes(flat: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """Per cell, the summed units of the 0/1 ``flat`` masks (n, cells) that ink
+    it, as int64. float32 holds every integer below 2**24 exactly and no sum
+    can exceed ``sum(units)``, so below that bound one buffered float32
+    matrix product (no float copy of the masks) is exact."""
+    if int(units.sum()) < 2**24:
+        votes = np.matmul(units.astype(np.float32), flat, dtype=np.float32, casting="unsafe")
+        return votes.astype(np.int64)
+    return np.tensordot(units.astype(np.int64), flat.astype(np.int64), axes=1)
 
 
 def consensus_mask(state: DrawState) -> np.ndarray:

@@ -26,7 +26,7 @@ from .raster import grid_shape, rasterize_lines
 
 logger = logging.getLogger("crowdcanvas.aggregation")
 
-AGGREGATOR_VERSION = "1.0"
+AGGREGATOR_VERSION = "1.1"  # 1.1: draw state stores masks only
 
 
 def item_names(datapoint: Datapoint) -> list[str]:
