@@ -222,7 +222,7 @@ def bulk_results(job):
     slots = list(JobDatapoint.objects.filter(job=job))
     JobDatapoint.objects.filter(job=job).update(response_count=1)
     DatapointResult.objects.bulk_create([
-        DatapointResult(job=job, job_datapoint=slot, response_count=1, aggregator_version="1.0", data={
+        DatapointResult(job=job, job_datapoint=slot, response_count=1, aggregator_version=result_services.AGGREGATOR_VERSION, data={
             "consensusBoxes": [{"x_min": 0.1, "y_min": 0.2, "x_max": 0.3, "y_max": 0.4}], "agreement": 0.5,
             "summedUserScores": 0.5,
         })
