@@ -8,11 +8,13 @@ the ASGI server (uvicorn, one process per core), all started here.
    the most this stack serves.
 2. Work: the same labelers, concurrently and without pauses, work a draw job
    and a compare job of ``--datapoints`` x ``--responses`` to completion over
-   HTTP. A *task cycle* is one task answered: fetching it and submitting the
+   HTTP. Then, pausing between tasks so that together they ask for half the
+   rate the saturated run reached, a smaller pair: the latency labelers see
+   when the stack is not at its limit. A *task cycle* is one task answered: fetching it and submitting the
    answer (the labeler API returns the next task with each submission, so a
    cycle is one request once a labeler is under way). Reports cycles per
    second and request latency percentiles.
-3. Checks: exactly ``--responses`` responses per datapoint, none twice from
+3. Checks (all four jobs): exactly ``--responses`` responses per datapoint, none twice from
    one labeler, and both jobs completed (every result aggregated).
 
 Good answers come from the images' known regions and a fixed preference per
@@ -34,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
+import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -66,43 +68,50 @@ def latency_summary(latencies: list[float]) -> dict:
 # --- set-up (in this process, on the benchmark's database) ----------------------------------
 
 
-def set_up(datapoints: int, responses: int, labelers: int) -> dict:
+def set_up(datapoints: int, responses: int, labelers: int, *, paced_datapoints: int) -> dict:
     """Jobs, labelers and the answers a good labeler gives, keyed by what the
-    task shows (its items' values)."""
+    task shows (its items' values): a draw and a compare job for the
+    saturated run, a smaller pair for the paced one."""
     import django
 
     django.setup()
-    from audiences.selectors import global_audience
-    from jobs import services
-    from labeling.demo_images import book_scene, png_bytes
     from labeling.services import requester_create
     from labeling.simulation import create_labelers
 
     owner, _ = requester_create(username="bench-owner")
-    images, answers = [], {}
+    answers: dict = {}
+    saturated = _job_pair(owner, datapoints, responses, answers, tag="saturated")
+    paced = _job_pair(owner, paced_datapoints, responses, answers, tag="paced")
+    accounts = create_labelers(labelers, prefix="bench")
+    return {"jobs": saturated, "paced_jobs": paced, "tokens": [t for _, t in accounts], "answers": answers}
+
+
+def _job_pair(owner, datapoints: int, responses: int, answers: dict, *, tag: str) -> list[str]:
+    from audiences.selectors import global_audience
+    from jobs import services
+    from labeling.demo_images import book_scene, png_bytes
+
+    images = []
     for index in range(datapoints):
-        image, boxes = book_scene(seed=index, width=320, height=240, blue=1 + index % 2)
-        asset = services.asset_create_image(owner=owner, data=png_bytes(image), name=f"scene-{index}.png",
+        image, boxes = book_scene(seed=f"{tag}-{index}", width=320, height=240, blue=1 + index % 2)
+        asset = services.asset_create_image(owner=owner, data=png_bytes(image), name=f"{tag}-{index}.png",
                                             known_regions=boxes)
         images.append({"asset_id": asset.public_id})
         answers[asset.labeler_value] = {"boxes": boxes}
     draw_definition = services.job_definition_create_draw(
-        owner=owner, name="Load: blue books", instruction="Color in all the blue books",
+        owner=owner, name=f"Load ({tag}): blue books", instruction="Color in all the blue books",
         datapoints=images, responses_per_datapoint=responses,
     )
-    pairs = [[f"Caption {i} with a blue book", f"Caption {i} with a red book"] for i in range(datapoints)]
+    pairs = [[f"{tag} caption {i} with a blue book", f"{tag} caption {i} with a red book"] for i in range(datapoints)]
     compare_definition = services.job_definition_create_compare(
-        owner=owner, name="Load: captions", instruction="Which caption fits the picture better?",
+        owner=owner, name=f"Load ({tag}): captions", instruction="Which caption fits the picture better?",
         datapoints=pairs, responses_per_datapoint=responses,
     )
     for pair in pairs:
         answers["\x00".join(sorted(pair))] = {"choice": pair[0]}
     audience = global_audience()
-    draw_job = services.job_create(owner=owner, definition=draw_definition, audience=audience)
-    compare_job = services.job_create(owner=owner, definition=compare_definition, audience=audience)
-    accounts = create_labelers(labelers, prefix="bench")
-    return {"jobs": [draw_job.public_id, compare_job.public_id], "tokens": [t for _, t in accounts],
-            "answers": answers}
+    return [services.job_create(owner=owner, definition=definition, audience=audience).public_id
+            for definition in (draw_definition, compare_definition)]
 
 
 def good_answer(task: dict, answers: dict, rng: random.Random) -> dict:
@@ -118,6 +127,12 @@ def good_answer(task: dict, answers: dict, rng: random.Random) -> dict:
 # --- load ----------------------------------------------------------------------------------------
 
 
+def _session(token: str) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(limit=1, force_close=False)
+    return aiohttp.ClientSession(headers={"Authorization": f"Token {token}"}, connector=connector,
+                                 timeout=aiohttp.ClientTimeout(total=60))
+
+
 async def ceiling(base_url: str, tokens: list[str], seconds: float) -> dict:
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
@@ -125,13 +140,14 @@ async def ceiling(base_url: str, tokens: list[str], seconds: float) -> dict:
 
     async def client(token: str) -> None:
         nonlocal errors
-        async with httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Token {token}"},
-                                     timeout=30) as http:
+        async with _session(token) as http:
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
-                response = await http.post("/api/labeler/heartbeat/")
+                async with http.post(f"{base_url}/api/labeler/heartbeat/") as response:
+                    await response.read()
+                    status = response.status
                 latencies.append(time.perf_counter() - started)
-                if response.status_code != 201:
+                if status != 201:
                     errors += 1
 
     started = time.perf_counter()
@@ -141,7 +157,9 @@ async def ceiling(base_url: str, tokens: list[str], seconds: float) -> dict:
             **latency_summary(latencies)}
 
 
-async def work(base_url: str, tokens: list[str], jobs: list[str], answers: dict) -> dict:
+async def work(base_url: str, tokens: list[str], jobs: list[str], answers: dict, *, think: float = 0.0) -> dict:
+    """Labelers work the jobs to completion; each pauses ``think`` seconds
+    (on average, jittered) between tasks, as people do; 0 saturates."""
     latencies: list[float] = []
     cycles = 0
     errors: dict[int, int] = {}
@@ -149,25 +167,31 @@ async def work(base_url: str, tokens: list[str], jobs: list[str], answers: dict)
     async def labeler(index: int, token: str) -> None:
         nonlocal cycles
         rng = random.Random(index)
-        async with httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Token {token}"},
-                                     timeout=60) as http:
+
+        async def post(http, path: str, body: dict | None = None) -> tuple[int, dict]:
+            started = time.perf_counter()
+            async with http.post(base_url + path, json=body) as response:
+                payload = await response.json()
+                status = response.status
+            latencies.append(time.perf_counter() - started)
+            return status, payload
+
+        async with _session(token) as http:
             for job in jobs:
-                started = time.perf_counter()
-                response = await http.post(f"/api/labeler/jobs/{job}/tasks/next/")
-                latencies.append(time.perf_counter() - started)
-                task = response.json()["task"]
+                _, payload = await post(http, f"/api/labeler/jobs/{job}/tasks/next/")
+                task = payload["task"]
                 while task is not None:
-                    started = time.perf_counter()
-                    response = await http.post(f"/api/labeler/tasks/{task['id']}/submit/",
-                                               json={"response": good_answer(task, answers, rng)})
-                    latencies.append(time.perf_counter() - started)
-                    if response.status_code != 200:
-                        errors[response.status_code] = errors.get(response.status_code, 0) + 1
-                        response = await http.post(f"/api/labeler/jobs/{job}/tasks/next/")
-                        task = response.json().get("task")
+                    status, payload = await post(http, f"/api/labeler/tasks/{task['id']}/submit/",
+                                                 {"response": good_answer(task, answers, rng)})
+                    if status != 200:
+                        errors[status] = errors.get(status, 0) + 1
+                        _, payload = await post(http, f"/api/labeler/jobs/{job}/tasks/next/")
+                        task = payload.get("task")
                         continue
                     cycles += 1
-                    task = response.json()["next"]
+                    task = payload["next"]
+                    if think:
+                        await asyncio.sleep(rng.uniform(0.5, 1.5) * think)
 
     started = time.perf_counter()
     await asyncio.gather(*(labeler(i, token) for i, token in enumerate(tokens)))
@@ -211,6 +235,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--responses", type=int, default=5)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="ASGI server processes")
     parser.add_argument("--ceiling-seconds", type=float, default=10.0)
+    parser.add_argument("--paced-datapoints", type=int, default=60,
+                        help="datapoints per job of the paced run (labelers at half the saturated rate)")
     args = parser.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="crowdcanvas-bench-"))
@@ -219,12 +245,12 @@ def main(argv: list[str] | None = None) -> dict:
     processes = []
     try:
         env = django_env(postgres.url(), redis.url, MEDIA_ROOT=str(tmp / "media"), LOG_LEVEL="WARNING",
-                         SUBMIT_RATE="1000000/min", DB_CONN_MAX_AGE="600", CROWDCANVAS_VAR_DIR=str(tmp))
+                         SUBMIT_RATE="1000000/min", DB_POOL="1", CROWDCANVAS_VAR_DIR=str(tmp))
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
         os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "MEDIA_ROOT",
                                                "CROWDCANVAS_VAR_DIR", "ALLOWED_HOSTS")})
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labeling.settings")
-        setup = set_up(args.datapoints, args.responses, args.labelers)
+        setup = set_up(args.datapoints, args.responses, args.labelers, paced_datapoints=args.paced_datapoints)
         from django.db import connection
 
         connection.close()
@@ -236,13 +262,21 @@ def main(argv: list[str] | None = None) -> dict:
 
         ceiling_report = asyncio.run(ceiling(server.url, setup["tokens"], args.ceiling_seconds))
         work_report = asyncio.run(work(server.url, setup["tokens"], setup["jobs"], setup["answers"]))
-        checks = verify(setup["jobs"], args.responses)
+        # The same labelers, pausing so that together they ask half of what
+        # the stack served saturated: the latency a labeler sees in normal use.
+        think = args.labelers / (0.5 * work_report["cycles_per_second"])
+        paced_report = asyncio.run(work(server.url, setup["tokens"], setup["paced_jobs"], setup["answers"],
+                                        think=think))
+        paced_report["think_seconds"] = round(think, 3)
+        checks = verify(setup["jobs"] + setup["paced_jobs"], args.responses)
         report = {
             "machine": {"cpus": os.cpu_count(), "asgi_workers": args.workers, "celery_workers": 1},
             "load": {"labelers": args.labelers, "datapoints_per_job": args.datapoints,
-                     "responses_per_datapoint": args.responses, "jobs": 2},
+                     "paced_datapoints_per_job": args.paced_datapoints,
+                     "responses_per_datapoint": args.responses, "jobs": 4},
             "ceiling": ceiling_report,
             "work": work_report,
+            "paced_work": paced_report,
             "cycles_vs_ceiling": round(work_report["cycles_per_second"] / ceiling_report["requests_per_second"], 3),
             "checks": checks,
             "targets": {"cycles_vs_ceiling_at_least": 0.5, "p99_ms_below": 100},

@@ -17,9 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audiences.models import Audience, Membership, QualificationExample
@@ -342,31 +340,43 @@ def working_membership(*, labeler: AbstractBaseUser, audience: Audience) -> Memb
     return membership
 
 
-def _live_lease_count(now) -> Subquery:
-    return Subquery(
-        Lease.objects.filter(job_datapoint=OuterRef("pk"), status=Lease.Status.ACTIVE, expires_at__gt=now)
-        .order_by()
-        .values("job_datapoint")
-        .annotate(n=Count("id"))
-        .values("n"),
-        output_field=IntegerField(),
+def _open_slot_sql(*, select: str, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[int] = (),
+                   tail: str = "") -> tuple[str, list]:
+    """SQL over the job datapoints with room for one more lease that
+    ``labeler`` has not answered or skipped: the one definition of an open
+    slot. Written as SQL rather than through the ORM because it runs on every
+    task a labeler is given, and building this query with the ORM cost more
+    than running it."""
+    slot_table, lease_table = JobDatapoint._meta.db_table, Lease._meta.db_table
+    excluded = f" AND jd.id NOT IN ({', '.join(['%s'] * len(exclude))})" if exclude else ""
+    sql = (
+        f"SELECT {select} FROM {slot_table} jd"
+        f" WHERE jd.job_id = %s AND NOT jd.closed{excluded}"
+        f" AND NOT EXISTS (SELECT 1 FROM {lease_table} mine WHERE mine.job_datapoint_id = jd.id"
+        f" AND mine.labeler_id = %s AND mine.status IN (%s, %s))"
+        f" AND jd.response_count + (SELECT COUNT(*) FROM {lease_table} live WHERE live.job_datapoint_id = jd.id"
+        f" AND live.status = %s AND live.expires_at > %s) < %s"
+        f"{tail}"
     )
+    params = [job.pk, *exclude, labeler.pk, Lease.Status.SUBMITTED, Lease.Status.SKIPPED, Lease.Status.ACTIVE, now,
+              job.definition.responses_per_datapoint]
+    return sql, params
 
 
-def open_slots(*, job: Job, labeler: AbstractBaseUser, now) -> QuerySet[JobDatapoint]:
-    """Job datapoints with room for one more lease that ``labeler`` has not
-    answered or skipped, closest to completion first."""
-    done_by_labeler = Lease.objects.filter(
-        job_datapoint=OuterRef("pk"), labeler=labeler,
-        status__in=[Lease.Status.SUBMITTED, Lease.Status.SKIPPED],
-    )
-    return (
-        JobDatapoint.objects.filter(job=job, closed=False)
-        .filter(~Exists(done_by_labeler))
-        .alias(live=Coalesce(_live_lease_count(now), 0))
-        .filter(response_count__lt=job.definition.responses_per_datapoint - F("live"))
-        .order_by("-response_count", "position")
-    )
+def open_slot_count(*, job: Job, labeler: AbstractBaseUser, now) -> int:
+    """How many of the job's datapoints ``labeler`` could be given now."""
+    sql, params = _open_slot_sql(select="COUNT(*)", job=job, labeler=labeler, now=now)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
+
+
+def _lock_open_slot(*, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[int],
+                    skip_locked: bool) -> JobDatapoint | None:
+    """Lock the open slot closest to completion (see ``labeling.locks``)."""
+    tail = " ORDER BY jd.response_count DESC, jd.position LIMIT 1"
+    sql, params = _open_slot_sql(select="jd.id", job=job, labeler=labeler, now=now, exclude=exclude, tail=tail)
+    return locks.job_datapoint_lock_first_of(sql, params, skip_locked=skip_locked, related=SLOT_RELATED)
 
 
 def _has_room(job_datapoint: JobDatapoint, needed: int, now, *, excluding_labeler_id: int | None = None) -> bool:
@@ -385,7 +395,7 @@ def _gold_example(job: Job, labeler: AbstractBaseUser, now) -> QualificationExam
     if _random.random() >= audience.gold_rate:
         return None
     examples = list(audience.examples.filter(kind=job.definition.kind).values_list("pk", flat=True))
-    if not examples or not open_slots(job=job, labeler=labeler, now=now).exists():
+    if not examples or not open_slot_count(job=job, labeler=labeler, now=now):
         return None
     return QualificationExample.objects.get(pk=_random.choice(examples))
 
@@ -402,12 +412,10 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
     needed = job.definition.responses_per_datapoint
     with transaction.atomic():
         now = timezone.now()
-        held = (
+        held = next(iter(
             Lease.objects.filter(job=job, labeler=labeler, status=Lease.Status.ACTIVE, expires_at__gt=now)
-            .select_related("example", *(f"job_datapoint__{name}" for name in SLOT_RELATED))
-            .order_by("leased_at")
-            .first()
-        )
+            .select_related("example", *(f"job_datapoint__{name}" for name in SLOT_RELATED))[:1]
+        ), None)
         if held is not None:
             held.job = job
             return held
@@ -415,15 +423,13 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
         if example is not None:
             return Lease.objects.create(job=job, example=example, labeler=labeler, leased_at=now,
                                         expires_at=now + _lease_duration())
-        candidates = open_slots(job=job, labeler=labeler, now=now).select_related(*SLOT_RELATED)
         tried: list[int] = []
         for _ in range(MAX_SLOT_ATTEMPTS):
-            queryset = candidates.exclude(pk__in=tried) if tried else candidates
             # Pass over rows other labelers hold; only when every candidate is
             # held, wait for one. No candidate at all: no work for this labeler.
-            slot = locks.job_datapoint_lock_first(queryset, skip_locked=True)
+            slot = _lock_open_slot(job=job, labeler=labeler, now=now, exclude=tried, skip_locked=True)
             if slot is None:
-                slot = locks.job_datapoint_lock_first(queryset, skip_locked=False)
+                slot = _lock_open_slot(job=job, labeler=labeler, now=now, exclude=tried, skip_locked=False)
                 if slot is None:
                     return None
             # Counted again under the lock: the candidate query saw the leases
@@ -457,23 +463,27 @@ def response_validate(*, datapoint: Datapoint, response: Any) -> dict:
 
 def _claim_lease(*, labeler: AbstractBaseUser, task_id: Any) -> tuple[Lease, JobDatapoint | None]:
     """The labeler's lease ``task_id`` and, for a job datapoint, that row,
-    locked (with its datapoint and items). ``Lease.DoesNotExist`` for
-    anyone else's."""
+    locked. ``Lease.DoesNotExist`` for anyone else's. Leases of a datapoint
+    change only under its lock, so the status read after it is current."""
     if not isinstance(task_id, str):
         raise Lease.DoesNotExist
     slot = locks.job_datapoint_lock_for_task(task_id=task_id, labeler_id=labeler.pk, related=SLOT_RELATED)
     if slot is None:  # a quality check (no datapoint), or not this labeler's task
         lease = locks.lease_lock(public_id=task_id, labeler_id=labeler.pk)
-    else:  # read after the lock: leases of a datapoint change only under its lock
+    else:
         lease = Lease.objects.select_related("job__definition", "job__audience").get(
             public_id=task_id, labeler=labeler
         )
         lease.job_datapoint = slot
-    if lease.status == Lease.Status.SUBMITTED:
-        raise Conflict(ErrorCode.TASK_SUBMITTED, "You have already answered this task.")
-    if lease.status == Lease.Status.SKIPPED:
-        raise Conflict(ErrorCode.TASK_SKIPPED, "You skipped this task.")
+    _check_open(lease.status)
     return lease, slot
+
+
+def _check_open(status: str) -> None:
+    if status == Lease.Status.SUBMITTED:
+        raise Conflict(ErrorCode.TASK_SUBMITTED, "You have already answered this task.")
+    if status == Lease.Status.SKIPPED:
+        raise Conflict(ErrorCode.TASK_SKIPPED, "You skipped this task.")
 
 
 def _check_running(job: Job) -> None:
@@ -487,35 +497,58 @@ class Submitted:
     membership: Membership | None  # the working membership, when the labeler still has one
 
 
-@transaction.atomic
 def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Submitted:
     """Take the labeler's answer to their task. A job datapoint's answer is
     validated against the wire format and stored with the labeler's current
     user score and the time the task was held; a late answer (lease expired)
     is still taken while the datapoint has room. A quality check's answer is
-    graded into the labeler's score instead."""
-    lease, slot = _claim_lease(labeler=labeler, task_id=task_id)
+    graded into the labeler's score instead.
+
+    Everything that needs no lock (finding the task, checking the answer,
+    the labeler's membership) happens before the datapoint is locked, so the
+    lock, which every labeler on that datapoint waits for, is held briefly.
+    """
+    if not isinstance(task_id, str):
+        raise Lease.DoesNotExist
+    lease = Lease.objects.select_related(
+        "job__definition", "job__audience", *(f"job_datapoint__{name}" for name in SLOT_RELATED)
+    ).get(public_id=task_id, labeler=labeler)
+    _check_open(lease.status)
     _check_running(lease.job)
-    if slot is None:
-        membership = _gold_submit(labeler=labeler, lease=lease, response=response)
-    else:
-        membership = _response_store(labeler=labeler, lease=lease, slot=slot, response=response)
-    Lease.objects.filter(pk=lease.pk).update(status=Lease.Status.SUBMITTED)
-    lease.status = Lease.Status.SUBMITTED
+    if lease.job_datapoint_id is None:
+        with transaction.atomic():
+            lease = locks.lease_lock(public_id=task_id, labeler_id=labeler.pk)
+            _check_open(lease.status)
+            membership = _gold_submit(labeler=labeler, lease=lease, response=response)
+            _mark_submitted(lease)
+        return Submitted(lease=lease, membership=membership)
+    payload = response_validate(datapoint=lease.job_datapoint.datapoint, response=response)
+    membership = working_membership(labeler=labeler, audience=lease.job.audience)
+    with transaction.atomic():
+        slot = locks.job_datapoint_lock(pk=lease.job_datapoint_id)
+        slot.datapoint = lease.job_datapoint.datapoint
+        lease.status, lease.expires_at = Lease.objects.filter(pk=lease.pk).values_list("status", "expires_at").get()
+        _check_open(lease.status)
+        _response_store(labeler=labeler, lease=lease, slot=slot, payload=payload, membership=membership)
+        _mark_submitted(lease)
     return Submitted(lease=lease, membership=membership)
 
 
-def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoint, response: Any) -> Membership:
+def _mark_submitted(lease: Lease) -> None:
+    Lease.objects.filter(pk=lease.pk).update(status=Lease.Status.SUBMITTED)
+    lease.status = Lease.Status.SUBMITTED
+
+
+def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoint, payload: dict,
+                    membership: Membership) -> None:
+    """Store a validated answer on the locked ``slot`` (the caller holds its lock)."""
     job = lease.job
     definition = job.definition
-    datapoint = slot.datapoint
-    payload = response_validate(datapoint=datapoint, response=response)
     now = timezone.now()
     if lease.expires_at <= now and not _has_room(slot, definition.responses_per_datapoint, now,
                                                  excluding_labeler_id=labeler.pk):
         raise Conflict(ErrorCode.TASK_EXPIRED,
                        "Your time for this task ran out and its place was given to someone else.")
-    membership = working_membership(labeler=labeler, audience=job.audience)
     Response.objects.create(
         job=job, job_datapoint=slot, labeler=labeler, payload=payload, user_score=membership.user_score,
         time_spent_ms=min(int((now - lease.leased_at).total_seconds() * 1000), 2**31 - 1),
@@ -524,7 +557,7 @@ def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoi
     slot.last_response_at = now
     if slot.response_count >= definition.responses_per_datapoint:
         slot.closed = True
-    elif definition.confidence_threshold is not None and _confident(slot, datapoint, definition):
+    elif definition.confidence_threshold is not None and _confident(slot, slot.datapoint, definition):
         slot.closed = slot.stopped_early = True
         # Outstanding leases end now: the datapoint takes no more answers.
         Lease.objects.filter(job_datapoint=slot, status=Lease.Status.ACTIVE).exclude(pk=lease.pk).update(
@@ -535,7 +568,6 @@ def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoi
 
     enqueue_aggregation(slot.pk)
     events.job_progressed(job.public_id)
-    return membership
 
 
 def _confident(slot: JobDatapoint, datapoint: Datapoint, definition: JobDefinition) -> bool:

@@ -15,9 +15,12 @@ the next notice or by polling.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
 
 logger = logging.getLogger("crowdcanvas.events")
@@ -48,9 +51,56 @@ def _after_commit(group: str, message: dict) -> None:
     transaction.on_commit(lambda: _send(group, message))
 
 
+class _Coalescer:
+    """At most one progress notice per job every ``interval`` seconds from
+    this process, the last one always sent (a timer sends it when the
+    interval ends). Only with a shared layer (Redis), where every notice is
+    a network round trip; the in-memory layer serves one process and its
+    queues belong to the server's event loop, so notices go out directly."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.lock = threading.Lock()
+        self.last_sent: dict[str, float] = {}
+        self.scheduled: set[str] = set()
+
+    def send(self, group: str, message: dict) -> None:
+        with self.lock:
+            if group in self.scheduled:
+                return
+            wait = self.last_sent.get(group, -self.interval) + self.interval - time.monotonic()
+            if wait > 0:
+                self.scheduled.add(group)
+                timer = threading.Timer(wait, self._fire, (group, message))
+                timer.daemon = True
+                timer.start()
+                return
+            self.last_sent[group] = time.monotonic()
+        _send(group, message)
+
+    def _fire(self, group: str, message: dict) -> None:
+        with self.lock:
+            self.scheduled.discard(group)
+            self.last_sent[group] = time.monotonic()
+        _send(group, message)
+
+
+PROGRESS_INTERVAL = 0.25
+_progress = _Coalescer(PROGRESS_INTERVAL)
+
+
+def _shared_layer() -> bool:
+    return "redis" in settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", "").lower()
+
+
 def job_progressed(job_public_id: str) -> None:
-    """Responses were accepted for the job."""
-    _after_commit(job_group(job_public_id), {"type": JOB_EVENT, "change": "progress"})
+    """Responses were accepted for the job (coalesced per process on a
+    shared layer; consumers coalesce again for their client)."""
+    group, message = job_group(job_public_id), {"type": JOB_EVENT, "change": "progress"}
+    if _shared_layer():
+        transaction.on_commit(lambda: _progress.send(group, message))
+    else:
+        _after_commit(group, message)
 
 
 def job_result_updated(job_public_id: str, position: int) -> None:

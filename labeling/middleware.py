@@ -17,10 +17,12 @@ the API answers errors: ``{"detail": message}`` with the same status.
 
 from __future__ import annotations
 
-from asgiref.sync import iscoroutinefunction
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpResponseNotFound, JsonResponse
 from django.utils.decorators import sync_and_async_middleware
+
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 from .views import CONTENT_SECURITY_POLICY
 
@@ -79,3 +81,33 @@ def content_security_policy(get_response):
             return _add_policy(request, get_response(request))
 
     return middleware
+
+
+class StaticFilesMiddleware(WhiteNoiseMiddleware):
+    """WhiteNoise, able to run in an async middleware chain.
+
+    WhiteNoise's middleware is sync-only: under ASGI, Django then hops from
+    the event loop to a thread for it, back to the loop for the middleware
+    below, and to a thread again for the view, on every request. Looking a
+    path up in WhiteNoise's table is a dictionary read, so it can run on the
+    loop and leave one hop, to the view.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response=None, settings=settings):
+        super().__init__(get_response, settings)
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if iscoroutinefunction(self):
+            return self._acall(request)
+        return super().__call__(request)
+
+    async def _acall(self, request):
+        static_file = self.find_file(request.path_info) if self.autorefresh else self.files.get(request.path_info)
+        if static_file is not None:
+            return self.serve(static_file, request)
+        return await self.get_response(request)

@@ -19,7 +19,7 @@ from audiences.grading import CHANCE, user_score
 from audiences.models import Audience, Membership, QualificationExample
 from audiences.services import MIN_EXAMPLES_TO_OPEN
 from jobs.models import Asset, Datapoint, Job, Lease
-from jobs.services import open_slots
+from jobs.services import open_slot_count
 
 
 def item_view(asset: Asset) -> dict:
@@ -133,7 +133,7 @@ def audiences_to_qualify(*, labeler: AbstractBaseUser):
 
 def remaining_for_labeler(job: Job, labeler: AbstractBaseUser, now=None) -> int:
     """How many of the job's datapoints this labeler could still be given."""
-    return open_slots(job=job, labeler=labeler, now=now or timezone.now()).count()
+    return open_slot_count(job=job, labeler=labeler, now=now or timezone.now())
 
 
 def jobs_with_work(*, labeler: AbstractBaseUser) -> list[tuple[Job, int]]:

@@ -12,6 +12,8 @@ Environment variables:
 ``ALLOWED_HOSTS``    comma-separated (default: localhost names when DEBUG is on).
 ``CSRF_TRUSTED_ORIGINS`` comma-separated origins (scheme://host[:port]).
 ``DATABASE_URL``     e.g. postgres://user:pass@host:5432/db (default SQLite).
+``DB_POOL``          "0" turns PostgreSQL connection pooling off (default on;
+                     ``DB_POOL_MIN``/``DB_POOL_MAX`` connections per process).
 ``REDIS_URL``        e.g. redis://127.0.0.1:6379/0 (default: none, in-process).
 ``MEDIA_ROOT``       where uploaded images are stored (default ``var/media``).
 ``STATIC_ROOT``      where ``collectstatic`` writes (default ``var/static``).
@@ -101,7 +103,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "labeling.middleware.content_security_policy",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "labeling.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -132,7 +134,19 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+    if DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool("DB_POOL", True):
+        # Under ASGI every request runs in a thread of its own, and Django's
+        # connections belong to threads: without a pool each request would
+        # open (and PostgreSQL fork) a new connection.
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env_int("DB_POOL_MIN", 2),
+            "max_size": env_int("DB_POOL_MAX", 20),
+            "timeout": env_int("DB_POOL_TIMEOUT", 30),
+        }
+    else:
+        DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -156,7 +170,9 @@ IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 REDIS_URL = os.environ.get("REDIS_URL", "")
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
-CELERY_RESULT_BACKEND = REDIS_URL or None
+# No result store: tasks are fire-and-forget, results are DatapointResult rows.
+# (A Redis result backend would be built again in every request's thread.)
+CELERY_RESULT_BACKEND = None
 # Without Redis there is no worker: tasks run in-process, right after commit.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -200,7 +216,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "crowdcanvas",
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1,
+                        "pool_class": "labeling.cache.SharedConnectionPool"},
         }
     }
 else:

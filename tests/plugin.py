@@ -26,6 +26,7 @@ def pytest_load_initial_conftests(early_config, parser, args):
     os.environ.setdefault("INSECURE_FAST_PASSWORD_HASHER", "1")
     # Threads (websocket consumers, races) must not keep connections to the test database open.
     os.environ.setdefault("DB_CONN_MAX_AGE", "0")
+    os.environ.setdefault("DB_POOL", "0")  # the test database is dropped at the end: no idle pooled connections
     os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
     os.environ.setdefault("CROWDCANVAS_VAR_DIR", tempfile.mkdtemp(prefix="crowdcanvas-test-var-"))
     os.environ.setdefault("MEDIA_ROOT", os.path.join(os.environ["CROWDCANVAS_VAR_DIR"], "media"))

@@ -104,7 +104,7 @@ class PostgresServer:
             check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.tmp} "
-                   "-c max_connections=300 -c shared_buffers=256MB")
+                   "-c max_connections=300 -c shared_buffers=256MB -c timezone=UTC")
         if not self.durable:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         subprocess.run(

@@ -173,3 +173,19 @@ def test_labelers_hear_about_new_work(requester, labeler):
         await communicator.disconnect()
 
     run(scenario())
+
+
+def test_progress_notices_are_coalesced_per_process_on_a_shared_layer(monkeypatch):
+    """With Redis, each notice is a round trip: a burst from one process
+    becomes a first notice now and one trailing notice per interval."""
+    sent = []
+    monkeypatch.setattr(events, "_send", lambda group, message: sent.append((time.monotonic(), group)))
+    coalescer = events._Coalescer(0.2)
+    started = time.monotonic()
+    for _ in range(100):
+        coalescer.send("job.x", {"type": events.JOB_EVENT, "change": "progress"})
+        time.sleep(0.003)
+    time.sleep(0.35)
+    assert 2 <= len(sent) <= (time.monotonic() - started) / 0.2 + 1
+    assert sent[-1][0] - started >= 0.28  # the trailing notice came after the burst
+    assert all(later - earlier >= 0.19 for (earlier, _), (later, _) in zip(sent, sent[1:]))
