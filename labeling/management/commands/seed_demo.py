@@ -396,6 +396,7 @@ class Command(BaseCommand):
             "",
             f"  Labeling app   {base_url}/",
             f"  Admin          {base_url}/admin/",
+            f"  Dashboard      {base_url}/dashboard/   (requesters: live progress and results)",
             f"  API docs       {base_url}/api/docs/",
             "",
             "  Logins (username / password):",
