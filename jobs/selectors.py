@@ -15,7 +15,6 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import (
     Avg,
     Count,
-    F,
     FloatField,
     IntegerField,
     Max,

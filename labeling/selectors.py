@@ -16,7 +16,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from audiences.grading import CHANCE, user_score
-from audiences.models import Audience, Membership, QualificationExample
+from audiences.models import Audience, Membership
 from audiences.services import MIN_EXAMPLES_TO_OPEN
 from jobs.models import Asset, Datapoint, Job, Lease
 from jobs.services import open_slot_count

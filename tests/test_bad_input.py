@@ -36,7 +36,7 @@ from audiences.selectors import global_audience
 from jobs import services as job_services
 from tests import factories
 from tests.conftest import image_bytes
-from tests.test_security_isolation import api_routes, methods_of
+from tests.test_security_isolation import api_routes
 
 pytestmark = pytest.mark.django_db
 

@@ -260,7 +260,7 @@ def test_fifty_labelers_racing_for_the_last_slots_never_overfill_a_datapoint(tes
                                                                                requester, make_labeler):
     job = factories.draw_job(requester, global_audience(), datapoints=10, responses=3)
     early = [make_labeler(f"early{i}") for i in range(3)]
-    for position, labeler in [(p, labeler) for labeler in early for p in range(10)][:24]:
+    for labeler in [labeler for labeler in early for _ in range(10)][:24]:
         lease = job_services.task_next(labeler=labeler, job=job)
         job_services.task_submit(labeler=labeler, task_id=lease.public_id, response={"lines": []})
     assert Response.objects.filter(job=job).count() == 24  # 6 slots left
