@@ -149,6 +149,17 @@ class Job:
         """The job's state now: ``running``, ``paused``, ``completed`` or ``failed``."""
         return self.refresh().state
 
+    def pause(self) -> Job:
+        """Pause the job: labelers get no new tasks from it (answers to tasks
+        they already hold are still taken). Returns the job."""
+        self._set(self._http.post(f"jobs/{path_id(self.id)}/pause/"))
+        return self
+
+    def resume(self) -> Job:
+        """Resume a paused job. Returns the job."""
+        self._set(self._http.post(f"jobs/{path_id(self.id)}/resume/"))
+        return self
+
     def get_progress(self) -> dict[str, Any]:
         """How far the job is, as the server reports it::
 

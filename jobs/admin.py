@@ -22,13 +22,14 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from labeling import validation
+from labeling.errors import DomainError
 from labeling.admin_base import ReadOnlyInline, ScopedAdmin, adopt
 
 from . import wire
 from .media import thumbnail_url
 from .models import Asset, Datapoint, Job, JobDefinition, Response, TaskKind
 from .selectors import labeler_anonymous_id
-from .services import asset_upload, assets_from_items, job_create
+from .services import asset_upload, assets_from_items, job_create, job_set_paused
 
 THUMBNAIL_SIZE = 160
 LARGE_THUMBNAIL_SIZE = 320
@@ -240,8 +241,32 @@ class JobAdmin(ScopedAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.get_fields(request, obj)
 
+    actions = ["pause", "resume"]
+
     def has_change_permission(self, request, obj=None):
-        return False  # no service changes a job's state from the admin yet
+        return False  # a job changes only through the pause and resume actions
+
+    def has_pause_permission(self, request) -> bool:
+        """Anyone who sees jobs may pause and resume them; the queryset holds only their own."""
+        return self.has_view_permission(request)
+
+    def _set_paused(self, request, queryset, paused: bool) -> None:
+        changed = 0
+        for job in queryset.select_related("audience"):
+            try:
+                job_set_paused(job=job, paused=paused)
+                changed += 1
+            except DomainError as refusal:
+                self.message_user(request, f"{job.definition.name}: {refusal.message}", level="error")
+        self.message_user(request, f"{changed} job(s) {'paused' if paused else 'resumed'}.")
+
+    @admin.action(description="Pause the selected jobs", permissions=["pause"])
+    def pause(self, request, queryset):
+        self._set_paused(request, queryset, paused=True)
+
+    @admin.action(description="Resume the selected jobs", permissions=["pause"])
+    def resume(self, request, queryset):
+        self._set_paused(request, queryset, paused=False)
 
     @admin.display(description="job", ordering="definition__name")
     def name(self, job):

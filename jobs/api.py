@@ -739,6 +739,36 @@ class JobDetailApi(RequesterApiView):
         return Response(JobSerializer(selectors.job_get(user=request.user, public_id=job_id)).data)
 
 
+class JobPauseApi(RequesterApiView):
+    paused = True
+
+    @extend_schema(
+        operation_id="jobs_pause",
+        tags=["jobs"],
+        summary="Pause a running job: labelers get no new tasks (answers to tasks they hold are still taken)",
+        request=None,
+        responses={200: JobSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request, job_id: str):
+        job = selectors.job_get(user=request.user, public_id=job_id)
+        job = services.job_set_paused(job=job, paused=self.paused)
+        return Response(JobSerializer(selectors.job_get(user=request.user, public_id=job.public_id)).data)
+
+
+class JobResumeApi(JobPauseApi):
+    paused = False
+
+    @extend_schema(
+        operation_id="jobs_resume",
+        tags=["jobs"],
+        summary="Resume a paused job",
+        request=None,
+        responses={200: JobSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request, job_id: str):
+        return super().post(request, job_id)
+
+
 class JobProgressApi(RequesterApiView):
     @extend_schema(
         operation_id="jobs_progress",

@@ -487,7 +487,9 @@ def _check_open(status: str) -> None:
 
 
 def _check_running(job: Job) -> None:
-    if job.state != Job.State.RUNNING:
+    """Answers are taken while the job runs, and (for tasks already held)
+    while it is paused."""
+    if job.state not in (Job.State.RUNNING, Job.State.PAUSED):
         raise Conflict(ErrorCode.JOB_NOT_RUNNING, f"This job is {job.state}; it takes no more responses.")
 
 
@@ -606,3 +608,25 @@ def task_skip(*, labeler: AbstractBaseUser, task_id: Any) -> Lease:
     lease.status = Lease.Status.SKIPPED
     lease.save(update_fields=["status"])
     return lease
+
+
+# --- Job state ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def job_set_paused(*, job: Job, paused: bool) -> Job:
+    """Pause a running job (no new tasks are handed out; answers to tasks
+    already held are still taken) or resume a paused one."""
+    job = locks.job_lock(pk=job.pk)
+    wanted, allowed_from = (
+        (Job.State.PAUSED, Job.State.RUNNING) if paused else (Job.State.RUNNING, Job.State.PAUSED)
+    )
+    if job.state == wanted:
+        return job
+    if job.state != allowed_from:
+        raise Conflict(ErrorCode.JOB_NOT_RUNNING,
+                       f"This job is {job.state}; only a {allowed_from} job can be {'paused' if paused else 'resumed'}.")
+    job.state = wanted
+    job.save(update_fields=["state"])
+    events.job_state_changed(job.public_id, job.audience.public_id)
+    return job

@@ -210,6 +210,7 @@ _ERROR_DESCRIPTIONS = {
     403: "Signed in, but not as a requester.",
     404: "No such object among those you can see.",
     413: "The request body is too large.",
+    409: "The object's state does not allow this: `{\"detail\": message, \"code\": code}`.",
     415: "Unsupported content type.",
 }
 

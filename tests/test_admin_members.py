@@ -85,3 +85,18 @@ def test_responses_show_pseudonyms_to_requesters(client, requester, labeler):
         page = client.get(url).content.decode()
         assert labeler_anonymous_id(labeler.pk) in page and labeler.username not in page
     assert Lease.objects.get().status == Lease.Status.SUBMITTED
+
+
+def test_requesters_pause_and_resume_their_jobs_from_the_admin(client, requester, other_requester):
+    from jobs.models import Job
+
+    job = factories.draw_job(requester, global_audience())
+    changelist = reverse("admin:jobs_job_changelist")
+    client.force_login(other_requester)
+    client.post(changelist, {"action": "pause", "_selected_action": [job.pk]})
+    assert Job.objects.get(pk=job.pk).state == Job.State.RUNNING  # not theirs: not in their queryset
+    client.force_login(requester)
+    client.post(changelist, {"action": "pause", "_selected_action": [job.pk]})
+    assert Job.objects.get(pk=job.pk).state == Job.State.PAUSED
+    client.post(changelist, {"action": "resume", "_selected_action": [job.pk]})
+    assert Job.objects.get(pk=job.pk).state == Job.State.RUNNING

@@ -33,6 +33,8 @@ REQUESTER_ENDPOINTS = [
     ("get", "/api/jobs/"),
     ("post", "/api/jobs/"),
     ("get", "/api/jobs/job_x/"),
+    ("post", "/api/jobs/job_x/pause/"),
+    ("post", "/api/jobs/job_x/resume/"),
     ("get", "/api/jobs/job_x/progress/"),
     ("get", "/api/jobs/job_x/results/"),
     ("get", "/api/jobs/job_x/results/download/"),

@@ -511,6 +511,7 @@ def tables(w: World) -> list[tuple[str, str, str, str, list[Case]]]:
 # Routes that take no body or query string: their input is the path alone
 # (unknown ids are 404s, below and in test_security_isolation.py).
 PATH_ONLY = {"audiences:audience-detail", "jobs:job-definition-detail", "jobs:job-detail", "jobs:job-progress",
+             "jobs:job-pause", "jobs:job-resume",
              "jobs:job-datapoint-heatmap",
              "labeling:api-home", "labeling:api-heartbeat", "labeling:api-qualification-next",
              "labeling:api-task-next", "labeling:api-task-skip", "labeling:api-preview-task"}

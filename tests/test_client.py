@@ -823,3 +823,19 @@ def re_name(requirement: str) -> str:
     import re
 
     return re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0].lower()
+
+
+def test_pause_and_resume(job, server):
+    server.route("POST", "/api/jobs/job_1/pause/", {**JOB, "state": "paused"})
+    server.route("POST", "/api/jobs/job_1/resume/", {**JOB, "state": "running"})
+    assert job.pause() is job and job.state == "paused"
+    assert job.resume().state == "running"
+    assert [r.url.path for r in server.requests][-2:] == ["/api/jobs/job_1/pause/", "/api/jobs/job_1/resume/"]
+
+
+def test_pausing_a_finished_job_says_why(job, server):
+    server.route("POST", "/api/jobs/job_1/pause/",
+                 (409, {"detail": "This job is completed; only a running job can be paused.",
+                        "code": "job_not_running"}))
+    with pytest.raises(crowdcanvas.ConflictError, match="only a running job"):
+        job.pause()

@@ -314,3 +314,38 @@ def test_next_task_keeps_looking_past_slots_that_filled_up_meanwhile(global_draw
     lease = services.task_next(labeler=labeler, job=job)
     assert lease is not None and lease.job_datapoint.position == 4
     assert seen == [0, 1, 2, 3, 4]
+
+
+# --- pausing -----------------------------------------------------------------------------------
+
+
+def test_a_paused_job_hands_out_no_tasks_but_takes_answers_to_held_ones(requester, make_labeler):
+    job = factories.draw_job(requester, global_audience(), datapoints=3, responses=1)
+    owner = APIClient()
+    owner.force_authenticate(requester)
+    holder, newcomer = api_for(make_labeler("holder")), api_for(make_labeler("newcomer"))
+    held = next_task(holder, job)
+
+    paused = owner.post(f"/api/jobs/{job.public_id}/pause/")
+    assert paused.status_code == 200 and paused.json()["state"] == "paused"
+    refused = newcomer.post(f"/api/labeler/jobs/{job.public_id}/tasks/next/")
+    assert refused.status_code == 409 and refused.json()["code"] == "job_not_running"
+    answered = submit(holder, held["id"], factories.stroke_inside())
+    assert answered.status_code == 200 and answered.json()["next"] is None
+    assert Response.objects.filter(job=job).count() == 1
+
+    assert owner.post(f"/api/jobs/{job.public_id}/resume/").json()["state"] == "running"
+    assert next_task(newcomer, job) is not None
+
+
+def test_only_running_jobs_pause_and_only_the_owner_can(requester, other_requester):
+    job = factories.draw_job(requester, global_audience())
+    stranger = APIClient()
+    stranger.force_authenticate(other_requester)
+    assert stranger.post(f"/api/jobs/{job.public_id}/pause/").status_code == 404
+    Job.objects.filter(pk=job.pk).update(state=Job.State.COMPLETED)
+    owner = APIClient()
+    owner.force_authenticate(requester)
+    refused = owner.post(f"/api/jobs/{job.public_id}/pause/")
+    assert refused.status_code == 409 and "completed" in refused.json()["detail"]
+    assert Job.objects.get(pk=job.pk).state == Job.State.COMPLETED
