@@ -442,7 +442,8 @@ class JobManager:
         return JobDefinition(self._http, self._http.post("job-definitions/", json=body))
 
     def create_draw_job_definition(self, name: str, instruction: str, datapoints: list,
-                                   responses_per_datapoint: int = 10, contexts: list | None = None) -> JobDefinition:
+                                   responses_per_datapoint: int = 10, contexts: list | None = None,
+                                   draw_aggregation: str | None = None) -> JobDefinition:
         """Create a draw job definition: labelers paint over the regions of
         each image that match the instruction.
 
@@ -452,6 +453,9 @@ class JobManager:
             datapoints: the images: URLs or local file paths (uploaded first).
             responses_per_datapoint: responses to collect per image (1..1000).
             contexts: optional text per image, shown with it (same length as datapoints).
+            draw_aggregation: ``"majority"`` (default: cells inked by at least half
+                of the responses' weight) or ``"em"`` (expectation-maximization
+                over the responses' masks).
 
         Returns:
             The new :class:`JobDefinition`; ``preview()`` it, then
@@ -460,9 +464,13 @@ class JobManager:
         Raises:
             ValueError: bad input (checked before any request), or the server's 400.
         """
+        if draw_aggregation not in (None, "majority", "em"):
+            raise ValueError(f"draw_aggregation must be 'majority' or 'em', got {draw_aggregation!r}")
         body = self._common(name, instruction, datapoints, responses_per_datapoint, contexts)
         items = [plan_image(value, f"datapoints[{index}]") for index, value in enumerate(body["datapoints"])]
         body["datapoints"] = [self._http.wire_item(item) for item in items]
+        if draw_aggregation is not None:
+            body["draw_aggregation"] = draw_aggregation
         return self._create({"kind": "draw", **body})
 
     def create_compare_job_definition(self, name: str, instruction: str, datapoints: list,

@@ -839,3 +839,12 @@ def test_pausing_a_finished_job_says_why(job, server):
                         "code": "job_not_running"}))
     with pytest.raises(crowdcanvas.ConflictError, match="only a running job"):
         job.pause()
+
+
+def test_draw_definitions_may_ask_for_em_aggregation(client, server, offline):
+    server.route("POST", "/api/job-definitions/", (201, {**DEFINITION, "draw_aggregation": "em"}))
+    definition = client.job.create_draw_job_definition("Books", "Color", [URL_A], draw_aggregation="em")
+    assert server.bodies("POST", "/api/job-definitions/")[-1]["draw_aggregation"] == "em"
+    assert definition.draw_aggregation == "em"
+    with pytest.raises(ValueError, match="'majority' or 'em'"):
+        offline.job.create_draw_job_definition("Books", "Color", [URL_A], draw_aggregation="mean")
