@@ -80,6 +80,6 @@ def test_no_generated_request_gets_a_server_error(test_database_url, artifacts_d
                        parameters={name: seeded[name] for name in ("audience_id", "job_id", "task_id")})
     finally:
         server.stop()
-    assert "Selected: 19/" in requester, requester[-3000:]  # 17 requester operations and 2 of the preview
+    assert "Selected: 21/" in requester, requester[-3000:]  # 19 requester operations and 2 of the preview
     assert "Selected: 7/" in labeler, labeler[-3000:]
     assert "Traceback" not in server.log(), server.log()[-3000:]
