@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import _limits
+from ._resource import Resource
 from ._validation import (
     check_int,
     check_paging,
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from .job import Job, JobDefinition
 
 
-class Audience:
+class Audience(Resource):
     """An audience of labelers: ``global`` (every labeler), curated (run by
     the operators, open to every requester) or custom (yours: labelers join
     by answering its qualification examples).
@@ -32,12 +33,10 @@ class Audience:
     "dropped"}`` counts), ``created``.
     """
 
-    def __init__(self, http: Http, data: dict[str, Any]) -> None:
-        self._http = http
-        self._set(data)
+    collection = "audiences"
 
     def _set(self, data: dict[str, Any]) -> None:
-        self._data = data
+        super()._set(data)
         self.id: str = data["id"]
         self.name: str = data.get("name", "")
         self.kind: str = data.get("kind", "")
@@ -51,19 +50,9 @@ class Audience:
         self.members: dict[str, int] = dict(data.get("members") or {})
         self.created: str | None = data.get("created")
 
-    def __repr__(self) -> str:
-        return f"Audience(id={self.id!r}, name={self.name!r}, kind={self.kind!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Audience) and other.id == self.id
-
-    def __hash__(self) -> int:
-        return hash(("audience", self.id))
-
     def refresh(self) -> Audience:
         """Reload the audience from the server (member and example counts change); returns it."""
-        self._set(self._http.get(f"audiences/{path_id(self.id)}/"))
-        return self
+        return super().refresh()
 
     def add_draw_example(self, instruction: str, datapoint: Any, truths: list, context: str | None = None,
                          explanation: str | None = None, required_precision: float | None = None,

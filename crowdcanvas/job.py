@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import _limits, _live
+from ._resource import Resource
 from ._validation import (
     check_contexts,
     check_datapoint_count,
@@ -39,7 +40,7 @@ def _browser_available() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-class JobDefinition:
+class JobDefinition(Resource):
     """What to ask labelers: kind (``draw`` or ``compare``), instruction,
     datapoints and how many responses per datapoint. Assign it to an
     audience with ``audience.assign_job(definition)`` to run it; the same
@@ -50,13 +51,10 @@ class JobDefinition:
     ``draw_aggregation``, ``datapoint_count``, ``preview_url``, ``created``.
     """
 
-    def __init__(self, http: Http, data: dict[str, Any]) -> None:
-        self._http = http
-        self._set(data)
+    collection = "job-definitions"
 
     def _set(self, data: dict[str, Any]) -> None:
-        self._data = data
-        self.id: str = data["id"]
+        super()._set(data)
         self.name: str = data.get("name", "")
         self.kind: str = data.get("kind", "")
         self.instruction: str = data.get("instruction", "")
@@ -66,20 +64,6 @@ class JobDefinition:
         self.datapoint_count: int | None = data.get("datapoint_count")
         self.preview_url: str = data.get("preview_url", "")
         self.created: str | None = data.get("created")
-
-    def __repr__(self) -> str:
-        return f"JobDefinition(id={self.id!r}, name={self.name!r}, kind={self.kind!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, JobDefinition) and other.id == self.id
-
-    def __hash__(self) -> int:
-        return hash(("job_definition", self.id))
-
-    def refresh(self) -> JobDefinition:
-        """Reload the definition from the server; returns it."""
-        self._set(self._http.get(f"job-definitions/{path_id(self.id)}/"))
-        return self
 
     def preview(self, open_browser: bool | None = None) -> JobDefinition:
         """Print the URL of the preview page (the tasks as labelers will see
@@ -103,7 +87,7 @@ class JobDefinition:
         return self
 
 
-class Job:
+class Job(Resource):
     """A job definition running on an audience.
 
     Attributes: ``id``, ``state`` (``running``, ``paused``, ``completed`` or
@@ -112,13 +96,11 @@ class Job:
     ``completed``.
     """
 
-    def __init__(self, http: Http, data: dict[str, Any]) -> None:
-        self._http = http
-        self._set(data)
+    collection = "jobs"
+    shown = ("name", "state")
 
     def _set(self, data: dict[str, Any]) -> None:
-        self._data = data
-        self.id: str = data["id"]
+        super()._set(data)
         self.state: str = data.get("state", "")
         self.definition: dict[str, Any] = dict(data.get("definition") or {})
         self.audience: dict[str, Any] = dict(data.get("audience") or {})
@@ -130,20 +112,6 @@ class Job:
     def name(self) -> str:
         """The name of the job's definition."""
         return self.definition.get("name", "")
-
-    def __repr__(self) -> str:
-        return f"Job(id={self.id!r}, name={self.name!r}, state={self.state!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Job) and other.id == self.id
-
-    def __hash__(self) -> int:
-        return hash(("job", self.id))
-
-    def refresh(self) -> Job:
-        """Reload the job from the server; returns it."""
-        self._set(self._http.get(f"jobs/{path_id(self.id)}/"))
-        return self
 
     def get_status(self) -> str:
         """The job's state now: ``running``, ``paused``, ``completed`` or ``failed``."""
