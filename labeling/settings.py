@@ -7,7 +7,7 @@ layer and many server processes side by side.
 
 Environment variables:
 
-``DEBUG``            "1"/"true" turns debug mode on (default off).
+``DEBUG``            debug mode (default on, off when ``PRODUCTION`` is on).
 ``SECRET_KEY``       required unless DEBUG is on (then a dev default is used).
 ``ALLOWED_HOSTS``    comma-separated (default: localhost names when DEBUG is on).
 ``CSRF_TRUSTED_ORIGINS`` comma-separated origins (scheme://host[:port]).
@@ -61,8 +61,11 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
 
 
-DEBUG = env_bool("DEBUG")
+# One switch for deployments: PRODUCTION=1 turns debug off (and requires a
+# SECRET_KEY); a checkout without it runs in debug mode on a dev key, so
+# ``manage.py`` works out of the box.
 PRODUCTION = env_bool("PRODUCTION")
+DEBUG = env_bool("DEBUG", not PRODUCTION)
 
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DEBUG must be off when PRODUCTION is on.")

@@ -22,6 +22,7 @@ _server: PostgresServer | None = None
 @pytest.hookimpl(wrapper=True)
 def pytest_load_initial_conftests(early_config, parser, args):
     global _server
+    os.environ.setdefault("DEBUG", "0")  # the suite tests the app as deployed, not its debug mode
     os.environ.setdefault("SECRET_KEY", "test-secret-key-for-crowdcanvas")
     os.environ.setdefault("INSECURE_FAST_PASSWORD_HASHER", "1")
     # Threads (websocket consumers, races) must not keep connections to the test database open.

@@ -181,6 +181,7 @@ def django_env(database_url: str | None, redis_url: str | None = None, **extra: 
         env["DATABASE_URL"] = database_url
     if redis_url:
         env["REDIS_URL"] = redis_url
+    env.setdefault("DEBUG", "0")  # servers and workers under test run as deployed
     env.setdefault("SECRET_KEY", "test-secret-key-for-crowdcanvas-processes")
     env.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
     env["PYTHONUNBUFFERED"] = "1"
