@@ -22,6 +22,17 @@ if TYPE_CHECKING:
     from .job import Job, JobDefinition
 
 
+def _example_texts(instruction: Any, context: Any, explanation: Any) -> dict[str, Any]:
+    """The texts of a qualification example, checked as the server checks them."""
+    return {
+        "instruction": check_text(instruction, "instruction", max_length=_limits.MAX_INSTRUCTION_LENGTH,
+                                  required=True),
+        "context": check_text(context, "context", max_length=_limits.MAX_CONTEXT_LENGTH, required=False),
+        "explanation": check_text(explanation, "explanation", max_length=_limits.MAX_EXPLANATION_LENGTH,
+                                  required=False),
+    }
+
+
 class Audience(Resource):
     """An audience of labelers: ``global`` (every labeler), curated (run by
     the operators, open to every requester) or custom (yours: labelers join
@@ -79,11 +90,7 @@ class Audience(Resource):
             ValueError: bad input (before any request), or the server's 400.
         """
         body: dict[str, Any] = {
-            "instruction": check_text(instruction, "instruction", max_length=_limits.MAX_INSTRUCTION_LENGTH,
-                                      required=True),
-            "context": check_text(context, "context", max_length=_limits.MAX_CONTEXT_LENGTH, required=False),
-            "explanation": check_text(explanation, "explanation", max_length=_limits.MAX_EXPLANATION_LENGTH,
-                                      required=False),
+            **_example_texts(instruction, context, explanation),
             "truths": [box.to_dict() for box in plan_boxes(truths, "truths")],
         }
         if required_precision is not None:
@@ -115,13 +122,7 @@ class Audience(Resource):
         Raises:
             ValueError: bad input (before any request), or the server's 400.
         """
-        body: dict[str, Any] = {
-            "instruction": check_text(instruction, "instruction", max_length=_limits.MAX_INSTRUCTION_LENGTH,
-                                      required=True),
-            "context": check_text(context, "context", max_length=_limits.MAX_CONTEXT_LENGTH, required=False),
-            "explanation": check_text(explanation, "explanation", max_length=_limits.MAX_EXPLANATION_LENGTH,
-                                      required=False),
-        }
+        body: dict[str, Any] = _example_texts(instruction, context, explanation)
         first, second = plan_pair(datapoint, "datapoint")
         matches = [index for index in (0, 1) if truth is not None and truth == datapoint[index]]
         if not matches:
