@@ -1,7 +1,12 @@
 """Celery tasks: thin wrappers around the result services.
 
 Enqueued after commit (``enqueue_aggregation``), so a worker never sees a
-response that was rolled back. ``acks_late`` plus ``reject_on_worker_lost``
+response that was rolled back, and at most one per datapoint waits in the
+queue: a task brings its datapoint's result up to date with every response
+committed before it starts, so while one is queued, later responses to the
+datapoint need none of their own (``publish_aggregation``). When the worker
+falls behind, the responses that arrive meanwhile are folded in together.
+``acks_late`` plus ``reject_on_worker_lost``
 (settings) hand a task killed mid-run to another worker; the services are
 idempotent, so running one twice is harmless. Publishing never fails a
 request: when Redis is down the task is lost here, and the sweeper
@@ -14,16 +19,32 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.core.cache import cache
 from django.db import transaction
 
 from . import result_services
 
 logger = logging.getLogger("crowdcanvas.tasks")
 
+# How long a "queued" mark lives. A mark whose task was lost (a broker that
+# lost its data) holds back that datapoint's tasks this long at most; the
+# sweeper then enqueues it again.
+QUEUED_MARK_SECONDS = 60
+
+
+def _queued_mark(job_datapoint_id: int) -> str:
+    return f"aggregation-queued:{job_datapoint_id}"
+
 
 @shared_task(bind=True, acks_late=True, autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=60,
              max_retries=8)
 def aggregate_datapoint(self, job_datapoint_id: int) -> int | None:
+    # Cleared before reading: a response committed from here on enqueues a
+    # task of its own, and one committed before is read below.
+    try:
+        cache.delete(_queued_mark(job_datapoint_id))
+    except Exception:  # Redis down: the mark expires on its own
+        logger.warning("could not clear the queued mark", extra={"job_datapoint": job_datapoint_id}, exc_info=True)
     result = result_services.datapoint_aggregate(job_datapoint_id=job_datapoint_id)
     return None if result is None else result.response_count
 
@@ -41,9 +62,18 @@ def prune_heartbeats() -> int:
 
 
 def publish_aggregation(job_datapoint_id: int) -> bool:
-    """Send an aggregation task; ``False`` (logged) when the broker is down."""
+    """Send an aggregation task unless one for the datapoint is queued and not
+    yet started (it will read this response too); ``False`` (logged) when
+    the broker is down."""
+    mark = _queued_mark(job_datapoint_id)
     try:
-        aggregate_datapoint.delay(job_datapoint_id)
+        if not cache.add(mark, 1, timeout=QUEUED_MARK_SECONDS):
+            return True
+        try:
+            aggregate_datapoint.delay(job_datapoint_id)
+        except Exception:
+            cache.delete(mark)
+            raise
         return True
     except Exception:  # the broker is unreachable: the sweeper will catch up
         logger.warning("could not enqueue aggregation", extra={"job_datapoint": job_datapoint_id}, exc_info=True)

@@ -1,0 +1,83 @@
+"""Aggregation tasks are coalesced: at most one waits in the queue per
+datapoint, and it folds in every response committed before it starts."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis as redis_lib
+from django.core.cache import cache
+
+from audiences.selectors import global_audience
+from jobs import tasks
+from jobs.models import DatapointResult, JobDatapoint
+from labeling.simulation import Oracle, SimulatedLabeler, create_labelers
+from tests import factories
+from tests.stack import AsgiServer, CeleryWorker, django_env
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """The task ids ``publish_aggregation`` sends, instead of a broker."""
+    sent: list[int] = []
+    monkeypatch.setattr(tasks.aggregate_datapoint, "delay", sent.append)
+    cache.clear()
+    yield sent
+    cache.clear()
+
+
+def test_a_second_response_while_one_task_is_queued_sends_none(published):
+    assert tasks.publish_aggregation(7) and tasks.publish_aggregation(7)
+    assert published == [7]
+    assert tasks.publish_aggregation(8)  # another datapoint has its own
+    assert published == [7, 8]
+
+
+def test_a_task_that_starts_lets_the_next_response_send_one(published, monkeypatch):
+    monkeypatch.setattr(tasks.result_services, "datapoint_aggregate", lambda job_datapoint_id: None)
+    tasks.publish_aggregation(7)
+    tasks.aggregate_datapoint.run(7)  # the worker picks it up
+    tasks.publish_aggregation(7)
+    assert published == [7, 7]
+
+
+def test_a_failed_send_leaves_no_mark_behind(published, monkeypatch):
+    def broker_down(job_datapoint_id):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks.aggregate_datapoint, "delay", broker_down)
+    assert tasks.publish_aggregation(7) is False
+    monkeypatch.setattr(tasks.aggregate_datapoint, "delay", published.append)
+    assert tasks.publish_aggregation(7)
+    assert published == [7]
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_responses_to_one_datapoint_queue_one_task_that_counts_them_all(test_database_url, redis_server, tmp_path,
+                                                                       requester):
+    env = django_env(test_database_url, redis_server.url, LOG_LEVEL="INFO")
+    job = factories.draw_job(requester, global_audience(), datapoints=1, responses=3)
+    server = AsgiServer(env, tmp_path / "server.log").start()
+    try:  # three labelers answer over HTTP while no worker runs: one task waits for all three
+        for _, token in create_labelers(3, prefix="coalesced"):
+            labeler = SimulatedLabeler(base_url=server.url, token=token, accuracy=1.0, oracle=Oracle(), seed=token)
+            labeler.work(job.public_id)
+            labeler.close()
+    finally:
+        server.stop()
+    assert JobDatapoint.objects.get(job=job).response_count == 3
+    assert redis_lib.Redis.from_url(redis_server.url).llen("celery") == 1
+
+    worker = CeleryWorker(env, tmp_path / "worker.log", concurrency=1).start().wait_ready()
+    try:
+        deadline = time.monotonic() + 30
+        while "succeeded" not in worker.log():
+            assert time.monotonic() < deadline, worker.log()[-3000:]
+            time.sleep(0.1)
+        time.sleep(0.5)  # time for a second task, were there one
+    finally:
+        worker.stop()
+    assert worker.log().count("succeeded") == 1
+    assert DatapointResult.objects.get(job=job).response_count == 3
