@@ -27,7 +27,7 @@ from labeling.errors import Conflict, ErrorCode, Forbidden
 from labeling.validation import field
 
 from . import assets as asset_files
-from . import wire
+from . import content, wire
 from .aggregation import leader_confidence
 from .models import Asset, Datapoint, Job, JobDatapoint, JobDefinition, Lease, Response, TaskKind
 
@@ -35,8 +35,6 @@ MAX_DATAPOINTS = 100_000
 # Candidates a labeler's next-task request tries before giving up (each one
 # found full only because it filled up while the request ran).
 MAX_SLOT_ATTEMPTS = 50
-# What a job datapoint is loaded with when it is leased or answered.
-SLOT_RELATED = ("datapoint__asset", "datapoint__asset_b", "datapoint__media_context")
 _random = random.SystemRandom()
 MAX_RESPONSES_PER_DATAPOINT = 1000
 
@@ -358,9 +356,15 @@ def _open_slot_sql(*, select: str, job: Job, labeler: AbstractBaseUser, now, exc
         f" AND live.status = %s AND live.expires_at > %s) < %s"
         f"{tail}"
     )
-    params = [job.pk, *exclude, labeler.pk, Lease.Status.SUBMITTED, Lease.Status.SKIPPED, Lease.Status.ACTIVE, now,
-              job.definition.responses_per_datapoint]
+    params = [job.pk, *exclude, labeler.pk, Lease.Status.SUBMITTED, Lease.Status.SKIPPED, Lease.Status.ACTIVE,
+              _db_datetime(now), job.definition.responses_per_datapoint]
     return sql, params
+
+
+def _db_datetime(value):
+    """A datetime as the database compares it with stored ones (SQLite keeps
+    them as text), for parameters of hand-written SQL."""
+    return connection.ops.adapt_datetimefield_value(value)
 
 
 def open_slot_count(*, job: Job, labeler: AbstractBaseUser, now) -> int:
@@ -371,12 +375,45 @@ def open_slot_count(*, job: Job, labeler: AbstractBaseUser, now) -> int:
         return cursor.fetchone()[0]
 
 
-def _lock_open_slot(*, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[int],
-                    skip_locked: bool) -> JobDatapoint | None:
-    """Lock the open slot closest to completion (see ``labeling.locks``)."""
-    tail = " ORDER BY jd.response_count DESC, jd.position LIMIT 1"
-    sql, params = _open_slot_sql(select="jd.id", job=job, labeler=labeler, now=now, exclude=exclude, tail=tail)
-    return locks.job_datapoint_lock_first_of(sql, params, skip_locked=skip_locked, related=SLOT_RELATED)
+FEED_ORDER = " ORDER BY jd.response_count DESC, jd.position LIMIT 1"
+
+
+def _lock_open_slot(*, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[int]) -> int | None:
+    """Lock the open slot closest to completion that no one else holds
+    locked; its id (see ``labeling.locks``)."""
+    sql, params = _open_slot_sql(select="jd.id", job=job, labeler=labeler, now=now, exclude=exclude,
+                                 tail=FEED_ORDER)
+    return locks.job_datapoint_lock_first_of(sql, params, skip_locked=True)
+
+
+def _first_open_slot(*, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[int]) -> int | None:
+    """The open slot closest to completion, as of now, locked or not."""
+    sql, params = _open_slot_sql(select="jd.id", job=job, labeler=labeler, now=now, exclude=exclude,
+                                 tail=FEED_ORDER)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+def _slot_with_room(slot_id: int, needed: int, labeler: AbstractBaseUser, now) -> JobDatapoint | None:
+    """The locked job datapoint ``slot_id``, if it still has room for
+    ``labeler``: counted again under the lock, in a statement of its own, so
+    it sees every lease and answer committed before the lock was granted."""
+    slot_table, lease_table = JobDatapoint._meta.db_table, Lease._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT jd.datapoint_id, jd.position, jd.response_count, jd.closed,"
+            f" (SELECT COUNT(*) FROM {lease_table} live WHERE live.job_datapoint_id = jd.id AND live.status = %s"
+            f" AND live.expires_at > %s AND live.labeler_id <> %s)"
+            f" FROM {slot_table} jd WHERE jd.id = %s",
+            [Lease.Status.ACTIVE, _db_datetime(now), labeler.pk, slot_id],
+        )
+        datapoint_id, position, response_count, closed, live = cursor.fetchone()
+    if closed or response_count + live >= needed:
+        return None
+    return JobDatapoint(id=slot_id, datapoint_id=datapoint_id, position=position, response_count=response_count,
+                        closed=bool(closed))
 
 
 def _has_room(job_datapoint: JobDatapoint, needed: int, now, *, excluding_labeler_id: int | None = None) -> bool:
@@ -404,17 +441,21 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
     """The labeler's next task in ``job``: their live lease if they hold one,
     else (sometimes) a quality check, else a new lease on the open datapoint
     closest to completion; ``None`` when the job has no work left for them.
-    ``membership``, when the caller has just checked it, saves a query."""
+    ``membership``, when the caller has just checked it, saves a query.
+
+    The lease's job datapoint comes without its datapoint loaded: read it
+    from ``jobs.content``."""
     if job.state != Job.State.RUNNING:
         raise Conflict(ErrorCode.JOB_NOT_RUNNING, f"This job is {job.state}; it takes no more responses.")
     if membership is None:
         working_membership(labeler=labeler, audience=job.audience)
+    job.definition = content.definition(job.definition_id)
     needed = job.definition.responses_per_datapoint
     with transaction.atomic():
         now = timezone.now()
         held = next(iter(
             Lease.objects.filter(job=job, labeler=labeler, status=Lease.Status.ACTIVE, expires_at__gt=now)
-            .select_related("example", *(f"job_datapoint__{name}" for name in SLOT_RELATED))[:1]
+            .select_related("example", "job_datapoint")[:1]
         ), None)
         if held is not None:
             held.job = job
@@ -425,18 +466,22 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
                                         expires_at=now + _lease_duration())
         tried: list[int] = []
         for _ in range(MAX_SLOT_ATTEMPTS):
-            # Pass over rows other labelers hold; only when every candidate is
-            # held, wait for one. No candidate at all: no work for this labeler.
-            slot = _lock_open_slot(job=job, labeler=labeler, now=now, exclude=tried, skip_locked=True)
-            if slot is None:
-                slot = _lock_open_slot(job=job, labeler=labeler, now=now, exclude=tried, skip_locked=False)
-                if slot is None:
+            slot_id = _lock_open_slot(job=job, labeler=labeler, now=now, exclude=tried)
+            if slot_id is None:
+                # Every candidate is held by someone answering or taking it,
+                # or there is none. Which, a fresh look that waits on nothing
+                # tells: a query that had to wait for a row checks it against
+                # its own older view of the leases, where a lease just answered
+                # still counts next to its answer, and may find no room.
+                slot_id = _first_open_slot(job=job, labeler=labeler, now=now, exclude=tried)
+                if slot_id is None:
                     return None
-            # Counted again under the lock: the candidate query saw the leases
-            # as they were when it started, before another labeler's commit.
-            if _has_room(slot, needed, now, excluding_labeler_id=labeler.pk):
+                locks.job_datapoint_lock_id(pk=slot_id)
+            slot = _slot_with_room(slot_id, needed, labeler, now)
+            if slot is not None:
+                slot.job = job
                 return _lease_upsert(job=job, slot=slot, labeler=labeler, now=now)
-            tried.append(slot.pk)
+            tried.append(slot_id)
     return None
 
 
@@ -467,7 +512,7 @@ def _claim_lease(*, labeler: AbstractBaseUser, task_id: Any) -> tuple[Lease, Job
     change only under its lock, so the status read after it is current."""
     if not isinstance(task_id, str):
         raise Lease.DoesNotExist
-    slot = locks.job_datapoint_lock_for_task(task_id=task_id, labeler_id=labeler.pk, related=SLOT_RELATED)
+    slot = locks.job_datapoint_lock_for_task(task_id=task_id, labeler_id=labeler.pk)
     if slot is None:  # a quality check (no datapoint), or not this labeler's task
         lease = locks.lease_lock(public_id=task_id, labeler_id=labeler.pk)
     else:
@@ -512,11 +557,12 @@ def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Su
     """
     if not isinstance(task_id, str):
         raise Lease.DoesNotExist
-    lease = Lease.objects.select_related(
-        "job__definition", "job__audience", *(f"job_datapoint__{name}" for name in SLOT_RELATED)
-    ).get(public_id=task_id, labeler=labeler)
+    lease = (Lease.objects.select_related("job__audience", "job_datapoint").defer("job__summary")
+             .get(public_id=task_id, labeler=labeler))
+    job = lease.job
+    job.definition = content.definition(job.definition_id)
     _check_open(lease.status)
-    _check_running(lease.job)
+    _check_running(job)
     if lease.job_datapoint_id is None:
         with transaction.atomic():
             lease = locks.lease_lock(public_id=task_id, labeler_id=labeler.pk)
@@ -524,14 +570,17 @@ def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Su
             membership = _gold_submit(labeler=labeler, lease=lease, response=response)
             _mark_submitted(lease)
         return Submitted(lease=lease, membership=membership)
-    payload = response_validate(datapoint=lease.job_datapoint.datapoint, response=response)
-    membership = working_membership(labeler=labeler, audience=lease.job.audience)
+    slot = lease.job_datapoint
+    slot.datapoint = content.datapoint(slot.datapoint_id)
+    payload = response_validate(datapoint=slot.datapoint, response=response)
+    membership = working_membership(labeler=labeler, audience=job.audience)
     with transaction.atomic():
-        slot = locks.job_datapoint_lock(pk=lease.job_datapoint_id)
-        slot.datapoint = lease.job_datapoint.datapoint
-        lease.status, lease.expires_at = Lease.objects.filter(pk=lease.pk).values_list("status", "expires_at").get()
+        now = timezone.now()
+        slot.response_count, slot.closed, lease.status, expired = locks.job_datapoint_lock_with_lease(
+            pk=slot.pk, lease_id=lease.pk, now=_db_datetime(now))
         _check_open(lease.status)
-        _response_store(labeler=labeler, lease=lease, slot=slot, payload=payload, membership=membership)
+        _response_store(labeler=labeler, lease=lease, slot=slot, payload=payload, membership=membership,
+                        expired=expired, now=now)
         _mark_submitted(lease)
     return Submitted(lease=lease, membership=membership)
 
@@ -542,12 +591,12 @@ def _mark_submitted(lease: Lease) -> None:
 
 
 def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoint, payload: dict,
-                    membership: Membership) -> None:
-    """Store a validated answer on the locked ``slot`` (the caller holds its lock)."""
+                    membership: Membership, expired: bool, now) -> None:
+    """Store a validated answer on the locked ``slot`` (the caller holds its
+    lock; ``expired``: the lease ran out before ``now``)."""
     job = lease.job
     definition = job.definition
-    now = timezone.now()
-    if lease.expires_at <= now and not _has_room(slot, definition.responses_per_datapoint, now,
+    if expired and not _has_room(slot, definition.responses_per_datapoint, now,
                                                  excluding_labeler_id=labeler.pk):
         raise Conflict(ErrorCode.TASK_EXPIRED,
                        "Your time for this task ran out and its place was given to someone else.")

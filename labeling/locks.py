@@ -42,19 +42,43 @@ def job_datapoint_lock_for_task(*, task_id: str, labeler_id: int, related: tuple
         return None
 
 
-def job_datapoint_lock_first_of(sql: str, params: list, *, skip_locked: bool,
-                                related: tuple[str, ...] = ()) -> JobDatapoint | None:
-    """Lock the job datapoint the ``SELECT jd.id ... LIMIT 1`` query ``sql``
-    finds (alias ``jd``), and load it with ``related``. With ``skip_locked``,
-    rows other transactions hold are passed over instead of waited for."""
-    if connection.features.has_select_for_update:
-        sql += " FOR NO KEY UPDATE OF jd" + (" SKIP LOCKED" if skip_locked else "")
+def job_datapoint_lock_id(*, pk: int) -> None:
+    """Lock one job datapoint, loading nothing."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(f"SELECT id FROM {JobDatapoint._meta.db_table} WHERE id = %s{_for_update('')}", [pk])
+
+
+def job_datapoint_lock_with_lease(*, pk: int, lease_id: int, now) -> tuple[int, bool, str, bool]:
+    """Lock one job datapoint and read, under the lock, its response count,
+    whether it is closed, and the status of its lease ``lease_id`` and
+    whether that lease ran out before ``now`` (a database datetime)."""
+    slot_table, lease_table = JobDatapoint._meta.db_table, Lease._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT jd.response_count, jd.closed, l.status, CASE WHEN l.expires_at <= %s THEN 1 ELSE 0 END"
+            f" FROM {slot_table} jd JOIN {lease_table} l ON l.job_datapoint_id = jd.id"
+            f" WHERE jd.id = %s AND l.id = %s{_for_update('jd')}",
+            [now, pk, lease_id],
+        )
+        response_count, closed, status, expired = cursor.fetchone()
+    return response_count, bool(closed), status, bool(expired)
+
+
+def job_datapoint_lock_first_of(sql: str, params: list, *, skip_locked: bool) -> int | None:
+    """Lock the job datapoint the ``SELECT jd.id ... LIMIT 1`` query ``sql``
+    finds (alias ``jd``); its id. With ``skip_locked``, rows other
+    transactions hold are passed over instead of waited for."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql + _for_update("jd", skip_locked=skip_locked), params)
         row = cursor.fetchone()
-    if row is None:
-        return None
-    return JobDatapoint.objects.select_related(*related).get(pk=row[0])
+    return None if row is None else row[0]
+
+
+def _for_update(alias: str, *, skip_locked: bool = False) -> str:
+    """The ``FOR NO KEY UPDATE`` clause for hand-written SQL (none on SQLite)."""
+    if not connection.features.has_select_for_update:
+        return ""
+    return " FOR NO KEY UPDATE" + (f" OF {alias}" if alias else "") + (" SKIP LOCKED" if skip_locked else "")
 
 
 def lease_lock(*, public_id: str, labeler_id: int) -> Lease:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from audiences.grading import CHANCE, user_score
 from audiences.models import Audience, Membership
 from audiences.services import MIN_EXAMPLES_TO_OPEN
+from jobs import content
 from jobs.models import Asset, Datapoint, Job, Lease
 from jobs.services import open_slot_count
 
@@ -54,8 +55,8 @@ def task_view(lease: Lease) -> dict:
     if lease.example_id:
         # A quality check looks exactly like the job's own tasks.
         source, media = lease.example, None
-    else:  # callers load the datapoint and its items with the lease (jobs.services.SLOT_RELATED)
-        source = lease.job_datapoint.datapoint
+    else:
+        source = content.datapoint(lease.job_datapoint.datapoint_id)
         media = source.media_context
     return _task(
         task_id=lease.public_id, kind=job.definition.kind, instruction=job.definition.instruction,

@@ -15,12 +15,17 @@ ARTIFACTS = Path(os.environ.get("CROWDCANVAS_ARTIFACTS", stack.ROOT / "test-arti
 
 
 @pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    """Rate limits count in Django's cache (``labeling.throttles``): every
-    test starts with nothing counted, whatever the tests before it did."""
+def fresh_caches():
+    """Rate limits count in Django's cache (``labeling.throttles``), and
+    definitions and datapoints are cached per process (``jobs.content``):
+    every test starts with nothing counted or cached, whatever the tests
+    before it did."""
     from django.core.cache import cache
 
+    from jobs import content
+
     cache.clear()
+    content.clear()
     yield
 
 

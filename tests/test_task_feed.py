@@ -303,14 +303,15 @@ def test_next_task_keeps_looking_past_slots_that_filled_up_meanwhile(global_draw
     from jobs import services
 
     job = factories.draw_job(global_draw_job.owner, global_audience(), datapoints=6, responses=1)
-    real_has_room = services._has_room
+    real_slot_with_room = services._slot_with_room
+    positions = dict(JobDatapoint.objects.filter(job=job).values_list("pk", "position"))
     seen = []
 
-    def filled_meanwhile(slot, needed, now, **kwargs):
-        seen.append(slot.position)
-        return len(seen) > 4 and real_has_room(slot, needed, now, **kwargs)
+    def filled_meanwhile(slot_id, needed, labeler, now):
+        seen.append(positions[slot_id])
+        return real_slot_with_room(slot_id, needed, labeler, now) if len(seen) > 4 else None
 
-    monkeypatch.setattr(services, "_has_room", filled_meanwhile)
+    monkeypatch.setattr(services, "_slot_with_room", filled_meanwhile)
     lease = services.task_next(labeler=labeler, job=job)
     assert lease is not None and lease.job_datapoint.position == 4
     assert seen == [0, 1, 2, 3, 4]
