@@ -167,6 +167,8 @@ def job_summary_refresh(*, job: Job) -> dict:
 def job_finalize_if_done(*, job_id: int) -> bool:
     """Complete the job once no datapoint takes responses and every result
     includes every response (its final aggregate is written)."""
+    if JobDatapoint.objects.filter(job_id=job_id, closed=False).exists():
+        return False  # looked at first without the job's lock: the common case while a job runs
     with transaction.atomic():
         job = locks.job_lock(pk=job_id)
         if job.state != Job.State.RUNNING:

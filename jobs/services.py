@@ -22,12 +22,12 @@ from django.utils import timezone
 
 from audiences.models import Audience, Membership, QualificationExample
 from audiences.selectors import audience_visible_to
-from labeling import events, locks, validation
+from labeling import events, ids, locks, validation
 from labeling.errors import Conflict, ErrorCode, Forbidden
 from labeling.validation import field
 
 from . import assets as asset_files
-from . import content, wire
+from . import content, rows, wire
 from .aggregation import leader_confidence
 from .models import Asset, Datapoint, Job, JobDatapoint, JobDefinition, Lease, Response, TaskKind
 
@@ -324,15 +324,19 @@ def _lease_duration() -> timedelta:
     return timedelta(seconds=settings.LEASE_SECONDS)
 
 
-def working_membership(*, labeler: AbstractBaseUser, audience: Audience) -> Membership:
+def working_membership(*, labeler: AbstractBaseUser, audience: Audience,
+                       known: Membership | None | type[Ellipsis] = ...) -> Membership:
     """The membership that lets ``labeler`` work on ``audience``'s jobs:
-    graduated, or (global audience) any labeler."""
+    graduated, or (global audience) any labeler. ``known``: the labeler's
+    membership of ``audience`` (or ``None``) when the caller read it already."""
+    membership = (Membership.objects.filter(labeler=labeler, audience=audience).first() if known is ...
+                  else known)
     if audience.kind == Audience.Kind.GLOBAL:
-        membership, _ = Membership.objects.get_or_create(
-            labeler=labeler, audience=audience, defaults={"state": Membership.State.GRADUATED}
-        )
+        if membership is None:
+            membership, _ = Membership.objects.get_or_create(
+                labeler=labeler, audience=audience, defaults={"state": Membership.State.GRADUATED}
+            )
         return membership
-    membership = Membership.objects.filter(labeler=labeler, audience=audience).first()
     if membership is None or membership.state != Membership.State.GRADUATED:
         raise Forbidden(ErrorCode.NOT_ELIGIBLE, "Qualify for this job's audience before working on it.")
     return membership
@@ -357,14 +361,8 @@ def _open_slot_sql(*, select: str, job: Job, labeler: AbstractBaseUser, now, exc
         f"{tail}"
     )
     params = [job.pk, *exclude, labeler.pk, Lease.Status.SUBMITTED, Lease.Status.SKIPPED, Lease.Status.ACTIVE,
-              _db_datetime(now), job.definition.responses_per_datapoint]
+              rows.datetime_param(now), job.definition.responses_per_datapoint]
     return sql, params
-
-
-def _db_datetime(value):
-    """A datetime as the database compares it with stored ones (SQLite keeps
-    them as text), for parameters of hand-written SQL."""
-    return connection.ops.adapt_datetimefield_value(value)
 
 
 def open_slot_count(*, job: Job, labeler: AbstractBaseUser, now) -> int:
@@ -407,13 +405,13 @@ def _slot_with_room(slot_id: int, needed: int, labeler: AbstractBaseUser, now) -
             f" (SELECT COUNT(*) FROM {lease_table} live WHERE live.job_datapoint_id = jd.id AND live.status = %s"
             f" AND live.expires_at > %s AND live.labeler_id <> %s)"
             f" FROM {slot_table} jd WHERE jd.id = %s",
-            [Lease.Status.ACTIVE, _db_datetime(now), labeler.pk, slot_id],
+            [Lease.Status.ACTIVE, rows.datetime_param(now), labeler.pk, slot_id],
         )
         datapoint_id, position, response_count, closed, live = cursor.fetchone()
     if closed or response_count + live >= needed:
         return None
-    return JobDatapoint(id=slot_id, datapoint_id=datapoint_id, position=position, response_count=response_count,
-                        closed=bool(closed))
+    return rows.instance(JobDatapoint, id=slot_id, datapoint_id=datapoint_id, position=position,
+                         response_count=response_count, closed=bool(closed))
 
 
 def _has_room(job_datapoint: JobDatapoint, needed: int, now, *, excluding_labeler_id: int | None = None) -> bool:
@@ -450,50 +448,86 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
     if membership is None:
         working_membership(labeler=labeler, audience=job.audience)
     job.definition = content.definition(job.definition_id)
-    needed = job.definition.responses_per_datapoint
     with transaction.atomic():
-        now = timezone.now()
-        held = next(iter(
-            Lease.objects.filter(job=job, labeler=labeler, status=Lease.Status.ACTIVE, expires_at__gt=now)
-            .select_related("example", "job_datapoint")[:1]
-        ), None)
-        if held is not None:
-            held.job = job
-            return held
-        example = _gold_example(job, labeler, now)
-        if example is not None:
-            return Lease.objects.create(job=job, example=example, labeler=labeler, leased_at=now,
-                                        expires_at=now + _lease_duration())
-        tried: list[int] = []
-        for _ in range(MAX_SLOT_ATTEMPTS):
-            slot_id = _lock_open_slot(job=job, labeler=labeler, now=now, exclude=tried)
+        return _next_lease(job=job, labeler=labeler, now=timezone.now())
+
+
+def _next_lease(*, job: Job, labeler: AbstractBaseUser, now) -> Lease | None:
+    """``task_next`` inside the caller's transaction."""
+    held = _held_lease(job=job, labeler=labeler, now=now)
+    if held is not None:
+        return held
+    example = _gold_example(job, labeler, now)
+    if example is not None:
+        return Lease.objects.create(job=job, example=example, labeler=labeler, leased_at=now,
+                                    expires_at=now + _lease_duration())
+    needed = job.definition.responses_per_datapoint
+    tried: list[int] = []
+    for _ in range(MAX_SLOT_ATTEMPTS):
+        slot_id = _lock_open_slot(job=job, labeler=labeler, now=now, exclude=tried)
+        if slot_id is None:
+            # Every candidate is held by someone answering or taking it, or
+            # there is none. Which, a fresh look that waits on nothing tells:
+            # a query that had to wait for a row checks it against its own
+            # older view of the leases, where a lease just answered still
+            # counts next to its answer, and may find no room.
+            slot_id = _first_open_slot(job=job, labeler=labeler, now=now, exclude=tried)
             if slot_id is None:
-                # Every candidate is held by someone answering or taking it,
-                # or there is none. Which, a fresh look that waits on nothing
-                # tells: a query that had to wait for a row checks it against
-                # its own older view of the leases, where a lease just answered
-                # still counts next to its answer, and may find no room.
-                slot_id = _first_open_slot(job=job, labeler=labeler, now=now, exclude=tried)
-                if slot_id is None:
-                    return None
-                locks.job_datapoint_lock_id(pk=slot_id)
-            slot = _slot_with_room(slot_id, needed, labeler, now)
-            if slot is not None:
-                slot.job = job
-                return _lease_upsert(job=job, slot=slot, labeler=labeler, now=now)
-            tried.append(slot_id)
+                return None
+            locks.job_datapoint_lock_id(pk=slot_id)
+        slot = _slot_with_room(slot_id, needed, labeler, now)
+        if slot is not None:
+            slot.job = job
+            return _lease_upsert(job=job, slot=slot, labeler=labeler, now=now)
+        tried.append(slot_id)
     return None
+
+
+def _held_lease(*, job: Job, labeler: AbstractBaseUser, now) -> Lease | None:
+    """The labeler's live lease in ``job``, if any."""
+    lease_table, slot_table = Lease._meta.db_table, JobDatapoint._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT l.id, l.public_id, l.job_datapoint_id, l.example_id, l.leased_at, l.expires_at,"
+            f" jd.datapoint_id, jd.position FROM {lease_table} l LEFT JOIN {slot_table} jd ON jd.id = l.job_datapoint_id"
+            f" WHERE l.job_id = %s AND l.labeler_id = %s AND l.status = %s AND l.expires_at > %s LIMIT 1",
+            [job.pk, labeler.pk, Lease.Status.ACTIVE, rows.datetime_param(now)],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    lease_id, public_id, slot_id, example_id, leased_at, expires_at, datapoint_id, position = row
+    lease = rows.instance(Lease, id=lease_id, public_id=public_id, job_id=job.pk, job_datapoint_id=slot_id,
+                          example_id=example_id, labeler_id=labeler.pk, status=Lease.Status.ACTIVE,
+                          leased_at=rows.value(Lease, "leased_at", leased_at),
+                          expires_at=rows.value(Lease, "expires_at", expires_at))
+    lease.job = job
+    if slot_id is not None:
+        lease.job_datapoint = rows.instance(JobDatapoint, id=slot_id, job_id=job.pk, datapoint_id=datapoint_id,
+                                            position=position)
+    return lease
 
 
 def _lease_upsert(*, job: Job, slot: JobDatapoint, labeler: AbstractBaseUser, now) -> Lease:
     """A live lease of ``slot`` for ``labeler`` in one statement: a new row,
     or (their earlier lease ran out) the old row renewed under a new id."""
-    lease = Lease(job=job, job_datapoint=slot, labeler=labeler, status=Lease.Status.ACTIVE, leased_at=now,
-                  expires_at=now + _lease_duration())
-    (lease,) = Lease.objects.bulk_create(
-        [lease], update_conflicts=True, unique_fields=["job_datapoint", "labeler"],
-        update_fields=["public_id", "status", "leased_at", "expires_at"],
-    )
+    public_id, expires_at = ids.task_id(), now + _lease_duration()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Lease._meta.db_table}"
+            f" (public_id, job_id, job_datapoint_id, example_id, labeler_id, status, leased_at, expires_at)"
+            f" VALUES (%s, %s, %s, NULL, %s, %s, %s, %s)"
+            f" ON CONFLICT (job_datapoint_id, labeler_id) DO UPDATE SET public_id = EXCLUDED.public_id,"
+            f" status = EXCLUDED.status, leased_at = EXCLUDED.leased_at, expires_at = EXCLUDED.expires_at"
+            f" RETURNING id",
+            [public_id, job.pk, slot.pk, labeler.pk, Lease.Status.ACTIVE, rows.datetime_param(now),
+             rows.datetime_param(expires_at)],
+        )
+        (lease_id,) = cursor.fetchone()
+    lease = rows.instance(Lease, id=lease_id, public_id=public_id, job_id=job.pk, job_datapoint_id=slot.pk,
+                          example_id=None, labeler_id=labeler.pk, status=Lease.Status.ACTIVE, leased_at=now,
+                          expires_at=expires_at)
+    lease.job, lease.job_datapoint = job, slot
     return lease
 
 
@@ -557,10 +591,8 @@ def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Su
     """
     if not isinstance(task_id, str):
         raise Lease.DoesNotExist
-    lease = (Lease.objects.select_related("job__audience", "job_datapoint").defer("job__summary")
-             .get(public_id=task_id, labeler=labeler))
+    lease, known_membership = _lease_to_answer(task_id=task_id, labeler=labeler)
     job = lease.job
-    job.definition = content.definition(job.definition_id)
     _check_open(lease.status)
     _check_running(job)
     if lease.job_datapoint_id is None:
@@ -573,11 +605,12 @@ def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Su
     slot = lease.job_datapoint
     slot.datapoint = content.datapoint(slot.datapoint_id)
     payload = response_validate(datapoint=slot.datapoint, response=response)
-    membership = working_membership(labeler=labeler, audience=job.audience)
+    membership = working_membership(labeler=labeler, audience=job.audience, known=known_membership)
     with transaction.atomic():
         now = timezone.now()
-        slot.response_count, slot.closed, lease.status, expired = locks.job_datapoint_lock_with_lease(
-            pk=slot.pk, lease_id=lease.pk, now=_db_datetime(now))
+        locked = locks.job_datapoint_lock_with_lease(pk=slot.pk, lease_id=lease.pk, now=rows.datetime_param(now))
+        slot.response_count, slot.closed, slot.stopped_early = locked.response_count, locked.closed, locked.stopped_early
+        lease.status, expired = locked.lease_status, locked.lease_expired
         _check_open(lease.status)
         _response_store(labeler=labeler, lease=lease, slot=slot, payload=payload, membership=membership,
                         expired=expired, now=now)
@@ -585,8 +618,53 @@ def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Su
     return Submitted(lease=lease, membership=membership)
 
 
+def _lease_to_answer(*, task_id: str, labeler: AbstractBaseUser) -> tuple[Lease, Membership | None]:
+    """The labeler's lease ``task_id``, with its job, the job's audience and
+    the job datapoint, and the labeler's membership of that audience (or
+    ``None``), in one statement. ``Lease.DoesNotExist`` for anyone else's."""
+    audience_fields = [f.attname for f in Audience._meta.concrete_fields]
+    sql = (
+        f"SELECT l.id, l.status, l.leased_at, l.job_id, l.job_datapoint_id, l.example_id,"
+        f" j.public_id, j.owner_id, j.definition_id, j.state,"
+        f" {', '.join(f'a.{Audience._meta.get_field(name).column}' for name in audience_fields)},"
+        f" jd.datapoint_id, jd.position, m.id, m.state, m.user_score"
+        f" FROM {Lease._meta.db_table} l JOIN {Job._meta.db_table} j ON j.id = l.job_id"
+        f" JOIN {Audience._meta.db_table} a ON a.id = j.audience_id"
+        f" LEFT JOIN {JobDatapoint._meta.db_table} jd ON jd.id = l.job_datapoint_id"
+        f" LEFT JOIN {Membership._meta.db_table} m ON m.audience_id = j.audience_id AND m.labeler_id = l.labeler_id"
+        f" WHERE l.public_id = %s AND l.labeler_id = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [task_id, labeler.pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise Lease.DoesNotExist
+    lease_id, status, leased_at, job_id, slot_id, example_id, job_public_id, owner_id, definition_id, state = row[:10]
+    audience_values = row[10:10 + len(audience_fields)]
+    datapoint_id, position, membership_id, membership_state, user_score = row[10 + len(audience_fields):]
+    audience = rows.instance(Audience, **{
+        name: rows.value(Audience, name, value) for name, value in zip(audience_fields, audience_values, strict=True)
+    })
+    job = rows.instance(Job, id=job_id, public_id=job_public_id, owner_id=owner_id, definition_id=definition_id,
+                        audience_id=audience.pk, state=state)
+    job.definition, job.audience = content.definition(definition_id), audience
+    lease = rows.instance(Lease, id=lease_id, public_id=task_id, job_id=job_id, job_datapoint_id=slot_id,
+                          example_id=example_id, labeler_id=labeler.pk, status=status,
+                          leased_at=rows.value(Lease, "leased_at", leased_at))
+    lease.job = job
+    if slot_id is not None:
+        lease.job_datapoint = rows.instance(JobDatapoint, id=slot_id, job_id=job_id, datapoint_id=datapoint_id,
+                                            position=position)
+    membership = None if membership_id is None else rows.instance(
+        Membership, id=membership_id, labeler_id=labeler.pk, audience_id=audience.pk, state=membership_state,
+        user_score=user_score)
+    return lease, membership
+
+
 def _mark_submitted(lease: Lease) -> None:
-    Lease.objects.filter(pk=lease.pk).update(status=Lease.Status.SUBMITTED)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {Lease._meta.db_table} SET status = %s WHERE id = %s",
+                       [Lease.Status.SUBMITTED, lease.pk])
     lease.status = Lease.Status.SUBMITTED
 
 
@@ -600,10 +678,8 @@ def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoi
                                                  excluding_labeler_id=labeler.pk):
         raise Conflict(ErrorCode.TASK_EXPIRED,
                        "Your time for this task ran out and its place was given to someone else.")
-    Response.objects.create(
-        job=job, job_datapoint=slot, labeler=labeler, payload=payload, user_score=membership.user_score,
-        time_spent_ms=min(int((now - lease.leased_at).total_seconds() * 1000), 2**31 - 1),
-    )
+    _response_insert(job=job, slot=slot, labeler=labeler, payload=payload, user_score=membership.user_score,
+                     time_spent_ms=min(int((now - lease.leased_at).total_seconds() * 1000), 2**31 - 1), now=now)
     slot.response_count += 1
     slot.last_response_at = now
     if slot.response_count >= definition.responses_per_datapoint:
@@ -614,11 +690,28 @@ def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoi
         Lease.objects.filter(job_datapoint=slot, status=Lease.Status.ACTIVE).exclude(pk=lease.pk).update(
             expires_at=now
         )
-    slot.save(update_fields=["response_count", "last_response_at", "closed", "stopped_early"])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {JobDatapoint._meta.db_table} SET response_count = %s, last_response_at = %s, closed = %s,"
+            f" stopped_early = %s WHERE id = %s",
+            [slot.response_count, rows.datetime_param(now), slot.closed, slot.stopped_early, slot.pk],
+        )
     from .tasks import enqueue_aggregation
 
     enqueue_aggregation(slot.pk)
     events.job_progressed(job.public_id)
+
+
+def _response_insert(*, job: Job, slot: JobDatapoint, labeler: AbstractBaseUser, payload: dict, user_score: float,
+                     time_spent_ms: int, now) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Response._meta.db_table}"
+            f" (public_id, job_id, job_datapoint_id, labeler_id, payload, user_score, time_spent_ms, created_at)"
+            f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [ids.response_id(), job.pk, slot.pk, labeler.pk, rows.to_db(Response, "payload", payload), user_score,
+             time_spent_ms, rows.datetime_param(now)],
+        )
 
 
 def _confident(slot: JobDatapoint, datapoint: Datapoint, definition: JobDefinition) -> bool:

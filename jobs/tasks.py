@@ -4,8 +4,10 @@ Enqueued after commit (``enqueue_aggregation``), so a worker never sees a
 response that was rolled back, and at most one per datapoint waits in the
 queue: a task brings its datapoint's result up to date with every response
 committed before it starts, so while one is queued, later responses to the
-datapoint need none of their own (``publish_aggregation``). When the worker
-falls behind, the responses that arrive meanwhile are folded in together.
+datapoint need none of their own (``publish_aggregation``). A task waits
+``AGGREGATION_DELAY_MS`` before it runs, so that the answers a datapoint
+gets close together (the feed hands a datapoint's slots out together) are
+folded into one run; when the worker falls behind, more are.
 ``acks_late`` plus ``reject_on_worker_lost``
 (settings) hand a task killed mid-run to another worker; the services are
 idempotent, so running one twice is harmless. Publishing never fails a
@@ -19,6 +21,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
@@ -70,7 +73,7 @@ def publish_aggregation(job_datapoint_id: int) -> bool:
         if not cache.add(mark, 1, timeout=QUEUED_MARK_SECONDS):
             return True
         try:
-            aggregate_datapoint.delay(job_datapoint_id)
+            aggregate_datapoint.apply_async((job_datapoint_id,), countdown=settings.AGGREGATION_DELAY_MS / 1000)
         except Exception:
             cache.delete(mark)
             raise

@@ -12,6 +12,8 @@ transaction begins IMMEDIATE, see settings). Call them inside
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from django.db import connection
 
 from audiences.models import Membership
@@ -48,20 +50,29 @@ def job_datapoint_lock_id(*, pk: int) -> None:
         cursor.execute(f"SELECT id FROM {JobDatapoint._meta.db_table} WHERE id = %s{_for_update('')}", [pk])
 
 
-def job_datapoint_lock_with_lease(*, pk: int, lease_id: int, now) -> tuple[int, bool, str, bool]:
-    """Lock one job datapoint and read, under the lock, its response count,
-    whether it is closed, and the status of its lease ``lease_id`` and
-    whether that lease ran out before ``now`` (a database datetime)."""
+class LockedSlot(NamedTuple):
+    response_count: int
+    closed: bool
+    stopped_early: bool
+    lease_status: str
+    lease_expired: bool
+
+
+def job_datapoint_lock_with_lease(*, pk: int, lease_id: int, now) -> LockedSlot:
+    """Lock one job datapoint and read, under the lock, its counts and the
+    status of its lease ``lease_id``, and whether that lease ran out before
+    ``now`` (a database datetime)."""
     slot_table, lease_table = JobDatapoint._meta.db_table, Lease._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT jd.response_count, jd.closed, l.status, CASE WHEN l.expires_at <= %s THEN 1 ELSE 0 END"
+            f"SELECT jd.response_count, jd.closed, jd.stopped_early, l.status,"
+            f" CASE WHEN l.expires_at <= %s THEN 1 ELSE 0 END"
             f" FROM {slot_table} jd JOIN {lease_table} l ON l.job_datapoint_id = jd.id"
             f" WHERE jd.id = %s AND l.id = %s{_for_update('jd')}",
             [now, pk, lease_id],
         )
-        response_count, closed, status, expired = cursor.fetchone()
-    return response_count, bool(closed), status, bool(expired)
+        response_count, closed, stopped_early, status, expired = cursor.fetchone()
+    return LockedSlot(response_count, bool(closed), bool(stopped_early), status, bool(expired))
 
 
 def job_datapoint_lock_first_of(sql: str, params: list, *, skip_locked: bool) -> int | None:
@@ -95,4 +106,6 @@ def datapoint_result_lock(*, job_datapoint_id: int) -> DatapointResult:
 
 
 def job_lock(*, pk: int) -> Job:
-    return Job.objects.select_for_update(of=("self",)).select_related("definition", "audience").get(pk=pk)
+    """Lock a job row to change its state. ``FOR NO KEY UPDATE``: leases and
+    responses referring to the job are still inserted meanwhile."""
+    return Job.objects.select_for_update(of=("self",), no_key=True).select_related("definition", "audience").get(pk=pk)

@@ -21,7 +21,7 @@ from tests.stack import AsgiServer, CeleryWorker, django_env
 def published(monkeypatch):
     """The task ids ``publish_aggregation`` sends, instead of a broker."""
     sent: list[int] = []
-    monkeypatch.setattr(tasks.aggregate_datapoint, "delay", sent.append)
+    monkeypatch.setattr(tasks.aggregate_datapoint, "apply_async", lambda args, countdown: sent.append(args[0]))
     cache.clear()
     yield sent
     cache.clear()
@@ -43,12 +43,13 @@ def test_a_task_that_starts_lets_the_next_response_send_one(published, monkeypat
 
 
 def test_a_failed_send_leaves_no_mark_behind(published, monkeypatch):
-    def broker_down(job_datapoint_id):
+    def broker_down(args, countdown):
         raise ConnectionError("broker unreachable")
 
-    monkeypatch.setattr(tasks.aggregate_datapoint, "delay", broker_down)
+    send = tasks.aggregate_datapoint.apply_async
+    monkeypatch.setattr(tasks.aggregate_datapoint, "apply_async", broker_down)
     assert tasks.publish_aggregation(7) is False
-    monkeypatch.setattr(tasks.aggregate_datapoint, "delay", published.append)
+    monkeypatch.setattr(tasks.aggregate_datapoint, "apply_async", send)
     assert tasks.publish_aggregation(7)
     assert published == [7]
 

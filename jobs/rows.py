@@ -1,0 +1,58 @@
+"""Rows read and written by hand-written SQL, as the ORM would.
+
+The task feed's statements run on every task a labeler takes and answers;
+building them with the ORM cost more than running them (see
+``jobs.services``). These helpers keep that SQL honest on both databases:
+values go in as Django would send them and come back as Django would
+return them, and models built from a partial row load any other field on
+first access, as ``QuerySet.only`` does, instead of holding a default.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from typing import Any, TypeVar
+
+from django.db import connection
+from django.db.models import Model
+from django.db.models.base import DEFERRED
+
+M = TypeVar("M", bound=Model)
+
+
+def instance(model: type[M], **values: Any) -> M:
+    """A ``model`` loaded from the database with ``values`` (attribute
+    names, e.g. ``job_id``); fields not given are deferred."""
+    new = model(*[values.get(field.attname, DEFERRED) for field in model._meta.concrete_fields])
+    new._state.adding = False
+    new._state.db = connection.alias
+    return new
+
+
+def to_db(model: type[Model], name: str, value: Any) -> Any:
+    """``value`` of ``model``'s field ``name`` as a statement parameter."""
+    return model._meta.get_field(name).get_db_prep_save(value, connection)
+
+
+def datetime_param(value: dt.datetime) -> Any:
+    """A datetime as the database compares it with stored ones (SQLite keeps
+    them as text)."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def value(model: type[Model], name: str, raw: Any) -> Any:
+    """A value of ``model``'s field ``name`` as a cursor read it, converted
+    as the ORM converts it (SQLite's datetimes and booleans, for one)."""
+    if raw is None:
+        return None
+    field, converters = _converters(model, name)
+    for converter in converters:
+        raw = converter(raw, field, connection)
+    return raw
+
+
+@lru_cache(maxsize=256)
+def _converters(model: type[Model], name: str) -> tuple[Any, tuple]:
+    column = model._meta.get_field(name).get_col(model._meta.db_table)
+    return column, (*connection.ops.get_db_converters(column), *column.field.get_db_converters(connection))
