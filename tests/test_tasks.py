@@ -21,7 +21,7 @@ from tests.stack import AsgiServer, CeleryWorker, django_env
 def published(monkeypatch):
     """The task ids ``publish_aggregation`` sends, instead of a broker."""
     sent: list[int] = []
-    monkeypatch.setattr(tasks.aggregate_datapoint, "apply_async", lambda args, countdown: sent.append(args[0]))
+    monkeypatch.setattr(tasks.aggregate_datapoint, "delay", sent.append)
     cache.clear()
     yield sent
     cache.clear()
@@ -43,13 +43,13 @@ def test_a_task_that_starts_lets_the_next_response_send_one(published, monkeypat
 
 
 def test_a_failed_send_leaves_no_mark_behind(published, monkeypatch):
-    def broker_down(args, countdown):
+    def broker_down(job_datapoint_id):
         raise ConnectionError("broker unreachable")
 
-    send = tasks.aggregate_datapoint.apply_async
-    monkeypatch.setattr(tasks.aggregate_datapoint, "apply_async", broker_down)
+    send = tasks.aggregate_datapoint.delay
+    monkeypatch.setattr(tasks.aggregate_datapoint, "delay", broker_down)
     assert tasks.publish_aggregation(7) is False
-    monkeypatch.setattr(tasks.aggregate_datapoint, "apply_async", send)
+    monkeypatch.setattr(tasks.aggregate_datapoint, "delay", send)
     assert tasks.publish_aggregation(7)
     assert published == [7]
 
