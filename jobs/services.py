@@ -414,13 +414,6 @@ def _slot_with_room(slot_id: int, needed: int, labeler: AbstractBaseUser, now) -
                          response_count=response_count, closed=bool(closed))
 
 
-def _has_room(job_datapoint: JobDatapoint, needed: int, now, *, excluding_labeler_id: int | None = None) -> bool:
-    live = Lease.objects.filter(job_datapoint=job_datapoint, status=Lease.Status.ACTIVE, expires_at__gt=now)
-    if excluding_labeler_id is not None:
-        live = live.exclude(labeler_id=excluding_labeler_id)
-    return not job_datapoint.closed and job_datapoint.response_count + live.count() < needed
-
-
 def _gold_example(job: Job, labeler: AbstractBaseUser, now) -> QualificationExample | None:
     """Now and then (the audience's ``gold_rate``), one of a custom audience's
     own examples of the job's kind, served as if it were a job task."""
@@ -449,38 +442,34 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
         working_membership(labeler=labeler, audience=job.audience)
     job.definition = content.definition(job.definition_id)
     with transaction.atomic():
-        return _next_lease(job=job, labeler=labeler, now=timezone.now())
-
-
-def _next_lease(*, job: Job, labeler: AbstractBaseUser, now) -> Lease | None:
-    """``task_next`` inside the caller's transaction."""
-    held = _held_lease(job=job, labeler=labeler, now=now)
-    if held is not None:
-        return held
-    example = _gold_example(job, labeler, now)
-    if example is not None:
-        return Lease.objects.create(job=job, example=example, labeler=labeler, leased_at=now,
-                                    expires_at=now + _lease_duration())
-    needed = job.definition.responses_per_datapoint
-    tried: list[int] = []
-    for _ in range(MAX_SLOT_ATTEMPTS):
-        slot_id = _lock_open_slot(job=job, labeler=labeler, now=now, exclude=tried)
-        if slot_id is None:
-            # Every candidate is held by someone answering or taking it, or
-            # there is none. Which, a fresh look that waits on nothing tells:
-            # a query that had to wait for a row checks it against its own
-            # older view of the leases, where a lease just answered still
-            # counts next to its answer, and may find no room.
-            slot_id = _first_open_slot(job=job, labeler=labeler, now=now, exclude=tried)
+        now = timezone.now()
+        held = _held_lease(job=job, labeler=labeler, now=now)
+        if held is not None:
+            return held
+        example = _gold_example(job, labeler, now)
+        if example is not None:
+            return Lease.objects.create(job=job, example=example, labeler=labeler, leased_at=now,
+                                        expires_at=now + _lease_duration())
+        needed = job.definition.responses_per_datapoint
+        tried: list[int] = []
+        for _ in range(MAX_SLOT_ATTEMPTS):
+            slot_id = _lock_open_slot(job=job, labeler=labeler, now=now, exclude=tried)
             if slot_id is None:
-                return None
-            locks.job_datapoint_lock_id(pk=slot_id)
-        slot = _slot_with_room(slot_id, needed, labeler, now)
-        if slot is not None:
-            slot.job = job
-            return _lease_upsert(job=job, slot=slot, labeler=labeler, now=now)
-        tried.append(slot_id)
-    return None
+                # Every candidate is held by someone answering or taking it, or
+                # there is none. Which, a fresh look that waits on nothing tells:
+                # a query that had to wait for a row checks it against its own
+                # older view of the leases, where a lease just answered still
+                # counts next to its answer, and may find no room.
+                slot_id = _first_open_slot(job=job, labeler=labeler, now=now, exclude=tried)
+                if slot_id is None:
+                    return None
+                locks.job_datapoint_lock_id(pk=slot_id)
+            slot = _slot_with_room(slot_id, needed, labeler, now)
+            if slot is not None:
+                slot.job = job
+                return _lease_upsert(job=job, slot=slot, labeler=labeler, now=now)
+            tried.append(slot_id)
+        return None
 
 
 def _held_lease(*, job: Job, labeler: AbstractBaseUser, now) -> Lease | None:
@@ -674,8 +663,7 @@ def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoi
     lock; ``expired``: the lease ran out before ``now``)."""
     job = lease.job
     definition = job.definition
-    if expired and not _has_room(slot, definition.responses_per_datapoint, now,
-                                                 excluding_labeler_id=labeler.pk):
+    if expired and _slot_with_room(slot.pk, definition.responses_per_datapoint, labeler, now) is None:
         raise Conflict(ErrorCode.TASK_EXPIRED,
                        "Your time for this task ran out and its place was given to someone else.")
     _response_insert(job=job, slot=slot, labeler=labeler, payload=payload, user_score=membership.user_score,

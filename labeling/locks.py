@@ -25,12 +25,6 @@ def membership_lock(*, labeler_id: int, audience_id: int) -> Membership:
     return Membership.objects.select_for_update().get(labeler_id=labeler_id, audience_id=audience_id)
 
 
-def job_datapoint_lock(*, pk: int) -> JobDatapoint:
-    """Lock one job datapoint: leases and responses of it are written only
-    under this lock, so its counts cannot be overrun."""
-    return JobDatapoint.objects.select_for_update(no_key=True).get(pk=pk)
-
-
 def job_datapoint_lock_for_task(*, task_id: str, labeler_id: int, related: tuple[str, ...] = ()) -> JobDatapoint | None:
     """Lock the job datapoint of the labeler's lease ``task_id`` (``None``
     when it is not theirs or has no datapoint), with ``related`` joined in."""
