@@ -191,6 +191,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # sweeper re-enqueues whatever was not published.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# kombu's Redis transport, made to survive losing Redis while tasks run
+# (labeling/broker.py).
+if REDIS_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT = "labeling.broker:Transport"
+# A task running when the broker connection drops finishes and writes its
+# result; aggregation is idempotent, so a second delivery is harmless.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-results": {
         "task": "jobs.tasks.sweep_stale_results",
