@@ -4,10 +4,10 @@ Enqueued after commit (``enqueue_aggregation``), so a worker never sees a
 response that was rolled back, and at most one per datapoint waits in the
 queue: a task brings its datapoint's result up to date with every response
 committed before it starts, so while one is queued, later responses to the
-datapoint need none of their own (``publish_aggregation``): when the worker
-falls behind, the answers that arrive meanwhile are folded into one run.
-(Tasks are not delayed to gather more: a worker holding delayed tasks does
-not survive losing its broker connection.)
+datapoint need none of their own (``publish_aggregation``). A task waits
+``AGGREGATION_DELAY_MS`` before it runs, so that the answers a datapoint gets
+close together (the feed hands a datapoint's slots out together) are folded
+into one run; when the worker falls behind, more are.
 ``acks_late`` plus ``reject_on_worker_lost``
 (settings) hand a task killed mid-run to another worker; the services are
 idempotent, so running one twice is harmless. Publishing never fails a
@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
@@ -28,10 +29,11 @@ from . import result_services
 
 logger = logging.getLogger("crowdcanvas.tasks")
 
-# How long a "queued" mark lives. A mark whose task was lost (a worker killed
-# with it reserved, a broker that lost its data) holds back that datapoint's
-# tasks this long at most; the sweeper then enqueues it again. A task still
-# waiting after this long may get a twin: harmless, aggregation is idempotent.
+# How long a "queued" mark lives, beyond the task's delay. A mark whose task
+# was lost (a worker killed with it reserved, a broker that lost its data)
+# holds back that datapoint's tasks this long at most; the sweeper then
+# enqueues it again. A task still waiting after this long may get a twin:
+# harmless, aggregation is idempotent.
 QUEUED_MARK_SECONDS = 10
 
 
@@ -70,10 +72,11 @@ def publish_aggregation(job_datapoint_id: int) -> bool:
     the broker is down."""
     mark = _queued_mark(job_datapoint_id)
     try:
-        if not cache.add(mark, 1, timeout=QUEUED_MARK_SECONDS):
+        delay = settings.AGGREGATION_DELAY_MS / 1000
+        if not cache.add(mark, 1, timeout=QUEUED_MARK_SECONDS + delay):
             return True
         try:
-            aggregate_datapoint.delay(job_datapoint_id)
+            aggregate_datapoint.apply_async((job_datapoint_id,), countdown=delay or None)
         except Exception:
             cache.delete(mark)
             raise

@@ -19,9 +19,20 @@ from tests.stack import AsgiServer, CeleryWorker, django_env
 
 @pytest.fixture
 def published(monkeypatch):
-    """The task ids ``publish_aggregation`` sends, instead of a broker."""
-    sent: list[int] = []
-    monkeypatch.setattr(tasks.aggregate_datapoint, "delay", sent.append)
+    """The task ids ``publish_aggregation`` sends, instead of a broker (and
+    the countdowns they are sent with, in ``published.countdowns``)."""
+
+    class Sent(list):
+        def __init__(self):
+            super().__init__()
+            self.countdowns: list[float | None] = []
+
+        def apply_async(self, args, countdown=None):
+            self.append(args[0])
+            self.countdowns.append(countdown)
+
+    sent = Sent()
+    monkeypatch.setattr(tasks.aggregate_datapoint, "apply_async", sent.apply_async)
     cache.clear()
     yield sent
     cache.clear()
@@ -42,14 +53,22 @@ def test_a_task_that_starts_lets_the_next_response_send_one(published, monkeypat
     assert published == [7, 7]
 
 
+def test_tasks_wait_the_aggregation_delay_to_fold_in_more_answers(published, settings):
+    settings.AGGREGATION_DELAY_MS = 1500
+    tasks.publish_aggregation(7)
+    settings.AGGREGATION_DELAY_MS = 0
+    tasks.publish_aggregation(8)
+    assert published == [7, 8] and published.countdowns == [1.5, None]
+
+
 def test_a_failed_send_leaves_no_mark_behind(published, monkeypatch):
-    def broker_down(job_datapoint_id):
+    def broker_down(args, countdown=None):
         raise ConnectionError("broker unreachable")
 
-    send = tasks.aggregate_datapoint.delay
-    monkeypatch.setattr(tasks.aggregate_datapoint, "delay", broker_down)
+    send = tasks.aggregate_datapoint.apply_async
+    monkeypatch.setattr(tasks.aggregate_datapoint, "apply_async", broker_down)
     assert tasks.publish_aggregation(7) is False
-    monkeypatch.setattr(tasks.aggregate_datapoint, "delay", send)
+    monkeypatch.setattr(tasks.aggregate_datapoint, "apply_async", send)
     assert tasks.publish_aggregation(7)
     assert published == [7]
 
