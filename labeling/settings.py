@@ -200,6 +200,10 @@ if REDIS_URL.startswith(("redis://", "rediss://")):
 # A task running when the broker connection drops finishes and writes its
 # result; aggregation is idempotent, so a second delivery is harmless.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# Celery's Django fix-up closes every database connection, and the pool,
+# around each task unless told to reuse them: it then does so once every this
+# many tasks. labeling.celery releases connections the way requests do.
+CELERY_DB_REUSE_MAX = 10_000
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-results": {
         "task": "jobs.tasks.sweep_stale_results",

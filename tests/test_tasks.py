@@ -101,3 +101,47 @@ def test_responses_to_one_datapoint_queue_one_task_that_counts_them_all(test_dat
         worker.stop()
     assert worker.log().count("succeeded") == 1
     assert DatapointResult.objects.get(job=job).response_count == 3
+
+
+def database_sessions() -> int:
+    """Connections PostgreSQL has accepted so far, over all databases."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sum(sessions) FROM pg_stat_database")
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_keeps_its_database_connections_across_tasks(test_database_url, redis_server, tmp_path, requester):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("counts PostgreSQL sessions")
+    # Pooled, as deployed (the suite's processes run without a pool).
+    env = django_env(test_database_url, redis_server.url, LOG_LEVEL="INFO", AGGREGATION_DELAY_MS="0", DB_POOL="1")
+    job = factories.draw_job(requester, global_audience(), datapoints=20, responses=1)
+    server = AsgiServer(env, tmp_path / "server.log").start()
+    try:  # twenty answers, twenty tasks queued while no worker runs
+        (_, token), = create_labelers(1, prefix="sessions")
+        labeler = SimulatedLabeler(base_url=server.url, token=token, accuracy=1.0, oracle=Oracle(), seed=token)
+        labeler.work(job.public_id)
+        labeler.close()
+    finally:
+        server.stop()
+    assert redis_lib.Redis.from_url(redis_server.url).llen("celery") == 20
+
+    worker = CeleryWorker(env, tmp_path / "worker.log", concurrency=1).start().wait_ready()
+    try:
+        before = database_sessions()
+        deadline = time.monotonic() + 60
+        while worker.log().count("succeeded") < 20:
+            assert time.monotonic() < deadline, worker.log()[-3000:]
+            time.sleep(0.1)
+        opened = database_sessions() - before
+    finally:
+        worker.stop()
+    assert DatapointResult.objects.filter(job=job, response_count=1).count() == 20
+    # The pool's connections, opened once; not new ones for every task.
+    assert opened <= 4, f"{opened} connections opened for 20 tasks"
