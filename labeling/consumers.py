@@ -96,7 +96,7 @@ class JobProgressConsumer(CoalescingConsumer):
         change = message.get("change")
         self._pending["progress"] = True
         if change == "result":
-            self._pending.setdefault("results", set()).add(message["position"])
+            self._pending.setdefault("results", set()).update(message["positions"])
         self._schedule()
 
     async def flush(self, pending: dict) -> None:

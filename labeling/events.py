@@ -52,60 +52,75 @@ def _after_commit(group: str, message: dict) -> None:
 
 
 class _Coalescer:
-    """At most one progress notice per job every ``interval`` seconds from
+    """At most one notice per group and kind every ``interval`` seconds from
     this process, the last one always sent (a timer sends it when the
-    interval ends). Only with a shared layer (Redis), where every notice is
-    a network round trip; the in-memory layer serves one process and its
-    queues belong to the server's event loop, so notices go out directly."""
+    interval ends). Notices that arrive meanwhile are folded into the one
+    waiting: result notices add their positions to it. Only with a shared
+    layer (Redis), where every notice is a network round trip; the
+    in-memory layer serves one process and its queues belong to the
+    server's event loop, so notices go out directly."""
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
         self.lock = threading.Lock()
-        self.last_sent: dict[str, float] = {}
-        self.scheduled: set[str] = set()
+        self.last_sent: dict[tuple[str, str], float] = {}
+        self.waiting: dict[tuple[str, str], dict] = {}
 
     def send(self, group: str, message: dict) -> None:
+        key = (group, message["change"])
         with self.lock:
-            if group in self.scheduled:
+            waiting = self.waiting.get(key)
+            if waiting is not None:
+                _fold(waiting, message)
                 return
-            wait = self.last_sent.get(group, -self.interval) + self.interval - time.monotonic()
+            wait = self.last_sent.get(key, -self.interval) + self.interval - time.monotonic()
             if wait > 0:
-                self.scheduled.add(group)
-                timer = threading.Timer(wait, self._fire, (group, message))
+                self.waiting[key] = dict(message)
+                timer = threading.Timer(wait, self._fire, (group, key))
                 timer.daemon = True
                 timer.start()
                 return
-            self.last_sent[group] = time.monotonic()
+            self.last_sent[key] = time.monotonic()
         _send(group, message)
 
-    def _fire(self, group: str, message: dict) -> None:
+    def _fire(self, group: str, key: tuple[str, str]) -> None:
         with self.lock:
-            self.scheduled.discard(group)
-            self.last_sent[group] = time.monotonic()
+            message = self.waiting.pop(key)
+            self.last_sent[key] = time.monotonic()
         _send(group, message)
 
 
-PROGRESS_INTERVAL = 0.25
-_progress = _Coalescer(PROGRESS_INTERVAL)
+def _fold(waiting: dict, message: dict) -> None:
+    """Add a result notice's positions to the one waiting to be sent."""
+    if "positions" in message:
+        waiting["positions"] = sorted({*waiting["positions"], *message["positions"]})
+
+
+NOTICE_INTERVAL = 0.25
+_coalescer = _Coalescer(NOTICE_INTERVAL)
 
 
 def _shared_layer() -> bool:
     return "redis" in settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", "").lower()
 
 
-def job_progressed(job_public_id: str) -> None:
-    """Responses were accepted for the job (coalesced per process on a
-    shared layer; consumers coalesce again for their client)."""
-    group, message = job_group(job_public_id), {"type": JOB_EVENT, "change": "progress"}
+def _coalesced_after_commit(group: str, message: dict) -> None:
     if _shared_layer():
-        transaction.on_commit(lambda: _progress.send(group, message))
+        transaction.on_commit(lambda: _coalescer.send(group, message))
     else:
         _after_commit(group, message)
 
 
+def job_progressed(job_public_id: str) -> None:
+    """Responses were accepted for the job (coalesced per process on a
+    shared layer; consumers coalesce again for their client)."""
+    _coalesced_after_commit(job_group(job_public_id), {"type": JOB_EVENT, "change": "progress"})
+
+
 def job_result_updated(job_public_id: str, position: int) -> None:
-    """A datapoint's result was rebuilt."""
-    _after_commit(job_group(job_public_id), {"type": JOB_EVENT, "change": "result", "position": position})
+    """A datapoint's result was rebuilt (coalesced like progress; the notice
+    names every position rebuilt since the last)."""
+    _coalesced_after_commit(job_group(job_public_id), {"type": JOB_EVENT, "change": "result", "positions": [position]})
 
 
 def job_state_changed(job_public_id: str, audience_public_id: str) -> None:

@@ -120,7 +120,7 @@ def test_events_are_coalesced_to_a_few_per_second(requester):
         started = time.monotonic()
         for position in range(200):  # a burst of notices within about a second
             await layer.group_send(events.job_group(job.public_id),
-                                   {"type": events.JOB_EVENT, "change": "result", "position": position % 3})
+                                   {"type": events.JOB_EVENT, "change": "result", "positions": [position % 3]})
             await asyncio.sleep(0.005)
         messages = []
         while not await communicator.receive_nothing(timeout=0.6):
@@ -189,3 +189,20 @@ def test_progress_notices_are_coalesced_per_process_on_a_shared_layer(monkeypatc
     assert 2 <= len(sent) <= (time.monotonic() - started) / 0.2 + 1
     assert sent[-1][0] - started >= 0.28  # the trailing notice came after the burst
     assert all(later - earlier >= 0.19 for (earlier, _), (later, _) in zip(sent, sent[1:]))
+
+
+def test_result_notices_are_coalesced_with_every_position_kept(monkeypatch):
+    """Result notices of a burst fold into one per interval that names every
+    datapoint rebuilt meanwhile; progress notices are coalesced apart."""
+    sent = []
+    monkeypatch.setattr(events, "_send", lambda group, message: sent.append((group, message)))
+    coalescer = events._Coalescer(0.2)
+    for position in (4, 1, 4, 9):
+        coalescer.send("job.x", {"type": events.JOB_EVENT, "change": "result", "positions": [position]})
+    coalescer.send("job.x", {"type": events.JOB_EVENT, "change": "progress"})
+    coalescer.send("job.y", {"type": events.JOB_EVENT, "change": "result", "positions": [2]})
+    time.sleep(0.35)
+    results = [message["positions"] for group, message in sent if group == "job.x" and message["change"] == "result"]
+    assert results == [[4], [1, 4, 9]]  # the first at once, the rest folded into the trailing one
+    assert ("job.x", {"type": events.JOB_EVENT, "change": "progress"}) in sent
+    assert ("job.y", {"type": events.JOB_EVENT, "change": "result", "positions": [2]}) in sent
