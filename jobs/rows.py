@@ -56,3 +56,17 @@ def value(model: type[Model], name: str, raw: Any) -> Any:
 def _converters(model: type[Model], name: str) -> tuple[Any, tuple]:
     column = model._meta.get_field(name).get_col(model._meta.db_table)
     return column, (*connection.ops.get_db_converters(column), *column.field.get_db_converters(connection))
+
+
+def write_together(statements: list[tuple[str, list]]) -> None:
+    """Run INSERT/UPDATE ``statements`` that touch different rows as one
+    round trip on PostgreSQL (data-modifying ``WITH`` queries: one snapshot,
+    every part runs), one after another elsewhere."""
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql" or len(statements) == 1:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+            return
+        *first, (last_sql, last_params) = statements
+        parts = ", ".join(f"w{index} AS ({sql})" for index, (sql, _) in enumerate(first))
+        cursor.execute(f"WITH {parts} {last_sql}", [p for _, params in statements for p in params])

@@ -12,7 +12,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -376,42 +376,56 @@ def open_slot_count(*, job: Job, labeler: AbstractBaseUser, now) -> int:
 FEED_ORDER = " ORDER BY jd.response_count DESC, jd.position LIMIT 1"
 
 
-def _lock_open_slot(*, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[int]) -> int | None:
+class OpenSlot(NamedTuple):
+    id: int
+    datapoint_id: int
+    position: int
+
+
+OPEN_SLOT_COLUMNS = "jd.id, jd.datapoint_id, jd.position"
+
+
+def _lock_open_slot(*, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[int]) -> OpenSlot | None:
     """Lock the open slot closest to completion that no one else holds
-    locked; its id (see ``labeling.locks``)."""
-    sql, params = _open_slot_sql(select="jd.id", job=job, labeler=labeler, now=now, exclude=exclude,
+    locked (see ``labeling.locks``)."""
+    sql, params = _open_slot_sql(select=OPEN_SLOT_COLUMNS, job=job, labeler=labeler, now=now, exclude=exclude,
                                  tail=FEED_ORDER)
-    return locks.job_datapoint_lock_first_of(sql, params, skip_locked=True)
+    row = locks.job_datapoint_lock_first_of(sql, params, skip_locked=True)
+    return None if row is None else OpenSlot(*row)
 
 
-def _first_open_slot(*, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[int]) -> int | None:
+def _first_open_slot(*, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[int]) -> OpenSlot | None:
     """The open slot closest to completion, as of now, locked or not."""
-    sql, params = _open_slot_sql(select="jd.id", job=job, labeler=labeler, now=now, exclude=exclude,
+    sql, params = _open_slot_sql(select=OPEN_SLOT_COLUMNS, job=job, labeler=labeler, now=now, exclude=exclude,
                                  tail=FEED_ORDER)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
-    return None if row is None else row[0]
+    return None if row is None else OpenSlot(*row)
 
 
-def _slot_with_room(slot_id: int, needed: int, labeler: AbstractBaseUser, now) -> JobDatapoint | None:
-    """The locked job datapoint ``slot_id``, if it still has room for
-    ``labeler``: counted again under the lock, in a statement of its own, so
-    it sees every lease and answer committed before the lock was granted."""
-    slot_table, lease_table = JobDatapoint._meta.db_table, Lease._meta.db_table
+def _room_sql(needed: int, labeler: AbstractBaseUser, now) -> tuple[str, list]:
+    """The condition (on ``jd``) that a job datapoint has room for one more
+    lease of ``labeler``: not closed, and its answers and the live leases of
+    everyone else fewer than ``needed``. Run in a statement that starts after
+    the datapoint's lock was granted, it sees every lease and answer
+    committed before."""
+    return (
+        f"NOT jd.closed AND jd.response_count + (SELECT COUNT(*) FROM {Lease._meta.db_table} live"
+        f" WHERE live.job_datapoint_id = jd.id AND live.status = %s AND live.expires_at > %s"
+        f" AND live.labeler_id <> %s) < %s",
+        [Lease.Status.ACTIVE, rows.datetime_param(now), labeler.pk, needed],
+    )
+
+
+def _slot_with_room(slot_id: int, needed: int, labeler: AbstractBaseUser, now) -> bool:
+    """Whether the locked job datapoint ``slot_id`` still has room for
+    ``labeler`` (see ``_room_sql``)."""
+    room, params = _room_sql(needed, labeler, now)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT jd.datapoint_id, jd.position, jd.response_count, jd.closed,"
-            f" (SELECT COUNT(*) FROM {lease_table} live WHERE live.job_datapoint_id = jd.id AND live.status = %s"
-            f" AND live.expires_at > %s AND live.labeler_id <> %s)"
-            f" FROM {slot_table} jd WHERE jd.id = %s",
-            [Lease.Status.ACTIVE, rows.datetime_param(now), labeler.pk, slot_id],
-        )
-        datapoint_id, position, response_count, closed, live = cursor.fetchone()
-    if closed or response_count + live >= needed:
-        return None
-    return rows.instance(JobDatapoint, id=slot_id, datapoint_id=datapoint_id, position=position,
-                         response_count=response_count, closed=bool(closed))
+        cursor.execute(f"SELECT 1 FROM {JobDatapoint._meta.db_table} jd WHERE jd.id = %s AND {room}",
+                       [slot_id, *params])
+        return cursor.fetchone() is not None
 
 
 def _gold_example(job: Job, labeler: AbstractBaseUser, now) -> QualificationExample | None:
@@ -450,25 +464,23 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
         if example is not None:
             return Lease.objects.create(job=job, example=example, labeler=labeler, leased_at=now,
                                         expires_at=now + _lease_duration())
-        needed = job.definition.responses_per_datapoint
         tried: list[int] = []
         for _ in range(MAX_SLOT_ATTEMPTS):
-            slot_id = _lock_open_slot(job=job, labeler=labeler, now=now, exclude=tried)
-            if slot_id is None:
+            slot = _lock_open_slot(job=job, labeler=labeler, now=now, exclude=tried)
+            if slot is None:
                 # Every candidate is held by someone answering or taking it, or
                 # there is none. Which, a fresh look that waits on nothing tells:
                 # a query that had to wait for a row checks it against its own
                 # older view of the leases, where a lease just answered still
                 # counts next to its answer, and may find no room.
-                slot_id = _first_open_slot(job=job, labeler=labeler, now=now, exclude=tried)
-                if slot_id is None:
+                slot = _first_open_slot(job=job, labeler=labeler, now=now, exclude=tried)
+                if slot is None:
                     return None
-                locks.job_datapoint_lock_id(pk=slot_id)
-            slot = _slot_with_room(slot_id, needed, labeler, now)
-            if slot is not None:
-                slot.job = job
-                return _lease_upsert(job=job, slot=slot, labeler=labeler, now=now)
-            tried.append(slot_id)
+                locks.job_datapoint_lock_id(pk=slot.id)
+            lease = _lease_if_room(job=job, slot=slot, labeler=labeler, now=now)
+            if lease is not None:
+                return lease
+            tried.append(slot.id)
         return None
 
 
@@ -497,26 +509,33 @@ def _held_lease(*, job: Job, labeler: AbstractBaseUser, now) -> Lease | None:
     return lease
 
 
-def _lease_upsert(*, job: Job, slot: JobDatapoint, labeler: AbstractBaseUser, now) -> Lease:
-    """A live lease of ``slot`` for ``labeler`` in one statement: a new row,
-    or (their earlier lease ran out) the old row renewed under a new id."""
+def _lease_if_room(*, job: Job, slot: OpenSlot, labeler: AbstractBaseUser, now) -> Lease | None:
+    """A live lease of the locked ``slot`` for ``labeler`` if it still has
+    room (``_room_sql``), in one statement: a new row, or (their earlier
+    lease ran out) the old row renewed under a new id. ``None`` when full."""
     public_id, expires_at = ids.task_id(), now + _lease_duration()
+    room, room_params = _room_sql(job.definition.responses_per_datapoint, labeler, now)
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {Lease._meta.db_table}"
             f" (public_id, job_id, job_datapoint_id, example_id, labeler_id, status, leased_at, expires_at)"
-            f" VALUES (%s, %s, %s, NULL, %s, %s, %s, %s)"
+            f" SELECT %s, %s, jd.id, NULL, %s, %s, %s, %s FROM {JobDatapoint._meta.db_table} jd"
+            f" WHERE jd.id = %s AND {room}"
             f" ON CONFLICT (job_datapoint_id, labeler_id) DO UPDATE SET public_id = EXCLUDED.public_id,"
             f" status = EXCLUDED.status, leased_at = EXCLUDED.leased_at, expires_at = EXCLUDED.expires_at"
             f" RETURNING id",
-            [public_id, job.pk, slot.pk, labeler.pk, Lease.Status.ACTIVE, rows.datetime_param(now),
-             rows.datetime_param(expires_at)],
+            [public_id, job.pk, labeler.pk, Lease.Status.ACTIVE, rows.datetime_param(now),
+             rows.datetime_param(expires_at), slot.id, *room_params],
         )
-        (lease_id,) = cursor.fetchone()
-    lease = rows.instance(Lease, id=lease_id, public_id=public_id, job_id=job.pk, job_datapoint_id=slot.pk,
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    lease = rows.instance(Lease, id=row[0], public_id=public_id, job_id=job.pk, job_datapoint_id=slot.id,
                           example_id=None, labeler_id=labeler.pk, status=Lease.Status.ACTIVE, leased_at=now,
                           expires_at=expires_at)
-    lease.job, lease.job_datapoint = job, slot
+    lease.job = job
+    lease.job_datapoint = rows.instance(JobDatapoint, id=slot.id, job_id=job.pk, datapoint_id=slot.datapoint_id,
+                                        position=slot.position)
     return lease
 
 
@@ -603,7 +622,6 @@ def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Su
         _check_open(lease.status)
         _response_store(labeler=labeler, lease=lease, slot=slot, payload=payload, membership=membership,
                         expired=expired, now=now)
-        _mark_submitted(lease)
     return Submitted(lease=lease, membership=membership)
 
 
@@ -651,64 +669,62 @@ def _lease_to_answer(*, task_id: str, labeler: AbstractBaseUser) -> tuple[Lease,
 
 
 def _mark_submitted(lease: Lease) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {Lease._meta.db_table} SET status = %s WHERE id = %s",
-                       [Lease.Status.SUBMITTED, lease.pk])
+    rows.write_together([_lease_submitted_sql(lease)])
     lease.status = Lease.Status.SUBMITTED
+
+
+def _lease_submitted_sql(lease: Lease) -> tuple[str, list]:
+    return f"UPDATE {Lease._meta.db_table} SET status = %s WHERE id = %s", [Lease.Status.SUBMITTED, lease.pk]
 
 
 def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoint, payload: dict,
                     membership: Membership, expired: bool, now) -> None:
     """Store a validated answer on the locked ``slot`` (the caller holds its
-    lock; ``expired``: the lease ran out before ``now``)."""
+    lock; ``expired``: the lease ran out before ``now``): the response, the
+    datapoint's count and the lease's status, written in one round trip."""
     job = lease.job
     definition = job.definition
-    if expired and _slot_with_room(slot.pk, definition.responses_per_datapoint, labeler, now) is None:
+    if expired and not _slot_with_room(slot.pk, definition.responses_per_datapoint, labeler, now):
         raise Conflict(ErrorCode.TASK_EXPIRED,
                        "Your time for this task ran out and its place was given to someone else.")
-    _response_insert(job=job, slot=slot, labeler=labeler, payload=payload, user_score=membership.user_score,
-                     time_spent_ms=min(int((now - lease.leased_at).total_seconds() * 1000), 2**31 - 1), now=now)
     slot.response_count += 1
     slot.last_response_at = now
     if slot.response_count >= definition.responses_per_datapoint:
         slot.closed = True
-    elif definition.confidence_threshold is not None and _confident(slot, slot.datapoint, definition):
+    elif definition.confidence_threshold is not None and _confident(slot, definition, payload, membership):
         slot.closed = slot.stopped_early = True
         # Outstanding leases end now: the datapoint takes no more answers.
         Lease.objects.filter(job_datapoint=slot, status=Lease.Status.ACTIVE).exclude(pk=lease.pk).update(
             expires_at=now
         )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {JobDatapoint._meta.db_table} SET response_count = %s, last_response_at = %s, closed = %s,"
-            f" stopped_early = %s WHERE id = %s",
-            [slot.response_count, rows.datetime_param(now), slot.closed, slot.stopped_early, slot.pk],
-        )
+    time_spent_ms = min(int((now - lease.leased_at).total_seconds() * 1000), 2**31 - 1)
+    rows.write_together([
+        (f"INSERT INTO {Response._meta.db_table}"
+         f" (public_id, job_id, job_datapoint_id, labeler_id, payload, user_score, time_spent_ms, created_at)"
+         f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+         [ids.response_id(), job.pk, slot.pk, labeler.pk, rows.to_db(Response, "payload", payload),
+          membership.user_score, time_spent_ms, rows.datetime_param(now)]),
+        (f"UPDATE {JobDatapoint._meta.db_table} SET response_count = %s, last_response_at = %s, closed = %s,"
+         f" stopped_early = %s WHERE id = %s",
+         [slot.response_count, rows.datetime_param(now), slot.closed, slot.stopped_early, slot.pk]),
+        _lease_submitted_sql(lease),
+    ])
+    lease.status = Lease.Status.SUBMITTED
     from .tasks import enqueue_aggregation
 
     enqueue_aggregation(slot.pk)
     events.job_progressed(job.public_id)
 
 
-def _response_insert(*, job: Job, slot: JobDatapoint, labeler: AbstractBaseUser, payload: dict, user_score: float,
-                     time_spent_ms: int, now) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {Response._meta.db_table}"
-            f" (public_id, job_id, job_datapoint_id, labeler_id, payload, user_score, time_spent_ms, created_at)"
-            f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            [ids.response_id(), job.pk, slot.pk, labeler.pk, rows.to_db(Response, "payload", payload), user_score,
-             time_spent_ms, rows.datetime_param(now)],
-        )
-
-
-def _confident(slot: JobDatapoint, datapoint: Datapoint, definition: JobDefinition) -> bool:
-    """Whether the compare datapoint's leader reached the definition's
-    confidence threshold (jobs.aggregation.leader_confidence)."""
-    first = datapoint.asset.labeler_value
+def _confident(slot: JobDatapoint, definition: JobDefinition, payload: dict, membership: Membership) -> bool:
+    """Whether, with the vote ``payload`` about to be stored, the compare
+    datapoint's leader reaches the definition's confidence threshold
+    (jobs.aggregation.leader_confidence)."""
+    first = slot.datapoint.asset.labeler_value
+    stored = Response.objects.filter(job_datapoint=slot).values_list("payload__choice", "user_score")
     votes = [
         (0 if choice == first else 1, score)
-        for choice, score in Response.objects.filter(job_datapoint=slot).values_list("payload__choice", "user_score")
+        for choice, score in [*stored, (payload["choice"], membership.user_score)]
     ]
     leader, confidence = leader_confidence(votes)
     return leader is not None and confidence + 1e-9 >= definition.confidence_threshold  # 1e-9: float rounding

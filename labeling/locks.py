@@ -69,14 +69,14 @@ def job_datapoint_lock_with_lease(*, pk: int, lease_id: int, now) -> LockedSlot:
     return LockedSlot(response_count, bool(closed), bool(stopped_early), status, bool(expired))
 
 
-def job_datapoint_lock_first_of(sql: str, params: list, *, skip_locked: bool) -> int | None:
-    """Lock the job datapoint the ``SELECT jd.id ... LIMIT 1`` query ``sql``
-    finds (alias ``jd``); its id. With ``skip_locked``, rows other
-    transactions hold are passed over instead of waited for."""
+def job_datapoint_lock_first_of(sql: str, params: list, *, skip_locked: bool) -> tuple | None:
+    """Lock the job datapoint the ``SELECT ... FROM ... jd ... LIMIT 1``
+    query ``sql`` finds (alias ``jd``); the row it selects. With
+    ``skip_locked``, rows other transactions hold are passed over instead of
+    waited for."""
     with connection.cursor() as cursor:
         cursor.execute(sql + _for_update("jd", skip_locked=skip_locked), params)
-        row = cursor.fetchone()
-    return None if row is None else row[0]
+        return cursor.fetchone()
 
 
 def _for_update(alias: str, *, skip_locked: bool = False) -> str:

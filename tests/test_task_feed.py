@@ -303,15 +303,14 @@ def test_next_task_keeps_looking_past_slots_that_filled_up_meanwhile(global_draw
     from jobs import services
 
     job = factories.draw_job(global_draw_job.owner, global_audience(), datapoints=6, responses=1)
-    real_slot_with_room = services._slot_with_room
-    positions = dict(JobDatapoint.objects.filter(job=job).values_list("pk", "position"))
+    real_lease_if_room = services._lease_if_room
     seen = []
 
-    def filled_meanwhile(slot_id, needed, labeler, now):
-        seen.append(positions[slot_id])
-        return real_slot_with_room(slot_id, needed, labeler, now) if len(seen) > 4 else None
+    def filled_meanwhile(*, job, slot, labeler, now):
+        seen.append(slot.position)
+        return real_lease_if_room(job=job, slot=slot, labeler=labeler, now=now) if len(seen) > 4 else None
 
-    monkeypatch.setattr(services, "_slot_with_room", filled_meanwhile)
+    monkeypatch.setattr(services, "_lease_if_room", filled_meanwhile)
     lease = services.task_next(labeler=labeler, job=job)
     assert lease is not None and lease.job_datapoint.position == 4
     assert seen == [0, 1, 2, 3, 4]
