@@ -11,16 +11,17 @@ down when responses arrived) and aggregates them again.
 from __future__ import annotations
 
 import logging
+from typing import NamedTuple
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from labeling import events, locks
 
-from . import aggregation
+from . import aggregation, content, rows
 from .models import Datapoint, DatapointResult, Job, JobDatapoint, JobDefinition, Response, TaskKind
 from .raster import grid_shape, rasterize_lines
 
@@ -58,29 +59,32 @@ def _draw_data(state: aggregation.DrawState, algorithm: str) -> dict:
     }
 
 
-def _compare_data(datapoint: Datapoint, responses: list[Response]) -> dict:
+def _compare_data(datapoint: Datapoint, responses: list[Vote]) -> dict:
     values = [datapoint.asset.labeler_value, datapoint.asset_b.labeler_value]
     votes = [(values.index(r.payload["choice"]), r.user_score) for r in responses]
     return aggregation.compare_summary(item_names(datapoint), votes)
 
 
+class Vote(NamedTuple):
+    """What aggregation reads of a response."""
+
+    payload: dict
+    user_score: float
+
+
 def datapoint_aggregate(*, job_datapoint_id: int) -> DatapointResult | None:
     """Bring one job datapoint's result up to date with its responses."""
     with transaction.atomic():
-        try:
-            slot = JobDatapoint.objects.select_related(
-                "job__definition", "datapoint__asset", "datapoint__asset_b"
-            ).get(pk=job_datapoint_id)
-        except JobDatapoint.DoesNotExist:
+        slot = _slot(job_datapoint_id)
+        if slot is None:
             return None
-        DatapointResult.objects.get_or_create(job_datapoint=slot, defaults={"job_id": slot.job_id})
-        result = locks.datapoint_result_lock(job_datapoint_id=slot.pk)
-        definition = slot.job.definition
-        responses = list(Response.objects.filter(job_datapoint=slot).order_by("pk"))
-        if len(responses) == result.response_count and result.aggregator_version == AGGREGATOR_VERSION:
-            fresh = False
-        else:
-            fresh = True
+        result = locks.datapoint_result_lock(slot=slot, now=timezone.now())
+        definition = content.definition(slot.job.definition_id)
+        datapoint = content.datapoint(slot.datapoint_id)
+        responses = [Vote(*row) for row in Response.objects.filter(job_datapoint_id=slot.pk).order_by("pk")
+                     .values_list("payload", "user_score")]
+        fresh = len(responses) != result.response_count or result.aggregator_version != AGGREGATOR_VERSION
+        if fresh:
             if definition.kind == TaskKind.DRAW:
                 if result.state and result.aggregator_version == AGGREGATOR_VERSION:
                     state = aggregation.DrawState.load(bytes(result.state))
@@ -88,7 +92,7 @@ def datapoint_aggregate(*, job_datapoint_id: int) -> DatapointResult | None:
                         mask = rasterize_lines(response.payload["lines"], state.shape)
                         state.add(mask, aggregation.weight_units(response.user_score))
                 else:  # from scratch: every response at once
-                    shape = draw_grid(slot.datapoint)
+                    shape = draw_grid(datapoint)
                     masks = np.array([rasterize_lines(r.payload["lines"], shape) for r in responses]).reshape(
                         len(responses), *shape)
                     state = aggregation.DrawState.from_masks(
@@ -96,16 +100,35 @@ def datapoint_aggregate(*, job_datapoint_id: int) -> DatapointResult | None:
                 result.state = state.dump()
                 result.data = _draw_data(state, definition.draw_aggregation)
             else:
-                result.data = _compare_data(slot.datapoint, responses)
+                result.data = _compare_data(datapoint, responses)
             result.response_count = len(responses)
             result.aggregator_version = AGGREGATOR_VERSION
-            result.save()
+            result.save(update_fields=["state", "data", "response_count", "aggregator_version", "updated_at"])
             events.job_result_updated(slot.job.public_id, slot.position)
     if fresh:
         logger.info("aggregated", extra={"job_datapoint": slot.pk, "responses": result.response_count})
     if slot.closed:
         job_finalize_if_done(job_id=slot.job_id)
     return result
+
+
+def _slot(job_datapoint_id: int) -> JobDatapoint | None:
+    """The job datapoint, with its job's public and definition ids."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT jd.job_id, jd.datapoint_id, jd.position, jd.closed, j.public_id, j.definition_id"
+            f" FROM {JobDatapoint._meta.db_table} jd JOIN {Job._meta.db_table} j ON j.id = jd.job_id"
+            f" WHERE jd.id = %s",
+            [job_datapoint_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    job_id, datapoint_id, position, closed, job_public_id, definition_id = row
+    slot = rows.instance(JobDatapoint, id=job_datapoint_id, job_id=job_id, datapoint_id=datapoint_id,
+                         position=position, closed=bool(closed))
+    slot.job = rows.instance(Job, id=job_id, public_id=job_public_id, definition_id=definition_id)
+    return slot
 
 
 def job_summary(job: Job) -> dict:

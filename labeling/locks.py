@@ -4,7 +4,8 @@ Job datapoints are locked ``FOR NO KEY UPDATE``: it serializes everyone who
 changes the row, but does not stop rows that merely refer to it (a result,
 a lease of another datapoint's job) from being inserted meanwhile.
 
-On PostgreSQL these are ``SELECT ... FOR UPDATE``; on SQLite they are plain
+On PostgreSQL these are ``SELECT ... FOR UPDATE`` (or an upsert, which locks
+the row it updates); on SQLite they are plain
 reads, and serialization comes from the database's single writer (every
 transaction begins IMMEDIATE, see settings). Call them inside
 ``transaction.atomic``.
@@ -17,6 +18,7 @@ from typing import NamedTuple
 from django.db import connection
 
 from audiences.models import Membership
+from jobs import rows
 from jobs.models import DatapointResult, Job, JobDatapoint, Lease
 
 
@@ -93,10 +95,26 @@ def lease_lock(*, public_id: str, labeler_id: int) -> Lease:
     ).get(public_id=public_id, labeler_id=labeler_id)
 
 
-def datapoint_result_lock(*, job_datapoint_id: int) -> DatapointResult:
+RESULT_FIELDS = ("id", "response_count", "data", "state", "aggregator_version", "updated_at")
+
+
+def datapoint_result_lock(*, slot: JobDatapoint, now) -> DatapointResult:
     """Lock a datapoint's result while it is rebuilt, so two workers
-    aggregating the same datapoint take turns."""
-    return DatapointResult.objects.select_for_update().get(job_datapoint_id=job_datapoint_id)
+    aggregating the same datapoint take turns; created empty if there is
+    none. One statement: an upsert's update locks the row it meets and
+    returns its latest committed version."""
+    columns = [DatapointResult._meta.get_field(name).column for name in RESULT_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {DatapointResult._meta.db_table} (job_datapoint_id, job_id, response_count, data, state,"
+            f" aggregator_version, updated_at) VALUES (%s, %s, 0, %s, NULL, '', %s)"
+            f" ON CONFLICT (job_datapoint_id) DO UPDATE SET job_id = EXCLUDED.job_id"
+            f" RETURNING {', '.join(columns)}",
+            [slot.pk, slot.job_id, rows.to_db(DatapointResult, "data", {}), rows.datetime_param(now)],
+        )
+        row = cursor.fetchone()
+    values = {name: rows.value(DatapointResult, name, raw) for name, raw in zip(RESULT_FIELDS, row, strict=True)}
+    return rows.instance(DatapointResult, job_datapoint_id=slot.pk, job_id=slot.job_id, **values)
 
 
 def job_lock(*, pk: int) -> Job:
