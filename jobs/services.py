@@ -614,6 +614,10 @@ def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Su
     slot.datapoint = content.datapoint(slot.datapoint_id)
     payload = response_validate(datapoint=slot.datapoint, response=response)
     membership = working_membership(labeler=labeler, audience=job.audience, known=known_membership)
+    if _answer_at_once(labeler=labeler, lease=lease, payload=payload, membership=membership):
+        return Submitted(lease=lease, membership=membership)
+    # The lease ran out or is no longer open (or this database, or the
+    # definition, needs the general path): decided under the lock, in steps.
     with transaction.atomic():
         now = timezone.now()
         locked = locks.job_datapoint_lock_with_lease(pk=slot.pk, lease_id=lease.pk, now=rows.datetime_param(now))
@@ -623,6 +627,61 @@ def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Su
         _response_store(labeler=labeler, lease=lease, slot=slot, payload=payload, membership=membership,
                         expired=expired, now=now)
     return Submitted(lease=lease, membership=membership)
+
+
+def _answer_at_once(*, labeler: AbstractBaseUser, lease: Lease, payload: dict, membership: Membership) -> bool:
+    """Store the answer to a live lease in one statement, the way most answers
+    arrive: lock the job datapoint and the lease (in that order, as the
+    general path does), and only if the lease is still open and live and the
+    datapoint still short of its answers, insert the response, count it and
+    mark the lease submitted. A locked row is read at its latest version even
+    after waiting, and every condition here is about the two locked rows, so
+    nothing is decided on an older view. ``False`` (nothing written) when
+    it does not apply: PostgreSQL only; not for definitions that stop a
+    datapoint early, whose check reads the other answers."""
+    job, slot = lease.job, lease.job_datapoint
+    definition = job.definition
+    if connection.vendor != "postgresql" or definition.confidence_threshold is not None:
+        return False
+    now = timezone.now()
+    needed = definition.responses_per_datapoint
+    time_spent_ms = min(int((now - lease.leased_at).total_seconds() * 1000), 2**31 - 1)
+    slot_table, lease_table = JobDatapoint._meta.db_table, Lease._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH locked AS (SELECT jd.id, jd.response_count, l.status, l.expires_at > %s AS live, jd.closed"
+            f" FROM {slot_table} jd JOIN {lease_table} l ON l.job_datapoint_id = jd.id"
+            f" WHERE jd.id = %s AND l.id = %s FOR NO KEY UPDATE OF jd, l),"
+            f" ok AS (SELECT id, response_count + 1 AS answered FROM locked"
+            f" WHERE status = %s AND live AND NOT closed AND response_count < %s),"
+            f" answer AS (INSERT INTO {Response._meta.db_table}"
+            f" (public_id, job_id, job_datapoint_id, labeler_id, payload, user_score, time_spent_ms, created_at)"
+            f" SELECT %s, %s, ok.id, %s, %s, %s, %s, %s FROM ok),"
+            f" counted AS (UPDATE {slot_table} jd SET response_count = ok.answered, last_response_at = %s,"
+            f" closed = ok.answered >= %s FROM ok WHERE jd.id = ok.id)"
+            f" UPDATE {lease_table} SET status = %s WHERE id = %s AND EXISTS (SELECT 1 FROM ok)"
+            f" RETURNING id",
+            [rows.datetime_param(now), slot.pk, lease.pk, Lease.Status.ACTIVE, needed,
+             ids.response_id(), job.pk, labeler.pk, rows.to_db(Response, "payload", payload), membership.user_score,
+             time_spent_ms, rows.datetime_param(now),
+             rows.datetime_param(now), needed,
+             Lease.Status.SUBMITTED, lease.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    lease.status = Lease.Status.SUBMITTED
+    _answer_stored(job=job, slot=slot)
+    return True
+
+
+def _answer_stored(*, job: Job, slot: JobDatapoint) -> None:
+    """After an answer is stored: its datapoint's aggregation, and the job's
+    watchers told (once the transaction commits)."""
+    from .tasks import enqueue_aggregation
+
+    enqueue_aggregation(slot.pk)
+    events.job_progressed(job.public_id)
 
 
 def _lease_to_answer(*, task_id: str, labeler: AbstractBaseUser) -> tuple[Lease, Membership | None]:
@@ -687,6 +746,8 @@ def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoi
     if expired and not _slot_with_room(slot.pk, definition.responses_per_datapoint, labeler, now):
         raise Conflict(ErrorCode.TASK_EXPIRED,
                        "Your time for this task ran out and its place was given to someone else.")
+    if slot.closed or slot.response_count >= definition.responses_per_datapoint:
+        raise Conflict(ErrorCode.TASK_EXPIRED, "This datapoint already has all the answers it needs.")
     slot.response_count += 1
     slot.last_response_at = now
     if slot.response_count >= definition.responses_per_datapoint:
@@ -710,10 +771,7 @@ def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoi
         _lease_submitted_sql(lease),
     ])
     lease.status = Lease.Status.SUBMITTED
-    from .tasks import enqueue_aggregation
-
-    enqueue_aggregation(slot.pk)
-    events.job_progressed(job.public_id)
+    _answer_stored(job=job, slot=slot)
 
 
 def _confident(slot: JobDatapoint, definition: JobDefinition, payload: dict, membership: Membership) -> bool:

@@ -52,7 +52,7 @@ def test_a_labeler_waiting_on_a_datapoint_being_answered_gets_it_once_the_answer
     from such a query."""
     import threading
 
-    from django.db import connection
+    from django.db import connection, transaction
 
     from audiences.selectors import global_audience
     from jobs import services
@@ -74,8 +74,9 @@ def test_a_labeler_waiting_on_a_datapoint_being_answered_gets_it_once_the_answer
     monkeypatch.setattr(events, "job_progressed", hold_before_commit)
 
     def answer():
-        try:
-            services.task_submit(labeler=y, task_id=lease.public_id, response={"lines": []})
+        try:  # in a transaction of its own, so the hook above runs before it commits whichever way it is stored
+            with transaction.atomic():
+                services.task_submit(labeler=y, task_id=lease.public_id, response={"lines": []})
         finally:
             connection.close()
 

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from audiences.models import Membership
 from audiences.selectors import global_audience
 from jobs.models import Job, JobDatapoint, Lease, Response
+from jobs import services as services_for_feed
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -349,3 +350,35 @@ def test_only_running_jobs_pause_and_only_the_owner_can(requester, other_request
     refused = owner.post(f"/api/jobs/{job.public_id}/pause/")
     assert refused.status_code == 409 and "completed" in refused.json()["detail"]
     assert Job.objects.get(pk=job.pk).state == Job.State.COMPLETED
+
+
+def test_an_answer_to_a_full_datapoint_is_refused_even_with_a_live_lease(global_draw_job, labeler):
+    """Whatever left a lease live on a datapoint that has all its answers,
+    the answer is refused and nothing is counted."""
+    lease = services_for_feed.task_next(labeler=labeler, job=global_draw_job)
+    JobDatapoint.objects.filter(pk=lease.job_datapoint_id).update(response_count=2, closed=True)
+    response = submit(api_for(labeler), lease.public_id, {"lines": []})
+    assert response.status_code == 409 and response.json()["code"] == "task_expired"
+    assert Response.objects.count() == 0
+    assert JobDatapoint.objects.get(pk=lease.job_datapoint_id).response_count == 2
+    assert Lease.objects.get(pk=lease.pk).status == Lease.Status.ACTIVE
+
+
+def test_an_answer_to_a_live_lease_is_stored_in_one_statement_on_postgresql(global_draw_job, labeler):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the one-statement path is PostgreSQL's")
+    from jobs import content
+
+    lease = services_for_feed.task_next(labeler=labeler, job=global_draw_job)
+    content.datapoint(lease.job_datapoint.datapoint_id)  # as after the task was shown
+    with CaptureQueriesContext(connection) as queries:
+        services_for_feed.task_submit(labeler=labeler, task_id=lease.public_id, response={"lines": []})
+    # The lease with its job and membership, then the answer itself (no BEGIN or COMMIT).
+    assert len(queries.captured_queries) == 2, [q["sql"][:80] for q in queries.captured_queries]
+    slot = JobDatapoint.objects.get(pk=lease.job_datapoint_id)
+    assert slot.response_count == 1 and not slot.closed
+    assert Lease.objects.get(pk=lease.pk).status == Lease.Status.SUBMITTED
+    assert Response.objects.get().labeler == labeler
