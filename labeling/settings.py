@@ -140,6 +140,15 @@ TEMPLATES = [
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        # Parameters travel apart from the SQL, and a statement a connection
+        # runs often is prepared once (psycopg prepares it on its fifth run):
+        # planning every statement again cost PostgreSQL more than running
+        # the task feed's. DB_PREPARED=0 behind a pooler that cannot keep
+        # prepared statements (PgBouncer before 1.21 in transaction mode).
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            server_side_binding=True, prepare_threshold=5 if env_bool("DB_PREPARED", True) else None
+        )
     if DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool("DB_POOL", True):
         # Under ASGI every request runs in a thread of its own, and Django's
         # connections belong to threads: without a pool each request would
