@@ -14,6 +14,7 @@ Environment variables:
 ``DATABASE_URL``     e.g. postgres://user:pass@host:5432/db (default SQLite).
 ``DB_POOL``          "0" turns PostgreSQL connection pooling off (default on;
                      ``DB_POOL_MIN``/``DB_POOL_MAX`` connections per process).
+``DB_PREPARED``      "0" turns PostgreSQL prepared statements off (default on).
 ``REDIS_URL``        e.g. redis://127.0.0.1:6379/0 (default: none, in-process).
 ``MEDIA_ROOT``       where uploaded images are stored (default ``var/media``).
 ``STATIC_ROOT``      where ``collectstatic`` writes (default ``var/static``).
@@ -142,12 +143,12 @@ if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
         # Parameters travel apart from the SQL, and a statement a connection
-        # runs often is prepared once (psycopg prepares it on its fifth run):
+        # runs again is prepared (psycopg keeps the last 100 per connection):
         # planning every statement again cost PostgreSQL more than running
         # the task feed's. DB_PREPARED=0 behind a pooler that cannot keep
         # prepared statements (PgBouncer before 1.21 in transaction mode).
         DATABASES["default"].setdefault("OPTIONS", {}).update(
-            server_side_binding=True, prepare_threshold=5 if env_bool("DB_PREPARED", True) else None
+            server_side_binding=True, prepare_threshold=1 if env_bool("DB_PREPARED", True) else None
         )
     if DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool("DB_POOL", True):
         # Under ASGI every request runs in a thread of its own, and Django's
