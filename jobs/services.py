@@ -343,14 +343,17 @@ def working_membership(*, labeler: AbstractBaseUser, audience: Audience,
 
 
 def _open_slot_sql(*, select: str, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[int] = (),
-                   tail: str = "") -> tuple[str, list]:
+                   tail: str = "", unless: str = "") -> tuple[str, list]:
     """SQL over the job datapoints with room for one more lease that
     ``labeler`` has not answered or skipped: the one definition of an open
     slot. Written as SQL rather than through the ORM because it runs on every
     task a labeler is given, and building this query with the ORM cost more
-    than running it."""
+    than running it. ``unless``: a parameterless SQL condition under which
+    there is none."""
     slot_table, lease_table = JobDatapoint._meta.db_table, Lease._meta.db_table
     excluded = f" AND jd.id NOT IN ({', '.join(['%s'] * len(exclude))})" if exclude else ""
+    if unless:
+        excluded += f" AND NOT ({unless})"
     sql = (
         f"SELECT {select} FROM {slot_table} jd"
         f" WHERE jd.job_id = %s AND NOT jd.closed{excluded}"
@@ -428,14 +431,19 @@ def _slot_with_room(slot_id: int, needed: int, labeler: AbstractBaseUser, now) -
         return cursor.fetchone() is not None
 
 
-def _gold_example(job: Job, labeler: AbstractBaseUser, now) -> QualificationExample | None:
-    """Now and then (the audience's ``gold_rate``), one of a custom audience's
-    own examples of the job's kind, served as if it were a job task."""
+def _gold_due(job: Job) -> bool:
+    """Whether this task should be a quality check: now and then (the
+    audience's ``gold_rate``) in a custom audience's jobs."""
     audience = job.audience
     if audience.kind != Audience.Kind.CUSTOM or audience.gold_rate <= 0:
-        return None
-    if _random.random() >= audience.gold_rate:
-        return None
+        return False
+    return _random.random() < audience.gold_rate
+
+
+def _gold_example(job: Job, labeler: AbstractBaseUser, now) -> QualificationExample | None:
+    """One of a custom audience's own examples of the job's kind, served as
+    if it were a job task (none while the labeler has no job work left)."""
+    audience = job.audience
     examples = list(audience.examples.filter(kind=job.definition.kind).values_list("pk", flat=True))
     if not examples or not open_slot_count(job=job, labeler=labeler, now=now):
         return None
@@ -457,16 +465,21 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
     job.definition = content.definition(job.definition_id)
     with transaction.atomic():
         now = timezone.now()
-        held = _held_lease(job=job, labeler=labeler, now=now)
-        if held is not None:
-            return held
-        example = _gold_example(job, labeler, now)
-        if example is not None:
-            return Lease.objects.create(job=job, example=example, labeler=labeler, leased_at=now,
-                                        expires_at=now + _lease_duration())
+        if _gold_due(job):
+            held = _held_lease(job=job, labeler=labeler, now=now)
+            if held is not None:
+                return held
+            example = _gold_example(job, labeler, now)
+            if example is not None:
+                return Lease.objects.create(job=job, example=example, labeler=labeler, leased_at=now,
+                                            expires_at=now + _lease_duration())
+            slot = _lock_open_slot(job=job, labeler=labeler, now=now, exclude=())
+        else:  # the common case: both looks in one statement
+            held, slot = _held_lease_or_lock_open_slot(job=job, labeler=labeler, now=now)
+            if held is not None:
+                return held
         tried: list[int] = []
         for _ in range(MAX_SLOT_ATTEMPTS):
-            slot = _lock_open_slot(job=job, labeler=labeler, now=now, exclude=tried)
             if slot is None:
                 # Every candidate is held by someone answering or taking it, or
                 # there is none. Which, a fresh look that waits on nothing tells:
@@ -481,22 +494,57 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
             if lease is not None:
                 return lease
             tried.append(slot.id)
+            slot = _lock_open_slot(job=job, labeler=labeler, now=now, exclude=tried)
         return None
+
+
+HELD_COLUMNS = "l.id, l.public_id, l.job_datapoint_id, l.example_id, l.leased_at, l.expires_at, jd.datapoint_id, jd.position"
+
+
+def _held_lease_sql(*, job: Job, labeler: AbstractBaseUser, now) -> tuple[str, list]:
+    """SQL for the labeler's live lease in ``job`` (``HELD_COLUMNS``)."""
+    return (
+        f"SELECT {HELD_COLUMNS} FROM {Lease._meta.db_table} l"
+        f" LEFT JOIN {JobDatapoint._meta.db_table} jd ON jd.id = l.job_datapoint_id"
+        f" WHERE l.job_id = %s AND l.labeler_id = %s AND l.status = %s AND l.expires_at > %s LIMIT 1",
+        [job.pk, labeler.pk, Lease.Status.ACTIVE, rows.datetime_param(now)],
+    )
 
 
 def _held_lease(*, job: Job, labeler: AbstractBaseUser, now) -> Lease | None:
     """The labeler's live lease in ``job``, if any."""
-    lease_table, slot_table = Lease._meta.db_table, JobDatapoint._meta.db_table
+    sql, params = _held_lease_sql(job=job, labeler=labeler, now=now)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return None if row is None else _held_from_row(job, labeler, row)
+
+
+def _held_lease_or_lock_open_slot(*, job: Job, labeler: AbstractBaseUser,
+                                  now) -> tuple[Lease | None, OpenSlot | None]:
+    """The labeler's live lease in ``job``, or else the open slot closest to
+    completion that no one holds locked, locked: ``_held_lease`` and
+    ``_lock_open_slot`` in one statement."""
+    held_sql, held_params = _held_lease_sql(job=job, labeler=labeler, now=now)
+    open_sql, open_params = _open_slot_sql(select=OPEN_SLOT_COLUMNS, job=job, labeler=labeler, now=now,
+                                           tail=FEED_ORDER, unless="EXISTS (SELECT 1 FROM held)")
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT l.id, l.public_id, l.job_datapoint_id, l.example_id, l.leased_at, l.expires_at,"
-            f" jd.datapoint_id, jd.position FROM {lease_table} l LEFT JOIN {slot_table} jd ON jd.id = l.job_datapoint_id"
-            f" WHERE l.job_id = %s AND l.labeler_id = %s AND l.status = %s AND l.expires_at > %s LIMIT 1",
-            [job.pk, labeler.pk, Lease.Status.ACTIVE, rows.datetime_param(now)],
+            f"WITH held AS ({held_sql}), open AS ({open_sql}{locks.for_update_clause('jd', skip_locked=True)})"
+            f" SELECT 1, held.* FROM held"
+            f" UNION ALL SELECT 2, NULL, NULL, open.id, NULL, NULL, NULL, open.datapoint_id, open.position FROM open",
+            [*held_params, *open_params],
         )
         row = cursor.fetchone()
     if row is None:
-        return None
+        return None, None
+    if row[0] == 1:
+        return _held_from_row(job, labeler, row[1:]), None
+    _, _, _, slot_id, _, _, _, datapoint_id, position = row
+    return None, OpenSlot(slot_id, datapoint_id, position)
+
+
+def _held_from_row(job: Job, labeler: AbstractBaseUser, row: Sequence) -> Lease:
     lease_id, public_id, slot_id, example_id, leased_at, expires_at, datapoint_id, position = row
     lease = rows.instance(Lease, id=lease_id, public_id=public_id, job_id=job.pk, job_datapoint_id=slot_id,
                           example_id=example_id, labeler_id=labeler.pk, status=Lease.Status.ACTIVE,

@@ -43,7 +43,7 @@ def job_datapoint_lock_for_task(*, task_id: str, labeler_id: int, related: tuple
 def job_datapoint_lock_id(*, pk: int) -> None:
     """Lock one job datapoint, loading nothing."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id FROM {JobDatapoint._meta.db_table} WHERE id = %s{_for_update('')}", [pk])
+        cursor.execute(f"SELECT id FROM {JobDatapoint._meta.db_table} WHERE id = %s{for_update_clause('')}", [pk])
 
 
 class LockedSlot(NamedTuple):
@@ -64,7 +64,7 @@ def job_datapoint_lock_with_lease(*, pk: int, lease_id: int, now) -> LockedSlot:
             f"SELECT jd.response_count, jd.closed, jd.stopped_early, l.status,"
             f" CASE WHEN l.expires_at <= %s THEN 1 ELSE 0 END"
             f" FROM {slot_table} jd JOIN {lease_table} l ON l.job_datapoint_id = jd.id"
-            f" WHERE jd.id = %s AND l.id = %s{_for_update('jd')}",
+            f" WHERE jd.id = %s AND l.id = %s{for_update_clause('jd')}",
             [now, pk, lease_id],
         )
         response_count, closed, stopped_early, status, expired = cursor.fetchone()
@@ -77,12 +77,13 @@ def job_datapoint_lock_first_of(sql: str, params: list, *, skip_locked: bool) ->
     ``skip_locked``, rows other transactions hold are passed over instead of
     waited for."""
     with connection.cursor() as cursor:
-        cursor.execute(sql + _for_update("jd", skip_locked=skip_locked), params)
+        cursor.execute(sql + for_update_clause("jd", skip_locked=skip_locked), params)
         return cursor.fetchone()
 
 
-def _for_update(alias: str, *, skip_locked: bool = False) -> str:
-    """The ``FOR NO KEY UPDATE`` clause for hand-written SQL (none on SQLite)."""
+def for_update_clause(alias: str, *, skip_locked: bool = False) -> str:
+    """The ``FOR NO KEY UPDATE`` clause for hand-written SQL (none on
+    SQLite); statements that lock job datapoints take it from here."""
     if not connection.features.has_select_for_update:
         return ""
     return " FOR NO KEY UPDATE" + (f" OF {alias}" if alias else "") + (" SKIP LOCKED" if skip_locked else "")

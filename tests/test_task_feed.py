@@ -382,3 +382,30 @@ def test_an_answer_to_a_live_lease_is_stored_in_one_statement_on_postgresql(glob
     assert slot.response_count == 1 and not slot.closed
     assert Lease.objects.get(pk=lease.pk).status == Lease.Status.SUBMITTED
     assert Response.objects.get().labeler == labeler
+
+
+def feed_statements(queries) -> list[str]:
+    """The statements run, without transaction control (BEGIN, COMMIT, savepoints)."""
+    control = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK")
+    return [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(control)]
+
+
+def test_a_new_lease_takes_two_statements_on_postgresql(global_draw_job, labeler):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from jobs import content
+
+    if connection.vendor != "postgresql":
+        pytest.skip("counts PostgreSQL statements")
+    membership = services_for_feed.working_membership(labeler=labeler, audience=global_draw_job.audience)
+    content.definition(global_draw_job.definition_id)  # as in a process that served this job before
+    with CaptureQueriesContext(connection) as queries:
+        lease = services_for_feed.task_next(labeler=labeler, job=global_draw_job, membership=membership)
+    # The labeler's held lease or else an open slot, locked; then the lease, if the slot still has room.
+    assert len(feed_statements(queries)) == 2, [sql[:80] for sql in feed_statements(queries)]
+    assert lease is not None and Lease.objects.get(pk=lease.pk).status == Lease.Status.ACTIVE
+    with CaptureQueriesContext(connection) as queries:
+        again = services_for_feed.task_next(labeler=labeler, job=global_draw_job, membership=membership)
+    assert again.pk == lease.pk  # held: the same task, from the first statement
+    assert len(feed_statements(queries)) == 1
