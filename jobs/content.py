@@ -5,13 +5,23 @@ them read-only, and assets are stored once under their hash. A deleted row's
 id is never given again (PostgreSQL sequences; Django's SQLite tables are
 AUTOINCREMENT). So the task feed, which shows a datapoint on every task, reads
 them from here instead of joining four tables into each of its statements.
+
+Datapoints are read in runs of ``DATAPOINT_BATCH`` consecutive ids: a job's
+datapoints are created together, so their ids follow each other, and the
+feed hands them out roughly in that order. One read then serves the tasks
+that follow instead of one read per datapoint.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 
 from .models import Datapoint, JobDefinition
+
+DATAPOINT_BATCH = 256
+DATAPOINTS_KEPT = 16384
 
 
 @lru_cache(maxsize=1024)
@@ -19,13 +29,33 @@ def definition(pk: int) -> JobDefinition:
     return JobDefinition.objects.get(pk=pk)
 
 
-@lru_cache(maxsize=16384)
+_datapoints: OrderedDict[int, Datapoint] = OrderedDict()
+_lock = threading.Lock()
+
+
 def datapoint(pk: int) -> Datapoint:
     """The datapoint with its items and media context loaded."""
-    return Datapoint.objects.select_related("asset", "asset_b", "media_context").get(pk=pk)
+    with _lock:
+        found = _datapoints.get(pk)
+        if found is not None:
+            _datapoints.move_to_end(pk)
+            return found
+    batch = list(Datapoint.objects.select_related("asset", "asset_b", "media_context")
+                 .filter(pk__gte=pk, pk__lt=pk + DATAPOINT_BATCH))
+    with _lock:
+        for item in batch:
+            _datapoints[item.pk] = item
+            _datapoints.move_to_end(item.pk)
+        while len(_datapoints) > DATAPOINTS_KEPT:
+            _datapoints.popitem(last=False)
+    for item in batch:
+        if item.pk == pk:
+            return item
+    raise Datapoint.DoesNotExist(f"Datapoint {pk} does not exist.")
 
 
 def clear() -> None:
     """Forget everything (tests whose rolled-back rows may share ids)."""
     definition.cache_clear()
-    datapoint.cache_clear()
+    with _lock:
+        _datapoints.clear()

@@ -409,3 +409,20 @@ def test_a_new_lease_takes_two_statements_on_postgresql(global_draw_job, labeler
         again = services_for_feed.task_next(labeler=labeler, job=global_draw_job, membership=membership)
     assert again.pk == lease.pk  # held: the same task, from the first statement
     assert len(feed_statements(queries)) == 1
+
+
+def test_datapoints_are_read_in_runs_and_kept(requester, labeler):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from jobs import content
+    from jobs.models import Datapoint
+
+    job = factories.draw_job(requester, global_audience(), datapoints=5, responses=1)
+    ids = list(Datapoint.objects.filter(definition_id=job.definition_id).order_by("pk").values_list("pk", flat=True))
+    with CaptureQueriesContext(connection) as queries:
+        shown = [content.datapoint(pk) for pk in ids]
+    assert len(queries.captured_queries) == 1  # the first read brought the ones after it too
+    assert [d.pk for d in shown] == ids and shown[2].asset.value  # items loaded with them
+    with pytest.raises(Datapoint.DoesNotExist):
+        content.datapoint(ids[-1] + 10_000)
