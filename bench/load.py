@@ -160,8 +160,9 @@ async def ceiling(base_url: str, tokens: list[str], seconds: float) -> dict:
 
 
 async def work(base_url: str, tokens: list[str], jobs: list[str], answers: dict, *, think: float = 0.0) -> dict:
-    """Labelers work the jobs to completion; each pauses ``think`` seconds
-    (on average, jittered) between tasks, as people do; 0 saturates."""
+    """Labelers work the jobs to completion; each spends ``think`` seconds
+    (on average, jittered) on a task before answering it, as people do, the
+    first included; 0 saturates."""
     latencies: list[float] = []
     cycles = 0
     errors: dict[int, int] = {}
@@ -185,6 +186,8 @@ async def work(base_url: str, tokens: list[str], jobs: list[str], answers: dict,
                 _, payload = await post(http, f"/api/labeler/jobs/{job}/tasks/next/")
                 task = payload["task"]
                 while task is not None:
+                    if think:  # looking at the task and drawing or choosing
+                        await asyncio.sleep(rng.uniform(0.5, 1.5) * think)
                     status, payload = await post(http, f"/api/labeler/tasks/{task['id']}/submit/",
                                                  {"response": good_answer(task, answers, rng)})
                     if status != 200:
@@ -194,8 +197,6 @@ async def work(base_url: str, tokens: list[str], jobs: list[str], answers: dict,
                         continue
                     cycles += 1
                     task = payload["next"]
-                    if think:
-                        await asyncio.sleep(rng.uniform(0.5, 1.5) * think)
 
     started = time.perf_counter()
     await asyncio.gather(*(labeler(i, token) for i, token in enumerate(tokens)))

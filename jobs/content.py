@@ -20,7 +20,7 @@ from functools import lru_cache
 
 from .models import Datapoint, JobDefinition
 
-DATAPOINT_BATCH = 256
+DATAPOINT_BATCH = 64
 DATAPOINTS_KEPT = 16384
 
 
