@@ -10,8 +10,10 @@ new PostgreSQL connections; ``CELERY_DB_REUSE_MAX`` (settings) holds it back.
 
 import os
 
+import gc
+
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labeling.settings")
 
@@ -28,3 +30,10 @@ def release_old_connections(sender=None, **kwargs) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_process_init.connect
+def freeze_startup_objects(**kwargs) -> None:
+    """What a worker process loaded at start lives as long as it does: kept
+    out of the collector's full passes (see labeling.asgi)."""
+    gc.freeze()

@@ -20,3 +20,11 @@ def test_manage_check_is_clean():
 def test_no_missing_migrations():
     result = run_manage("makemigrations", "--check", "--dry-run")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_asgi_application_keeps_its_startup_objects_out_of_garbage_collection():
+    code = "import gc, labeling.asgi; print(gc.get_freeze_count())"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=django_env(None, DEBUG="1"),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.strip()) > 50_000  # Django, the apps and their libraries
