@@ -176,6 +176,9 @@ else:
                 "timeout": 30,
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
+            # Tests use a file too, not Django's shared in-memory database,
+            # whose table locks fail at once where a file's wait their turn.
+            "TEST": {"NAME": str(VAR_DIR / "test-crowdcanvas.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
