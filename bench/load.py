@@ -20,8 +20,8 @@ the ASGI server (uvicorn, one process per core), all started here.
    one labeler, and both jobs completed (every result aggregated).
 
 Good answers come from the images' known regions and a fixed preference per
-pair, looked up before the run, so the load generator does not touch the
-database while it measures.
+pair, made and encoded before the run, so the load generator neither touches
+the database nor draws strokes while it measures.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 from tests.stack import AsgiServer, CeleryWorker, PostgresServer, RedisServer, django_env  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
+JSON_BODY = {"Content-Type": "application/json"}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -92,14 +93,17 @@ def _job_pair(owner, datapoints: int, responses: int, answers: dict, *, tag: str
     from audiences.selectors import global_audience
     from jobs import services
     from labeling.demo_images import book_scene, png_bytes
+    from labeling.simulation import fill_box
 
+    rng = random.Random(tag)
     images = []
     for index in range(datapoints):
         image, boxes = book_scene(seed=f"{tag}-{index}", width=320, height=240, blue=1 + index % 2)
         asset = services.asset_create_image(owner=owner, data=png_bytes(image), name=f"{tag}-{index}.png",
                                             known_regions=boxes)
         images.append({"asset_id": asset.public_id})
-        answers[asset.labeler_value] = {"boxes": boxes}
+        answers[asset.labeler_value] = [_answer_body({"lines": [fill_box(box, rng) for box in boxes]})
+                                        for _ in range(ANSWER_VARIANTS)]
     draw_definition = services.job_definition_create_draw(
         owner=owner, name=f"Load ({tag}): blue books", instruction="Color in all the blue books",
         datapoints=images, responses_per_datapoint=responses,
@@ -110,20 +114,28 @@ def _job_pair(owner, datapoints: int, responses: int, answers: dict, *, tag: str
         datapoints=pairs, responses_per_datapoint=responses,
     )
     for pair in pairs:
-        answers["\x00".join(sorted(pair))] = {"choice": pair[0]}
+        answers["\x00".join(sorted(pair))] = [_answer_body({"choice": pair[0]})]
     audience = global_audience()
     return [services.job_create(owner=owner, definition=definition, audience=audience).public_id
             for definition in (draw_definition, compare_definition)]
 
 
-def good_answer(task: dict, answers: dict, rng: random.Random) -> dict:
-    from labeling.simulation import fill_box
+ANSWER_VARIANTS = 5
 
+
+def _answer_body(response: dict) -> bytes:
+    return json.dumps({"response": response}).encode()
+
+
+def good_answer(task: dict, answers: dict, rng: random.Random) -> bytes:
+    """A submission body with a good answer to ``task``: made before the run
+    (strokes over the image's known regions, a few jittered variants; the
+    preferred caption), so the load generator spends its share of the
+    machine's cores on requests, not on drawing."""
     if task["kind"] == "draw":
-        boxes = answers[task["items"][0]["value"]]["boxes"]
-        return {"lines": [fill_box(box, rng) for box in boxes]}
+        return rng.choice(answers[task["items"][0]["value"]])
     values = [item["value"] for item in task["items"]]
-    return {"choice": answers["\x00".join(sorted(values))]["choice"]}
+    return answers["\x00".join(sorted(values))][0]
 
 
 # --- load ----------------------------------------------------------------------------------------
@@ -171,9 +183,9 @@ async def work(base_url: str, tokens: list[str], jobs: list[str], answers: dict,
         nonlocal cycles
         rng = random.Random(index)
 
-        async def post(http, path: str, body: dict | None = None) -> tuple[int, dict]:
+        async def post(http, path: str, body: bytes | None = None) -> tuple[int, dict]:
             started = time.perf_counter()
-            async with http.post(base_url + path, json=body) as response:
+            async with http.post(base_url + path, data=body, headers=JSON_BODY if body else None) as response:
                 payload = await response.json()
                 status = response.status
             latencies.append(time.perf_counter() - started)
@@ -189,7 +201,7 @@ async def work(base_url: str, tokens: list[str], jobs: list[str], answers: dict,
                     if think:  # looking at the task and drawing or choosing
                         await asyncio.sleep(rng.uniform(0.5, 1.5) * think)
                     status, payload = await post(http, f"/api/labeler/tasks/{task['id']}/submit/",
-                                                 {"response": good_answer(task, answers, rng)})
+                                                 good_answer(task, answers, rng))
                     if status != 200:
                         errors[status] = errors.get(status, 0) + 1
                         _, payload = await post(http, f"/api/labeler/jobs/{job}/tasks/next/")
