@@ -699,7 +699,7 @@ def _answer_at_once(*, labeler: AbstractBaseUser, lease: Lease, payload: dict, m
         cursor.execute(
             f"WITH locked AS (SELECT jd.id, jd.response_count, l.status, l.expires_at > %s AS live, jd.closed"
             f" FROM {slot_table} jd JOIN {lease_table} l ON l.job_datapoint_id = jd.id"
-            f" WHERE jd.id = %s AND l.id = %s FOR NO KEY UPDATE OF jd, l),"
+            f" WHERE jd.id = %s AND l.id = %s{locks.for_update_clause('jd, l')}),"
             f" ok AS (SELECT id, response_count + 1 AS answered FROM locked"
             f" WHERE status = %s AND live AND NOT closed AND response_count < %s),"
             f" answer AS (INSERT INTO {Response._meta.db_table}"

@@ -5,10 +5,12 @@ changes the row, but does not stop rows that merely refer to it (a result,
 a lease of another datapoint's job) from being inserted meanwhile.
 
 On PostgreSQL these are ``SELECT ... FOR UPDATE`` (or an upsert, which locks
-the row it updates); on SQLite they are plain
-reads, and serialization comes from the database's single writer (every
-transaction begins IMMEDIATE, see settings). Call them inside
-``transaction.atomic``.
+the row it updates); on SQLite they are plain reads, and serialization comes
+from the database's single writer (every transaction begins IMMEDIATE, see
+settings). Call them inside ``transaction.atomic``. Hand-written statements
+elsewhere that lock rows take their clause from ``for_update_clause``; the
+one that stores an answer in one statement (``jobs.services``) locks the job
+datapoint and then the lease, the order every other path follows.
 """
 
 from __future__ import annotations
