@@ -324,13 +324,16 @@ def _lease_duration() -> timedelta:
     return timedelta(seconds=settings.LEASE_SECONDS)
 
 
-def working_membership(*, labeler: AbstractBaseUser, audience: Audience,
-                       known: Membership | None | type[Ellipsis] = ...) -> Membership:
+def working_membership(*, labeler: AbstractBaseUser, audience: Audience) -> Membership:
     """The membership that lets ``labeler`` work on ``audience``'s jobs:
-    graduated, or (global audience) any labeler. ``known``: the labeler's
-    membership of ``audience`` (or ``None``) when the caller read it already."""
-    membership = (Membership.objects.filter(labeler=labeler, audience=audience).first() if known is ...
-                  else known)
+    graduated, or (global audience) any labeler."""
+    membership = Membership.objects.filter(labeler=labeler, audience=audience).first()
+    return _working(labeler=labeler, audience=audience, membership=membership)
+
+
+def _working(*, labeler: AbstractBaseUser, audience: Audience, membership: Membership | None) -> Membership:
+    """``working_membership`` for the labeler's ``membership`` of ``audience``
+    (``None``: they have none), already read."""
     if audience.kind == Audience.Kind.GLOBAL:
         if membership is None:
             membership, _ = Membership.objects.get_or_create(
@@ -342,6 +345,20 @@ def working_membership(*, labeler: AbstractBaseUser, audience: Audience,
     return membership
 
 
+def _room_sql(needed: int, now, *, other_than: AbstractBaseUser | None = None) -> tuple[str, list]:
+    """The condition (on ``jd``) that a job datapoint has room for one more
+    lease: not closed, and its answers and live leases (those of labelers
+    ``other_than`` one, when given) fewer than ``needed``. Run in a statement
+    that starts after the datapoint's lock was granted, it sees every lease
+    and answer committed before."""
+    mine = " AND live.labeler_id <> %s" if other_than is not None else ""
+    return (
+        f"NOT jd.closed AND jd.response_count + (SELECT COUNT(*) FROM {Lease._meta.db_table} live"
+        f" WHERE live.job_datapoint_id = jd.id AND live.status = %s AND live.expires_at > %s{mine}) < %s",
+        [Lease.Status.ACTIVE, rows.datetime_param(now), *([other_than.pk] if other_than is not None else []), needed],
+    )
+
+
 def _open_slot_sql(*, select: str, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[int] = (),
                    tail: str = "", unless: str = "") -> tuple[str, list]:
     """SQL over the job datapoints with room for one more lease that
@@ -350,21 +367,16 @@ def _open_slot_sql(*, select: str, job: Job, labeler: AbstractBaseUser, now, exc
     task a labeler is given, and building this query with the ORM cost more
     than running it. ``unless``: a parameterless SQL condition under which
     there is none."""
-    slot_table, lease_table = JobDatapoint._meta.db_table, Lease._meta.db_table
     excluded = f" AND jd.id NOT IN ({', '.join(['%s'] * len(exclude))})" if exclude else ""
     if unless:
         excluded += f" AND NOT ({unless})"
+    room, room_params = _room_sql(job.definition.responses_per_datapoint, now)
     sql = (
-        f"SELECT {select} FROM {slot_table} jd"
-        f" WHERE jd.job_id = %s AND NOT jd.closed{excluded}"
-        f" AND NOT EXISTS (SELECT 1 FROM {lease_table} mine WHERE mine.job_datapoint_id = jd.id"
-        f" AND mine.labeler_id = %s AND mine.status IN (%s, %s))"
-        f" AND jd.response_count + (SELECT COUNT(*) FROM {lease_table} live WHERE live.job_datapoint_id = jd.id"
-        f" AND live.status = %s AND live.expires_at > %s) < %s"
-        f"{tail}"
+        f"SELECT {select} FROM {JobDatapoint._meta.db_table} jd WHERE jd.job_id = %s{excluded}"
+        f" AND NOT EXISTS (SELECT 1 FROM {Lease._meta.db_table} mine WHERE mine.job_datapoint_id = jd.id"
+        f" AND mine.labeler_id = %s AND mine.status IN (%s, %s)) AND {room}{tail}"
     )
-    params = [job.pk, *exclude, labeler.pk, Lease.Status.SUBMITTED, Lease.Status.SKIPPED, Lease.Status.ACTIVE,
-              rows.datetime_param(now), job.definition.responses_per_datapoint]
+    params = [job.pk, *exclude, labeler.pk, Lease.Status.SUBMITTED, Lease.Status.SKIPPED, *room_params]
     return sql, params
 
 
@@ -388,43 +400,25 @@ class OpenSlot(NamedTuple):
 OPEN_SLOT_COLUMNS = "jd.id, jd.datapoint_id, jd.position"
 
 
-def _lock_open_slot(*, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[int]) -> OpenSlot | None:
-    """Lock the open slot closest to completion that no one else holds
-    locked (see ``labeling.locks``)."""
+def _open_slot(*, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[int], lock: bool) -> OpenSlot | None:
+    """The open slot closest to completion. ``lock``: the first one no one
+    else holds locked, locked (see ``labeling.locks``); otherwise as of now,
+    locked or not, and waiting on nothing."""
     sql, params = _open_slot_sql(select=OPEN_SLOT_COLUMNS, job=job, labeler=labeler, now=now, exclude=exclude,
                                  tail=FEED_ORDER)
-    row = locks.job_datapoint_lock_first_of(sql, params, skip_locked=True)
+    if lock:
+        row = locks.job_datapoint_lock_first_of(sql, params, skip_locked=True)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
     return None if row is None else OpenSlot(*row)
-
-
-def _first_open_slot(*, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[int]) -> OpenSlot | None:
-    """The open slot closest to completion, as of now, locked or not."""
-    sql, params = _open_slot_sql(select=OPEN_SLOT_COLUMNS, job=job, labeler=labeler, now=now, exclude=exclude,
-                                 tail=FEED_ORDER)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    return None if row is None else OpenSlot(*row)
-
-
-def _room_sql(needed: int, labeler: AbstractBaseUser, now) -> tuple[str, list]:
-    """The condition (on ``jd``) that a job datapoint has room for one more
-    lease of ``labeler``: not closed, and its answers and the live leases of
-    everyone else fewer than ``needed``. Run in a statement that starts after
-    the datapoint's lock was granted, it sees every lease and answer
-    committed before."""
-    return (
-        f"NOT jd.closed AND jd.response_count + (SELECT COUNT(*) FROM {Lease._meta.db_table} live"
-        f" WHERE live.job_datapoint_id = jd.id AND live.status = %s AND live.expires_at > %s"
-        f" AND live.labeler_id <> %s) < %s",
-        [Lease.Status.ACTIVE, rows.datetime_param(now), labeler.pk, needed],
-    )
 
 
 def _slot_with_room(slot_id: int, needed: int, labeler: AbstractBaseUser, now) -> bool:
     """Whether the locked job datapoint ``slot_id`` still has room for
     ``labeler`` (see ``_room_sql``)."""
-    room, params = _room_sql(needed, labeler, now)
+    room, params = _room_sql(needed, now, other_than=labeler)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT 1 FROM {JobDatapoint._meta.db_table} jd WHERE jd.id = %s AND {room}",
                        [slot_id, *params])
@@ -473,7 +467,7 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
             if example is not None:
                 return Lease.objects.create(job=job, example=example, labeler=labeler, leased_at=now,
                                             expires_at=now + _lease_duration())
-            slot = _lock_open_slot(job=job, labeler=labeler, now=now, exclude=())
+            slot = _open_slot(job=job, labeler=labeler, now=now, exclude=(), lock=True)
         else:  # the common case: both looks in one statement
             held, slot = _held_lease_or_lock_open_slot(job=job, labeler=labeler, now=now)
             if held is not None:
@@ -486,7 +480,7 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
                 # a query that had to wait for a row checks it against its own
                 # older view of the leases, where a lease just answered still
                 # counts next to its answer, and may find no room.
-                slot = _first_open_slot(job=job, labeler=labeler, now=now, exclude=tried)
+                slot = _open_slot(job=job, labeler=labeler, now=now, exclude=tried, lock=False)
                 if slot is None:
                     return None
                 locks.job_datapoint_lock_id(pk=slot.id)
@@ -494,7 +488,7 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
             if lease is not None:
                 return lease
             tried.append(slot.id)
-            slot = _lock_open_slot(job=job, labeler=labeler, now=now, exclude=tried)
+            slot = _open_slot(job=job, labeler=labeler, now=now, exclude=tried, lock=True)
         return None
 
 
@@ -524,7 +518,7 @@ def _held_lease_or_lock_open_slot(*, job: Job, labeler: AbstractBaseUser,
                                   now) -> tuple[Lease | None, OpenSlot | None]:
     """The labeler's live lease in ``job``, or else the open slot closest to
     completion that no one holds locked, locked: ``_held_lease`` and
-    ``_lock_open_slot`` in one statement."""
+    ``_open_slot(lock=True)`` in one statement."""
     held_sql, held_params = _held_lease_sql(job=job, labeler=labeler, now=now)
     open_sql, open_params = _open_slot_sql(select=OPEN_SLOT_COLUMNS, job=job, labeler=labeler, now=now,
                                            tail=FEED_ORDER, unless="EXISTS (SELECT 1 FROM held)")
@@ -562,7 +556,7 @@ def _lease_if_room(*, job: Job, slot: OpenSlot, labeler: AbstractBaseUser, now) 
     room (``_room_sql``), in one statement: a new row, or (their earlier
     lease ran out) the old row renewed under a new id. ``None`` when full."""
     public_id, expires_at = ids.task_id(), now + _lease_duration()
-    room, room_params = _room_sql(job.definition.responses_per_datapoint, labeler, now)
+    room, room_params = _room_sql(job.definition.responses_per_datapoint, now, other_than=labeler)
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {Lease._meta.db_table}"
@@ -661,7 +655,7 @@ def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Su
     slot = lease.job_datapoint
     slot.datapoint = content.datapoint(slot.datapoint_id)
     payload = response_validate(datapoint=slot.datapoint, response=response)
-    membership = working_membership(labeler=labeler, audience=job.audience, known=known_membership)
+    membership = _working(labeler=labeler, audience=job.audience, membership=known_membership)
     if _answer_at_once(labeler=labeler, lease=lease, payload=payload, membership=membership):
         return Submitted(lease=lease, membership=membership)
     # The lease ran out or is no longer open (or this database, or the
@@ -693,7 +687,6 @@ def _answer_at_once(*, labeler: AbstractBaseUser, lease: Lease, payload: dict, m
         return False
     now = timezone.now()
     needed = definition.responses_per_datapoint
-    time_spent_ms = min(int((now - lease.leased_at).total_seconds() * 1000), 2**31 - 1)
     slot_table, lease_table = JobDatapoint._meta.db_table, Lease._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -702,16 +695,14 @@ def _answer_at_once(*, labeler: AbstractBaseUser, lease: Lease, payload: dict, m
             f" WHERE jd.id = %s AND l.id = %s{locks.for_update_clause('jd, l')}),"
             f" ok AS (SELECT id, response_count + 1 AS answered FROM locked"
             f" WHERE status = %s AND live AND NOT closed AND response_count < %s),"
-            f" answer AS (INSERT INTO {Response._meta.db_table}"
-            f" (public_id, job_id, job_datapoint_id, labeler_id, payload, user_score, time_spent_ms, created_at)"
-            f" SELECT %s, %s, ok.id, %s, %s, %s, %s, %s FROM ok),"
+            f" answer AS (INSERT INTO {Response._meta.db_table} ({RESPONSE_COLUMNS})"
+            f" SELECT %s, %s, %s, %s, %s, %s, %s, %s FROM ok),"
             f" counted AS (UPDATE {slot_table} jd SET response_count = ok.answered, last_response_at = %s,"
             f" closed = ok.answered >= %s FROM ok WHERE jd.id = ok.id)"
             f" UPDATE {lease_table} SET status = %s WHERE id = %s AND EXISTS (SELECT 1 FROM ok)"
             f" RETURNING id",
             [rows.datetime_param(now), slot.pk, lease.pk, Lease.Status.ACTIVE, needed,
-             ids.response_id(), job.pk, labeler.pk, rows.to_db(Response, "payload", payload), membership.user_score,
-             time_spent_ms, rows.datetime_param(now),
+             *_response_values(lease=lease, labeler=labeler, payload=payload, membership=membership, now=now),
              rows.datetime_param(now), needed,
              Lease.Status.SUBMITTED, lease.pk],
         )
@@ -721,6 +712,18 @@ def _answer_at_once(*, labeler: AbstractBaseUser, lease: Lease, payload: dict, m
     lease.status = Lease.Status.SUBMITTED
     _answer_stored(job=job, slot=slot)
     return True
+
+
+RESPONSE_COLUMNS = "public_id, job_id, job_datapoint_id, labeler_id, payload, user_score, time_spent_ms, created_at"
+
+
+def _response_values(*, lease: Lease, labeler: AbstractBaseUser, payload: dict, membership: Membership,
+                     now) -> list:
+    """The values of the answer to ``lease`` as a row (``RESPONSE_COLUMNS``):
+    the labeler's current user score, and how long they held the task."""
+    time_spent_ms = min(int((now - lease.leased_at).total_seconds() * 1000), 2**31 - 1)
+    return [ids.response_id(), lease.job_id, lease.job_datapoint_id, labeler.pk,
+            rows.to_db(Response, "payload", payload), membership.user_score, time_spent_ms, rows.datetime_param(now)]
 
 
 def _answer_stored(*, job: Job, slot: JobDatapoint) -> None:
@@ -806,13 +809,9 @@ def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoi
         Lease.objects.filter(job_datapoint=slot, status=Lease.Status.ACTIVE).exclude(pk=lease.pk).update(
             expires_at=now
         )
-    time_spent_ms = min(int((now - lease.leased_at).total_seconds() * 1000), 2**31 - 1)
     rows.write_together([
-        (f"INSERT INTO {Response._meta.db_table}"
-         f" (public_id, job_id, job_datapoint_id, labeler_id, payload, user_score, time_spent_ms, created_at)"
-         f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-         [ids.response_id(), job.pk, slot.pk, labeler.pk, rows.to_db(Response, "payload", payload),
-          membership.user_score, time_spent_ms, rows.datetime_param(now)]),
+        (f"INSERT INTO {Response._meta.db_table} ({RESPONSE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+         _response_values(lease=lease, labeler=labeler, payload=payload, membership=membership, now=now)),
         (f"UPDATE {JobDatapoint._meta.db_table} SET response_count = %s, last_response_at = %s, closed = %s,"
          f" stopped_early = %s WHERE id = %s",
          [slot.response_count, rows.datetime_param(now), slot.closed, slot.stopped_early, slot.pk]),

@@ -8,9 +8,8 @@ close the whole pool before and after every task, and every task would open
 new PostgreSQL connections; ``CELERY_DB_REUSE_MAX`` (settings) holds it back.
 """
 
-import os
-
 import gc
+import os
 
 from celery import Celery
 from celery.signals import task_postrun, task_prerun, worker_process_init
