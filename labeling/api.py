@@ -196,7 +196,8 @@ class TaskNextView(APIView):
                    responses={200: NextTaskSerializer, **ERRORS},
                    summary="Your next task in a job (the same one until you answer or skip it)")
     def post(self, request, job_id: str):
-        job = get_object_or_404(Job.objects.select_related("definition", "audience"), public_id=job_id)
+        # The definition comes from the process cache (task_next).
+        job = get_object_or_404(Job.objects.select_related("audience"), public_id=job_id)
         task = _next_task(request, job)
         return Response({"task": task} if task else {"task": None, "detail": NO_WORK})
 
