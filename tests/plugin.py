@@ -10,6 +10,7 @@ cluster on a free port by the time Django reads its settings. Set
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -17,11 +18,12 @@ import pytest
 from tests.stack import PostgresServer
 
 _server: PostgresServer | None = None
+_var_dir: str | None = None  # made here, so removed here at the end
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_load_initial_conftests(early_config, parser, args):
-    global _server
+    global _server, _var_dir
     os.environ.setdefault("DEBUG", "0")  # the suite tests the app as deployed, not its debug mode
     os.environ.setdefault("SECRET_KEY", "test-secret-key-for-crowdcanvas")
     os.environ.setdefault("INSECURE_FAST_PASSWORD_HASHER", "1")
@@ -29,7 +31,9 @@ def pytest_load_initial_conftests(early_config, parser, args):
     os.environ.setdefault("DB_CONN_MAX_AGE", "0")
     os.environ.setdefault("DB_POOL", "0")  # the test database is dropped at the end: no idle pooled connections
     os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
-    os.environ.setdefault("CROWDCANVAS_VAR_DIR", tempfile.mkdtemp(prefix="crowdcanvas-test-var-"))
+    if not os.environ.get("CROWDCANVAS_VAR_DIR"):
+        _var_dir = tempfile.mkdtemp(prefix="crowdcanvas-test-var-")
+        os.environ["CROWDCANVAS_VAR_DIR"] = _var_dir
     os.environ.setdefault("MEDIA_ROOT", os.path.join(os.environ["CROWDCANVAS_VAR_DIR"], "media"))
     os.makedirs(os.path.join(os.environ["CROWDCANVAS_VAR_DIR"], "static"), exist_ok=True)
     os.environ.pop("REDIS_URL", None)  # tests that need Redis start their own
@@ -43,7 +47,10 @@ def pytest_load_initial_conftests(early_config, parser, args):
 
 
 def pytest_unconfigure(config):
-    global _server
+    global _server, _var_dir
     if _server is not None:
         _server.stop()
         _server = None
+    if _var_dir is not None:
+        shutil.rmtree(_var_dir, ignore_errors=True)
+        _var_dir = None
