@@ -11,14 +11,17 @@ first access, as ``QuerySet.only`` does, instead of holding a default.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Model
 from django.db.models.base import DEFERRED
 
 M = TypeVar("M", bound=Model)
+
+logger = logging.getLogger("crowdcanvas.db")
 
 
 def instance(model: type[M], **values: Any) -> M:
@@ -70,3 +73,39 @@ def write_together(statements: list[tuple[str, list]]) -> None:
         *first, (last_sql, last_params) = statements
         parts = ", ".join(f"w{index} AS ({sql})" for index, (sql, _) in enumerate(first))
         cursor.execute(f"WITH {parts} {last_sql}", [p for _, params in statements for p in params])
+
+
+# A bulk insert this large a share of what the table's statistics knew makes
+# them stale; autovacuum's default threshold for re-sampling is the same.
+ANALYZE_SHARE = 0.1
+
+
+def analyze_after_bulk_insert(model: type[Model], *, added: int) -> None:
+    """After ``added`` rows went into ``model``'s table in one go: have
+    PostgreSQL re-sample the table (``ANALYZE``) once the transaction
+    commits, when they are at least ``ANALYZE_SHARE`` of the rows its
+    statistics knew (or it was never sampled).
+
+    Autovacuum would do the same, but up to a minute later, and until then
+    the planner takes a new job's rows for a handful: the task feed's
+    open-slot search (``jobs.services``) then visits every open datapoint of
+    the job and sorts them, instead of walking its index to the first one
+    with room. ``ANALYZE`` reads a fixed-size sample, so its cost does not
+    grow with the table."""
+    if connection.vendor != "postgresql" or added <= 0:
+        return
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+        known = cursor.fetchone()[0]
+    if known >= 0 and added < ANALYZE_SHARE * known:  # -1: never sampled
+        return
+
+    def analyze() -> None:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+        except Exception:  # statistics are an optimisation: autovacuum catches up
+            logger.warning("could not analyze %s", table, exc_info=True)
+
+    transaction.on_commit(analyze)

@@ -308,6 +308,7 @@ def job_create(*, owner: AbstractBaseUser, definition: JobDefinition, audience: 
     JobDatapoint.objects.bulk_create(
         [JobDatapoint(job=job, datapoint_id=pk, position=position) for pk, position in positions], batch_size=2000
     )
+    rows.analyze_after_bulk_insert(JobDatapoint, added=len(positions))
     events.work_changed(audience.public_id)
     return job
 

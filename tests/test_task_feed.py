@@ -411,6 +411,28 @@ def test_a_new_lease_takes_two_statements_on_postgresql(global_draw_job, labeler
     assert len(feed_statements(queries)) == 1
 
 
+def test_a_new_jobs_slots_are_sampled_for_the_planner_when_they_change_the_table(
+        requester, django_capture_on_commit_callbacks):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL planner statistics")
+
+    def sampled_rows() -> float:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'jobs_jobdatapoint'::regclass")
+            return cursor.fetchone()[0]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        factories.draw_job(requester, global_audience(), datapoints=40)
+    # ANALYZE ran once the job was in: the statistics count every slot.
+    assert sampled_rows() == JobDatapoint.objects.count() >= 40
+    with django_capture_on_commit_callbacks(execute=True):
+        factories.draw_job(requester, global_audience(), datapoints=3)
+    # A job a tenth the size of what is known leaves the table to autovacuum.
+    assert sampled_rows() == JobDatapoint.objects.count() - 3
+
+
 def test_datapoints_are_read_in_runs_and_kept(requester, labeler):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
