@@ -242,7 +242,7 @@ else:
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "labeling.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "crowdcanvas",
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1,

@@ -111,7 +111,7 @@ def test_admin_login_has_the_same_limit(requester, clock):
 
 
 def test_login_limit_steps_aside_when_the_cache_is_down(settings, labeler):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+    settings.CACHES = {"default": {"BACKEND": "labeling.cache.RedisCache",
                                    "LOCATION": "redis://127.0.0.1:9/0",  # nothing listens on port 9
                                    "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}}}
     for _ in range(6):
@@ -167,7 +167,7 @@ def test_the_default_limit_is_above_what_a_person_needs_and_can_be_lifted(settin
 
 def test_submission_limit_steps_aside_when_the_cache_is_down(settings, requester, labeler):
     settings.SUBMIT_RATE = "1/min"
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+    settings.CACHES = {"default": {"BACKEND": "labeling.cache.RedisCache",
                                    "LOCATION": "redis://127.0.0.1:9/0",
                                    "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}}}
     job = factories.draw_job(requester, global_audience())
