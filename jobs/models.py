@@ -224,7 +224,8 @@ class JobDatapoint(models.Model):
     early by its confidence threshold).
     """
 
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="job_datapoints")
+    # Indexed first in job_dp_feed and job_datapoint_unique: no index of its own.
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="job_datapoints", db_index=False)
     datapoint = models.ForeignKey(Datapoint, on_delete=models.CASCADE, related_name="job_datapoints")
     position = models.PositiveIntegerField()
     response_count = models.PositiveIntegerField(default=0)
@@ -257,21 +258,26 @@ class Lease(models.Model):
         SUBMITTED = "submitted", "Submitted"
         SKIPPED = "skipped", "Skipped"
 
-    public_id = models.CharField(max_length=40, unique=True, default=ids.task_id, editable=False)
+    # Leases and responses are written on every task: each index costs every
+    # write. Unique through a constraint (no pattern-matching index beside
+    # it); foreign keys indexed first in a composite index get none of their own.
+    public_id = models.CharField(max_length=40, default=ids.task_id, editable=False)
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="leases")
     job_datapoint = models.ForeignKey(
-        JobDatapoint, on_delete=models.CASCADE, related_name="leases", null=True, blank=True
+        JobDatapoint, on_delete=models.CASCADE, related_name="leases", null=True, blank=True, db_index=False
     )
     example = models.ForeignKey(
         "audiences.QualificationExample", on_delete=models.CASCADE, related_name="+", null=True, blank=True
     )
-    labeler = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="leases")
+    labeler = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="leases",
+                                db_index=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     leased_at = models.DateTimeField()
     expires_at = models.DateTimeField()
 
     class Meta:
         constraints = [
+            models.UniqueConstraint(fields=["public_id"], name="lease_public_id_unique"),
             # Quality-check leases have no datapoint; NULLs never collide.
             models.UniqueConstraint(fields=["job_datapoint", "labeler"], name="lease_one_per_datapoint_labeler"),
             models.CheckConstraint(
@@ -290,9 +296,10 @@ class Lease(models.Model):
 class Response(models.Model):
     """One labeler's answer to one job datapoint."""
 
-    public_id = models.CharField(max_length=40, unique=True, default=ids.response_id, editable=False)
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="responses")
-    job_datapoint = models.ForeignKey(JobDatapoint, on_delete=models.CASCADE, related_name="responses")
+    public_id = models.CharField(max_length=40, default=ids.response_id, editable=False)  # see Lease
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="responses", db_index=False)
+    job_datapoint = models.ForeignKey(JobDatapoint, on_delete=models.CASCADE, related_name="responses",
+                                      db_index=False)
     labeler = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="responses")
     payload = models.JSONField()
     user_score = models.FloatField(help_text="the labeler's user score in the job's audience when submitted")
@@ -301,6 +308,7 @@ class Response(models.Model):
 
     class Meta:
         constraints = [
+            models.UniqueConstraint(fields=["public_id"], name="response_public_id_unique"),
             models.UniqueConstraint(fields=["job_datapoint", "labeler"], name="response_unique_per_labeler"),
             models.CheckConstraint(
                 name="response_user_score_ratio", condition=Q(user_score__gte=0) & Q(user_score__lte=1)

@@ -177,3 +177,30 @@ def test_public_ids_are_opaque(requester, audience, draw_job):
         assert prefix in {"aud", "job", "jdf"}
         assert len(rest) == 32 and not rest.isdigit()
     assert Audience.objects.create(owner=requester, name="Second").public_id != audience.public_id
+
+
+@pytest.mark.parametrize("model", [JobDatapoint, Lease, Response])
+def test_tables_written_on_every_task_keep_no_redundant_index(model):
+    """Every index costs every insert (and every update of a column it
+    holds): none of these tables has an index whose columns another of its
+    indexes starts with, unless it enforces uniqueness, nor a
+    pattern-matching twin of a unique one."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("reads PostgreSQL's catalog")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.relname, x.indisunique, pg_get_indexdef(x.indexrelid),"
+            " ARRAY(SELECT a.attname FROM unnest(x.indkey) WITH ORDINALITY k(num, ord)"
+            "       JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.num ORDER BY k.ord)"
+            " FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = %s::regclass",
+            [model._meta.db_table],
+        )
+        indexes = cursor.fetchall()
+    assert len(indexes) >= 3
+    for name, unique, definition, columns in indexes:
+        assert "pattern_ops" not in definition, definition
+        covered_by = [other for other, _, _, longer in indexes
+                      if other != name and len(longer) > len(columns) and longer[:len(columns)] == columns]
+        assert unique or not covered_by, f"{name} {columns} is the start of {covered_by}"
