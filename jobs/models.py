@@ -221,7 +221,12 @@ class JobDatapoint(models.Model):
 
     ``response_count`` is kept under this row's lock by the submission
     service; ``closed`` means it takes no more responses (full, or stopped
-    early by its confidence threshold).
+    early by its confidence threshold). ``leases_active`` counts its leases
+    whose status is active, those that ran out included: every service that
+    creates a lease or ends one changes it in the same transaction, under
+    this row's lock. Short of its answers by more than that count, the datapoint
+    has room, which a statement that has just locked the row can tell from
+    the row alone (see ``jobs.services.task_next``).
     """
 
     # Indexed first in job_dp_feed and job_datapoint_unique: no index of its own.
@@ -231,6 +236,7 @@ class JobDatapoint(models.Model):
     response_count = models.PositiveIntegerField(default=0)
     closed = models.BooleanField(default=False)
     stopped_early = models.BooleanField(default=False)
+    leases_active = models.PositiveIntegerField(default=0)
     last_response_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

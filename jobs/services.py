@@ -451,6 +451,12 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
     closest to completion; ``None`` when the job has no work left for them.
     ``membership``, when the caller has just checked it, saves a query.
 
+    On PostgreSQL most tasks are one statement (``_held_or_new_lease``),
+    which counts a datapoint's leases from its row; where that finds
+    nothing (the only room is behind leases that ran out, or the labeler's
+    own lease there ran out, or there is none), the general path below
+    counts live leases under the datapoint's lock.
+
     The lease's job datapoint comes without its datapoint loaded: read it
     from ``jobs.content``."""
     if job.state != Job.State.RUNNING:
@@ -458,9 +464,16 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
     if membership is None:
         working_membership(labeler=labeler, audience=job.audience)
     job.definition = content.definition(job.definition_id)
+    gold_due = _gold_due(job)
+    if not gold_due and connection.vendor == "postgresql":
+        # The common case, in one statement: the held lease, or a new one on
+        # a datapoint whose row shows room. None: look closer, below.
+        lease = _held_or_new_lease(job=job, labeler=labeler, now=timezone.now())
+        if lease is not None:
+            return lease
     with transaction.atomic():
         now = timezone.now()
-        if _gold_due(job):
+        if gold_due:
             held = _held_lease(job=job, labeler=labeler, now=now)
             if held is not None:
                 return held
@@ -469,7 +482,7 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
                 return Lease.objects.create(job=job, example=example, labeler=labeler, leased_at=now,
                                             expires_at=now + _lease_duration())
             slot = _open_slot(job=job, labeler=labeler, now=now, exclude=(), lock=True)
-        else:  # the common case: both looks in one statement
+        else:  # both looks in one statement
             held, slot = _held_lease_or_lock_open_slot(job=job, labeler=labeler, now=now)
             if held is not None:
                 return held
@@ -515,6 +528,48 @@ def _held_lease(*, job: Job, labeler: AbstractBaseUser, now) -> Lease | None:
     return None if row is None else _held_from_row(job, labeler, row)
 
 
+def _held_or_new_lease(*, job: Job, labeler: AbstractBaseUser, now) -> Lease | None:
+    """The labeler's live lease in ``job``, or else a new lease on the open
+    slot closest to completion, in one statement (so in one transaction of
+    its own, unless the caller is in one); ``None`` when it finds neither.
+
+    The room it sees is the row's own: answers plus active leases
+    (``JobDatapoint.leases_active``) short of those needed. Every writer of
+    a datapoint's leases changes that count under the row's lock, so a row
+    this statement locks is current: when another transaction changed it
+    after this statement began, PostgreSQL checks the conditions again
+    against the new version before taking the lock (and passes the row over
+    if they fail), and rows others hold locked are skipped. Leases that ran
+    out still count, so it never sees room that is not there; the general
+    path finds the room behind them. Slots where the labeler holds any lease
+    (answered, skipped, or one that ran out, which the general path renews)
+    are not its business either."""
+    held_sql, held_params = _held_lease_sql(job=job, labeler=labeler, now=now)
+    public_id, expires_at = ids.task_id(), now + _lease_duration()
+    slot_table, lease_table = JobDatapoint._meta.db_table, Lease._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH held AS ({held_sql}),"
+            f" slot AS (SELECT {OPEN_SLOT_COLUMNS} FROM {slot_table} jd WHERE jd.job_id = %s"
+            f" AND NOT EXISTS (SELECT 1 FROM held) AND NOT jd.closed AND jd.response_count + jd.leases_active < %s"
+            f" AND NOT EXISTS (SELECT 1 FROM {lease_table} mine WHERE mine.job_datapoint_id = jd.id"
+            f" AND mine.labeler_id = %s){FEED_ORDER}{locks.for_update_clause('jd', skip_locked=True)}),"
+            f" leased AS (INSERT INTO {lease_table}"
+            f" (public_id, job_id, job_datapoint_id, example_id, labeler_id, status, leased_at, expires_at)"
+            f" SELECT %s, %s, slot.id, NULL, %s, %s, %s, %s FROM slot ON CONFLICT DO NOTHING"
+            f" RETURNING id, job_datapoint_id),"
+            f" counted AS (UPDATE {slot_table} jd SET leases_active = jd.leases_active + 1"
+            f" FROM leased WHERE jd.id = leased.job_datapoint_id)"
+            f" SELECT held.* FROM held UNION ALL SELECT leased.id, %s, slot.id, NULL, %s, %s,"
+            f" slot.datapoint_id, slot.position FROM leased JOIN slot ON slot.id = leased.job_datapoint_id",
+            [*held_params, job.pk, job.definition.responses_per_datapoint, labeler.pk,
+             public_id, job.pk, labeler.pk, Lease.Status.ACTIVE, rows.datetime_param(now),
+             rows.datetime_param(expires_at), public_id, rows.datetime_param(now), rows.datetime_param(expires_at)],
+        )
+        row = cursor.fetchone()
+    return None if row is None else _held_from_row(job, labeler, row)
+
+
 def _held_lease_or_lock_open_slot(*, job: Job, labeler: AbstractBaseUser,
                                   now) -> tuple[Lease | None, OpenSlot | None]:
     """The labeler's live lease in ``job``, or else the open slot closest to
@@ -554,8 +609,9 @@ def _held_from_row(job: Job, labeler: AbstractBaseUser, row: Sequence) -> Lease:
 
 def _lease_if_room(*, job: Job, slot: OpenSlot, labeler: AbstractBaseUser, now) -> Lease | None:
     """A live lease of the locked ``slot`` for ``labeler`` if it still has
-    room (``_room_sql``), in one statement: a new row, or (their earlier
-    lease ran out) the old row renewed under a new id. ``None`` when full."""
+    room (``_room_sql``): a new row, or (their earlier lease ran out) the old
+    row renewed under a new id, and the slot's active leases counted afresh
+    (``JobDatapoint.leases_active``). ``None`` when full."""
     public_id, expires_at = ids.task_id(), now + _lease_duration()
     room, room_params = _room_sql(job.definition.responses_per_datapoint, now, other_than=labeler)
     with connection.cursor() as cursor:
@@ -571,8 +627,9 @@ def _lease_if_room(*, job: Job, slot: OpenSlot, labeler: AbstractBaseUser, now) 
              rows.datetime_param(expires_at), slot.id, *room_params],
         )
         row = cursor.fetchone()
-    if row is None:
-        return None
+        if row is None:
+            return None
+        cursor.execute(*_leases_counted_sql(slot.id))
     lease = rows.instance(Lease, id=row[0], public_id=public_id, job_id=job.pk, job_datapoint_id=slot.id,
                           example_id=None, labeler_id=labeler.pk, status=Lease.Status.ACTIVE, leased_at=now,
                           expires_at=expires_at)
@@ -580,6 +637,20 @@ def _lease_if_room(*, job: Job, slot: OpenSlot, labeler: AbstractBaseUser, now) 
     lease.job_datapoint = rows.instance(JobDatapoint, id=slot.id, job_id=job.pk, datapoint_id=slot.datapoint_id,
                                         position=slot.position)
     return lease
+
+
+def _leases_counted_sql(slot_id: int) -> tuple[str, list]:
+    """Count the active leases of a job datapoint (whose lock the caller
+    holds) into its row, whatever the count said before."""
+    return (
+        f"UPDATE {JobDatapoint._meta.db_table} SET leases_active = (SELECT COUNT(*) FROM {Lease._meta.db_table} l"
+        f" WHERE l.job_datapoint_id = %s AND l.status = %s) WHERE id = %s",
+        [slot_id, Lease.Status.ACTIVE, slot_id],
+    )
+
+
+# An active lease ended (answered, skipped): one fewer on its datapoint's row.
+LEASE_ENDED = "leases_active = CASE WHEN leases_active > 0 THEN leases_active - 1 ELSE 0 END"
 
 
 def response_validate(*, datapoint: Datapoint, response: Any) -> dict:
@@ -699,7 +770,7 @@ def _answer_at_once(*, labeler: AbstractBaseUser, lease: Lease, payload: dict, m
             f" answer AS (INSERT INTO {Response._meta.db_table} ({RESPONSE_COLUMNS})"
             f" SELECT %s, %s, %s, %s, %s, %s, %s, %s FROM ok),"
             f" counted AS (UPDATE {slot_table} jd SET response_count = ok.answered, last_response_at = %s,"
-            f" closed = ok.answered >= %s FROM ok WHERE jd.id = ok.id)"
+            f" closed = ok.answered >= %s, {LEASE_ENDED} FROM ok WHERE jd.id = ok.id)"
             f" UPDATE {lease_table} SET status = %s WHERE id = %s AND EXISTS (SELECT 1 FROM ok)"
             f" RETURNING id",
             [rows.datetime_param(now), slot.pk, lease.pk, Lease.Status.ACTIVE, needed,
@@ -814,7 +885,7 @@ def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoi
         (f"INSERT INTO {Response._meta.db_table} ({RESPONSE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
          _response_values(lease=lease, labeler=labeler, payload=payload, membership=membership, now=now)),
         (f"UPDATE {JobDatapoint._meta.db_table} SET response_count = %s, last_response_at = %s, closed = %s,"
-         f" stopped_early = %s WHERE id = %s",
+         f" stopped_early = %s, {LEASE_ENDED} WHERE id = %s",
          [slot.response_count, rows.datetime_param(now), slot.closed, slot.stopped_early, slot.pk]),
         _lease_submitted_sql(lease),
     ])
@@ -856,9 +927,12 @@ def _gold_submit(*, labeler: AbstractBaseUser, lease: Lease, response: Any) -> M
 def task_skip(*, labeler: AbstractBaseUser, task_id: Any) -> Lease:
     """Give the task back: its slot returns to the pool, and the labeler will
     not be offered this datapoint again."""
-    lease, _ = _claim_lease(labeler=labeler, task_id=task_id)
+    lease, slot = _claim_lease(labeler=labeler, task_id=task_id)
     lease.status = Lease.Status.SKIPPED
     lease.save(update_fields=["status"])
+    if slot is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {JobDatapoint._meta.db_table} SET {LEASE_ENDED} WHERE id = %s", [slot.pk])
     return lease
 
 

@@ -20,7 +20,9 @@ def race(*, labelers: int, datapoints: int, responses: int, prefix: str = "racer
 
     from audiences.selectors import global_audience
     from jobs import services
-    from jobs.models import Response
+    from django.db.models import Count, Q
+
+    from jobs.models import JobDatapoint, Lease, Response
     from labeling.services import labeler_create, requester_create
     from tests import factories
 
@@ -52,7 +54,11 @@ def race(*, labelers: int, datapoints: int, responses: int, prefix: str = "racer
     rows = list(Response.objects.filter(job=job).values_list("job_datapoint_id", "labeler_id"))
     per_datapoint = Counter(jd for jd, _ in rows)
     job.refresh_from_db()
+    miscounted = [(slot.position, slot.leases_active, slot.actual) for slot in JobDatapoint.objects.filter(job=job)
+                  .annotate(actual=Count("leases", filter=Q(leases__status=Lease.Status.ACTIVE)))
+                  if slot.leases_active != slot.actual]
     return {
+        "miscounted_leases": miscounted,
         "vendor": connection.vendor,
         "errors": errors,
         "responses": len(rows),

@@ -312,6 +312,8 @@ def test_next_task_keeps_looking_past_slots_that_filled_up_meanwhile(global_draw
         return real_lease_if_room(job=job, slot=slot, labeler=labeler, now=now) if len(seen) > 4 else None
 
     monkeypatch.setattr(services, "_lease_if_room", filled_meanwhile)
+    # The one-statement lease skips rows others hold; this is the general path.
+    monkeypatch.setattr(services, "_held_or_new_lease", lambda **_: None)
     lease = services.task_next(labeler=labeler, job=job)
     assert lease is not None and lease.job_datapoint.position == 4
     assert seen == [0, 1, 2, 3, 4]
@@ -390,7 +392,7 @@ def feed_statements(queries) -> list[str]:
     return [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(control)]
 
 
-def test_a_new_lease_takes_two_statements_on_postgresql(global_draw_job, labeler):
+def test_a_new_lease_is_one_statement_on_postgresql(global_draw_job, labeler):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -402,13 +404,73 @@ def test_a_new_lease_takes_two_statements_on_postgresql(global_draw_job, labeler
     content.definition(global_draw_job.definition_id)  # as in a process that served this job before
     with CaptureQueriesContext(connection) as queries:
         lease = services_for_feed.task_next(labeler=labeler, job=global_draw_job, membership=membership)
-    # The labeler's held lease or else an open slot, locked; then the lease, if the slot still has room.
-    assert len(feed_statements(queries)) == 2, [sql[:80] for sql in feed_statements(queries)]
+    # The labeler's held lease or else a new one, with the slot's lease count: one statement, no
+    # transaction (nor savepoint) around it.
+    assert len(queries.captured_queries) == 1, [q["sql"][:80] for q in queries.captured_queries]
     assert lease is not None and Lease.objects.get(pk=lease.pk).status == Lease.Status.ACTIVE
+    assert JobDatapoint.objects.get(pk=lease.job_datapoint_id).leases_active == 1
     with CaptureQueriesContext(connection) as queries:
         again = services_for_feed.task_next(labeler=labeler, job=global_draw_job, membership=membership)
-    assert again.pk == lease.pk  # held: the same task, from the first statement
-    assert len(feed_statements(queries)) == 1
+    assert again.pk == lease.pk and again.public_id == lease.public_id  # held: the same task
+    assert again.expires_at == lease.expires_at
+    assert len(queries.captured_queries) == 1
+    assert JobDatapoint.objects.get(pk=lease.job_datapoint_id).leases_active == 1
+
+
+def active_leases_counted(job) -> dict[int, tuple[int, int]]:
+    """Per position of ``job``: (its row's count of active leases, the active leases there are)."""
+    from django.db.models import Count, Q
+
+    slots = JobDatapoint.objects.filter(job=job).annotate(
+        actual=Count("leases", filter=Q(leases__status=Lease.Status.ACTIVE)))
+    return {slot.position: (slot.leases_active, slot.actual) for slot in slots}
+
+
+def assert_counts_hold(job) -> None:
+    counted = active_leases_counted(job)
+    assert all(kept == actual for kept, actual in counted.values()), counted
+
+
+def test_each_datapoint_counts_its_active_leases_through_every_change(requester, make_labeler):
+    """Leasing, answering, skipping, a late answer and a lease renewed after
+    it ran out all keep the row's count equal to the active leases."""
+    job = factories.draw_job(requester, global_audience(), datapoints=2, responses=3)
+    lara, otto, ines = (api_for(make_labeler(name)) for name in ("lara", "otto", "ines"))
+    first, second, third = next_task(lara, job), next_task(otto, job), next_task(ines, job)
+    assert active_leases_counted(job)[0] == (3, 3)  # all on the one closest to completion
+    assert_counts_hold(job)
+    assert submit(lara, first["id"], factories.stroke_inside()).status_code == 200
+    assert_counts_hold(job)
+    assert skip(otto, second["id"]).status_code == 200
+    assert_counts_hold(job)
+    # Ines's lease runs out: it still counts as active until she answers it late or it is renewed.
+    Lease.objects.filter(public_id=third["id"]).update(
+        leased_at=timezone.now() - timedelta(hours=2), expires_at=timezone.now() - timedelta(hours=1))
+    assert submit(ines, third["id"], factories.stroke_inside()).status_code == 200  # late, with room
+    assert_counts_hold(job)
+    renewed = next_task(lara, job)  # lara's next is on the other datapoint (she answered this one)
+    Lease.objects.filter(public_id=renewed["id"]).update(
+        leased_at=timezone.now() - timedelta(hours=2), expires_at=timezone.now() - timedelta(hours=1))
+    again = next_task(lara, job)
+    assert again["id"] != renewed["id"] and position_of(again) == position_of(renewed)  # renewed, new id
+    assert_counts_hold(job)
+
+
+def test_room_behind_leases_that_ran_out_is_found_and_recounted(requester, make_labeler):
+    job = factories.draw_job(requester, global_audience(), datapoints=1, responses=1)
+    lara, otto = api_for(make_labeler("lara")), api_for(make_labeler("otto"))
+    held = next_task(lara, job)
+    assert next_task(otto, job) is None  # the one slot is held
+    Lease.objects.filter(public_id=held["id"]).update(
+        leased_at=timezone.now() - timedelta(hours=2), expires_at=timezone.now() - timedelta(hours=1))
+    # The row still counts Lara's lease (it is active until answered); the general path looks closer.
+    assert active_leases_counted(job)[0] == (1, 1)
+    taken = next_task(otto, job)
+    assert taken is not None
+    assert active_leases_counted(job)[0] == (2, 2)
+    assert submit(otto, taken["id"], factories.stroke_inside()).status_code == 200
+    assert submit(lara, held["id"], factories.stroke_inside()).json()["code"] == "task_expired"
+    assert active_leases_counted(job)[0] == (1, 1)  # Lara's lease: active, ran out, its place taken
 
 
 def test_a_new_jobs_slots_are_sampled_for_the_planner_when_they_change_the_table(
