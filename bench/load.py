@@ -172,9 +172,11 @@ async def ceiling(base_url: str, tokens: list[str], seconds: float) -> dict:
 
 
 async def work(base_url: str, tokens: list[str], jobs: list[str], answers: dict, *, think: float = 0.0) -> dict:
-    """Labelers work the jobs to completion; each spends ``think`` seconds
-    (on average, jittered) on a task before answering it, as people do, the
-    first included; 0 saturates."""
+    """Labelers work the jobs to completion, one after another; each spends
+    ``think`` seconds (on average, jittered) on a task before answering it,
+    as people do, the first included, and as long choosing the next job when
+    one has no more work for them (they all run out of one job at about the
+    same time); 0 saturates."""
     latencies: list[float] = []
     cycles = 0
     errors: dict[int, int] = {}
@@ -194,7 +196,9 @@ async def work(base_url: str, tokens: list[str], jobs: list[str], answers: dict,
         async with _session(token) as http:
             if think:  # people do not all arrive in the same millisecond
                 await asyncio.sleep(rng.uniform(0, think))
-            for job in jobs:
+            for number, job in enumerate(jobs):
+                if think and number:  # out of work here, back to the job list to pick the next one
+                    await asyncio.sleep(rng.uniform(0.5, 1.5) * think)
                 _, payload = await post(http, f"/api/labeler/jobs/{job}/tasks/next/")
                 task = payload["task"]
                 while task is not None:
