@@ -4,7 +4,8 @@ Enqueued after commit (``enqueue_aggregation``), so a worker never sees a
 response that was rolled back, and at most one per datapoint waits in the
 queue: a task brings its datapoint's result up to date with every response
 committed before it starts, so while one is queued, later responses to the
-datapoint need none of their own (``publish_aggregation``). A task waits
+datapoint need none of their own (``publish_aggregation``; a process that
+has just sent one does not even ask Redis). A task waits
 ``AGGREGATION_DELAY_MS`` before it runs, so that the answers a datapoint gets
 close together (the feed hands a datapoint's slots out together) are folded
 into one run; when the worker falls behind, more are.
@@ -19,6 +20,8 @@ request: when Redis is down the task is lost here, and the sweeper
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 from celery import shared_task
 from django.conf import settings
@@ -66,13 +69,50 @@ def prune_heartbeats() -> int:
     return heartbeat_prune()
 
 
+class _SentHere:
+    """The datapoints this process sent a delayed task for, each with the
+    time before which that task cannot have started: half its delay after
+    sending (the other half allows for the worker's clock). A response to
+    one of them needs nothing more, not even a look at the mark in Redis.
+    Most answers to a datapoint come close together, through the same
+    server process as often as not."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.until: dict[int, float] = {}
+        self.clock = time.monotonic
+
+    def covers(self, job_datapoint_id: int) -> bool:
+        return self.until.get(job_datapoint_id, 0.0) > self.clock()
+
+    def add(self, job_datapoint_id: int, delay: float) -> None:
+        now = self.clock()
+        with self.lock:
+            if len(self.until) >= self.MAX_ENTRIES:
+                self.until = {key: until for key, until in self.until.items() if until > now}
+            self.until[job_datapoint_id] = now + delay / 2
+
+    def clear(self) -> None:
+        with self.lock:
+            self.until.clear()
+
+
+_sent_here = _SentHere()
+
+
 def publish_aggregation(job_datapoint_id: int) -> bool:
     """Send an aggregation task unless one for the datapoint is queued and not
     yet started (it will read this response too); ``False`` (logged) when
     the broker is down."""
+    delay = settings.AGGREGATION_DELAY_MS / 1000
+    # Tasks run eagerly (no broker) start when they are sent, delay or not.
+    delayed = delay > 0 and not aggregate_datapoint.app.conf.task_always_eager
+    if delayed and _sent_here.covers(job_datapoint_id):
+        return True
     mark = _queued_mark(job_datapoint_id)
     try:
-        delay = settings.AGGREGATION_DELAY_MS / 1000
         if not cache.add(mark, 1, timeout=QUEUED_MARK_SECONDS + delay):
             return True
         try:
@@ -80,6 +120,8 @@ def publish_aggregation(job_datapoint_id: int) -> bool:
         except Exception:
             cache.delete(mark)
             raise
+        if delayed:
+            _sent_here.add(job_datapoint_id, delay)
         return True
     except Exception:  # the broker is unreachable: the sweeper will catch up
         logger.warning("could not enqueue aggregation", extra={"job_datapoint": job_datapoint_id}, exc_info=True)

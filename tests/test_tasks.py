@@ -34,8 +34,10 @@ def published(monkeypatch):
     sent = Sent()
     monkeypatch.setattr(tasks.aggregate_datapoint, "apply_async", sent.apply_async)
     cache.clear()
+    tasks._sent_here.clear()
     yield sent
     cache.clear()
+    tasks._sent_here.clear()
 
 
 def test_a_second_response_while_one_task_is_queued_sends_none(published):
@@ -45,7 +47,8 @@ def test_a_second_response_while_one_task_is_queued_sends_none(published):
     assert published == [7, 8]
 
 
-def test_a_task_that_starts_lets_the_next_response_send_one(published, monkeypatch):
+def test_a_task_that_starts_lets_the_next_response_send_one(published, monkeypatch, settings):
+    settings.AGGREGATION_DELAY_MS = 0  # sent without a delay, a task may start at once
     monkeypatch.setattr(tasks.result_services, "datapoint_aggregate", lambda job_datapoint_id: None)
     tasks.publish_aggregation(7)
     tasks.aggregate_datapoint.run(7)  # the worker picks it up
@@ -59,6 +62,38 @@ def test_tasks_wait_the_aggregation_delay_to_fold_in_more_answers(published, set
     settings.AGGREGATION_DELAY_MS = 0
     tasks.publish_aggregation(8)
     assert published == [7, 8] and published.countdowns == [1.5, None]
+
+
+def test_responses_soon_after_this_process_sent_a_delayed_task_do_not_ask_redis(published, monkeypatch,
+                                                                                 settings):
+    settings.AGGREGATION_DELAY_MS = 1000
+    monkeypatch.setitem(tasks.aggregate_datapoint.app.conf, "task_always_eager", False)  # a worker runs them
+    clock = [1000.0]
+    monkeypatch.setattr(tasks._sent_here, "clock", lambda: clock[0])
+    asked = []
+    add = cache.add
+    monkeypatch.setattr(cache, "add", lambda *args, **kwargs: asked.append(args[0]) or add(*args, **kwargs))
+    assert tasks.publish_aggregation(7)
+    clock[0] += 0.4  # the task cannot have started: it waits a second
+    assert tasks.publish_aggregation(7) and tasks.publish_aggregation(7)
+    assert published == [7] and len(asked) == 1
+    assert tasks.publish_aggregation(8) and published == [7, 8] and len(asked) == 2  # another datapoint
+    clock[0] += 0.2  # half the delay is gone: the worker's clock may run ahead, ask the mark again
+    cache.delete(tasks._queued_mark(7))  # as the task does when it starts
+    assert tasks.publish_aggregation(7)
+    assert published == [7, 8, 7] and len(asked) == 3
+
+
+def test_tasks_run_eagerly_are_sent_for_every_response_while_no_mark_stands(published, monkeypatch, settings):
+    """Without a broker a task runs when it is sent, whatever the delay: a
+    response after it needs one of its own."""
+    settings.AGGREGATION_DELAY_MS = 1000
+    monkeypatch.setitem(tasks.aggregate_datapoint.app.conf, "task_always_eager", True)
+    monkeypatch.setattr(tasks.result_services, "datapoint_aggregate", lambda job_datapoint_id: None)
+    tasks.publish_aggregation(7)
+    tasks.aggregate_datapoint.run(7)  # ran as it was sent
+    tasks.publish_aggregation(7)
+    assert published == [7, 7]
 
 
 def test_a_failed_send_leaves_no_mark_behind(published, monkeypatch):
