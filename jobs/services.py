@@ -319,6 +319,8 @@ def job_create(*, owner: AbstractBaseUser, definition: JobDefinition, audience: 
 # asks for. Leases and responses of a job datapoint are written only while
 # holding that row's lock (labeling.locks), so the count cannot be overrun
 # by concurrent labelers, on PostgreSQL (row locks) or SQLite (one writer).
+# The row also counts its active leases (JobDatapoint.leases_active): every
+# path that starts or ends one changes that count under the same lock.
 
 
 def _lease_duration() -> timedelta:
