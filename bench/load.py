@@ -31,6 +31,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -264,6 +265,7 @@ def main(argv: list[str] | None = None) -> dict:
     postgres = PostgresServer(durable=True).start()
     redis = RedisServer().start()
     processes = []
+    finished = False
     try:
         env = django_env(postgres.url(), redis.url, MEDIA_ROOT=str(tmp / "media"), LOG_LEVEL="WARNING",
                          SUBMIT_RATE="1000000/min", DB_POOL="1", CROWDCANVAS_VAR_DIR=str(tmp))
@@ -312,11 +314,16 @@ def main(argv: list[str] | None = None) -> dict:
             "checks": checks,
             "targets": {"cycles_vs_ceiling_at_least": 0.5, "p99_ms_below": 100},
         }
+        finished = True
     finally:
         for process in reversed(processes):
             process.stop()
         redis.close()
         postgres.stop()
+        if finished:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"server and worker logs kept in {tmp}", file=sys.stderr)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "load.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
