@@ -1,27 +1,33 @@
 """Celery tasks: thin wrappers around the result services.
 
 Enqueued after commit (``enqueue_aggregation``), so a worker never sees a
-response that was rolled back, and at most one per datapoint waits in the
-queue: a task brings its datapoint's result up to date with every response
-committed before it starts, so while one is queued, later responses to the
-datapoint need none of their own (``publish_aggregation``; a process that
-has just sent one does not even ask Redis). A task waits
-``AGGREGATION_DELAY_MS`` before it runs, so that the answers a datapoint gets
-close together (the feed hands a datapoint's slots out together) are folded
-into one run; when the worker falls behind, more are.
-``acks_late`` plus ``reject_on_worker_lost``
-(settings) hand a task killed mid-run to another worker; the services are
-idempotent, so running one twice is harmless. Publishing never fails a
-request: when Redis is down the task is lost here, and the sweeper
-(``sweep_stale_results``, every ``SWEEP_SECONDS`` under celery beat, or
-``manage.py sweep_results``) finds the stale result later.
+response that was rolled back. An aggregation brings its datapoint's result
+up to date with every response committed before it starts, so answers
+close together need one run between them:
+
+- With ``AGGREGATION_DELAY_MS`` (default), each server process collects the
+  datapoints it stored answers for and, that long after the first, sends
+  them as one ``aggregate_datapoints`` task, which aggregates those whose
+  results are behind. A datapoint's answers (the feed hands its slots out
+  together) are folded into one run, a busy job's datapoints into one task,
+  and storing an answer costs no round trip to Redis.
+- Without a delay, or with tasks run eagerly (no broker), each answer sends
+  an ``aggregate_datapoint`` task at once, unless one for that datapoint is
+  queued and not yet started (a mark in the cache says so).
+
+``acks_late`` plus ``reject_on_worker_lost`` (settings) hand a task killed
+mid-run to another worker; the services are idempotent, so running one
+twice is harmless. Publishing never fails a request: when Redis is down a
+collected batch is kept and sent with the next one, a single task is lost
+here, and the sweeper (``sweep_stale_results``, every ``SWEEP_SECONDS`` under
+celery beat, or ``manage.py sweep_results``) finds any stale result later.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
-import time
 
 from celery import shared_task
 from django.conf import settings
@@ -32,7 +38,7 @@ from . import result_services
 
 logger = logging.getLogger("crowdcanvas.tasks")
 
-# How long a "queued" mark lives, beyond the task's delay. A mark whose task
+# How long a "queued" mark lives (tasks sent without a delay). A mark whose task
 # was lost (a worker killed with it reserved, a broker that lost its data)
 # holds back that datapoint's tasks this long at most; the sweeper then
 # enqueues it again. A task still waiting after this long may get a twin:
@@ -57,6 +63,18 @@ def aggregate_datapoint(self, job_datapoint_id: int) -> int | None:
     return None if result is None else result.response_count
 
 
+@shared_task(bind=True, acks_late=True, autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=60,
+             max_retries=8)
+def aggregate_datapoints(self, job_datapoint_ids: list[int]) -> int:
+    """Aggregate those of the datapoints whose results are behind their
+    responses (another process's batch, or an earlier run of this one, may
+    have brought the others up to date); how many it did."""
+    stale = result_services.stale_among(job_datapoint_ids)
+    for job_datapoint_id in stale:
+        result_services.datapoint_aggregate(job_datapoint_id=job_datapoint_id)
+    return len(stale)
+
+
 @shared_task(acks_late=True)
 def sweep_stale_results() -> dict[str, int]:
     return result_services.results_sweep(enqueue=publish_aggregation)
@@ -69,59 +87,80 @@ def prune_heartbeats() -> int:
     return heartbeat_prune()
 
 
-class _SentHere:
-    """The datapoints this process sent a delayed task for, each with the
-    time before which that task cannot have started: half its delay after
-    sending (the other half allows for the worker's clock). A response to
-    one of them needs nothing more, not even a look at the mark in Redis.
-    Most answers to a datapoint come close together, through the same
-    server process as often as not."""
-
-    MAX_ENTRIES = 10_000
+class _Batch:
+    """The datapoints this process stored answers for since it last sent
+    them, sent as one task ``delay`` seconds after the first (a timer
+    thread), and at exit. A batch the broker refuses is kept for the next."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.until: dict[int, float] = {}
-        self.clock = time.monotonic
-
-    def covers(self, job_datapoint_id: int) -> bool:
-        return self.until.get(job_datapoint_id, 0.0) > self.clock()
+        self.pending: set[int] = set()
+        self.timer: threading.Timer | None = None
 
     def add(self, job_datapoint_id: int, delay: float) -> None:
-        now = self.clock()
         with self.lock:
-            if len(self.until) >= self.MAX_ENTRIES:
-                self.until = {key: until for key, until in self.until.items() if until > now}
-            self.until[job_datapoint_id] = now + delay / 2
+            self.pending.add(job_datapoint_id)
+            self._schedule(delay)
 
-    def clear(self) -> None:
+    def _schedule(self, delay: float) -> None:
+        """Send the batch in ``delay`` seconds, unless that is arranged
+        (the caller holds the lock)."""
+        if self.timer is None:
+            self.timer = threading.Timer(delay, self.send, (delay,))
+            self.timer.daemon = True
+            self.timer.start()
+
+    def send(self, retry_after: float | None = None) -> bool:
+        """Send what was collected now; ``False`` (logged, kept, and tried
+        again after ``retry_after`` seconds if given) when the broker is down."""
         with self.lock:
-            self.until.clear()
+            ids, self.pending, timer, self.timer = sorted(self.pending), set(), self.timer, None
+        if timer is not None and timer is not threading.current_thread():
+            timer.cancel()  # sent before its time (at exit)
+        if not ids:
+            return True
+        try:
+            aggregate_datapoints.apply_async((ids,))
+            return True
+        except Exception:  # the broker is unreachable
+            logger.warning("could not enqueue aggregation", extra={"job_datapoints": len(ids)}, exc_info=True)
+            with self.lock:
+                self.pending.update(ids)
+                if retry_after:
+                    self._schedule(retry_after)
+            return False
 
 
-_sent_here = _SentHere()
+_batch = _Batch()
+
+
+def send_pending() -> bool:
+    """Send what this process has collected for aggregation now: when a
+    server shuts down (its ASGI lifespan), and at exit."""
+    return _batch.send()
+
+
+atexit.register(send_pending)
 
 
 def publish_aggregation(job_datapoint_id: int) -> bool:
-    """Send an aggregation task unless one for the datapoint is queued and not
-    yet started (it will read this response too); ``False`` (logged) when
-    the broker is down."""
+    """Have the datapoint aggregated: in this process's next batch when
+    tasks wait ``AGGREGATION_DELAY_MS``, else by a task sent now unless one
+    for it is queued and not yet started (it will read this response too);
+    ``False`` (logged) when the broker is down."""
     delay = settings.AGGREGATION_DELAY_MS / 1000
-    # Tasks run eagerly (no broker) start when they are sent, delay or not.
-    delayed = delay > 0 and not aggregate_datapoint.app.conf.task_always_eager
-    if delayed and _sent_here.covers(job_datapoint_id):
+    if delay > 0 and not aggregate_datapoint.app.conf.task_always_eager:
+        _batch.add(job_datapoint_id, delay)
         return True
     mark = _queued_mark(job_datapoint_id)
     try:
-        if not cache.add(mark, 1, timeout=QUEUED_MARK_SECONDS + delay):
+        if not cache.add(mark, 1, timeout=QUEUED_MARK_SECONDS):
             return True
         try:
-            aggregate_datapoint.apply_async((job_datapoint_id,), countdown=delay or None)
+            aggregate_datapoint.apply_async((job_datapoint_id,))
         except Exception:
             cache.delete(mark)
             raise
-        if delayed:
-            _sent_here.add(job_datapoint_id, delay)
         return True
     except Exception:  # the broker is unreachable: the sweeper will catch up
         logger.warning("could not enqueue aggregation", extra={"job_datapoint": job_datapoint_id}, exc_info=True)

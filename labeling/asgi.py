@@ -1,5 +1,8 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels."""
+"""ASGI entry point: HTTP through Django, websockets through Channels, and
+the server's lifespan (at shutdown, work the process still holds for the
+broker is sent)."""
 
+import asyncio
 import gc
 import os
 
@@ -16,8 +19,24 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from labeling.routing import websocket_urlpatterns  # noqa: E402
 from labeling.ws_auth import AuthStack  # noqa: E402
 
+
+
+async def lifespan(scope, receive, send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            from jobs.tasks import send_pending
+
+            await asyncio.to_thread(send_pending)
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 application = ProtocolTypeRouter(
     {
+        "lifespan": lifespan,
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
             AuthStack(URLRouter(websocket_urlpatterns))

@@ -19,8 +19,9 @@ Environment variables:
 ``MEDIA_ROOT``       where uploaded images are stored (default ``var/media``).
 ``STATIC_ROOT``      where ``collectstatic`` writes (default ``var/static``).
 ``LEASE_SECONDS``    how long a labeler holds a task (default 600).
-``AGGREGATION_DELAY_MS`` how long a datapoint's aggregation waits for more
-                     answers to fold in (default 1000; 0: none).
+``AGGREGATION_DELAY_MS`` how long a server process collects answered datapoints
+                     before sending them as one aggregation task (default 1000;
+                     0: a task per answer, sent at once).
 ``PRODUCTION``       "1" turns on HTTPS-only cookies, HSTS and SSL redirect.
 ``SUBMIT_RATE``      labeler API writes per labeler (default "120/min"; "none": no limit).
 ``LOGIN_FAILURE_LIMIT``, ``LOGIN_FAILURE_WINDOW`` failed logins per username
@@ -303,8 +304,8 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 20_000
 
 # --- Labeling -----------------------------------------------------------------
 LEASE_SECONDS = env_int("LEASE_SECONDS", 600)
-# How long an aggregation task waits before it runs: answers to a datapoint
-# arriving meanwhile are folded into that one run (see jobs.tasks).
+# How long a process collects answered datapoints before sending them as one
+# aggregation task: answers arriving meanwhile are folded in (see jobs.tasks).
 AGGREGATION_DELAY_MS = env_int("AGGREGATION_DELAY_MS", 1000)
 # Long side of the grid draw responses are rasterized on.
 RASTER_LONG_SIDE = env_int("RASTER_LONG_SIDE", 256)

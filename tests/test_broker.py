@@ -31,7 +31,8 @@ def test_worker_keeps_running_when_redis_goes_away_during_a_task(tmp_path):
          "-n", f"broker-test-{stack.free_port()}@%h"],
         stack.django_env(None, redis_server.url), tmp_path / "worker.log",
     ).start()
-    sender = Celery("broker-test-sender", broker=redis_server.url)
+    # Not the process's current app: tasks looked up through it would resolve here.
+    sender = Celery("broker-test-sender", broker=redis_server.url, set_as_current=False)
     try:
         wait_for(lambda: "ready." in worker.log(), 60, "the worker to start", worker)
         assert "Connected to labeling.broker:Transport://" in worker.log()  # the settings chose it
@@ -42,7 +43,7 @@ def test_worker_keeps_running_when_redis_goes_away_during_a_task(tmp_path):
         # free process, so it is also waiting on Redis for the next message.
         sender.send_task("tests.broker_worker_app.nap", args=(3, str(tasks_log), "first"))
         wait_for(lambda: running("first"), 30, "the first task to start", worker)
-        # And one it holds, waiting for its countdown (aggregation tasks wait).
+        # And one it holds, waiting for its countdown.
         sender.send_task("tests.broker_worker_app.nap", args=(0, str(tasks_log), "delayed"), countdown=3)
         wait_for(lambda: worker.log().count("] received") == 2, 30, "the delayed task to arrive", worker)
         redis_server.stop()

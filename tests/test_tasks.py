@@ -19,69 +19,91 @@ from tests.stack import AsgiServer, CeleryWorker, django_env
 
 @pytest.fixture
 def published(monkeypatch):
-    """The task ids ``publish_aggregation`` sends, instead of a broker (and
-    the countdowns they are sent with, in ``published.countdowns``)."""
+    """The tasks ``publish_aggregation`` sends, instead of a broker: the
+    datapoint ids of single tasks, and the id lists of batches in
+    ``published.batches``."""
 
     class Sent(list):
         def __init__(self):
             super().__init__()
-            self.countdowns: list[float | None] = []
+            self.batches: list[list[int]] = []
 
-        def apply_async(self, args, countdown=None):
+        def apply_async(self, args):
             self.append(args[0])
-            self.countdowns.append(countdown)
+
+        def apply_batch_async(self, args):
+            self.batches.append(args[0])
 
     sent = Sent()
     monkeypatch.setattr(tasks.aggregate_datapoint, "apply_async", sent.apply_async)
+    monkeypatch.setattr(tasks.aggregate_datapoints, "apply_async", sent.apply_batch_async)
     cache.clear()
-    tasks._sent_here.clear()
     yield sent
     cache.clear()
-    tasks._sent_here.clear()
+    if tasks._batch.timer is not None:
+        tasks._batch.timer.cancel()
+    tasks._batch.timer = None
+    tasks._batch.pending.clear()
 
 
-def test_a_second_response_while_one_task_is_queued_sends_none(published):
+@pytest.fixture
+def with_broker(monkeypatch, settings):
+    """Tasks go to a broker (the suite runs them eagerly otherwise)."""
+    monkeypatch.setitem(tasks.aggregate_datapoint.app.conf, "task_always_eager", False)
+
+
+def wait_for(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+def test_with_a_delay_answers_are_collected_and_sent_as_one_task_after_it(published, with_broker, settings):
+    settings.AGGREGATION_DELAY_MS = 300
+    started = time.monotonic()
+    assert tasks.publish_aggregation(7) and tasks.publish_aggregation(8) and tasks.publish_aggregation(7)
+    assert published.batches == []  # nothing before the delay
+    wait_for(lambda: published.batches)
+    assert time.monotonic() - started >= 0.3
+    assert published.batches == [[7, 8]] and published == []
+    assert cache.get(tasks._queued_mark(7)) is None  # no round trip to the cache per answer
+    tasks.publish_aggregation(9)  # the next answers start the next batch
+    wait_for(lambda: len(published.batches) == 2)
+    assert published.batches == [[7, 8], [9]]
+
+
+def test_a_batch_the_broker_refuses_is_kept_for_the_next(published, with_broker, settings, monkeypatch):
+    settings.AGGREGATION_DELAY_MS = 60_000  # sent by hand here, not by the timer
+    send = tasks.aggregate_datapoints.apply_async
+
+    def broker_down(args):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks.aggregate_datapoints, "apply_async", broker_down)
+    tasks.publish_aggregation(7)
+    assert tasks._batch.send() is False
+    monkeypatch.setattr(tasks.aggregate_datapoints, "apply_async", send)
+    tasks.publish_aggregation(8)
+    assert tasks._batch.send() is True
+    assert published.batches == [[7, 8]]
+
+
+def test_without_a_delay_a_second_response_while_one_task_is_queued_sends_none(published, settings):
+    settings.AGGREGATION_DELAY_MS = 0
     assert tasks.publish_aggregation(7) and tasks.publish_aggregation(7)
     assert published == [7]
     assert tasks.publish_aggregation(8)  # another datapoint has its own
-    assert published == [7, 8]
+    assert published == [7, 8] and published.batches == []
 
 
 def test_a_task_that_starts_lets_the_next_response_send_one(published, monkeypatch, settings):
-    settings.AGGREGATION_DELAY_MS = 0  # sent without a delay, a task may start at once
+    settings.AGGREGATION_DELAY_MS = 0
     monkeypatch.setattr(tasks.result_services, "datapoint_aggregate", lambda job_datapoint_id: None)
     tasks.publish_aggregation(7)
     tasks.aggregate_datapoint.run(7)  # the worker picks it up
     tasks.publish_aggregation(7)
     assert published == [7, 7]
-
-
-def test_tasks_wait_the_aggregation_delay_to_fold_in_more_answers(published, settings):
-    settings.AGGREGATION_DELAY_MS = 1500
-    tasks.publish_aggregation(7)
-    settings.AGGREGATION_DELAY_MS = 0
-    tasks.publish_aggregation(8)
-    assert published == [7, 8] and published.countdowns == [1.5, None]
-
-
-def test_responses_soon_after_this_process_sent_a_delayed_task_do_not_ask_redis(published, monkeypatch,
-                                                                                 settings):
-    settings.AGGREGATION_DELAY_MS = 1000
-    monkeypatch.setitem(tasks.aggregate_datapoint.app.conf, "task_always_eager", False)  # a worker runs them
-    clock = [1000.0]
-    monkeypatch.setattr(tasks._sent_here, "clock", lambda: clock[0])
-    asked = []
-    add = cache.add
-    monkeypatch.setattr(cache, "add", lambda *args, **kwargs: asked.append(args[0]) or add(*args, **kwargs))
-    assert tasks.publish_aggregation(7)
-    clock[0] += 0.4  # the task cannot have started: it waits a second
-    assert tasks.publish_aggregation(7) and tasks.publish_aggregation(7)
-    assert published == [7] and len(asked) == 1
-    assert tasks.publish_aggregation(8) and published == [7, 8] and len(asked) == 2  # another datapoint
-    clock[0] += 0.2  # half the delay is gone: the worker's clock may run ahead, ask the mark again
-    cache.delete(tasks._queued_mark(7))  # as the task does when it starts
-    assert tasks.publish_aggregation(7)
-    assert published == [7, 8, 7] and len(asked) == 3
 
 
 def test_tasks_run_eagerly_are_sent_for_every_response_while_no_mark_stands(published, monkeypatch, settings):
@@ -93,11 +115,13 @@ def test_tasks_run_eagerly_are_sent_for_every_response_while_no_mark_stands(publ
     tasks.publish_aggregation(7)
     tasks.aggregate_datapoint.run(7)  # ran as it was sent
     tasks.publish_aggregation(7)
-    assert published == [7, 7]
+    assert published == [7, 7] and published.batches == []
 
 
-def test_a_failed_send_leaves_no_mark_behind(published, monkeypatch):
-    def broker_down(args, countdown=None):
+def test_a_failed_send_leaves_no_mark_behind(published, monkeypatch, settings):
+    settings.AGGREGATION_DELAY_MS = 0
+
+    def broker_down(args):
         raise ConnectionError("broker unreachable")
 
     send = tasks.aggregate_datapoint.apply_async
@@ -108,14 +132,34 @@ def test_a_failed_send_leaves_no_mark_behind(published, monkeypatch):
     assert published == [7]
 
 
+@pytest.mark.django_db
+def test_a_batch_aggregates_the_datapoints_whose_results_are_behind(requester, make_labeler):
+    from jobs import services
+
+    job = factories.draw_job(requester, global_audience(), datapoints=3, responses=2)
+    slots = list(JobDatapoint.objects.filter(job=job).order_by("position").values_list("pk", flat=True))
+    for name in ("lara", "otto"):  # two answers each to the first two datapoints
+        labeler = make_labeler(name)
+        for _ in range(2):
+            lease = services.task_next(labeler=labeler, job=job)
+            services.task_submit(labeler=labeler, task_id=lease.public_id, response={"lines": []})
+    answered = sorted(JobDatapoint.objects.filter(job=job, response_count__gt=0).values_list("pk", flat=True))
+    assert len(answered) == 2 and DatapointResult.objects.filter(job=job).count() == 0
+    assert tasks.aggregate_datapoints.run(slots) == 2  # the third has nothing to aggregate
+    assert sorted(DatapointResult.objects.filter(job=job, response_count=2).values_list(
+        "job_datapoint_id", flat=True)) == answered
+    assert tasks.aggregate_datapoints.run(slots) == 0  # up to date: a second batch does nothing
+
+
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_responses_to_one_datapoint_queue_one_task_that_counts_them_all(test_database_url, redis_server, tmp_path,
                                                                        requester):
-    env = django_env(test_database_url, redis_server.url, LOG_LEVEL="INFO")
+    # A delay longer than the test: the batch goes out when the server shuts down.
+    env = django_env(test_database_url, redis_server.url, LOG_LEVEL="INFO", AGGREGATION_DELAY_MS="60000")
     job = factories.draw_job(requester, global_audience(), datapoints=1, responses=3)
     server = AsgiServer(env, tmp_path / "server.log").start()
-    try:  # three labelers answer over HTTP while no worker runs: one task waits for all three
+    try:  # three labelers answer over HTTP while no worker runs: one batch waits for all three
         for _, token in create_labelers(3, prefix="coalesced"):
             labeler = SimulatedLabeler(base_url=server.url, token=token, accuracy=1.0, oracle=Oracle(), seed=token)
             labeler.work(job.public_id)
