@@ -362,25 +362,40 @@ def _room_sql(needed: int, now, *, other_than: AbstractBaseUser | None = None) -
     )
 
 
+def _room_on_row_sql(needed: int) -> tuple[str, list]:
+    """``_room_sql`` as the row alone tells it: its answers and active leases
+    (``JobDatapoint.leases_active``, those that ran out included) fewer than
+    ``needed``. Never room that ``_room_sql`` would not see; a row changed
+    since the statement began is checked again at its new version when the
+    statement locks it."""
+    return "NOT jd.closed AND jd.response_count + jd.leases_active < %s", [needed]
+
+
 def _open_slot_sql(*, select: str, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[int] = (),
-                   tail: str = "", unless: str = "") -> tuple[str, list]:
+                   tail: str = "", unless: str = "", room_on_row: bool = False) -> tuple[str, list]:
     """SQL over the job datapoints with room for one more lease that
     ``labeler`` has not answered or skipped: the one definition of an open
     slot. Written as SQL rather than through the ORM because it runs on every
     task a labeler is given, and building this query with the ORM cost more
     than running it. ``unless``: a parameterless SQL condition under which
-    there is none."""
+    there is none. ``room_on_row``: room as the row tells it
+    (``_room_on_row_sql``), on datapoints where the labeler holds no lease
+    at all (one that ran out is renewed where live leases are counted)."""
     excluded = f" AND jd.id NOT IN ({', '.join(['%s'] * len(exclude))})" if exclude else ""
     if unless:
         excluded += f" AND NOT ({unless})"
-    room, room_params = _room_sql(job.definition.responses_per_datapoint, now)
+    needed = job.definition.responses_per_datapoint
+    if room_on_row:
+        (room, room_params), mine, mine_params = _room_on_row_sql(needed), "", []
+    else:
+        room, room_params = _room_sql(needed, now)
+        mine, mine_params = " AND mine.status IN (%s, %s)", [Lease.Status.SUBMITTED, Lease.Status.SKIPPED]
     sql = (
         f"SELECT {select} FROM {JobDatapoint._meta.db_table} jd WHERE jd.job_id = %s{excluded}"
         f" AND NOT EXISTS (SELECT 1 FROM {Lease._meta.db_table} mine WHERE mine.job_datapoint_id = jd.id"
-        f" AND mine.labeler_id = %s AND mine.status IN (%s, %s)) AND {room}{tail}"
+        f" AND mine.labeler_id = %s{mine}) AND {room}{tail}"
     )
-    params = [job.pk, *exclude, labeler.pk, Lease.Status.SUBMITTED, Lease.Status.SKIPPED, *room_params]
-    return sql, params
+    return sql, [job.pk, *exclude, labeler.pk, *mine_params, *room_params]
 
 
 def open_slot_count(*, job: Job, labeler: AbstractBaseUser, now) -> int:
@@ -467,27 +482,26 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
         working_membership(labeler=labeler, audience=job.audience)
     job.definition = content.definition(job.definition_id)
     gold_due = _gold_due(job)
+    held_looked_for = False
     if not gold_due and connection.vendor == "postgresql":
         # The common case, in one statement: the held lease, or a new one on
         # a datapoint whose row shows room. None: look closer, below.
         lease = _held_or_new_lease(job=job, labeler=labeler, now=timezone.now())
         if lease is not None:
             return lease
+        held_looked_for = True
     with transaction.atomic():
         now = timezone.now()
-        if gold_due:
+        if not held_looked_for:
             held = _held_lease(job=job, labeler=labeler, now=now)
             if held is not None:
                 return held
+        if gold_due:
             example = _gold_example(job, labeler, now)
             if example is not None:
                 return Lease.objects.create(job=job, example=example, labeler=labeler, leased_at=now,
                                             expires_at=now + _lease_duration())
-            slot = _open_slot(job=job, labeler=labeler, now=now, exclude=(), lock=True)
-        else:  # both looks in one statement
-            held, slot = _held_lease_or_lock_open_slot(job=job, labeler=labeler, now=now)
-            if held is not None:
-                return held
+        slot = _open_slot(job=job, labeler=labeler, now=now, exclude=(), lock=True)
         tried: list[int] = []
         for _ in range(MAX_SLOT_ATTEMPTS):
             if slot is None:
@@ -535,27 +549,24 @@ def _held_or_new_lease(*, job: Job, labeler: AbstractBaseUser, now) -> Lease | N
     slot closest to completion, in one statement (so in one transaction of
     its own, unless the caller is in one); ``None`` when it finds neither.
 
-    The room it sees is the row's own: answers plus active leases
-    (``JobDatapoint.leases_active``) short of those needed. Every writer of
+    The room it sees is the row's own (``_room_on_row_sql``). Every writer of
     a datapoint's leases changes that count under the row's lock, so a row
     this statement locks is current: when another transaction changed it
     after this statement began, PostgreSQL checks the conditions again
     against the new version before taking the lock (and passes the row over
     if they fail), and rows others hold locked are skipped. Leases that ran
     out still count, so it never sees room that is not there; the general
-    path finds the room behind them. Slots where the labeler holds any lease
-    (answered, skipped, or one that ran out, which the general path renews)
-    are not its business either."""
+    path finds the room behind them, and renews a lease of the labeler's own
+    that ran out."""
     held_sql, held_params = _held_lease_sql(job=job, labeler=labeler, now=now)
+    open_sql, open_params = _open_slot_sql(select=OPEN_SLOT_COLUMNS, job=job, labeler=labeler, now=now,
+                                           tail=FEED_ORDER, unless="EXISTS (SELECT 1 FROM held)", room_on_row=True)
     public_id, expires_at = ids.task_id(), now + _lease_duration()
     slot_table, lease_table = JobDatapoint._meta.db_table, Lease._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH held AS ({held_sql}),"
-            f" slot AS (SELECT {OPEN_SLOT_COLUMNS} FROM {slot_table} jd WHERE jd.job_id = %s"
-            f" AND NOT EXISTS (SELECT 1 FROM held) AND NOT jd.closed AND jd.response_count + jd.leases_active < %s"
-            f" AND NOT EXISTS (SELECT 1 FROM {lease_table} mine WHERE mine.job_datapoint_id = jd.id"
-            f" AND mine.labeler_id = %s){FEED_ORDER}{locks.for_update_clause('jd', skip_locked=True)}),"
+            f" slot AS ({open_sql}{locks.for_update_clause('jd', skip_locked=True)}),"
             f" leased AS (INSERT INTO {lease_table}"
             f" (public_id, job_id, job_datapoint_id, example_id, labeler_id, status, leased_at, expires_at)"
             f" SELECT %s, %s, slot.id, NULL, %s, %s, %s, %s FROM slot ON CONFLICT DO NOTHING"
@@ -564,36 +575,12 @@ def _held_or_new_lease(*, job: Job, labeler: AbstractBaseUser, now) -> Lease | N
             f" FROM leased WHERE jd.id = leased.job_datapoint_id)"
             f" SELECT held.* FROM held UNION ALL SELECT leased.id, %s, slot.id, NULL, %s, %s,"
             f" slot.datapoint_id, slot.position FROM leased JOIN slot ON slot.id = leased.job_datapoint_id",
-            [*held_params, job.pk, job.definition.responses_per_datapoint, labeler.pk,
+            [*held_params, *open_params,
              public_id, job.pk, labeler.pk, Lease.Status.ACTIVE, rows.datetime_param(now),
              rows.datetime_param(expires_at), public_id, rows.datetime_param(now), rows.datetime_param(expires_at)],
         )
         row = cursor.fetchone()
     return None if row is None else _held_from_row(job, labeler, row)
-
-
-def _held_lease_or_lock_open_slot(*, job: Job, labeler: AbstractBaseUser,
-                                  now) -> tuple[Lease | None, OpenSlot | None]:
-    """The labeler's live lease in ``job``, or else the open slot closest to
-    completion that no one holds locked, locked: ``_held_lease`` and
-    ``_open_slot(lock=True)`` in one statement."""
-    held_sql, held_params = _held_lease_sql(job=job, labeler=labeler, now=now)
-    open_sql, open_params = _open_slot_sql(select=OPEN_SLOT_COLUMNS, job=job, labeler=labeler, now=now,
-                                           tail=FEED_ORDER, unless="EXISTS (SELECT 1 FROM held)")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH held AS ({held_sql}), open AS ({open_sql}{locks.for_update_clause('jd', skip_locked=True)})"
-            f" SELECT 1, held.* FROM held"
-            f" UNION ALL SELECT 2, NULL, NULL, open.id, NULL, NULL, NULL, open.datapoint_id, open.position FROM open",
-            [*held_params, *open_params],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return None, None
-    if row[0] == 1:
-        return _held_from_row(job, labeler, row[1:]), None
-    _, _, _, slot_id, _, _, _, datapoint_id, position = row
-    return None, OpenSlot(slot_id, datapoint_id, position)
 
 
 def _held_from_row(job: Job, labeler: AbstractBaseUser, row: Sequence) -> Lease:
@@ -931,10 +918,10 @@ def task_skip(*, labeler: AbstractBaseUser, task_id: Any) -> Lease:
     not be offered this datapoint again."""
     lease, slot = _claim_lease(labeler=labeler, task_id=task_id)
     lease.status = Lease.Status.SKIPPED
-    lease.save(update_fields=["status"])
+    writes = [(f"UPDATE {Lease._meta.db_table} SET status = %s WHERE id = %s", [lease.status, lease.pk])]
     if slot is not None:
-        with connection.cursor() as cursor:
-            cursor.execute(f"UPDATE {JobDatapoint._meta.db_table} SET {LEASE_ENDED} WHERE id = %s", [slot.pk])
+        writes.append((f"UPDATE {JobDatapoint._meta.db_table} SET {LEASE_ENDED} WHERE id = %s", [slot.pk]))
+    rows.write_together(writes)
     return lease
 
 
