@@ -50,9 +50,14 @@ def _queued_mark(job_datapoint_id: int) -> str:
     return f"aggregation-queued:{job_datapoint_id}"
 
 
-@shared_task(bind=True, acks_late=True, autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=60,
-             max_retries=8)
-def aggregate_datapoint(self, job_datapoint_id: int) -> int | None:
+# Aggregation tasks: acknowledged once done (a task killed mid-run comes
+# back), retried with backoff while the database is unreachable.
+AGGREGATION_TASK = {"acks_late": True, "autoretry_for": (Exception,), "retry_backoff": True,
+                    "retry_backoff_max": 60, "max_retries": 8}
+
+
+@shared_task(**AGGREGATION_TASK)
+def aggregate_datapoint(job_datapoint_id: int) -> int | None:
     # Cleared before reading: a response committed from here on enqueues a
     # task of its own, and one committed before is read below.
     try:
@@ -63,9 +68,8 @@ def aggregate_datapoint(self, job_datapoint_id: int) -> int | None:
     return None if result is None else result.response_count
 
 
-@shared_task(bind=True, acks_late=True, autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=60,
-             max_retries=8)
-def aggregate_datapoints(self, job_datapoint_ids: list[int]) -> int:
+@shared_task(**AGGREGATION_TASK)
+def aggregate_datapoints(job_datapoint_ids: list[int]) -> int:
     """Aggregate those of the datapoints whose results are behind their
     responses (another process's batch, or an earlier run of this one, may
     have brought the others up to date); how many it did."""
