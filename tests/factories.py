@@ -67,3 +67,19 @@ def stroke_inside(box=BLUE_BOX, size=0.02) -> dict:
 
 def stroke_outside() -> dict:
     return {"lines": [{"size": 0.03, "points": [{"x": 0.6, "y": 0.6}, {"x": 0.95, "y": 0.95}]}]}
+
+
+def active_leases_counted(job) -> dict[int, tuple[int, int]]:
+    """Per position of ``job``: (its row's count of active leases, the active leases there are)."""
+    from django.db.models import Count, Q
+
+    from jobs.models import JobDatapoint, Lease
+
+    slots = JobDatapoint.objects.filter(job=job).annotate(
+        actual=Count("leases", filter=Q(leases__status=Lease.Status.ACTIVE)))
+    return {slot.position: (slot.leases_active, slot.actual) for slot in slots}
+
+
+def miscounted_leases(job) -> dict[int, tuple[int, int]]:
+    """``active_leases_counted`` where the two differ: empty when every row counts right."""
+    return {position: pair for position, pair in active_leases_counted(job).items() if pair[0] != pair[1]}

@@ -20,9 +20,7 @@ def race(*, labelers: int, datapoints: int, responses: int, prefix: str = "racer
 
     from audiences.selectors import global_audience
     from jobs import services
-    from django.db.models import Count, Q
-
-    from jobs.models import JobDatapoint, Lease, Response
+    from jobs.models import Response
     from labeling.services import labeler_create, requester_create
     from tests import factories
 
@@ -54,11 +52,8 @@ def race(*, labelers: int, datapoints: int, responses: int, prefix: str = "racer
     rows = list(Response.objects.filter(job=job).values_list("job_datapoint_id", "labeler_id"))
     per_datapoint = Counter(jd for jd, _ in rows)
     job.refresh_from_db()
-    miscounted = [(slot.position, slot.leases_active, slot.actual) for slot in JobDatapoint.objects.filter(job=job)
-                  .annotate(actual=Count("leases", filter=Q(leases__status=Lease.Status.ACTIVE)))
-                  if slot.leases_active != slot.actual]
     return {
-        "miscounted_leases": miscounted,
+        "miscounted_leases": factories.miscounted_leases(job),
         "vendor": connection.vendor,
         "errors": errors,
         "responses": len(rows),

@@ -25,7 +25,7 @@ def test_racing_labelers_on_postgres():
     assert result["per_datapoint"] == [3, 3, 3, 3]
     assert result["duplicates"] == 0
     assert result["job_state"] == "completed"
-    assert result["miscounted_leases"] == []
+    assert result["miscounted_leases"] == {}
 
 
 def test_racing_labelers_on_sqlite(tmp_path):
@@ -42,7 +42,7 @@ def test_racing_labelers_on_sqlite(tmp_path):
     assert result["per_datapoint"] == [3, 3, 3, 3]
     assert result["duplicates"] == 0
     assert result["job_state"] == "completed"
-    assert result["miscounted_leases"] == []
+    assert result["miscounted_leases"] == {}
 
 
 @pytest.mark.django_db(transaction=True)

@@ -417,18 +417,8 @@ def test_a_new_lease_is_one_statement_on_postgresql(global_draw_job, labeler):
     assert JobDatapoint.objects.get(pk=lease.job_datapoint_id).leases_active == 1
 
 
-def active_leases_counted(job) -> dict[int, tuple[int, int]]:
-    """Per position of ``job``: (its row's count of active leases, the active leases there are)."""
-    from django.db.models import Count, Q
-
-    slots = JobDatapoint.objects.filter(job=job).annotate(
-        actual=Count("leases", filter=Q(leases__status=Lease.Status.ACTIVE)))
-    return {slot.position: (slot.leases_active, slot.actual) for slot in slots}
-
-
 def assert_counts_hold(job) -> None:
-    counted = active_leases_counted(job)
-    assert all(kept == actual for kept, actual in counted.values()), counted
+    assert factories.miscounted_leases(job) == {}
 
 
 def test_each_datapoint_counts_its_active_leases_through_every_change(requester, make_labeler):
@@ -437,7 +427,7 @@ def test_each_datapoint_counts_its_active_leases_through_every_change(requester,
     job = factories.draw_job(requester, global_audience(), datapoints=2, responses=3)
     lara, otto, ines = (api_for(make_labeler(name)) for name in ("lara", "otto", "ines"))
     first, second, third = next_task(lara, job), next_task(otto, job), next_task(ines, job)
-    assert active_leases_counted(job)[0] == (3, 3)  # all on the one closest to completion
+    assert factories.active_leases_counted(job)[0] == (3, 3)  # all on the one closest to completion
     assert_counts_hold(job)
     assert submit(lara, first["id"], factories.stroke_inside()).status_code == 200
     assert_counts_hold(job)
@@ -464,13 +454,13 @@ def test_room_behind_leases_that_ran_out_is_found_and_recounted(requester, make_
     Lease.objects.filter(public_id=held["id"]).update(
         leased_at=timezone.now() - timedelta(hours=2), expires_at=timezone.now() - timedelta(hours=1))
     # The row still counts Lara's lease (it is active until answered); the general path looks closer.
-    assert active_leases_counted(job)[0] == (1, 1)
+    assert factories.active_leases_counted(job)[0] == (1, 1)
     taken = next_task(otto, job)
     assert taken is not None
-    assert active_leases_counted(job)[0] == (2, 2)
+    assert factories.active_leases_counted(job)[0] == (2, 2)
     assert submit(otto, taken["id"], factories.stroke_inside()).status_code == 200
     assert submit(lara, held["id"], factories.stroke_inside()).json()["code"] == "task_expired"
-    assert active_leases_counted(job)[0] == (1, 1)  # Lara's lease: active, ran out, its place taken
+    assert factories.active_leases_counted(job)[0] == (1, 1)  # Lara's lease: active, ran out, its place taken
 
 
 def test_a_new_jobs_slots_are_sampled_for_the_planner_when_they_change_the_table(
