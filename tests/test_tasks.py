@@ -14,7 +14,7 @@ from jobs import tasks
 from jobs.models import DatapointResult, JobDatapoint
 from labeling.simulation import Oracle, SimulatedLabeler, create_labelers
 from tests import factories
-from tests.stack import AsgiServer, CeleryWorker, django_env
+from tests.stack import AsgiServer, CeleryWorker, RedisServer, django_env
 
 
 @pytest.fixture
@@ -44,6 +44,15 @@ def published(monkeypatch):
         tasks._batch.timer.cancel()
     tasks._batch.timer = None
     tasks._batch.pending.clear()
+
+
+@pytest.fixture
+def own_redis():
+    """A Redis of the test's own: its queue holds only what the test sends
+    (servers of other tests send their last batch as they stop)."""
+    server = RedisServer().start()
+    yield server
+    server.close()
 
 
 @pytest.fixture
@@ -153,10 +162,10 @@ def test_a_batch_aggregates_the_datapoints_whose_results_are_behind(requester, m
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_responses_to_one_datapoint_queue_one_task_that_counts_them_all(test_database_url, redis_server, tmp_path,
+def test_responses_to_one_datapoint_queue_one_task_that_counts_them_all(test_database_url, own_redis, tmp_path,
                                                                        requester):
     # A delay longer than the test: the batch goes out when the server shuts down.
-    env = django_env(test_database_url, redis_server.url, LOG_LEVEL="INFO", AGGREGATION_DELAY_MS="60000")
+    env = django_env(test_database_url, own_redis.url, LOG_LEVEL="INFO", AGGREGATION_DELAY_MS="60000")
     job = factories.draw_job(requester, global_audience(), datapoints=1, responses=3)
     server = AsgiServer(env, tmp_path / "server.log").start()
     try:  # three labelers answer over HTTP while no worker runs: one batch waits for all three
@@ -167,7 +176,7 @@ def test_responses_to_one_datapoint_queue_one_task_that_counts_them_all(test_dat
     finally:
         server.stop()
     assert JobDatapoint.objects.get(job=job).response_count == 3
-    assert redis_lib.Redis.from_url(redis_server.url).llen("celery") == 1
+    assert redis_lib.Redis.from_url(own_redis.url).llen("celery") == 1
 
     worker = CeleryWorker(env, tmp_path / "worker.log", concurrency=1).start().wait_ready()
     try:
@@ -193,13 +202,13 @@ def database_sessions() -> int:
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_keeps_its_database_connections_across_tasks(test_database_url, redis_server, tmp_path, requester):
+def test_a_worker_keeps_its_database_connections_across_tasks(test_database_url, own_redis, tmp_path, requester):
     from django.db import connection
 
     if connection.vendor != "postgresql":
         pytest.skip("counts PostgreSQL sessions")
     # Pooled, as deployed (the suite's processes run without a pool).
-    env = django_env(test_database_url, redis_server.url, LOG_LEVEL="INFO", AGGREGATION_DELAY_MS="0", DB_POOL="1")
+    env = django_env(test_database_url, own_redis.url, LOG_LEVEL="INFO", AGGREGATION_DELAY_MS="0", DB_POOL="1")
     job = factories.draw_job(requester, global_audience(), datapoints=20, responses=1)
     server = AsgiServer(env, tmp_path / "server.log").start()
     try:  # twenty answers, twenty tasks queued while no worker runs
@@ -209,7 +218,7 @@ def test_a_worker_keeps_its_database_connections_across_tasks(test_database_url,
         labeler.close()
     finally:
         server.stop()
-    assert redis_lib.Redis.from_url(redis_server.url).llen("celery") == 20
+    assert redis_lib.Redis.from_url(own_redis.url).llen("celery") == 20
 
     worker = CeleryWorker(env, tmp_path / "worker.log", concurrency=1).start().wait_ready()
     try:
