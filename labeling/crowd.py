@@ -192,6 +192,11 @@ class Crowd:
     def working(self) -> int:
         return sum(thread.is_alive() for thread in self.threads)
 
+    def exhausted(self, jobs: Sequence[JobInfo]) -> bool:
+        """Whether every labeler has given all it can to each of ``jobs``
+        (answered every datapoint, or is not allowed to work there)."""
+        return all(member.turns.get(job.id, Turn()).done for job in jobs for member in self.members)
+
     # --- one labeler -------------------------------------------------------------------------------
 
     def _run(self, member: Member) -> None:

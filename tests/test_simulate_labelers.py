@@ -103,6 +103,19 @@ def test_forty_labelers_fill_a_job_needing_35_responses_per_datapoint(server, re
     assert "Traceback" not in server.log()
 
 
+def test_until_done_says_when_the_labelers_are_too_few(server, requester):
+    """Two labelers cannot give three responses per datapoint: once both
+    answered every datapoint the command says so, rather than waiting for
+    its timeout."""
+    job = factories.draw_job(requester, global_audience(), datapoints=2, responses=3)
+    started = time.monotonic()
+    with pytest.raises(CommandError, match=re.escape(f"job(s) {job.public_id} still need answers: run more")):
+        simulate("--job", job.public_id, "--labelers", "2", "--until-done", "--timeout", "120",
+                 "--base-url", server.url, "--quiet")
+    assert time.monotonic() - started < 60
+    assert Response.objects.filter(job=job).count() == 4
+
+
 # --- a flaky server -----------------------------------------------------------------------------------------
 
 

@@ -39,7 +39,8 @@ from labeling.simulation import Oracle, create_labelers
 
 ORACLE_WORKERS = 4
 DEFAULT_TIMEOUT = 600.0  # without --watch
-JOIN_SECONDS = 35.0  # a labeler's request in flight may take its timeout (30 s) to give up
+JOIN_SECONDS = 35.0
+EXHAUSTED_GRACE = 10.0  # seconds --until-done waits for a job's last results once no labeler can give more  # a labeler's request in flight may take its timeout (30 s) to give up
 
 
 class Command(BaseCommand):
@@ -136,6 +137,7 @@ class Command(BaseCommand):
         started = time.monotonic()
         deadline = None if timeout is None else started + timeout
         timed_out = interrupted = False
+        exhausted_since, exhausted = None, []
         try:
             if watch:
                 self._publish(board, running_jobs(audiences=audiences))
@@ -152,6 +154,14 @@ class Command(BaseCommand):
                     break
                 if until_done and not board.jobs():
                     break
+                if until_done and crowd.exhausted(board.jobs()):
+                    # Each labeler gave all it can: wait a little for the last results, then say so.
+                    exhausted_since = exhausted_since or time.monotonic()
+                    if time.monotonic() - exhausted_since > EXHAUSTED_GRACE:
+                        exhausted = [job.id for job in board.jobs()]
+                        break
+                else:
+                    exhausted_since = None
                 wait = options["poll"] if deadline is None else min(options["poll"], deadline - time.monotonic())
                 if stop.wait(max(wait, 0.0)):
                     interrupted = True
@@ -166,13 +176,20 @@ class Command(BaseCommand):
         finally:
             restore()
             crowd.stop()
-            stuck = not crowd.join(JOIN_SECONDS)
+            try:
+                stuck = not crowd.join(JOIN_SECONDS)
+            except KeyboardInterrupt:  # a second Ctrl-C: wait no more
+                stuck = bool(crowd.working())
             oracle.close()
             close_old_connections()
             self._refresh_completed()
             self._summary(crowd, started, stuck=stuck,
                           ended="stopped" if interrupted else "timed out" if timed_out else "done")
             connection.close()
+        if exhausted:
+            raise CommandError(
+                f"the {len(accounts)} labelers gave all they can and job(s) {', '.join(exhausted)} still need "
+                "answers: run more labelers (--labelers)")
         if until_done and timed_out and not interrupted:
             raise CommandError("timed out before every job completed")
 
