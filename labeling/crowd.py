@@ -31,8 +31,9 @@ Each labeler goes over the board's jobs in the order they were created:
 backoff (``retry_seconds=None``: until the crowd stops) and counted; 429s
 wait their ``Retry-After``. Anything else unexpected is logged and counted
 as an error, and the labeler tries that job again later. On ``stop()`` a
-labeler holding a task gives it back (skips it), so its slot is served
-again at once rather than when its lease runs out.
+labeler leaves the task in hand, as a person closing the page does: its
+lease runs out after ``LEASE_SECONDS`` (the labeler API has no way to give
+a task back without taking the next: a skip and a submit both lease it).
 """
 
 from __future__ import annotations
@@ -230,7 +231,6 @@ class Crowd:
         except Stopped:
             pass
         finally:
-            member.labeler.give_back()
             member.labeler.close()
             connection.close()
 
@@ -262,7 +262,7 @@ class Crowd:
         if job.needs_qualification and not self._qualified(member, job, turn):
             return
         answered = labeler.work(job.id, stop=self.stopping.is_set)
-        if labeler.held is not None:  # stopping
+        if self.stopping.is_set():
             return
         refusal = labeler.last_refusal
         if refusal is not None and refusal[0] == 403:  # not (or no longer) eligible

@@ -233,7 +233,6 @@ class SimulatedLabeler:
         self.stopping = stopping
         self.job_answers: Counter[str] = Counter()  # accepted answers per job, quality checks left out
         self.last_refusal: tuple[int, str] | None = None  # why the last ``work`` ended early
-        self.held: str | None = None  # the task in hand when ``work`` was stopped
 
     def close(self) -> None:
         self.http.close()
@@ -308,19 +307,15 @@ class SimulatedLabeler:
     def work(self, job_id: str, *, stop: Callable[[], bool] = lambda: False) -> int:
         """Take and answer tasks of ``job_id`` until none is left; returns how
         many were answered. When it returns early, ``last_refusal`` tells the
-        403 or 409 that ended it, and ``held`` the task in hand when
-        ``stop()`` came true."""
-        self.last_refusal, self.held = None, None
+        403 or 409 that ended it."""
+        self.last_refusal = None
         response = self._post(f"/api/labeler/jobs/{job_id}/tasks/next/")
         if self._refused(response):
             return 0
         response.raise_for_status()
         task = response.json()["task"]
         answered = 0
-        while task is not None:
-            if stop():
-                self.held = task["id"]
-                break
+        while task is not None and not stop():
             truth = self.oracle.for_task(task["id"])
             body = {"response": answer(task, truth, good=self._good(), rng=self.rng)}
             response = self._post(f"/api/labeler/tasks/{task['id']}/submit/", body)
@@ -344,18 +339,6 @@ class SimulatedLabeler:
                 self.job_answers[job_id] += 1
             task = response.json()["next"]
         return answered
-
-    def give_back(self) -> bool:
-        """Skip the task held when ``work`` was stopped (once, no resends), so
-        that its slot is served again at once rather than when its lease
-        runs out; whether the server took it back."""
-        task_id, self.held = self.held, None
-        if task_id is None:
-            return False
-        try:
-            return self.http.post(f"/api/labeler/tasks/{task_id}/skip/", timeout=5.0).status_code == 200
-        except httpx.HTTPError:
-            return False
 
 
 def create_labelers(count: int, *, prefix: str) -> list[tuple[str, str]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+import signal
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -221,6 +222,35 @@ def test_watch_times_out_with_a_summary(db):
     assert "simulate_labelers timed out after" in summary and "jobs completed: 0 of 0 served" in summary
 
 
+@pytest.fixture
+def serve(test_database_url, artifacts_dir):
+    """Starts a server with extra settings (environment variables)."""
+    started = []
+
+    def start(**settings: str) -> AsgiServer:
+        log_path = artifacts_dir / f"simulate-labelers-server-{len(started)}.log"
+        log_path.unlink(missing_ok=True)
+        started.append(AsgiServer(django_env(test_database_url, **settings), log_path).start())
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+def test_a_stop_ends_the_wait_for_a_rate_limit(serve, requester):
+    """Labelers who used up their writes wait the 429's Retry-After (up to a
+    minute); a stop ends that wait at once."""
+    server = serve(SUBMIT_RATE="10/min")
+    job = factories.draw_job(requester, global_audience(), datapoints=50, responses=3)
+    started = time.monotonic()
+    summary = simulate("--watch", "--labelers", "3", "--timeout", "3", "--base-url", server.url, "--quiet")
+    assert time.monotonic() - started < 20
+    assert count(summary, r"waited out 429: (\d+)") >= 3
+    assert count(summary, r"answers: (\d+)") == Response.objects.filter(job=job).count() <= 30
+    assert count(summary, r"errors: (\d+)") == 0
+
+
 def test_watch_serves_jobs_created_after_it_started_until_stopped(server, requester, test_database_url,
                                                                   artifacts_dir):
     log_path = artifacts_dir / "simulate-labelers-watch.log"
@@ -240,7 +270,7 @@ def test_watch_serves_jobs_created_after_it_started_until_stopped(server, reques
             return all(Job.objects.get(pk=job.pk).state == Job.State.COMPLETED for job in jobs)
 
         wait_until(completed, 120, "both jobs completed", lambda: crowd.log() + server.log())
-        crowd.stop()  # SIGTERM: a clean stop
+        crowd.stop(signal.SIGINT)  # Ctrl-C: a clean stop (SIGTERM takes the same way)
         assert crowd.process.returncode == 0, crowd.log()
     finally:
         crowd.stop()

@@ -117,6 +117,7 @@ class Command(BaseCommand):
         self.quiet = options["quiet"]
         self.seen: dict[str, JobInfo] = {}
         self.completed: list[JobInfo] = []
+        self.last_progress = ""
 
         board = JobBoard()
         if not watch:
@@ -133,17 +134,18 @@ class Command(BaseCommand):
         crowd = Crowd(base_url=options["base_url"], accounts=accounts, accuracy=options["accuracy"],
                       oracle=oracle, board=board, persist=watch or until_done)
         stop = threading.Event()
-        restore = self._on_sigterm(stop.set)
+        self.stopping = False
+        restore = self._on_signals(stop.set)
         started = time.monotonic()
         deadline = None if timeout is None else started + timeout
         timed_out = interrupted = False
         exhausted_since, exhausted = None, []
         try:
             if watch:
-                self._publish(board, running_jobs(audiences=audiences))
                 scope = ", ".join(audiences) if audiences else "every audience"
                 self._say(f"watching {scope} with {len(accounts)} labelers at {options['base_url']} "
                           "(Ctrl-C to stop)")
+                self._publish(board, running_jobs(audiences=audiences))
             crowd.start()
             next_progress = started + options["progress"]
             while True:
@@ -174,12 +176,13 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             interrupted = True
         finally:
-            restore()
+            self.stopping = True
             crowd.stop()
             try:
                 stuck = not crowd.join(JOIN_SECONDS)
             except KeyboardInterrupt:  # a second Ctrl-C: wait no more
                 stuck = bool(crowd.working())
+            restore()
             oracle.close()
             close_old_connections()
             self._refresh_completed()
@@ -193,13 +196,24 @@ class Command(BaseCommand):
         if until_done and timed_out and not interrupted:
             raise CommandError("timed out before every job completed")
 
-    def _on_sigterm(self, handler):
-        """SIGTERM stops the crowd (as Ctrl-C does); only the main thread may
-        set a signal handler, so in another (a test's) nothing is set."""
+    def _on_signals(self, handler):
+        """SIGINT (Ctrl-C) and SIGTERM stop the crowd cleanly (a second one
+        stops the wait for labelers); a shell's background job, which
+        ignores SIGINT, stops on it too. Only the main thread may set signal
+        handlers: in another (a test's) nothing is set. Returns what puts
+        the previous handlers back."""
         if threading.current_thread() is not threading.main_thread():
             return lambda: None
-        previous = signal.signal(signal.SIGTERM, lambda signum, frame: handler())
-        return lambda: signal.signal(signal.SIGTERM, previous)
+        signals = (signal.SIGINT, signal.SIGTERM)
+
+        def on_signal(signum, frame) -> None:
+            if self.stopping:
+                raise KeyboardInterrupt
+            self.stopping = True
+            handler()
+
+        previous = {signum: signal.signal(signum, on_signal) for signum in signals}
+        return lambda: [signal.signal(signum, old) for signum, old in previous.items()]
 
     def _say(self, line: str) -> None:
         if not self.quiet:
@@ -227,10 +241,14 @@ class Command(BaseCommand):
             self._say(f"completed job {job.id} {job.name!r}")
 
     def _progress(self, crowd: Crowd, board: JobBoard, started: float) -> None:
+        """A progress line, when something changed since the last."""
         totals = crowd.totals()
-        self._say(f"[{time.monotonic() - started:.0f}s] {len(board.jobs())} jobs running, "
-                  f"{len(self.completed)} completed; {totals.answers} answers, {totals.retries} retries, "
-                  f"{totals.refusals[403] + totals.refusals[409]} refusals, {totals.errors} errors")
+        line = (f"{len(board.jobs())} jobs running, {len(self.completed)} completed; {totals.answers} answers, "
+                f"{totals.retries} retries, {totals.refusals[403] + totals.refusals[409]} refusals, "
+                f"{totals.errors} errors")
+        if line != self.last_progress:
+            self.last_progress = line
+            self._say(f"[{time.monotonic() - started:.0f}s] {line}")
 
     def _summary(self, crowd: Crowd, started: float, *, stuck: bool, ended: str) -> None:
         totals = crowd.totals()
