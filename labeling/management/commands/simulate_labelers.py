@@ -30,7 +30,7 @@ import threading
 import time
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection
 
 from audiences.models import Audience
 from jobs.models import Job
@@ -169,7 +169,12 @@ class Command(BaseCommand):
                     interrupted = True
                     break
                 if watch or until_done:
-                    self._publish(board, running_jobs(audiences=audiences, jobs=job_ids))
+                    try:
+                        self._publish(board, running_jobs(audiences=audiences, jobs=job_ids))
+                    except DatabaseError as exc:  # the database restarting, say: look again next time
+                        self.stderr.write(f"could not read the jobs: {exc}".strip())
+                        close_old_connections()
+                        connection.close()
                     if options["progress"] and time.monotonic() >= next_progress:
                         next_progress = time.monotonic() + options["progress"]
                         self._progress(crowd, board, started)
@@ -185,7 +190,10 @@ class Command(BaseCommand):
             restore()
             oracle.close()
             close_old_connections()
-            self._refresh_completed()
+            try:
+                self._refresh_completed()
+            except DatabaseError as exc:
+                self.stderr.write(f"could not read which jobs completed: {exc}".strip())
             self._summary(crowd, started, stuck=stuck,
                           ended="stopped" if interrupted else "timed out" if timed_out else "done")
             connection.close()
