@@ -83,8 +83,9 @@ def requester_create(*, username: str, password: str | None = None, email: str =
 
 
 @transaction.atomic
-def labeler_create(*, username: str, password: str, email: str = "") -> AbstractBaseUser:
-    """A labeler account; every labeler belongs to the global audience."""
+def labeler_create(*, username: str, password: str | None, email: str = "") -> AbstractBaseUser:
+    """A labeler account; every labeler belongs to the global audience.
+    Without a password it cannot sign in (an account for an API token)."""
     User = get_user_model()
     username = (username or "").strip()
     if not username:
@@ -92,8 +93,11 @@ def labeler_create(*, username: str, password: str, email: str = "") -> Abstract
     if User.objects.filter(username__iexact=username).exists():
         raise ValidationError({"username": [f"{username!r} is taken."]})
     user = User(username=username, email=email)
-    validate_password(password, user)
-    user.set_password(password)
+    if password is None:
+        user.set_unusable_password()
+    else:
+        validate_password(password, user)
+        user.set_password(password)
     user.full_clean()
     user.save()
     global_membership(labeler=user)

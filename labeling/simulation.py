@@ -12,10 +12,13 @@ compare datapoint.
 A good labeler answers right with probability ``accuracy`` per answer; a
 wrong or bad answer is a scribble (draw) or a coin flip (compare).
 
-A request that fails to connect or loses its connection (a server
-restarting) is sent again with backoff for up to ``retry_seconds``. An
+A request that fails to connect, loses its connection (a server
+restarting) or gets a 5xx reply is sent again with backoff for up to
+``retry_seconds`` (``None``: until told to stop), each resend counted in
+``Stats.retries``; a 429 is sent again after its ``Retry-After``. An
 answer whose reply was lost may have been stored: sent again it is a 409,
-and the labeler moves on, as a person reloading the page would.
+and the labeler moves on, as a person reloading the page would. 403 and
+409 replies are counted per status in ``Stats.refusals``.
 """
 
 from __future__ import annotations
@@ -25,12 +28,22 @@ import logging
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 
 import httpx
 
 logger = logging.getLogger("crowdcanvas.simulation")
+
+RETRIED_STATUSES = frozenset({500, 502, 503, 504})
+MAX_BACKOFF = 2.0
+MAX_RETRY_AFTER = 60.0
+
+
+class Stopped(Exception):
+    """The labeler's stop event was set while it waited to send again."""
 
 
 def _stable_random(*parts: object) -> random.Random:
@@ -45,16 +58,54 @@ class Truth:
 
     boxes: tuple[dict, ...] = ()
     choice: str | None = None
+    gold: bool = False  # the task is a quality check (an example), not a job datapoint
 
 
 class Oracle:
     """Looks up, on the server's database, what a good answer to a task is."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, workers: int | None = None) -> None:
+        """``workers``: look up on a pool of that many threads (each keeping
+        one database connection) rather than in the caller's thread, so that
+        many labeler threads hold few connections."""
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, int], Truth] = {}
+        self._workers = workers or 0
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="oracle") if workers else None
+
+    def _run(self, lookup: Callable[[str], Truth], task_id: str) -> Truth:
+        if self._pool is None:
+            return lookup(task_id)
+        return self._pool.submit(lookup, task_id).result()
+
+    def close(self) -> None:
+        """Close the pool's database connections (each of its threads runs
+        one close: they wait for each other) and stop the pool."""
+        if self._pool is None:
+            return
+        from django.db import connection
+
+        barrier = threading.Barrier(self._workers)
+
+        def close_one() -> None:
+            connection.close()
+            try:
+                barrier.wait(10)
+            except threading.BrokenBarrierError:
+                pass
+
+        for future in [self._pool.submit(close_one) for _ in range(self._workers)]:
+            future.result()
+        self._pool.shutdown()
+        self._pool = None
 
     def for_qualification(self, task_id: str) -> Truth:
+        return self._run(self._for_qualification, task_id)
+
+    def for_task(self, task_id: str) -> Truth:
+        return self._run(self._for_task, task_id)
+
+    def _for_qualification(self, task_id: str) -> Truth:
         from audiences.models import Membership
 
         membership = Membership.objects.select_related(
@@ -62,14 +113,14 @@ class Oracle:
         ).get(current_task_id=task_id)
         return self._example_truth(membership.current_example)
 
-    def for_task(self, task_id: str) -> Truth:
+    def _for_task(self, task_id: str) -> Truth:
         from jobs.models import Lease
 
         lease = Lease.objects.select_related(
             "example__truth_asset", "job_datapoint__datapoint__asset", "job_datapoint__datapoint__asset_b"
         ).get(public_id=task_id)
         if lease.example_id:
-            return self._example_truth(lease.example)
+            return replace(self._example_truth(lease.example), gold=True)
         datapoint = lease.job_datapoint.datapoint
         key = ("datapoint", datapoint.pk)
         with self._lock:
@@ -143,17 +194,34 @@ def answer(task: dict, truth: Truth | None, *, good: bool, rng: random.Random) -
 @dataclass
 class Stats:
     qualified: str = ""
-    answers: int = 0
-    rejected: int = 0
-    retries: int = 0
+    answers: int = 0  # accepted answers to tasks, quality checks included
+    gold: int = 0  # of which quality checks
+    rejected: int = 0  # answers refused (403 or 409 to a submit)
+    retries: int = 0  # requests sent again after a 5xx or a lost connection
+    throttled: int = 0  # 429s waited out
+    refusals: Counter = field(default_factory=Counter)  # 403s and 409s to any request, per status
     latencies: list[float] = field(default_factory=list)
 
 
+def retry_after(response: httpx.Response) -> float:
+    """The seconds a 429 asks to wait (1 when it does not say)."""
+    try:
+        seconds = float(response.headers.get("Retry-After", "1"))
+    except ValueError:  # an HTTP date: not sent by this server
+        seconds = 1.0
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
 class SimulatedLabeler:
-    """One labeler driving the labeler API over HTTP with its API token."""
+    """One labeler driving the labeler API over HTTP with its API token.
+
+    ``stopping``: an event that, once set, ends the waits between resends
+    (``Stopped`` is raised) and ``work``. ``retry_seconds=None`` resends
+    until then."""
 
     def __init__(self, *, base_url: str, token: str, accuracy: float, oracle: Oracle, seed: object,
-                 timeout: float = 30.0, record_latency: bool = False, retry_seconds: float = 60.0) -> None:
+                 timeout: float = 30.0, record_latency: bool = False, retry_seconds: float | None = 60.0,
+                 stopping: threading.Event | None = None) -> None:
         self.http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout,
                                  headers={"Authorization": f"Token {token}"})
         self.accuracy = accuracy
@@ -162,25 +230,46 @@ class SimulatedLabeler:
         self.stats = Stats()
         self.record_latency = record_latency
         self.retry_seconds = retry_seconds
+        self.stopping = stopping
+        self.job_answers: Counter[str] = Counter()  # accepted answers per job, quality checks left out
+        self.last_refusal: tuple[int, str] | None = None  # why the last ``work`` ended early
 
     def close(self) -> None:
         self.http.close()
 
+    def _wait(self, seconds: float) -> None:
+        if self.stopping is None:
+            time.sleep(seconds)
+        elif self.stopping.wait(seconds):
+            raise Stopped
+
     def _post(self, path: str, body: dict | None = None) -> httpx.Response:
-        deadline, backoff = time.monotonic() + self.retry_seconds, 0.05
+        deadline = None if self.retry_seconds is None else time.monotonic() + self.retry_seconds
+        backoff = 0.05
         while True:
             started = time.perf_counter()
             try:
                 response = self.http.post(path, json=body)
-                break
             except httpx.TransportError:  # refused, reset or timed out: the server may be restarting
-                if time.monotonic() + backoff > deadline:
+                if deadline is not None and time.monotonic() + backoff > deadline:
                     raise
-                self.stats.retries += 1
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
+            else:
+                if response.status_code == 429:  # rate limited: wait as asked, send again
+                    self.stats.throttled += 1
+                    self._wait(retry_after(response))
+                    continue
+                if response.status_code not in RETRIED_STATUSES:
+                    break
+                if deadline is not None and time.monotonic() + backoff > deadline:
+                    break  # the caller's raise_for_status reports it
+                logger.debug("%s answered %s: sending again", path, response.status_code)
+            self.stats.retries += 1
+            self._wait(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF)
         if self.record_latency:
             self.stats.latencies.append(time.perf_counter() - started)
+        if response.status_code in (403, 409):
+            self.stats.refusals[response.status_code] += 1
         return response
 
     def _good(self) -> bool:
@@ -204,11 +293,24 @@ class SimulatedLabeler:
         self.stats.qualified = state["status"]
         return state["status"]
 
+    def _refused(self, response: httpx.Response) -> bool:
+        """Note a 403 or 409 reply as why ``work`` ends."""
+        if response.status_code not in (403, 409):
+            return False
+        try:
+            code = str(response.json().get("code", ""))
+        except ValueError:
+            code = ""
+        self.last_refusal = (response.status_code, code)
+        return True
+
     def work(self, job_id: str, *, stop: Callable[[], bool] = lambda: False) -> int:
         """Take and answer tasks of ``job_id`` until none is left; returns how
-        many were answered."""
+        many were answered. When it returns early, ``last_refusal`` tells the
+        403 or 409 that ended it."""
+        self.last_refusal = None
         response = self._post(f"/api/labeler/jobs/{job_id}/tasks/next/")
-        if response.status_code in (403, 409):
+        if self._refused(response):
             return 0
         response.raise_for_status()
         task = response.json()["task"]
@@ -217,27 +319,31 @@ class SimulatedLabeler:
             truth = self.oracle.for_task(task["id"])
             body = {"response": answer(task, truth, good=self._good(), rng=self.rng)}
             response = self._post(f"/api/labeler/tasks/{task['id']}/submit/", body)
-            if response.status_code == 429:  # rate limited: wait as asked, try again
-                time.sleep(float(response.headers.get("Retry-After", "1")))
-                continue
             if response.status_code in (403, 409):
                 self.stats.rejected += 1
                 if response.status_code == 403:  # dropped from the audience
+                    self._refused(response)
                     return answered
                 response = self._post(f"/api/labeler/jobs/{job_id}/tasks/next/")
-                if response.status_code in (403, 409):
+                if self._refused(response):
                     return answered
+                response.raise_for_status()
                 task = response.json()["task"]
                 continue
             response.raise_for_status()
             answered += 1
             self.stats.answers += 1
+            if truth.gold:
+                self.stats.gold += 1
+            else:
+                self.job_answers[job_id] += 1
             task = response.json()["next"]
         return answered
 
 
 def create_labelers(count: int, *, prefix: str) -> list[tuple[str, str]]:
-    """Make ``count`` labeler accounts with API tokens: [(username, token)]."""
+    """Make ``count`` labeler accounts with API tokens: [(username, token)].
+    They have no password (nothing to hash: 40 accounts are made at once)."""
     import secrets
 
     from rest_framework.authtoken.models import Token
@@ -247,6 +353,6 @@ def create_labelers(count: int, *, prefix: str) -> list[tuple[str, str]]:
     made = []
     for index in range(count):
         username = f"{prefix}-{index}-{secrets.token_hex(3)}"
-        user = labeler_create(username=username, password=secrets.token_urlsafe(18))
+        user = labeler_create(username=username, password=None)
         made.append((username, Token.objects.create(user=user).key))
     return made
