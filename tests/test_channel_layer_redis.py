@@ -104,3 +104,25 @@ def test_a_job_assigned_on_server_2_tells_labelers_on_server_1(two_servers, requ
             assert await receive_until(websocket, lambda m: True) == {"type": "work"}
 
     asyncio.run(scenario())
+
+
+def test_a_socket_idle_past_the_layers_blocking_wait_still_hears_progress(two_servers, requester, labeler):
+    """The layer waits for a message with a blocking pop that Redis ends
+    after ``brpop_timeout`` (5 s): the client's read must outwait it, or the
+    consumer dies with a timeout and the socket closes."""
+    from channels_redis.core import RedisChannelLayer
+
+    first, second = two_servers
+    job = factories.draw_job(requester, global_audience(), datapoints=2, responses=2)
+    owner_token, labeler_token = token_for(requester), token_for(labeler)
+    idle = RedisChannelLayer.brpop_timeout + 3
+
+    async def scenario():
+        async with socket(first, f"/ws/jobs/{job.public_id}/", owner_token) as websocket:
+            await receive_until(websocket, lambda m: m["type"] == "progress")
+            await asyncio.sleep(idle)  # nothing happens meanwhile: the point is a quiet socket
+            await asyncio.to_thread(submit_one, second, labeler_token, job.public_id)
+            await receive_until(websocket, lambda m: m["type"] == "progress" and m["responses_collected"] == 1)
+
+    asyncio.run(scenario())
+    assert "Traceback" not in first.log(), first.log()[-3000:]
