@@ -230,7 +230,10 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # redis-py reads with a 5 s socket timeout by default, the same
+            # time the layer's blocking pop waits for a message: a quiet socket's
+            # consumer died with a read timeout. The read outwaits the pop.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
         }
     }
 else:
