@@ -389,7 +389,7 @@ def _open_slot_sql(*, select: str, job: Job, labeler: AbstractBaseUser, now, exc
         (room, room_params), mine, mine_params = _room_on_row_sql(needed), "", []
     else:
         room, room_params = _room_sql(needed, now)
-        mine, mine_params = " AND mine.status IN (%s, %s)", [Lease.Status.SUBMITTED, Lease.Status.SKIPPED]
+        mine, mine_params = " AND mine.status IN (%s, %s)", list(ENDED_FOR_GOOD)
     sql = (
         f"SELECT {select} FROM {JobDatapoint._meta.db_table} jd WHERE jd.job_id = %s{excluded}"
         f" AND NOT EXISTS (SELECT 1 FROM {Lease._meta.db_table} mine WHERE mine.job_datapoint_id = jd.id"
@@ -600,20 +600,24 @@ def _lease_if_room(*, job: Job, slot: OpenSlot, labeler: AbstractBaseUser, now) 
     """A live lease of the locked ``slot`` for ``labeler`` if it still has
     room (``_room_sql``): a new row, or (their earlier lease ran out) the old
     row renewed under a new id, and the slot's active leases counted afresh
-    (``JobDatapoint.leases_active``). ``None`` when full."""
+    (``JobDatapoint.leases_active``). ``None`` when full, or when the
+    labeler's row there was answered or skipped (never revived: callers
+    pass only slots ``_open_slot_sql`` finds, which leaves those out)."""
     public_id, expires_at = ids.task_id(), now + _lease_duration()
     room, room_params = _room_sql(job.definition.responses_per_datapoint, now, other_than=labeler)
+    lease_table = Lease._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {Lease._meta.db_table}"
+            f"INSERT INTO {lease_table}"
             f" (public_id, job_id, job_datapoint_id, example_id, labeler_id, status, leased_at, expires_at)"
             f" SELECT %s, %s, jd.id, NULL, %s, %s, %s, %s FROM {JobDatapoint._meta.db_table} jd"
             f" WHERE jd.id = %s AND {room}"
             f" ON CONFLICT (job_datapoint_id, labeler_id) DO UPDATE SET public_id = EXCLUDED.public_id,"
             f" status = EXCLUDED.status, leased_at = EXCLUDED.leased_at, expires_at = EXCLUDED.expires_at"
+            f" WHERE {lease_table}.status NOT IN (%s, %s)"
             f" RETURNING id",
             [public_id, job.pk, labeler.pk, Lease.Status.ACTIVE, rows.datetime_param(now),
-             rows.datetime_param(expires_at), slot.id, *room_params],
+             rows.datetime_param(expires_at), slot.id, *room_params, *ENDED_FOR_GOOD],
         )
         row = cursor.fetchone()
         if row is None:
@@ -637,6 +641,9 @@ def _leases_counted_sql(slot_id: int) -> tuple[str, list]:
         [slot_id, Lease.Status.ACTIVE, slot_id],
     )
 
+
+# Statuses a lease never leaves: the labeler answered, or will not be offered the datapoint again.
+ENDED_FOR_GOOD = (Lease.Status.SUBMITTED, Lease.Status.SKIPPED)
 
 # An active lease ended (answered, skipped): one fewer on its datapoint's row.
 LEASE_ENDED = "leases_active = CASE WHEN leases_active > 0 THEN leases_active - 1 ELSE 0 END"
