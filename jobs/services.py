@@ -323,8 +323,9 @@ def job_create(*, owner: AbstractBaseUser, definition: JobDefinition, audience: 
 # path that starts or ends one changes that count under the same lock.
 
 
-def _lease_duration() -> timedelta:
-    return timedelta(seconds=settings.LEASE_SECONDS)
+def _lease_duration(seconds: int | None = None) -> timedelta:
+    """How long a lease runs: ``seconds``, or ``LEASE_SECONDS`` when not given."""
+    return timedelta(seconds=settings.LEASE_SECONDS if seconds is None else seconds)
 
 
 def working_membership(*, labeler: AbstractBaseUser, audience: Audience) -> Membership:
@@ -462,11 +463,14 @@ def _gold_example(job: Job, labeler: AbstractBaseUser, now) -> QualificationExam
     return QualificationExample.objects.get(pk=_random.choice(examples))
 
 
-def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | None = None) -> Lease | None:
+def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | None = None,
+              lease_seconds: int | None = None) -> Lease | None:
     """The labeler's next task in ``job``: their live lease if they hold one,
     else (sometimes) a quality check, else a new lease on the open datapoint
     closest to completion; ``None`` when the job has no work left for them.
     ``membership``, when the caller has just checked it, saves a query.
+    A new lease runs ``lease_seconds`` (default ``LEASE_SECONDS``); a held
+    one keeps its time.
 
     On PostgreSQL most tasks are one statement (``_held_or_new_lease``),
     which counts a datapoint's leases from its row; where that finds
@@ -482,11 +486,12 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
         working_membership(labeler=labeler, audience=job.audience)
     job.definition = content.definition(job.definition_id)
     gold_due = _gold_due(job)
+    duration = _lease_duration(lease_seconds)
     held_looked_for = False
     if not gold_due and connection.vendor == "postgresql":
         # The common case, in one statement: the held lease, or a new one on
         # a datapoint whose row shows room. None: look closer, below.
-        lease = _held_or_new_lease(job=job, labeler=labeler, now=timezone.now())
+        lease = _held_or_new_lease(job=job, labeler=labeler, now=timezone.now(), duration=duration)
         if lease is not None:
             return lease
         held_looked_for = True
@@ -500,7 +505,7 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
             example = _gold_example(job, labeler, now)
             if example is not None:
                 return Lease.objects.create(job=job, example=example, labeler=labeler, leased_at=now,
-                                            expires_at=now + _lease_duration())
+                                            expires_at=now + duration)
         slot = _open_slot(job=job, labeler=labeler, now=now, exclude=(), lock=True)
         tried: list[int] = []
         for _ in range(MAX_SLOT_ATTEMPTS):
@@ -514,7 +519,7 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
                 if slot is None:
                     return None
                 locks.job_datapoint_lock_id(pk=slot.id)
-            lease = _lease_if_room(job=job, slot=slot, labeler=labeler, now=now)
+            lease = _lease_if_room(job=job, slot=slot, labeler=labeler, now=now, duration=duration)
             if lease is not None:
                 return lease
             tried.append(slot.id)
@@ -544,10 +549,11 @@ def _held_lease(*, job: Job, labeler: AbstractBaseUser, now) -> Lease | None:
     return None if row is None else _held_from_row(job, labeler, row)
 
 
-def _held_or_new_lease(*, job: Job, labeler: AbstractBaseUser, now) -> Lease | None:
+def _held_or_new_lease(*, job: Job, labeler: AbstractBaseUser, now, duration: timedelta) -> Lease | None:
     """The labeler's live lease in ``job``, or else a new lease on the open
     slot closest to completion, in one statement (so in one transaction of
     its own, unless the caller is in one); ``None`` when it finds neither.
+    A new lease runs ``duration``.
 
     The room it sees is the row's own (``_room_on_row_sql``). Every writer of
     a datapoint's leases changes that count under the row's lock, so a row
@@ -561,7 +567,7 @@ def _held_or_new_lease(*, job: Job, labeler: AbstractBaseUser, now) -> Lease | N
     held_sql, held_params = _held_lease_sql(job=job, labeler=labeler, now=now)
     open_sql, open_params = _open_slot_sql(select=OPEN_SLOT_COLUMNS, job=job, labeler=labeler, now=now,
                                            tail=FEED_ORDER, unless="EXISTS (SELECT 1 FROM held)", room_on_row=True)
-    public_id, expires_at = ids.task_id(), now + _lease_duration()
+    public_id, expires_at = ids.task_id(), now + duration
     slot_table, lease_table = JobDatapoint._meta.db_table, Lease._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -596,14 +602,15 @@ def _held_from_row(job: Job, labeler: AbstractBaseUser, row: Sequence) -> Lease:
     return lease
 
 
-def _lease_if_room(*, job: Job, slot: OpenSlot, labeler: AbstractBaseUser, now) -> Lease | None:
-    """A live lease of the locked ``slot`` for ``labeler`` if it still has
-    room (``_room_sql``): a new row, or (their earlier lease ran out) the old
-    row renewed under a new id, and the slot's active leases counted afresh
-    (``JobDatapoint.leases_active``). ``None`` when full, or when the
+def _lease_if_room(*, job: Job, slot: OpenSlot, labeler: AbstractBaseUser, now,
+                   duration: timedelta) -> Lease | None:
+    """A live lease of the locked ``slot`` for ``labeler``, running
+    ``duration``, if it still has room (``_room_sql``): a new row, or (their
+    earlier lease ran out) the old row renewed under a new id, and the
+    slot's active leases counted afresh (``JobDatapoint.leases_active``). ``None`` when full, or when the
     labeler's row there was answered or skipped (never revived: callers
     pass only slots ``_open_slot_sql`` finds, which leaves those out)."""
-    public_id, expires_at = ids.task_id(), now + _lease_duration()
+    public_id, expires_at = ids.task_id(), now + duration
     room, room_params = _room_sql(job.definition.responses_per_datapoint, now, other_than=labeler)
     lease_table = Lease._meta.db_table
     with connection.cursor() as cursor:

@@ -307,9 +307,10 @@ def test_next_task_keeps_looking_past_slots_that_filled_up_meanwhile(global_draw
     real_lease_if_room = services._lease_if_room
     seen = []
 
-    def filled_meanwhile(*, job, slot, labeler, now):
+    def filled_meanwhile(*, job, slot, labeler, now, duration):
         seen.append(slot.position)
-        return real_lease_if_room(job=job, slot=slot, labeler=labeler, now=now) if len(seen) > 4 else None
+        return real_lease_if_room(job=job, slot=slot, labeler=labeler, now=now, duration=duration) \
+            if len(seen) > 4 else None
 
     monkeypatch.setattr(services, "_lease_if_room", filled_meanwhile)
     # The one-statement lease skips rows others hold; this is the general path.
@@ -515,7 +516,8 @@ def test_the_general_paths_upsert_never_revives_an_answered_or_skipped_lease(req
     from django.db import transaction
 
     with transaction.atomic():
-        revived = services_for_feed._lease_if_room(job=one_slot_job, slot=slot, labeler=labeler, now=timezone.now())
+        revived = services_for_feed._lease_if_room(job=one_slot_job, slot=slot, labeler=labeler, now=timezone.now(),
+                                                   duration=timedelta(seconds=60))
     assert revived is None
     assert Lease.objects.get(pk=lease.pk).status == status
     assert factories.miscounted_leases(one_slot_job) == {}
