@@ -652,7 +652,7 @@ def _leases_counted_sql(slot_id: int) -> tuple[str, list]:
 # Statuses a lease never leaves: the labeler answered, or will not be offered the datapoint again.
 ENDED_FOR_GOOD = (Lease.Status.SUBMITTED, Lease.Status.SKIPPED)
 
-# An active lease ended (answered, skipped): one fewer on its datapoint's row.
+# An active lease ended (answered, skipped, released): one fewer on its datapoint's row.
 LEASE_ENDED = "leases_active = CASE WHEN leases_active > 0 THEN leases_active - 1 ELSE 0 END"
 
 
@@ -706,8 +706,8 @@ class Submitted:
 def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Submitted:
     """Take the labeler's answer to their task. A job datapoint's answer is
     validated against the wire format and stored with the labeler's current
-    user score and the time the task was held; a late answer (lease expired)
-    is still taken while the datapoint has room. A quality check's answer is
+    user score and the time the task was held; a late answer (lease expired,
+    or given back) is still taken while the datapoint has room. A quality check's answer is
     graded into the labeler's score instead.
 
     Everything that needs no lock (finding the task, checking the answer,
@@ -742,7 +742,7 @@ def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Su
         lease.status, expired = locked.lease_status, locked.lease_expired
         _check_open(lease.status)
         _response_store(labeler=labeler, lease=lease, slot=slot, payload=payload, membership=membership,
-                        expired=expired, now=now)
+                        expired=expired or lease.status == Lease.Status.RELEASED, now=now)
     return Submitted(lease=lease, membership=membership)
 
 
@@ -865,9 +865,12 @@ def _lease_submitted_sql(lease: Lease) -> tuple[str, list]:
 def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoint, payload: dict,
                     membership: Membership, expired: bool, now) -> None:
     """Store a validated answer on the locked ``slot`` (the caller holds its
-    lock; ``expired``: the lease ran out before ``now``): the response, the
-    datapoint's count and the lease's status, written in one round trip."""
+    lock; ``expired``: the lease ran out before ``now``, or was released):
+    the response, the datapoint's count and the lease's status, written in
+    one round trip. A released lease was already counted out of the row's
+    active leases."""
     job = lease.job
+    ended = f", {LEASE_ENDED}" if lease.status == Lease.Status.ACTIVE else ""
     definition = job.definition
     if expired and not _slot_with_room(slot.pk, definition.responses_per_datapoint, labeler, now):
         raise Conflict(ErrorCode.TASK_EXPIRED,
@@ -888,7 +891,7 @@ def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoi
         (f"INSERT INTO {Response._meta.db_table} ({RESPONSE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
          _response_values(lease=lease, labeler=labeler, payload=payload, membership=membership, now=now)),
         (f"UPDATE {JobDatapoint._meta.db_table} SET response_count = %s, last_response_at = %s, closed = %s,"
-         f" stopped_early = %s, {LEASE_ENDED} WHERE id = %s",
+         f" stopped_early = %s{ended} WHERE id = %s",
          [slot.response_count, rows.datetime_param(now), slot.closed, slot.stopped_early, slot.pk]),
         _lease_submitted_sql(lease),
     ])
@@ -931,11 +934,52 @@ def task_skip(*, labeler: AbstractBaseUser, task_id: Any) -> Lease:
     """Give the task back: its slot returns to the pool, and the labeler will
     not be offered this datapoint again."""
     lease, slot = _claim_lease(labeler=labeler, task_id=task_id)
+    was_active = lease.status == Lease.Status.ACTIVE
     lease.status = Lease.Status.SKIPPED
     writes = [(f"UPDATE {Lease._meta.db_table} SET status = %s WHERE id = %s", [lease.status, lease.pk])]
-    if slot is not None:
+    if slot is not None and was_active:  # a released lease no longer counts
         writes.append((f"UPDATE {JobDatapoint._meta.db_table} SET {LEASE_ENDED} WHERE id = %s", [slot.pk]))
     rows.write_together(writes)
+    return lease
+
+
+def task_renew(*, labeler: AbstractBaseUser, task_id: Any, lease_seconds: int | None = None) -> Lease:
+    """Extend the labeler's live lease ``task_id`` to ``lease_seconds``
+    (default ``LEASE_SECONDS``) from now: what a work page does while it is
+    open. Under the datapoint's lock, and only then the time: a lease that
+    has run out by then may have had its room given to someone else, so it
+    is not extended (409 ``task_expired``: ask for the next task, which may
+    be the same datapoint again); nor is a released one (``task_released``).
+    Quality checks alike, under their own row's lock."""
+    with transaction.atomic():
+        lease, _ = _claim_lease(labeler=labeler, task_id=task_id)
+        now = timezone.now()
+        _check_running(lease.job)
+        if lease.status == Lease.Status.RELEASED:
+            raise Conflict(ErrorCode.TASK_RELEASED, "You gave this task back; ask for your next task.")
+        if lease.expires_at <= now:
+            raise Conflict(ErrorCode.TASK_EXPIRED, "Your time for this task ran out; ask for your next task.")
+        # From now, and never before it was leased (lease_expires_after_start), whatever the clocks.
+        lease.expires_at = max(now, lease.leased_at) + _lease_duration(lease_seconds)
+        rows.write_together([(f"UPDATE {Lease._meta.db_table} SET expires_at = %s WHERE id = %s",
+                              [rows.datetime_param(lease.expires_at), lease.pk])])
+    return lease
+
+
+def task_release(*, labeler: AbstractBaseUser, task_id: Any) -> Lease:
+    """Give the task back without skipping it (the labeler's page closed):
+    its room returns to the pool at once, and the labeler may be given the
+    datapoint again later. Releasing a released task changes nothing; one
+    that ran out is released all the same (it stops counting)."""
+    with transaction.atomic():
+        lease, slot = _claim_lease(labeler=labeler, task_id=task_id)
+        if lease.status == Lease.Status.RELEASED:
+            return lease
+        lease.status = Lease.Status.RELEASED
+        writes = [(f"UPDATE {Lease._meta.db_table} SET status = %s WHERE id = %s", [lease.status, lease.pk])]
+        if slot is not None:
+            writes.append((f"UPDATE {JobDatapoint._meta.db_table} SET {LEASE_ENDED} WHERE id = %s", [slot.pk]))
+        rows.write_together(writes)
     return lease
 
 
