@@ -257,12 +257,18 @@ class Lease(models.Model):
 
     The labeler API calls a lease a *task*; its ``public_id`` is the task id.
     A datapoint never has more responses plus live leases than it needs.
+
+    Only an active lease before ``expires_at`` holds room. A released one was
+    given back (the labeler's page closed): like one that ran out, it holds
+    nothing, and the labeler may be given the datapoint again (the row is
+    renewed under a new id). A skipped or submitted one is final.
     """
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         SUBMITTED = "submitted", "Submitted"
         SKIPPED = "skipped", "Skipped"
+        RELEASED = "released", "Released"
 
     # Leases and responses are written on every task: each index costs every
     # write. Unique through a constraint (no pattern-matching index beside

@@ -323,8 +323,9 @@ def job_create(*, owner: AbstractBaseUser, definition: JobDefinition, audience: 
 # path that starts or ends one changes that count under the same lock.
 
 
-def _lease_duration() -> timedelta:
-    return timedelta(seconds=settings.LEASE_SECONDS)
+def _lease_duration(seconds: int | None = None) -> timedelta:
+    """How long a lease runs: ``seconds``, or ``LEASE_SECONDS`` when not given."""
+    return timedelta(seconds=settings.LEASE_SECONDS if seconds is None else seconds)
 
 
 def working_membership(*, labeler: AbstractBaseUser, audience: Audience) -> Membership:
@@ -389,7 +390,7 @@ def _open_slot_sql(*, select: str, job: Job, labeler: AbstractBaseUser, now, exc
         (room, room_params), mine, mine_params = _room_on_row_sql(needed), "", []
     else:
         room, room_params = _room_sql(needed, now)
-        mine, mine_params = " AND mine.status IN (%s, %s)", [Lease.Status.SUBMITTED, Lease.Status.SKIPPED]
+        mine, mine_params = " AND mine.status IN (%s, %s)", list(ENDED_FOR_GOOD)
     sql = (
         f"SELECT {select} FROM {JobDatapoint._meta.db_table} jd WHERE jd.job_id = %s{excluded}"
         f" AND NOT EXISTS (SELECT 1 FROM {Lease._meta.db_table} mine WHERE mine.job_datapoint_id = jd.id"
@@ -462,11 +463,14 @@ def _gold_example(job: Job, labeler: AbstractBaseUser, now) -> QualificationExam
     return QualificationExample.objects.get(pk=_random.choice(examples))
 
 
-def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | None = None) -> Lease | None:
+def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | None = None,
+              lease_seconds: int | None = None) -> Lease | None:
     """The labeler's next task in ``job``: their live lease if they hold one,
     else (sometimes) a quality check, else a new lease on the open datapoint
     closest to completion; ``None`` when the job has no work left for them.
     ``membership``, when the caller has just checked it, saves a query.
+    A new lease runs ``lease_seconds`` (default ``LEASE_SECONDS``); a held
+    one keeps its time.
 
     On PostgreSQL most tasks are one statement (``_held_or_new_lease``),
     which counts a datapoint's leases from its row; where that finds
@@ -482,11 +486,12 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
         working_membership(labeler=labeler, audience=job.audience)
     job.definition = content.definition(job.definition_id)
     gold_due = _gold_due(job)
+    duration = _lease_duration(lease_seconds)
     held_looked_for = False
     if not gold_due and connection.vendor == "postgresql":
         # The common case, in one statement: the held lease, or a new one on
         # a datapoint whose row shows room. None: look closer, below.
-        lease = _held_or_new_lease(job=job, labeler=labeler, now=timezone.now())
+        lease = _held_or_new_lease(job=job, labeler=labeler, now=timezone.now(), duration=duration)
         if lease is not None:
             return lease
         held_looked_for = True
@@ -500,7 +505,7 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
             example = _gold_example(job, labeler, now)
             if example is not None:
                 return Lease.objects.create(job=job, example=example, labeler=labeler, leased_at=now,
-                                            expires_at=now + _lease_duration())
+                                            expires_at=now + duration)
         slot = _open_slot(job=job, labeler=labeler, now=now, exclude=(), lock=True)
         tried: list[int] = []
         for _ in range(MAX_SLOT_ATTEMPTS):
@@ -514,7 +519,7 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
                 if slot is None:
                     return None
                 locks.job_datapoint_lock_id(pk=slot.id)
-            lease = _lease_if_room(job=job, slot=slot, labeler=labeler, now=now)
+            lease = _lease_if_room(job=job, slot=slot, labeler=labeler, now=now, duration=duration)
             if lease is not None:
                 return lease
             tried.append(slot.id)
@@ -544,10 +549,11 @@ def _held_lease(*, job: Job, labeler: AbstractBaseUser, now) -> Lease | None:
     return None if row is None else _held_from_row(job, labeler, row)
 
 
-def _held_or_new_lease(*, job: Job, labeler: AbstractBaseUser, now) -> Lease | None:
+def _held_or_new_lease(*, job: Job, labeler: AbstractBaseUser, now, duration: timedelta) -> Lease | None:
     """The labeler's live lease in ``job``, or else a new lease on the open
     slot closest to completion, in one statement (so in one transaction of
     its own, unless the caller is in one); ``None`` when it finds neither.
+    A new lease runs ``duration``.
 
     The room it sees is the row's own (``_room_on_row_sql``). Every writer of
     a datapoint's leases changes that count under the row's lock, so a row
@@ -561,7 +567,7 @@ def _held_or_new_lease(*, job: Job, labeler: AbstractBaseUser, now) -> Lease | N
     held_sql, held_params = _held_lease_sql(job=job, labeler=labeler, now=now)
     open_sql, open_params = _open_slot_sql(select=OPEN_SLOT_COLUMNS, job=job, labeler=labeler, now=now,
                                            tail=FEED_ORDER, unless="EXISTS (SELECT 1 FROM held)", room_on_row=True)
-    public_id, expires_at = ids.task_id(), now + _lease_duration()
+    public_id, expires_at = ids.task_id(), now + duration
     slot_table, lease_table = JobDatapoint._meta.db_table, Lease._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -596,24 +602,29 @@ def _held_from_row(job: Job, labeler: AbstractBaseUser, row: Sequence) -> Lease:
     return lease
 
 
-def _lease_if_room(*, job: Job, slot: OpenSlot, labeler: AbstractBaseUser, now) -> Lease | None:
-    """A live lease of the locked ``slot`` for ``labeler`` if it still has
-    room (``_room_sql``): a new row, or (their earlier lease ran out) the old
-    row renewed under a new id, and the slot's active leases counted afresh
-    (``JobDatapoint.leases_active``). ``None`` when full."""
-    public_id, expires_at = ids.task_id(), now + _lease_duration()
+def _lease_if_room(*, job: Job, slot: OpenSlot, labeler: AbstractBaseUser, now,
+                   duration: timedelta) -> Lease | None:
+    """A live lease of the locked ``slot`` for ``labeler``, running
+    ``duration``, if it still has room (``_room_sql``): a new row, or (their
+    earlier lease ran out) the old row renewed under a new id, and the
+    slot's active leases counted afresh (``JobDatapoint.leases_active``). ``None`` when full, or when the
+    labeler's row there was answered or skipped (never revived: callers
+    pass only slots ``_open_slot_sql`` finds, which leaves those out)."""
+    public_id, expires_at = ids.task_id(), now + duration
     room, room_params = _room_sql(job.definition.responses_per_datapoint, now, other_than=labeler)
+    lease_table = Lease._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {Lease._meta.db_table}"
+            f"INSERT INTO {lease_table}"
             f" (public_id, job_id, job_datapoint_id, example_id, labeler_id, status, leased_at, expires_at)"
             f" SELECT %s, %s, jd.id, NULL, %s, %s, %s, %s FROM {JobDatapoint._meta.db_table} jd"
             f" WHERE jd.id = %s AND {room}"
             f" ON CONFLICT (job_datapoint_id, labeler_id) DO UPDATE SET public_id = EXCLUDED.public_id,"
             f" status = EXCLUDED.status, leased_at = EXCLUDED.leased_at, expires_at = EXCLUDED.expires_at"
+            f" WHERE {lease_table}.status NOT IN (%s, %s)"
             f" RETURNING id",
             [public_id, job.pk, labeler.pk, Lease.Status.ACTIVE, rows.datetime_param(now),
-             rows.datetime_param(expires_at), slot.id, *room_params],
+             rows.datetime_param(expires_at), slot.id, *room_params, *ENDED_FOR_GOOD],
         )
         row = cursor.fetchone()
         if row is None:
@@ -638,7 +649,10 @@ def _leases_counted_sql(slot_id: int) -> tuple[str, list]:
     )
 
 
-# An active lease ended (answered, skipped): one fewer on its datapoint's row.
+# Statuses a lease never leaves: the labeler answered, or will not be offered the datapoint again.
+ENDED_FOR_GOOD = (Lease.Status.SUBMITTED, Lease.Status.SKIPPED)
+
+# An active lease ended (answered, skipped, released): one fewer on its datapoint's row.
 LEASE_ENDED = "leases_active = CASE WHEN leases_active > 0 THEN leases_active - 1 ELSE 0 END"
 
 
@@ -692,8 +706,8 @@ class Submitted:
 def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Submitted:
     """Take the labeler's answer to their task. A job datapoint's answer is
     validated against the wire format and stored with the labeler's current
-    user score and the time the task was held; a late answer (lease expired)
-    is still taken while the datapoint has room. A quality check's answer is
+    user score and the time the task was held; a late answer (lease expired,
+    or given back) is still taken while the datapoint has room. A quality check's answer is
     graded into the labeler's score instead.
 
     Everything that needs no lock (finding the task, checking the answer,
@@ -728,7 +742,7 @@ def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Su
         lease.status, expired = locked.lease_status, locked.lease_expired
         _check_open(lease.status)
         _response_store(labeler=labeler, lease=lease, slot=slot, payload=payload, membership=membership,
-                        expired=expired, now=now)
+                        expired=expired or lease.status == Lease.Status.RELEASED, now=now)
     return Submitted(lease=lease, membership=membership)
 
 
@@ -851,9 +865,12 @@ def _lease_submitted_sql(lease: Lease) -> tuple[str, list]:
 def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoint, payload: dict,
                     membership: Membership, expired: bool, now) -> None:
     """Store a validated answer on the locked ``slot`` (the caller holds its
-    lock; ``expired``: the lease ran out before ``now``): the response, the
-    datapoint's count and the lease's status, written in one round trip."""
+    lock; ``expired``: the lease ran out before ``now``, or was released):
+    the response, the datapoint's count and the lease's status, written in
+    one round trip. A released lease was already counted out of the row's
+    active leases."""
     job = lease.job
+    ended = f", {LEASE_ENDED}" if lease.status == Lease.Status.ACTIVE else ""
     definition = job.definition
     if expired and not _slot_with_room(slot.pk, definition.responses_per_datapoint, labeler, now):
         raise Conflict(ErrorCode.TASK_EXPIRED,
@@ -874,7 +891,7 @@ def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoi
         (f"INSERT INTO {Response._meta.db_table} ({RESPONSE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
          _response_values(lease=lease, labeler=labeler, payload=payload, membership=membership, now=now)),
         (f"UPDATE {JobDatapoint._meta.db_table} SET response_count = %s, last_response_at = %s, closed = %s,"
-         f" stopped_early = %s, {LEASE_ENDED} WHERE id = %s",
+         f" stopped_early = %s{ended} WHERE id = %s",
          [slot.response_count, rows.datetime_param(now), slot.closed, slot.stopped_early, slot.pk]),
         _lease_submitted_sql(lease),
     ])
@@ -917,11 +934,52 @@ def task_skip(*, labeler: AbstractBaseUser, task_id: Any) -> Lease:
     """Give the task back: its slot returns to the pool, and the labeler will
     not be offered this datapoint again."""
     lease, slot = _claim_lease(labeler=labeler, task_id=task_id)
+    was_active = lease.status == Lease.Status.ACTIVE
     lease.status = Lease.Status.SKIPPED
     writes = [(f"UPDATE {Lease._meta.db_table} SET status = %s WHERE id = %s", [lease.status, lease.pk])]
-    if slot is not None:
+    if slot is not None and was_active:  # a released lease no longer counts
         writes.append((f"UPDATE {JobDatapoint._meta.db_table} SET {LEASE_ENDED} WHERE id = %s", [slot.pk]))
     rows.write_together(writes)
+    return lease
+
+
+def task_renew(*, labeler: AbstractBaseUser, task_id: Any, lease_seconds: int | None = None) -> Lease:
+    """Extend the labeler's live lease ``task_id`` to ``lease_seconds``
+    (default ``LEASE_SECONDS``) from now: what a work page does while it is
+    open. Under the datapoint's lock, and only then the time: a lease that
+    has run out by then may have had its room given to someone else, so it
+    is not extended (409 ``task_expired``: ask for the next task, which may
+    be the same datapoint again); nor is a released one (``task_released``).
+    Quality checks alike, under their own row's lock."""
+    with transaction.atomic():
+        lease, _ = _claim_lease(labeler=labeler, task_id=task_id)
+        now = timezone.now()
+        _check_running(lease.job)
+        if lease.status == Lease.Status.RELEASED:
+            raise Conflict(ErrorCode.TASK_RELEASED, "You gave this task back; ask for your next task.")
+        if lease.expires_at <= now:
+            raise Conflict(ErrorCode.TASK_EXPIRED, "Your time for this task ran out; ask for your next task.")
+        # From now, and never before it was leased (lease_expires_after_start), whatever the clocks.
+        lease.expires_at = max(now, lease.leased_at) + _lease_duration(lease_seconds)
+        rows.write_together([(f"UPDATE {Lease._meta.db_table} SET expires_at = %s WHERE id = %s",
+                              [rows.datetime_param(lease.expires_at), lease.pk])])
+    return lease
+
+
+def task_release(*, labeler: AbstractBaseUser, task_id: Any) -> Lease:
+    """Give the task back without skipping it (the labeler's page closed):
+    its room returns to the pool at once, and the labeler may be given the
+    datapoint again later. Releasing a released task changes nothing; one
+    that ran out is released all the same (it stops counting)."""
+    with transaction.atomic():
+        lease, slot = _claim_lease(labeler=labeler, task_id=task_id)
+        if lease.status == Lease.Status.RELEASED:
+            return lease
+        lease.status = Lease.Status.RELEASED
+        writes = [(f"UPDATE {Lease._meta.db_table} SET status = %s WHERE id = %s", [lease.status, lease.pk])]
+        if slot is not None:
+            writes.append((f"UPDATE {JobDatapoint._meta.db_table} SET {LEASE_ENDED} WHERE id = %s", [slot.pk]))
+        rows.write_together(writes)
     return lease
 
 

@@ -8,6 +8,7 @@ browser does. Session or token authentication; errors are
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -63,7 +64,9 @@ class BodySerializer(serializers.Serializer):
     """A request body: fields it does not know are refused (after the missing ones)."""
 
     def validate(self, attrs):
-        unknown = sorted(str(key) for key in self.initial_data if key not in self.fields)
+        # A form body (sendBeacon cannot set headers) carries its CSRF token as a field.
+        unknown = sorted(str(key) for key in self.initial_data
+                         if key not in self.fields and key != CSRF_FORM_FIELD)
         if unknown:
             raise serializers.ValidationError({key[:100]: ["unknown field."] for key in unknown[:20]})
         return attrs
@@ -76,6 +79,40 @@ class AnswerSerializer(BodySerializer):
 
 class SubmitSerializer(BodySerializer):
     response = serializers.JSONField(help_text=RESPONSE_HELP)
+
+
+CSRF_FORM_FIELD = "csrfmiddlewaretoken"
+PAGE_LEASE, STANDARD_LEASE = "page", "standard"
+
+
+def lease_field() -> serializers.ChoiceField:
+    return serializers.ChoiceField(
+        choices=[STANDARD_LEASE, PAGE_LEASE], required=False,
+        help_text=(f"`{STANDARD_LEASE}` (default): a new or renewed task is yours for LEASE_SECONDS "
+                   f"({settings.LEASE_SECONDS} s here); `{PAGE_LEASE}`: for PAGE_LEASE_SECONDS "
+                   f"({settings.PAGE_LEASE_SECONDS} s here), a short lease for a page that renews it "
+                   "(tasks/{id}/renew/) every third of that while it is open and releases it when it closes"),
+    )
+
+
+class LeaseSerializer(BodySerializer):
+    """Optional: which lease to take (a JSON object, or form fields)."""
+
+    lease = lease_field()
+
+
+class TaskSubmitSerializer(SubmitSerializer):
+    lease = lease_field()
+
+
+class ReleaseSerializer(BodySerializer):
+    """No fields. The work pages send it with ``navigator.sendBeacon`` as a
+    form whose ``csrfmiddlewaretoken`` field carries the CSRF token."""
+
+
+def lease_seconds(body: dict) -> int:
+    """The lease length a body asks for (``lease_field``)."""
+    return settings.PAGE_LEASE_SECONDS if body.get("lease") == PAGE_LEASE else settings.LEASE_SECONDS
 
 
 class QualificationStateSerializer(serializers.Serializer):
@@ -100,6 +137,15 @@ class NextTaskSerializer(serializers.Serializer):
 class SubmitResultSerializer(serializers.Serializer):
     accepted = serializers.BooleanField()
     next = TaskSerializer(allow_null=True)
+
+
+class RenewResultSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="the task id")
+    expires_at = serializers.DateTimeField(help_text="the task is yours until then")
+
+
+class ReleaseResultSerializer(serializers.Serializer):
+    released = serializers.BooleanField()
 
 
 ERRORS = {
@@ -175,16 +221,16 @@ class QualificationAnswerView(APIView):
 # --- task feed ------------------------------------------------------------------------------
 
 
-def _next_task(request, job: Job, membership=None) -> dict | None:
-    lease = job_services.task_next(labeler=request.user, job=job, membership=membership)
+def _next_task(request, job: Job, membership=None, *, seconds: int) -> dict | None:
+    lease = job_services.task_next(labeler=request.user, job=job, membership=membership, lease_seconds=seconds)
     return selectors.task_view(lease) if lease else None
 
 
-def _next_after(request, job: Job, membership=None) -> dict | None:
+def _next_after(request, job: Job, membership=None, *, seconds: int) -> dict | None:
     """The next task once one is answered: none when the job stopped or the
     labeler may no longer work on it."""
     try:
-        return _next_task(request, job, membership)
+        return _next_task(request, job, membership, seconds=seconds)
     except DomainError:
         return None
 
@@ -192,38 +238,81 @@ def _next_after(request, job: Job, membership=None) -> dict | None:
 class TaskNextView(APIView):
     throttle_classes = [SubmitRateThrottle]
 
-    @extend_schema(operation_id="labeler_task_next", tags=["labeler"], request=None,
+    @extend_schema(operation_id="labeler_task_next", tags=["labeler"], request=LeaseSerializer,
                    responses={200: NextTaskSerializer, **ERRORS},
-                   summary="Your next task in a job (the same one until you answer or skip it)")
+                   summary="Your next task in a job (the same one until you answer, skip or release it)",
+                   description="The body is optional. A task you hold keeps its time; a new one runs as "
+                               "`lease` asks.")
     def post(self, request, job_id: str):
+        body = _body(LeaseSerializer, request)
         # The definition comes from the process cache (task_next).
         job = get_object_or_404(Job.objects.select_related("audience"), public_id=job_id)
-        task = _next_task(request, job)
+        task = _next_task(request, job, seconds=lease_seconds(body))
         return Response({"task": task} if task else {"task": None, "detail": NO_WORK})
 
 
 class TaskSubmitView(APIView):
     throttle_classes = [SubmitRateThrottle]
 
-    @extend_schema(operation_id="labeler_task_submit", tags=["labeler"], request=SubmitSerializer,
+    @extend_schema(operation_id="labeler_task_submit", tags=["labeler"], request=TaskSubmitSerializer,
                    responses={200: SubmitResultSerializer, **ERRORS},
-                   summary="Answer a task; returns your next task in the same job")
+                   summary="Answer a task; returns your next task in the same job",
+                   description="`lease` is for the next task. An answer to a task that ran out or was "
+                               "released is still taken while its datapoint has room (409 `task_expired` "
+                               "once it has not).")
     def post(self, request, task_id: str):
-        body = _body(SubmitSerializer, request)
+        body = _body(TaskSubmitSerializer, request)
         submitted = job_services.task_submit(labeler=request.user, task_id=task_id, response=body["response"])
-        next_task = _next_after(request, submitted.lease.job, submitted.membership) if submitted.membership else None
+        next_task = _next_after(request, submitted.lease.job, submitted.membership,
+                                seconds=lease_seconds(body)) if submitted.membership else None
         return Response({"accepted": True, "next": next_task})
 
 
 class TaskSkipView(APIView):
     throttle_classes = [SubmitRateThrottle]
 
-    @extend_schema(operation_id="labeler_task_skip", tags=["labeler"], request=None,
+    @extend_schema(operation_id="labeler_task_skip", tags=["labeler"], request=LeaseSerializer,
                    responses={200: SubmitResultSerializer, **ERRORS},
-                   summary="Give a task back; returns your next task in the same job")
+                   summary="Give a task back for good (you will not be offered that datapoint again); "
+                           "returns your next task in the same job",
+                   description="The body is optional; `lease` is for the next task.")
     def post(self, request, task_id: str):
+        body = _body(LeaseSerializer, request)
         lease = job_services.task_skip(labeler=request.user, task_id=task_id)
-        return Response({"accepted": True, "next": _next_after(request, lease.job)})
+        return Response({"accepted": True, "next": _next_after(request, lease.job, seconds=lease_seconds(body))})
+
+
+class TaskRenewView(APIView):
+    throttle_classes = [SubmitRateThrottle]
+
+    @extend_schema(operation_id="labeler_task_renew", tags=["labeler"], request=LeaseSerializer,
+                   responses={200: RenewResultSerializer, **ERRORS},
+                   summary="Keep a task: it is yours for another lease from now",
+                   description="Only a live task is renewed: one that ran out is a 409 `task_expired` (its "
+                               "place may have been given to someone else; ask for your next task), a "
+                               "released one `task_released`, an answered or skipped one "
+                               "`task_already_submitted` or `task_skipped`. The body is optional: `lease` "
+                               "says how long (the work pages renew their page lease every third of it).")
+    def post(self, request, task_id: str):
+        body = _body(LeaseSerializer, request)
+        lease = job_services.task_renew(labeler=request.user, task_id=task_id, lease_seconds=lease_seconds(body))
+        return Response({"id": lease.public_id, "expires_at": lease.expires_at.isoformat()})  # as in a task
+
+
+class TaskReleaseView(APIView):
+    throttle_classes = [SubmitRateThrottle]
+
+    @extend_schema(operation_id="labeler_task_release", tags=["labeler"], request=ReleaseSerializer,
+                   responses={200: ReleaseResultSerializer, **ERRORS},
+                   summary="Give a task back for now (not a skip): its place is free at once, and you "
+                           "may be given the datapoint again later",
+                   description="What the work pages send when they close (`navigator.sendBeacon`, a form "
+                               "with the CSRF token in its `csrfmiddlewaretoken` field). Releasing a "
+                               "released task changes nothing; an answered or skipped one is a 409.")
+    def post(self, request, task_id: str):
+        _body(ReleaseSerializer, request)
+        job_services.task_release(labeler=request.user, task_id=task_id)
+        return Response({"released": True})
 
 
 # --- home ----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ class ErrorCode(StrEnum):
     TASK_SUBMITTED = "task_already_submitted"
     TASK_SKIPPED = "task_skipped"
     TASK_EXPIRED = "task_expired"
+    TASK_RELEASED = "task_released"
     RATE_LIMITED = "rate_limited"
 
 

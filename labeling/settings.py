@@ -19,6 +19,10 @@ Environment variables:
 ``MEDIA_ROOT``       where uploaded images are stored (default ``var/media``).
 ``STATIC_ROOT``      where ``collectstatic`` writes (default ``var/static``).
 ``LEASE_SECONDS``    how long a labeler holds a task (default 600).
+``PAGE_LEASE_SECONDS`` how long a labeler's work page holds a task between
+                     its renewals, which it sends every third of it (default
+                     90, at least 3): a task of a page that closed without
+                     giving it back is free again within this time.
 ``AGGREGATION_DELAY_MS`` how long a server process collects answered datapoints
                      before sending them as one aggregation task (default 1000;
                      0: a task per answer, sent at once).
@@ -307,6 +311,10 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 20_000
 
 # --- Labeling -----------------------------------------------------------------
 LEASE_SECONDS = env_int("LEASE_SECONDS", 600)
+# The work pages ask for this shorter lease and renew it every third of it.
+PAGE_LEASE_SECONDS = env_int("PAGE_LEASE_SECONDS", 90)
+if PAGE_LEASE_SECONDS < 3:
+    raise ImproperlyConfigured("PAGE_LEASE_SECONDS must be at least 3 (pages renew every third of it).")
 # How long a process collects answered datapoints before sending them as one
 # aggregation task: answers arriving meanwhile are folded in (see jobs.tasks).
 AGGREGATION_DELAY_MS = env_int("AGGREGATION_DELAY_MS", 1000)

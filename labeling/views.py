@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
@@ -90,7 +91,7 @@ def qualify(request, audience_id: str):
 def work(request, job_id: str):
     job = get_object_or_404(Job.objects.select_related("definition", "audience"), public_id=job_id)
     return _workspace(request, mode="work", title=job.definition.name, subtitle=f"Audience: {job.audience.name}",
-                      **{"job-id": job.public_id})
+                      **{"job-id": job.public_id, "page-lease-seconds": str(settings.PAGE_LEASE_SECONDS)})
 
 
 @with_csp

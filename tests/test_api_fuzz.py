@@ -81,5 +81,5 @@ def test_no_generated_request_gets_a_server_error(test_database_url, artifacts_d
     finally:
         server.stop()
     assert "Selected: 21/" in requester, requester[-3000:]  # 19 requester operations and 2 of the preview
-    assert "Selected: 7/" in labeler, labeler[-3000:]
+    assert "Selected: 9/" in labeler, labeler[-3000:]  # with renew and release
     assert "Traceback" not in server.log(), server.log()[-3000:]

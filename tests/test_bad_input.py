@@ -223,6 +223,26 @@ def world(requester, labeler, settings) -> World:
                  {"requester": as_requester, "labeler": as_labeler})
 
 
+def optional_body_cases(valid: dict) -> list[Case]:
+    """``json_cases`` for a body whose fields are all optional."""
+    return [case for case in json_cases(valid, required=[next(iter(valid))])
+            if case.name != "empty object" and not case.name.startswith("without ")]
+
+
+def lease_cases(body) -> list[Case]:
+    """Bad values of the optional ``lease`` field, inside ``body(value)``."""
+    return [
+        Case("lease unknown", body=body("forever"), field="lease", fragment="not a valid choice"),
+        Case("lease a number", body=body(90), field="lease"),
+        Case("lease null", body=body(None), field="lease"),
+        Case("lease a list", body=body(["page"]), field="lease"),
+        Case("lease with NUL", body=body("page\x00"), field="lease"),
+        Case("form: lease unknown", multipart={"lease": "forever"}, field="lease"),
+        Case("form: an unknown field", multipart={"lease": "page", "seconds": "3600"}, field="seconds",
+             fragment="unknown field"),
+    ]
+
+
 # --- the tables ------------------------------------------------------------------------------------------------
 
 
@@ -505,6 +525,17 @@ def tables(w: World) -> list[tuple[str, str, str, str, list[Case]]]:
             *json_cases(submit_draw, required=["response"]),
             *draw_response_cases(lambda response: {"response": response}),
         ]),
+        ("labeling:api-task-next", "post", f"/api/labeler/jobs/{w.draw_job.public_id}/tasks/next/", "labeler", [
+            *optional_body_cases({"lease": "page"}), *lease_cases(lambda value: {"lease": value})]),
+        ("labeling:api-task-skip", "post", f"/api/labeler/tasks/{w.draw_task}/skip/", "labeler", [
+            *optional_body_cases({"lease": "page"}), *lease_cases(lambda value: {"lease": value})]),
+        ("labeling:api-task-renew", "post", f"/api/labeler/tasks/{w.draw_task}/renew/", "labeler", [
+            *optional_body_cases({"lease": "page"}), *lease_cases(lambda value: {"lease": value})]),
+        ("labeling:api-task-release", "post", f"/api/labeler/tasks/{w.draw_task}/release/", "labeler", [
+            *optional_body_cases({"lease": "page"}),
+            Case("form: an unknown field", multipart={"lease": "page"}, field="lease", fragment="unknown field")]),
+        ("labeling:api-task-submit", "post", labeler_submit, "labeler",
+         [case for case in lease_cases(lambda value: {**submit_draw, "lease": value}) if case.multipart is None]),
     ]
 
 
@@ -514,7 +545,7 @@ PATH_ONLY = {"audiences:audience-detail", "jobs:job-definition-detail", "jobs:jo
              "jobs:job-pause", "jobs:job-resume",
              "jobs:job-datapoint-heatmap",
              "labeling:api-home", "labeling:api-heartbeat", "labeling:api-qualification-next",
-             "labeling:api-task-next", "labeling:api-task-skip", "labeling:api-preview-task"}
+             "labeling:api-preview-task"}
 
 
 def test_every_api_route_has_a_bad_input_table(world):
@@ -527,7 +558,8 @@ def table_ids():
     return ["audience create", "audience find", "audience get", "example list", "draw example", "compare example",
             "asset upload", "definition create", "definition find", "job create", "job find", "results",
             "results download (draw)", "results download (compare)", "qualification answer", "task submit (draw)",
-            "task submit (compare)", "preview check"]
+            "task submit (compare)", "preview check", "task next", "task skip", "task renew", "task release",
+            "task submit (lease)"]
 
 
 @pytest.mark.parametrize("index", range(len(table_ids())), ids=table_ids())
@@ -561,10 +593,12 @@ def test_unknown_and_malformed_ids_in_paths_are_404s(world):
             (requester, "get", f"/api/preview/{value}/tasks/0/"),
             (labeler, "post", f"/api/labeler/jobs/{value}/tasks/next/"),
             (labeler, "post", f"/api/labeler/tasks/{value}/submit/"), (labeler, "post", f"/api/labeler/tasks/{value}/skip/"),
+            (labeler, "post", f"/api/labeler/tasks/{value}/renew/"),
+            (labeler, "post", f"/api/labeler/tasks/{value}/release/"),
             (labeler, "post", f"/api/labeler/audiences/{value}/qualification/next/"),
         ]:
             body = {"instruction": "i", "datapoint": URL_A, "truths": [BOX]} if url.endswith("/draw/") else \
-                {"response": {"lines": []}}
+                {"response": {"lines": []}} if url.endswith("/submit/") else {}
             response = client.get(url) if method == "get" else client.post(url, body, format="json")
             assert response.status_code == 404, (url[:120], response.status_code)
             assert response.json() == {"detail": "Not found."}, url[:120]

@@ -28,3 +28,10 @@ def test_the_asgi_application_keeps_its_startup_objects_out_of_garbage_collectio
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert int(result.stdout.strip()) > 50_000  # Django, the apps and their libraries
+
+
+def test_a_page_lease_too_short_to_renew_is_refused_at_startup():
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT,
+                            env=django_env(None, DEBUG="1", PAGE_LEASE_SECONDS="2"),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "PAGE_LEASE_SECONDS must be at least 3" in result.stderr

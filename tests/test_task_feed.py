@@ -307,9 +307,10 @@ def test_next_task_keeps_looking_past_slots_that_filled_up_meanwhile(global_draw
     real_lease_if_room = services._lease_if_room
     seen = []
 
-    def filled_meanwhile(*, job, slot, labeler, now):
+    def filled_meanwhile(*, job, slot, labeler, now, duration):
         seen.append(slot.position)
-        return real_lease_if_room(job=job, slot=slot, labeler=labeler, now=now) if len(seen) > 4 else None
+        return real_lease_if_room(job=job, slot=slot, labeler=labeler, now=now, duration=duration) \
+            if len(seen) > 4 else None
 
     monkeypatch.setattr(services, "_lease_if_room", filled_meanwhile)
     # The one-statement lease skips rows others hold; this is the general path.
@@ -500,3 +501,23 @@ def test_datapoints_are_read_in_runs_and_kept(requester, labeler):
     assert [d.pk for d in shown] == ids and shown[2].asset.value  # items loaded with them
     with pytest.raises(Datapoint.DoesNotExist):
         content.datapoint(ids[-1] + 10_000)
+
+
+# --- the general path's upsert -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [Lease.Status.SUBMITTED, Lease.Status.SKIPPED])
+def test_the_general_paths_upsert_never_revives_an_answered_or_skipped_lease(requester, labeler, status):
+    one_slot_job = factories.draw_job(requester, global_audience(), datapoints=1, responses=1)
+    lease = services_for_feed.task_next(labeler=labeler, job=one_slot_job)
+    Lease.objects.filter(pk=lease.pk).update(status=status)
+    JobDatapoint.objects.filter(pk=lease.job_datapoint_id).update(leases_active=0)
+    slot = services_for_feed.OpenSlot(lease.job_datapoint_id, lease.job_datapoint.datapoint_id, 0)
+    from django.db import transaction
+
+    with transaction.atomic():
+        revived = services_for_feed._lease_if_room(job=one_slot_job, slot=slot, labeler=labeler, now=timezone.now(),
+                                                   duration=timedelta(seconds=60))
+    assert revived is None
+    assert Lease.objects.get(pk=lease.pk).status == status
+    assert factories.miscounted_leases(one_slot_job) == {}

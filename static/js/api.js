@@ -32,7 +32,7 @@ export function errorMessage(status, body) {
   return `Something went wrong on the server (HTTP ${status}). Try again.`;
 }
 
-function csrfToken() {
+export function csrfToken() {
   const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
   return match ? decodeURIComponent(match[1]) : "";
 }
@@ -68,9 +68,19 @@ export const qualificationNext = (audience) =>
   call("POST", `${labeler}/audiences/${id(audience)}/qualification/next/`);
 export const qualificationAnswer = (audience, taskId, response) =>
   call("POST", `${labeler}/audiences/${id(audience)}/qualification/answer/`, { task_id: taskId, response });
-export const taskNext = (job) => call("POST", `${labeler}/jobs/${id(job)}/tasks/next/`);
-export const taskSubmit = (taskId, response) => call("POST", `${labeler}/tasks/${id(taskId)}/submit/`, { response });
-export const taskSkip = (taskId) => call("POST", `${labeler}/tasks/${id(taskId)}/skip/`);
+// `lease` ({lease: "page"}): the short lease a page renews while it is open (taskRenew).
+export const taskNext = (job, lease) => call("POST", `${labeler}/jobs/${id(job)}/tasks/next/`, lease);
+export const taskSubmit = (taskId, response, lease = {}) =>
+  call("POST", `${labeler}/tasks/${id(taskId)}/submit/`, { response, ...lease });
+export const taskSkip = (taskId, lease) => call("POST", `${labeler}/tasks/${id(taskId)}/skip/`, lease);
+export const taskRenew = (taskId, lease) => call("POST", `${labeler}/tasks/${id(taskId)}/renew/`, lease);
+// Gives a task back as the page goes away. A beacon is sent even after the
+// page is gone, but cannot set headers: the CSRF token goes as a form field.
+export function taskReleaseOnLeave(taskId) {
+  const form = new FormData();
+  form.append("csrfmiddlewaretoken", csrfToken());
+  return navigator.sendBeacon(`${labeler}/tasks/${id(taskId)}/release/`, form);
+}
 export const previewTask = (definition, position) => call("GET", `/api/preview/${id(definition)}/tasks/${position}/`);
 export const previewCheck = (definition, position, response) =>
   call("POST", `/api/preview/${id(definition)}/tasks/${position}/check/`, { response });

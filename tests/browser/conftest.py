@@ -51,9 +51,9 @@ def browser(sync_orm_beside_playwright):
         chromium.close()
 
 
-@pytest.fixture(scope="package")
-def asgi_server(django_db_setup, django_db_blocker, artifacts_dir):
-    """One uvicorn process for the browser tests, on the test database."""
+def start_asgi_server(django_db_blocker, log_path: Path, **env_extra: str) -> stack.AsgiServer:
+    """A uvicorn process on the test database (``env_extra``: more settings
+    for it, e.g. ``PAGE_LEASE_SECONDS``); skips on SQLite."""
     with django_db_blocker.unblock():
         from django.db import connection
 
@@ -64,9 +64,15 @@ def asgi_server(django_db_setup, django_db_blocker, artifacts_dir):
     password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
     auth = f"{user}{password}@" if user else ""
     url = f"postgres://{auth}{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
-    env = stack.django_env(url, ALLOWED_HOSTS="127.0.0.1,localhost")
+    env = stack.django_env(url, ALLOWED_HOSTS="127.0.0.1,localhost", **env_extra)
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    server = stack.AsgiServer(env, artifacts_dir / "logs" / "browser-asgi.log").start()
+    return stack.AsgiServer(env, log_path).start()
+
+
+@pytest.fixture(scope="package")
+def asgi_server(django_db_setup, django_db_blocker, artifacts_dir):
+    """One uvicorn process for the browser tests, on the test database."""
+    server = start_asgi_server(django_db_blocker, artifacts_dir / "logs" / "browser-asgi.log")
     yield server
     server.stop()
 
