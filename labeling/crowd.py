@@ -31,9 +31,8 @@ Each labeler goes over the board's jobs in the order they were created:
 backoff (``retry_seconds=None``: until the crowd stops) and counted; 429s
 wait their ``Retry-After``. Anything else unexpected is logged and counted
 as an error, and the labeler tries that job again later. On ``stop()`` a
-labeler leaves the task in hand, as a person closing the page does: its
-lease runs out after ``LEASE_SECONDS`` (the labeler API has no way to give
-a task back without taking the next: a skip and a submit both lease it).
+labeler gives the task in hand back (``tasks/<id>/release/``), as a closing
+work page does, so its datapoint is served again at once.
 """
 
 from __future__ import annotations

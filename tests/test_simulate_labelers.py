@@ -290,3 +290,19 @@ def test_watch_serves_jobs_created_after_it_started_until_stopped(server, reques
     assert f"    {on_global.public_id} 'Blue books'\n    {on_custom.public_id} 'Blue books'" in summary
     assert re.search(r"\[\d+s\] \d+ jobs running", log)  # progress lines
     assert "Traceback" not in log and "Traceback" not in server.log()
+
+
+def test_a_stopped_crowd_gives_its_tasks_in_hand_back(server, requester):
+    """Stopped mid-job, each labeler releases the task it holds, as a closed
+    page does: the datapoints are served again at once, not when the leases
+    run out."""
+    from jobs.models import Lease
+    from tests.factories import miscounted_leases
+
+    job = factories.draw_job(requester, global_audience(), datapoints=100, responses=3)
+    summary = simulate("--watch", "--labelers", "4", "--timeout", "2", "--base-url", server.url, "--quiet")
+    assert count(summary, r"answers: (\d+)") == Response.objects.filter(job=job).count() > 0
+    assert not Job.objects.get(pk=job.pk).state == Job.State.COMPLETED
+    assert Lease.objects.filter(job=job, status=Lease.Status.ACTIVE).count() == 0
+    assert Lease.objects.filter(job=job, status=Lease.Status.RELEASED).count() == 4
+    assert miscounted_leases(job) == {}
