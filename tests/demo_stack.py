@@ -143,8 +143,11 @@ class Demo:
         return django_env(self._database_url, self.redis.url, **extra)
 
     def manage(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-        return subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=self._env(), capture_output=True,
-                              text=True, timeout=timeout, check=True)
+        done = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=self._env(), capture_output=True,
+                              text=True, timeout=timeout)
+        if done.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} exited {done.returncode}:\n{done.stderr[-3000:]}")
+        return done
 
     def start(self) -> Demo:
         self.workdir.mkdir(parents=True, exist_ok=True)
