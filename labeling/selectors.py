@@ -8,10 +8,10 @@ explanation, nor whether it is a qualification example at all.
 
 from __future__ import annotations
 
-import random
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.utils.crypto import salted_hmac
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -30,13 +30,25 @@ def item_view(asset: Asset) -> dict:
             "width": asset.width, "height": asset.height}
 
 
+COMPARE_ORDER_SALT = "labeling.selectors.compare-order"
+
+
+def _swapped(task_id: str) -> bool:
+    """Whether a compare task shows its two items in the other order.
+
+    The order varies by task, so position bias averages out, and is fixed
+    for a task id, so a reload shows the same layout. It comes from an HMAC
+    of the task id keyed with a key derived from ``SECRET_KEY``: the labeler
+    knows the task id but cannot recompute the order from it, so the order a
+    requester gave (an example's truth listed first, say) does not show."""
+    return bool(salted_hmac(COMPARE_ORDER_SALT, task_id, algorithm="sha256").digest()[0] & 1)
+
+
 def _task(*, task_id: str, kind: str, instruction: str, context: str, assets: list[Asset],
           media_context: Asset | None, expires_at: datetime | None, job: Job | None) -> dict:
     items = [item_view(asset) for asset in assets]
-    if len(items) == 2:
-        # Left/right order varies by task, fixed for a given task id, so
-        # position bias averages out and a reload shows the same layout.
-        random.Random(task_id).shuffle(items)
+    if len(items) == 2 and _swapped(task_id):
+        items.reverse()
     return {
         "id": task_id,
         "kind": kind,
