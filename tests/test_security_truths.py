@@ -20,7 +20,7 @@ import pytest
 from django.test import Client
 
 from audiences import services as audience_services
-from audiences.models import Membership
+from audiences.models import Membership, QualificationAnswer
 from jobs import services as job_services
 from jobs.models import Lease
 from tests import factories
@@ -318,3 +318,65 @@ def test_the_compare_order_is_fixed_for_a_task(requester, labeler, monkeypatch, 
         task = post(f"/api/labeler/tasks/{task['id']}/submit/", {"response": {"choice": task["items"][0]["value"]}})[
             "next"]
     assert kinds == {True, False}
+
+
+# --- what a labeler can read does not move with gold answers -------------------------------------
+
+CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="[^"]*"')
+
+
+def test_nothing_a_labeler_fetches_moves_with_a_gold_answer(requester, labeler, audiences, monkeypatch, settings):
+    """Everything a labeler can fetch (home page and API, the qualification
+    state of each audience, the qualify and work pages) is the same before
+    and after a right and a wrong gold answer, and the reply to a gold
+    answer is shaped as a job task's. (A drop from the audience does show;
+    see README, "Reliability and security".)"""
+    settings.SUBMIT_RATE = "none"
+    draw, draw_truth, compare, compare_truth = audiences
+    client = Client()
+    client.force_login(labeler)
+
+    def post(path: str, body: dict | None = None):
+        response = client.post(path, json.dumps(body or {}), content_type="application/json")
+        assert response.status_code == 200, (path, response.status_code, response.content)
+        return response.json()
+
+    for audience in (draw, compare):
+        base = f"/api/labeler/audiences/{audience.public_id}/qualification"
+        state = post(f"{base}/next/")
+        while state["task"]:
+            state = post(f"{base}/answer/", {"task_id": state["task"]["id"],
+                                             "response": good_answer(state["task"], draw_truth, compare_truth)})
+        assert state["status"] == Membership.State.GRADUATED
+    jobs = [factories.draw_job(requester, draw, datapoints=2, responses=1),
+            factories.compare_job(requester, compare, datapoints=2, responses=1)]
+    monkeypatch.setattr(job_services, "_random", AlwaysGold())
+
+    def everything() -> dict:
+        seen = {"home api": client.get("/api/labeler/home/").json(),
+                "home page": CSRF_FIELD.sub("<csrf>", client.get("/").content.decode())}
+        for audience in (draw, compare):
+            seen[f"qualification {audience.name}"] = post(
+                f"/api/labeler/audiences/{audience.public_id}/qualification/next/")
+            seen[f"qualify page {audience.name}"] = CSRF_FIELD.sub(
+                "<csrf>", client.get(f"/audiences/{audience.public_id}/qualify/").content.decode())
+        for job in jobs:
+            seen[f"work page {job.public_id}"] = CSRF_FIELD.sub(
+                "<csrf>", client.get(f"/jobs/{job.public_id}/work/").content.decode())
+        return seen
+
+    for job in jobs:
+        for right in (True, False):
+            before = everything()
+            task = post(f"/api/labeler/jobs/{job.public_id}/tasks/next/")["task"]
+            assert Lease.objects.get(public_id=task["id"]).example_id is not None
+            response = (good_answer(task, draw_truth, compare_truth) if right
+                        else wrong_answer(task, compare_truth))
+            reply = post(f"/api/labeler/tasks/{task['id']}/submit/", {"response": response})
+            assert set(reply) == {"accepted", "next"} and reply["accepted"] is True
+            assert set(reply["next"]) == TASK_KEYS
+            after = everything()
+            for where in before:
+                assert after[where] == before[where], (job.definition.kind, right, where)
+            job_services.task_skip(labeler=labeler, task_id=reply["next"]["id"])
+    assert QualificationAnswer.objects.filter(gold=True).count() == 4
