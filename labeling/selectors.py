@@ -99,14 +99,32 @@ def preview_task_view(datapoint: Datapoint) -> dict:
     )
 
 
+def qualification_record(membership: Membership) -> tuple[int, int, float]:
+    """What a labeler may read of their record in an audience: (answers,
+    correct answers, user score) over their qualification answers only.
+
+    Quality checks served among job tasks change the score the platform
+    weighs them by (``Membership.user_score``), never this: if anything a
+    labeler can fetch moved with a gold answer, comparing it before and
+    after an answer would tell a quality check from a real task, and a
+    right answer from a wrong one. Once graduated (or dropped) a labeler
+    answers no more qualification examples, so this record is fixed.
+    Memberships from ``labeler_memberships`` carry the counts already."""
+    if hasattr(membership, "qualification_answers"):
+        answers, correct = membership.qualification_answers, membership.qualification_correct
+        compare = membership.qualification_compare
+    else:
+        qualification = membership.graded_answers.filter(gold=False)
+        answers, correct = qualification.count(), qualification.filter(correct=True).count()
+        compare = qualification.filter(example__kind="compare").count()
+    return answers, correct, user_score(answers=answers, correct=correct, chance_sum=CHANCE["compare"] * compare)
+
+
 def membership_view(membership: Membership) -> dict:
     """A membership as its labeler sees it: the record of their qualification
-    answers only. Quality checks served among job tasks change the score the
-    platform weighs them by, but not what they see, or comparing it before
-    and after an answer would tell a quality check from a real task."""
+    answers only (``qualification_record``)."""
     audience = membership.audience
-    answers, correct = membership.qualification_answers, membership.qualification_correct
-    score = user_score(answers=answers, correct=correct, chance_sum=CHANCE["compare"] * membership.qualification_compare)
+    answers, correct, score = qualification_record(membership)
     return {
         "audience": {"id": audience.public_id, "name": audience.name, "kind": audience.kind,
                      "description": audience.description},
