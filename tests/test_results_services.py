@@ -256,14 +256,16 @@ def test_quality_checks_look_like_tasks_and_drop_a_labeler_who_fails_them(reques
     audience = factories.draw_audience(requester, examples=5, min_tasks=4, max_tasks=5)
     audience.gold_rate = 0.5
     audience.save()
-    job = factories.draw_job(requester, audience, datapoints=4, responses=2)
+    # Graduated 4 of 4 at 0.75: wrong gold answers drop them once the record
+    # shows them below target (grading.below_target), eight or so in a row.
+    job = factories.draw_job(requester, audience, datapoints=30, responses=2)
     client = graduate(labeler, audience)
     membership = Membership.objects.get(labeler=labeler, audience=audience)
     score_before = membership.user_score
 
     kinds = []
     task = client.post(f"/api/labeler/jobs/{job.public_id}/tasks/next/").json()["task"]
-    while task is not None and len(kinds) < 10:
+    while task is not None and len(kinds) < 60:
         lease = Lease.objects.get(public_id=task["id"])
         kinds.append("gold" if lease.example_id else "real")
         assert set(task) == {"id", "kind", "instruction", "context", "media_context", "items", "expires_at", "job"}
@@ -282,8 +284,16 @@ def test_quality_checks_look_like_tasks_and_drop_a_labeler_who_fails_them(reques
     assert QualificationAnswer.objects.filter(membership=membership, gold=True, correct=False).exists()
     refused = client.post(f"/api/labeler/jobs/{job.public_id}/tasks/next/")
     assert refused.status_code == 403 and refused.json()["code"] == "not_eligible"
-    # What they answered before keeps the score it was given with.
-    assert set(Response.objects.filter(labeler=labeler).values_list("user_score", flat=True)) <= {score_before}
+    # What they answered before keeps the score it was given with: the score
+    # of their record then, 4 of 4 followed by some wrong gold answers.
+    from audiences.grading import user_score
+
+    golds = kinds.count("gold")
+    record_scores = {user_score(answers=4 + wrong, correct=4, chance_sum=0.0) for wrong in range(golds + 1)}
+    assert score_before in record_scores
+    scores = list(Response.objects.filter(labeler=labeler).order_by("created_at", "id")
+                  .values_list("user_score", flat=True))
+    assert set(scores) <= record_scores and scores == sorted(scores, reverse=True)
     assert Response.objects.filter(labeler=labeler).exists()
 
 
