@@ -183,7 +183,7 @@ def test_compare_job_summary_ranks_items(requester, make_labeler):
 # --- early stopping ----------------------------------------------------------------------------
 
 
-def compare_with_threshold(requester, threshold, responses=6, datapoints=2):
+def compare_with_threshold(requester, threshold, responses=6, datapoints=2, audience=None):
     from jobs import services
 
     definition = services.job_definition_create_compare(
@@ -191,7 +191,22 @@ def compare_with_threshold(requester, threshold, responses=6, datapoints=2):
         datapoints=[[factories.url(f"l{i}"), factories.url(f"r{i}")] for i in range(datapoints)],
         responses_per_datapoint=responses, confidence_threshold=threshold,
     )
-    return services.job_create(owner=requester, definition=definition, audience=global_audience())
+    return services.job_create(owner=requester, definition=definition, audience=audience or global_audience())
+
+
+def graded_labelers(requester, make_labeler, count, *, prefix="g"):
+    """A custom audience (no quality checks) and ``count`` labelers graduated
+    in it with a graded record that scores 0.5: 3 of 4 compare examples right."""
+    from audiences.grading import user_score
+
+    audience = factories.compare_audience(requester, name=f"Graded {prefix}", gold_rate=0)
+    score = user_score(answers=4, correct=3, chance_sum=2.0)
+    assert score == 0.5
+    labelers = [make_labeler(f"{prefix}{i}") for i in range(count)]
+    for labeler in labelers:
+        Membership.objects.create(labeler=labeler, audience=audience, state=Membership.State.GRADUATED,
+                                  answers=4, correct=3, chance_sum=2.0, user_score=score)
+    return audience, labelers
 
 
 def choose(side):
@@ -202,17 +217,36 @@ def choose(side):
 
 
 def test_unanimous_votes_stop_a_datapoint_at_the_threshold(requester, make_labeler):
-    # Global labelers score 0.5: accuracy 0.75, each vote multiplies the odds by 3.
+    # Graded labelers scoring 0.5: accuracy 0.75, each vote multiplies the odds by 3.
     # One vote: 0.75; two: 0.9 >= 0.9 -> stop after two of the six.
-    job = compare_with_threshold(requester, 0.9)
-    answer_all(job, [make_labeler(f"e{i}") for i in range(4)], choose(0))
+    audience, labelers = graded_labelers(requester, make_labeler, 4, prefix="e")
+    job = compare_with_threshold(requester, 0.9, audience=audience)
+    answer_all(job, labelers, choose(0))
     counts = list(JobDatapoint.objects.filter(job=job).values_list("response_count", "closed", "stopped_early"))
     assert counts == [(2, True, True), (2, True, True)]
 
 
+@pytest.mark.parametrize(("threshold", "responses"), [(0.9, 6), (0.95, 10)])
+def test_ungraded_votes_never_stop_a_datapoint_early(requester, make_labeler, threshold, responses):
+    """Global-audience labelers have no graded answers: their score is the
+    prior, not evidence, so their votes carry what a random labeler's would
+    (log-odds 0). However many agree, the datapoint takes every response it
+    asks for; the votes still count and name the winner."""
+    job = compare_with_threshold(requester, threshold, responses=responses)
+    answer_all(job, [make_labeler(f"u{i}") for i in range(responses + 2)], choose(0))
+    counts = list(JobDatapoint.objects.filter(job=job).values_list("response_count", "closed", "stopped_early"))
+    assert counts == [(responses, True, False), (responses, True, False)]
+    for pk in JobDatapoint.objects.filter(job=job).values_list("pk", flat=True):
+        result_services.datapoint_aggregate(job_datapoint_id=pk)
+    first = DatapointResult.objects.get(job_datapoint__job=job, job_datapoint__position=0).data
+    assert first["aggregatedResults"] == {factories.url("l0"): responses, factories.url("r0"): 0}
+    assert first["winner"] == factories.url("l0")
+    assert (first["leader"], first["confidence"]) == (None, 0.5)
+
+
 def test_disagreement_keeps_collecting_up_to_the_limit(requester, make_labeler):
-    job = compare_with_threshold(requester, 0.99, responses=4, datapoints=1)
-    labelers = [make_labeler(f"x{i}") for i in range(6)]
+    audience, labelers = graded_labelers(requester, make_labeler, 6, prefix="x")
+    job = compare_with_threshold(requester, 0.99, responses=4, datapoints=1, audience=audience)
     for index, labeler in enumerate(labelers):
         answer_all(job, [labeler], choose(index % 2))
     slot = JobDatapoint.objects.get(job=job)
@@ -221,8 +255,8 @@ def test_disagreement_keeps_collecting_up_to_the_limit(requester, make_labeler):
 
 
 def test_outstanding_leases_end_when_a_datapoint_stops_early(requester, make_labeler):
-    job = compare_with_threshold(requester, 0.9, responses=6, datapoints=1)
-    a, b, c = (make_labeler(n) for n in "abc")
+    audience, (a, b, c) = graded_labelers(requester, make_labeler, 3, prefix="o")
+    job = compare_with_threshold(requester, 0.9, responses=6, datapoints=1, audience=audience)
     leases = [job_services.task_next(labeler=user, job=job) for user in (a, b, c)]
     for user, lease in zip((a, b), leases):
         job_services.task_submit(labeler=user, task_id=lease.public_id, response=choose(0)(lease))
