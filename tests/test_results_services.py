@@ -336,3 +336,23 @@ def test_no_quality_checks_in_global_audiences(requester, labeler, gold_always):
     answer_all(job, [labeler], lambda lease: factories.stroke_inside())
     assert not Lease.objects.filter(example__isnull=False).exists()
     assert Response.objects.filter(labeler=labeler).count() == 3
+
+
+def test_responses_stored_before_take_their_labelers_graded_answers(requester, make_labeler):
+    """The migration that added ``Response.graded_answers`` gives responses
+    stored before it their labeler's graded answers in the job's audience."""
+    import importlib
+
+    migration = importlib.import_module("jobs.migrations.0007_response_graded_answers")
+    audience, (graded,) = graded_labelers(requester, make_labeler, 1, prefix="m")
+    custom = compare_with_threshold(requester, None, responses=2, datapoints=1, audience=audience)
+    public = compare_with_threshold(requester, None, responses=2, datapoints=1)
+    ungraded = make_labeler("m-global")
+    for job, labeler in ((custom, graded), (public, ungraded)):
+        lease = job_services.task_next(labeler=labeler, job=job)
+        job_services.task_submit(labeler=labeler, task_id=lease.public_id, response=choose(0)(lease))
+    assert dict(Response.objects.values_list("labeler__username", "graded_answers")) == {"m0": 4, "m-global": 0}
+    Response.objects.update(graded_answers=7)
+    with connection.cursor() as cursor:
+        cursor.execute(migration.GRADED_ANSWERS_NOW)
+    assert dict(Response.objects.values_list("labeler__username", "graded_answers")) == {"m0": 4, "m-global": 0}
