@@ -356,12 +356,13 @@ def membership_grade_gold(*, membership: Membership, example: QualificationExamp
 
 
 def membership_check_bar(*, membership: Membership) -> bool:
-    """Keep a graduated labeler whose score is at or above the audience's bar
-    (``grading.score_bar``); drop one below it. Returns whether they stay."""
-    audience = membership.audience
-    bar = grading.score_bar(target_accuracy=audience.target_accuracy, answers=membership.answers,
-                            chance_sum=membership.chance_sum)
-    if membership.user_score + 1e-9 >= bar:
+    """Keep a graduated labeler unless their graded answers show, with
+    enough evidence, an accuracy below the audience's target
+    (``grading.below_target``: one answering at the target is ever dropped
+    with probability at most ``grading.BAR_ALPHA``); drop one who falls
+    below it. Returns whether they stay."""
+    if not grading.below_target(answers=membership.answers, correct=membership.correct,
+                                target_accuracy=membership.audience.target_accuracy):
         return True
     membership.state = Membership.State.DROPPED
     membership.decided_at = timezone.now()

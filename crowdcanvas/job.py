@@ -455,7 +455,9 @@ class JobManager:
             responses_per_datapoint: votes to collect per pair (1..1000).
             contexts: optional text per pair, shown with it (e.g. the prompt).
             confidence_threshold: optionally stop collecting votes on a pair once
-                its leader is this certain, in (0, 1).
+                its leader is this certain, in (0, 1). Only votes of labelers
+                with graded answers (custom and curated audiences) count toward
+                it; in the global audience every pair takes all its votes.
 
         Returns:
             The new :class:`JobDefinition`.

@@ -28,8 +28,9 @@ Compare
     Votes, their ratios, summed user scores and their ratios per item; the
     winner (most votes) and weighted winner (highest summed user score), both
     ``None`` on a tie or without votes; the leader's posterior confidence
-    (see ``leader_confidence``); a Bradley-Terry ranking over every item of
-    a job (``bradley_terry``).
+    (see ``leader_confidence``: only votes of labelers with graded answers
+    move it); a Bradley-Terry ranking over every item of a job
+    (``bradley_terry``).
 """
 
 from __future__ import annotations
@@ -293,22 +294,38 @@ def accuracy_from_score(user_score: float) -> float:
     return min(MAX_ACCURACY, 0.5 + 0.5 * max(0.0, min(1.0, user_score)))
 
 
-def leader_confidence(votes: Sequence[tuple[int, float]]) -> tuple[int | None, float]:
+def evidence_score(user_score: float, graded_answers: int | None) -> float:
+    """The score a vote's weight in a posterior may rest on: the user score
+    when graded answers stand behind it, else 0 (a labeler nobody graded
+    carries the prior, 0.5, which is no evidence of any accuracy: their
+    vote counts as a random labeler's would). ``None``: graded, as the
+    two-element votes of callers that know only graded scores."""
+    if graded_answers is not None and graded_answers <= 0:
+        return 0.0
+    return user_score
+
+
+Vote = tuple[int, float] | tuple[int, float, int]
+
+
+def leader_confidence(votes: Sequence[Vote]) -> tuple[int | None, float]:
     """Posterior probability that the leading item is the better one.
 
-    ``votes`` are ``(item index 0 or 1, user score)``. With a uniform prior
-    over which item is better and each labeler right with probability
-    ``a = accuracy_from_score(score)`` independently, the posterior log-odds
-    of item 0 over item 1 are::
+    ``votes`` are ``(item index 0 or 1, user score, graded answers)`` (or,
+    for graded scores, ``(index, user score)``). With a uniform prior over
+    which item is better and each labeler right with probability
+    ``a = accuracy_from_score(evidence_score(score, graded))``
+    independently, the posterior log-odds of item 0 over item 1 are::
 
         L = sum over votes for 0 of log(a / (1 - a)) - sum over votes for 1 of log(a / (1 - a))
 
-    and the leader's confidence is ``1 / (1 + exp(-|L|))``. No votes, or
+    and the leader's confidence is ``1 / (1 + exp(-|L|))``. A vote of a
+    labeler with no graded answers has ``a = 1/2``: log-odds 0. No votes, or
     evidence that cancels out, gives ``(None, 0.5)``.
     """
     log_odds = 0.0
-    for index, score in votes:
-        accuracy = accuracy_from_score(score)
+    for index, score, *graded in votes:
+        accuracy = accuracy_from_score(evidence_score(score, graded[0] if graded else None))
         evidence = math.log(accuracy / (1 - accuracy))
         log_odds += evidence if index == 0 else -evidence
     if abs(log_odds) < 1e-12:
@@ -327,11 +344,13 @@ def _unique_max(values: dict[str, float]) -> str | None:
     return leaders[0] if len(leaders) == 1 and best > 0 else None
 
 
-def compare_summary(items: Sequence[str], votes: Sequence[tuple[int, float]]) -> dict:
-    """Per-datapoint compare results (``items`` are the two item names)."""
+def compare_summary(items: Sequence[str], votes: Sequence[Vote]) -> dict:
+    """Per-datapoint compare results (``items`` are the two item names;
+    ``votes`` as ``leader_confidence`` takes them). Counts and summed user
+    scores take every vote; the confidence only graded ones."""
     counts = {item: 0 for item in items}
     scores = {item: 0.0 for item in items}
-    for index, score in votes:
+    for index, score, *_ in votes:
         counts[items[index]] += 1
         scores[items[index]] += score
     scores = {key: round(value, 6) for key, value in scores.items()}

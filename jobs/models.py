@@ -315,6 +315,10 @@ class Response(models.Model):
     labeler = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="responses")
     payload = models.JSONField()
     user_score = models.FloatField(help_text="the labeler's user score in the job's audience when submitted")
+    graded_answers = models.PositiveIntegerField(
+        default=0,
+        help_text="graded answers (qualification and gold) behind user_score when submitted; "
+                  "0: the score is the prior, not evidence")
     time_spent_ms = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
 

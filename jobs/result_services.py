@@ -27,7 +27,7 @@ from .raster import grid_shape, rasterize_lines
 
 logger = logging.getLogger("crowdcanvas.aggregation")
 
-AGGREGATOR_VERSION = "1.1"  # 1.1: draw state stores masks only
+AGGREGATOR_VERSION = "1.2"  # 1.1: draw state stores masks only; 1.2: confidence from graded votes only
 
 
 def item_names(datapoint: Datapoint) -> list[str]:
@@ -61,7 +61,7 @@ def _draw_data(state: aggregation.DrawState, algorithm: str) -> dict:
 
 def _compare_data(datapoint: Datapoint, responses: list[Vote]) -> dict:
     values = [datapoint.asset.labeler_value, datapoint.asset_b.labeler_value]
-    votes = [(values.index(r.payload["choice"]), r.user_score) for r in responses]
+    votes = [(values.index(r.payload["choice"]), r.user_score, r.graded_answers) for r in responses]
     return aggregation.compare_summary(item_names(datapoint), votes)
 
 
@@ -70,6 +70,7 @@ class Vote(NamedTuple):
 
     payload: dict
     user_score: float
+    graded_answers: int
 
 
 def datapoint_aggregate(*, job_datapoint_id: int) -> DatapointResult | None:
@@ -82,7 +83,7 @@ def datapoint_aggregate(*, job_datapoint_id: int) -> DatapointResult | None:
         definition = content.definition(slot.job.definition_id)
         datapoint = content.datapoint(slot.datapoint_id)
         responses = [Vote(*row) for row in Response.objects.filter(job_datapoint_id=slot.pk).order_by("pk")
-                     .values_list("payload", "user_score")]
+                     .values_list("payload", "user_score", "graded_answers")]
         fresh = len(responses) != result.response_count or result.aggregator_version != AGGREGATOR_VERSION
         if fresh:
             if definition.kind == TaskKind.DRAW:

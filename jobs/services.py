@@ -771,7 +771,7 @@ def _answer_at_once(*, labeler: AbstractBaseUser, lease: Lease, payload: dict, m
             f" ok AS (SELECT id, response_count + 1 AS answered FROM locked"
             f" WHERE status = %s AND live AND NOT closed AND response_count < %s),"
             f" answer AS (INSERT INTO {Response._meta.db_table} ({RESPONSE_COLUMNS})"
-            f" SELECT %s, %s, %s, %s, %s, %s, %s, %s FROM ok),"
+            f" SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s FROM ok),"
             f" counted AS (UPDATE {slot_table} jd SET response_count = ok.answered, last_response_at = %s,"
             f" closed = ok.answered >= %s, {LEASE_ENDED} FROM ok WHERE jd.id = ok.id)"
             f" UPDATE {lease_table} SET status = %s WHERE id = %s AND EXISTS (SELECT 1 FROM ok)"
@@ -789,16 +789,19 @@ def _answer_at_once(*, labeler: AbstractBaseUser, lease: Lease, payload: dict, m
     return True
 
 
-RESPONSE_COLUMNS = "public_id, job_id, job_datapoint_id, labeler_id, payload, user_score, time_spent_ms, created_at"
+RESPONSE_COLUMNS = ("public_id, job_id, job_datapoint_id, labeler_id, payload, user_score, graded_answers,"
+                    " time_spent_ms, created_at")
 
 
 def _response_values(*, lease: Lease, labeler: AbstractBaseUser, payload: dict, membership: Membership,
                      now) -> list:
     """The values of the answer to ``lease`` as a row (``RESPONSE_COLUMNS``):
-    the labeler's current user score, and how long they held the task."""
+    the labeler's current user score and the graded answers behind it, and
+    how long they held the task."""
     time_spent_ms = min(int((now - lease.leased_at).total_seconds() * 1000), 2**31 - 1)
     return [ids.response_id(), lease.job_id, lease.job_datapoint_id, labeler.pk,
-            rows.to_db(Response, "payload", payload), membership.user_score, time_spent_ms, rows.datetime_param(now)]
+            rows.to_db(Response, "payload", payload), membership.user_score, membership.answers, time_spent_ms,
+            rows.datetime_param(now)]
 
 
 def _answer_stored(*, job: Job, slot: JobDatapoint) -> None:
@@ -819,7 +822,7 @@ def _lease_to_answer(*, task_id: str, labeler: AbstractBaseUser) -> tuple[Lease,
         f"SELECT l.id, l.status, l.leased_at, l.job_id, l.job_datapoint_id, l.example_id,"
         f" j.public_id, j.owner_id, j.definition_id, j.state,"
         f" {', '.join(f'a.{Audience._meta.get_field(name).column}' for name in audience_fields)},"
-        f" jd.datapoint_id, jd.position, m.id, m.state, m.user_score"
+        f" jd.datapoint_id, jd.position, m.id, m.state, m.user_score, m.answers"
         f" FROM {Lease._meta.db_table} l JOIN {Job._meta.db_table} j ON j.id = l.job_id"
         f" JOIN {Audience._meta.db_table} a ON a.id = j.audience_id"
         f" LEFT JOIN {JobDatapoint._meta.db_table} jd ON jd.id = l.job_datapoint_id"
@@ -833,7 +836,7 @@ def _lease_to_answer(*, task_id: str, labeler: AbstractBaseUser) -> tuple[Lease,
         raise Lease.DoesNotExist
     lease_id, status, leased_at, job_id, slot_id, example_id, job_public_id, owner_id, definition_id, state = row[:10]
     audience_values = row[10:10 + len(audience_fields)]
-    datapoint_id, position, membership_id, membership_state, user_score = row[10 + len(audience_fields):]
+    datapoint_id, position, membership_id, membership_state, user_score, answers = row[10 + len(audience_fields):]
     audience = rows.instance(Audience, **{
         name: rows.value(Audience, name, value) for name, value in zip(audience_fields, audience_values, strict=True)
     })
@@ -849,7 +852,7 @@ def _lease_to_answer(*, task_id: str, labeler: AbstractBaseUser) -> tuple[Lease,
                                             position=position)
     membership = None if membership_id is None else rows.instance(
         Membership, id=membership_id, labeler_id=labeler.pk, audience_id=audience.pk, state=membership_state,
-        user_score=user_score)
+        user_score=user_score, answers=answers)
     return lease, membership
 
 
@@ -888,7 +891,7 @@ def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoi
             expires_at=now
         )
     rows.write_together([
-        (f"INSERT INTO {Response._meta.db_table} ({RESPONSE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        (f"INSERT INTO {Response._meta.db_table} ({RESPONSE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
          _response_values(lease=lease, labeler=labeler, payload=payload, membership=membership, now=now)),
         (f"UPDATE {JobDatapoint._meta.db_table} SET response_count = %s, last_response_at = %s, closed = %s,"
          f" stopped_early = %s{ended} WHERE id = %s",
@@ -902,12 +905,14 @@ def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoi
 def _confident(slot: JobDatapoint, definition: JobDefinition, payload: dict, membership: Membership) -> bool:
     """Whether, with the vote ``payload`` about to be stored, the compare
     datapoint's leader reaches the definition's confidence threshold
-    (jobs.aggregation.leader_confidence)."""
+    (jobs.aggregation.leader_confidence: votes of labelers nobody graded
+    count for nothing)."""
     first = slot.datapoint.asset.labeler_value
-    stored = Response.objects.filter(job_datapoint=slot).values_list("payload__choice", "user_score")
+    stored = Response.objects.filter(job_datapoint=slot).values_list("payload__choice", "user_score",
+                                                                     "graded_answers")
     votes = [
-        (0 if choice == first else 1, score)
-        for choice, score in [*stored, (payload["choice"], membership.user_score)]
+        (0 if choice == first else 1, score, graded)
+        for choice, score, graded in [*stored, (payload["choice"], membership.user_score, membership.answers)]
     ]
     leader, confidence = leader_confidence(votes)
     return leader is not None and confidence + 1e-9 >= definition.confidence_threshold  # 1e-9: float rounding

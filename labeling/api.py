@@ -117,7 +117,8 @@ def lease_seconds(body: dict) -> int:
 
 class QualificationStateSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Membership.State.values)
-    user_score = serializers.FloatField()
+    user_score = serializers.FloatField(help_text="the score of your qualification answers; quality checks among "
+                                                  "job tasks do not change what you see")
     answered = serializers.IntegerField()
     min_answers = serializers.IntegerField()
     max_answers = serializers.IntegerField()
@@ -178,10 +179,11 @@ def qualification_state(membership: Membership) -> dict:
     audience = membership.audience
     low, high = graduation_bounds(examples=audience.examples.count(), min_tasks=audience.min_tasks,
                                   max_tasks=audience.max_tasks)
+    answered, _, score = selectors.qualification_record(membership)  # never moved by gold answers
     return {
         "status": membership.state,
-        "user_score": round(membership.user_score, 4),
-        "answered": membership.graded_answers.filter(gold=False).count(),
+        "user_score": round(score, 4),
+        "answered": answered,
         "min_answers": low,
         "max_answers": high,
         "task": selectors.qualification_task_view(membership),

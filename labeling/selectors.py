@@ -8,10 +8,10 @@ explanation, nor whether it is a qualification example at all.
 
 from __future__ import annotations
 
-import random
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.utils.crypto import salted_hmac
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -30,13 +30,25 @@ def item_view(asset: Asset) -> dict:
             "width": asset.width, "height": asset.height}
 
 
+COMPARE_ORDER_SALT = "labeling.selectors.compare-order"
+
+
+def _swapped(task_id: str) -> bool:
+    """Whether a compare task shows its two items in the other order.
+
+    The order varies by task, so position bias averages out, and is fixed
+    for a task id, so a reload shows the same layout. It comes from an HMAC
+    of the task id keyed with a key derived from ``SECRET_KEY``: the labeler
+    knows the task id but cannot recompute the order from it, so the order a
+    requester gave (an example's truth listed first, say) does not show."""
+    return bool(salted_hmac(COMPARE_ORDER_SALT, task_id, algorithm="sha256").digest()[0] & 1)
+
+
 def _task(*, task_id: str, kind: str, instruction: str, context: str, assets: list[Asset],
           media_context: Asset | None, expires_at: datetime | None, job: Job | None) -> dict:
     items = [item_view(asset) for asset in assets]
-    if len(items) == 2:
-        # Left/right order varies by task, fixed for a given task id, so
-        # position bias averages out and a reload shows the same layout.
-        random.Random(task_id).shuffle(items)
+    if len(items) == 2 and _swapped(task_id):
+        items.reverse()
     return {
         "id": task_id,
         "kind": kind,
@@ -87,14 +99,32 @@ def preview_task_view(datapoint: Datapoint) -> dict:
     )
 
 
+def qualification_record(membership: Membership) -> tuple[int, int, float]:
+    """What a labeler may read of their record in an audience: (answers,
+    correct answers, user score) over their qualification answers only.
+
+    Quality checks served among job tasks change the score the platform
+    weighs them by (``Membership.user_score``), never this: if anything a
+    labeler can fetch moved with a gold answer, comparing it before and
+    after an answer would tell a quality check from a real task, and a
+    right answer from a wrong one. Once graduated (or dropped) a labeler
+    answers no more qualification examples, so this record is fixed.
+    Memberships from ``labeler_memberships`` carry the counts already."""
+    if hasattr(membership, "qualification_answers"):
+        answers, correct = membership.qualification_answers, membership.qualification_correct
+        compare = membership.qualification_compare
+    else:
+        qualification = membership.graded_answers.filter(gold=False)
+        answers, correct = qualification.count(), qualification.filter(correct=True).count()
+        compare = qualification.filter(example__kind="compare").count()
+    return answers, correct, user_score(answers=answers, correct=correct, chance_sum=CHANCE["compare"] * compare)
+
+
 def membership_view(membership: Membership) -> dict:
     """A membership as its labeler sees it: the record of their qualification
-    answers only. Quality checks served among job tasks change the score the
-    platform weighs them by, but not what they see, or comparing it before
-    and after an answer would tell a quality check from a real task."""
+    answers only (``qualification_record``)."""
     audience = membership.audience
-    answers, correct = membership.qualification_answers, membership.qualification_correct
-    score = user_score(answers=answers, correct=correct, chance_sum=CHANCE["compare"] * membership.qualification_compare)
+    answers, correct, score = qualification_record(membership)
     return {
         "audience": {"id": audience.public_id, "name": audience.name, "kind": audience.kind,
                      "description": audience.description},

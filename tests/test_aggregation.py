@@ -248,3 +248,17 @@ def test_all_at_once_equals_one_by_one():
     assert np.array_equal(at_once.votes, one_by_one.votes)
     assert (at_once.weight, at_once.units, at_once.masks) == (one_by_one.weight, one_by_one.units, one_by_one.masks)
     assert at_once.dump() == one_by_one.dump()
+
+
+def test_votes_of_labelers_nobody_graded_carry_no_evidence():
+    ungraded = [(0, 0.5, 0)] * 20
+    assert aggregation.leader_confidence(ungraded) == (None, 0.5)
+    graded = [(0, 0.5, 4), (0, 0.5, 4)]
+    assert aggregation.leader_confidence(graded + ungraded) == aggregation.leader_confidence(graded)
+    assert aggregation.leader_confidence(graded)[1] == pytest.approx(0.9)
+    assert aggregation.leader_confidence([(0, 0.5)]) == aggregation.leader_confidence([(0, 0.5, 1)])
+    summary = aggregation.compare_summary(["a", "b"], [(0, 0.5, 0), (0, 0.5, 0), (1, 0.5, 0)])
+    assert summary["aggregatedResults"] == {"a": 2, "b": 1}
+    assert summary["summedUserScores"] == {"a": 1.0, "b": 0.5}
+    assert (summary["winner"], summary["weightedWinner"]) == ("a", "a")
+    assert (summary["leader"], summary["confidence"]) == (None, 0.5)

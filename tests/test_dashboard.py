@@ -264,7 +264,10 @@ def test_job_page_takes_the_same_queries_for_10_and_300_datapoints(requester, ki
 
 
 def set_score(labeler, score: float) -> None:
-    Membership.objects.filter(labeler=labeler, audience=global_audience()).update(user_score=score)
+    """A user score with graded answers behind it (the global audience grades
+    nobody; a score without them is no evidence for the confidence)."""
+    Membership.objects.filter(labeler=labeler, audience=global_audience()).update(user_score=score, answers=10,
+                                                                                   correct=10)
 
 
 def test_compare_gallery_shows_vote_bars_winners_confidence_and_ranking(requester, make_labeler):

@@ -9,8 +9,9 @@ from audiences.grading import (
     DrawGrade,
     grade_draw,
     graduation_bounds,
+    below_target,
+    below_target_log_evidence,
     graduation_decision,
-    score_bar,
     user_score,
 )
 from jobs.raster import box_cells, grid_shape, rasterize_lines
@@ -178,8 +179,23 @@ def test_scores_are_multiples_of_the_quantum():
             assert (score * 4096).is_integer()
 
 
-def test_score_bar_is_the_chance_corrected_target():
-    assert score_bar(target_accuracy=0.75, answers=6, chance_sum=0.0) == 0.75  # draw
-    assert score_bar(target_accuracy=0.75, answers=6, chance_sum=3.0) == 0.5  # compare
-    assert score_bar(target_accuracy=0.4, answers=4, chance_sum=2.0) == 0.0  # below chance
-    assert score_bar(target_accuracy=0.75, answers=0, chance_sum=0.0) == 0.75
+def test_the_bar_compares_raw_accuracy_with_the_target_given_enough_evidence():
+    # At or above target: never below it, however many answers.
+    assert not below_target(answers=6, correct=6, target_accuracy=0.9)
+    assert not below_target(answers=12, correct=9, target_accuracy=0.75)
+    assert not below_target(answers=400, correct=300, target_accuracy=0.75)
+    assert not below_target(answers=50, correct=50, target_accuracy=1.0)
+    assert not below_target(answers=0, correct=0, target_accuracy=0.75)
+    # A little below target on little evidence: not yet.
+    assert not below_target(answers=8, correct=5, target_accuracy=0.75)
+    # Clearly below: dropped; at target 1.0 one wrong answer is enough.
+    assert below_target(answers=40, correct=16, target_accuracy=0.75)
+    assert below_target(answers=400, correct=260, target_accuracy=0.75)
+    assert below_target(answers=5, correct=4, target_accuracy=1.0)
+
+
+def test_evidence_of_a_record_below_target_grows_with_wrong_answers():
+    evidence = [below_target_log_evidence(answers=5 + wrong, correct=5, target_accuracy=0.9) for wrong in range(8)]
+    assert evidence == sorted(evidence)
+    drop_after = next(wrong for wrong in range(8) if below_target(answers=5 + wrong, correct=5, target_accuracy=0.9))
+    assert drop_after == 5  # graduated 5 of 5 at 0.9, then wrong five times in a row

@@ -52,12 +52,14 @@ def other_api(other_requester) -> APIClient:
 
 
 def respond(job: Job, position: int, labeler, payload: dict, *, user_score: float = 0.5,
-            time_spent_ms: int = 1500, aggregate: bool = True) -> Response:
+            graded_answers: int = 10, time_spent_ms: int = 1500, aggregate: bool = True) -> Response:
     """Store a response as the submission service does, then (by default)
-    aggregate its datapoint as the worker would."""
+    aggregate its datapoint as the worker would. The user score is taken as
+    graded (``graded_answers`` behind it), so it weighs in the confidence."""
     slot = JobDatapoint.objects.get(job=job, position=position)
     response = Response.objects.create(job=job, job_datapoint=slot, labeler=labeler, payload=payload,
-                                       user_score=user_score, time_spent_ms=time_spent_ms)
+                                       user_score=user_score, graded_answers=graded_answers,
+                                       time_spent_ms=time_spent_ms)
     slot.response_count += 1
     slot.last_response_at = timezone.now()
     slot.closed = slot.response_count >= job.definition.responses_per_datapoint

@@ -183,7 +183,7 @@ def test_compare_job_summary_ranks_items(requester, make_labeler):
 # --- early stopping ----------------------------------------------------------------------------
 
 
-def compare_with_threshold(requester, threshold, responses=6, datapoints=2):
+def compare_with_threshold(requester, threshold, responses=6, datapoints=2, audience=None):
     from jobs import services
 
     definition = services.job_definition_create_compare(
@@ -191,7 +191,22 @@ def compare_with_threshold(requester, threshold, responses=6, datapoints=2):
         datapoints=[[factories.url(f"l{i}"), factories.url(f"r{i}")] for i in range(datapoints)],
         responses_per_datapoint=responses, confidence_threshold=threshold,
     )
-    return services.job_create(owner=requester, definition=definition, audience=global_audience())
+    return services.job_create(owner=requester, definition=definition, audience=audience or global_audience())
+
+
+def graded_labelers(requester, make_labeler, count, *, prefix="g"):
+    """A custom audience (no quality checks) and ``count`` labelers graduated
+    in it with a graded record that scores 0.5: 3 of 4 compare examples right."""
+    from audiences.grading import user_score
+
+    audience = factories.compare_audience(requester, name=f"Graded {prefix}", gold_rate=0)
+    score = user_score(answers=4, correct=3, chance_sum=2.0)
+    assert score == 0.5
+    labelers = [make_labeler(f"{prefix}{i}") for i in range(count)]
+    for labeler in labelers:
+        Membership.objects.create(labeler=labeler, audience=audience, state=Membership.State.GRADUATED,
+                                  answers=4, correct=3, chance_sum=2.0, user_score=score)
+    return audience, labelers
 
 
 def choose(side):
@@ -202,17 +217,36 @@ def choose(side):
 
 
 def test_unanimous_votes_stop_a_datapoint_at_the_threshold(requester, make_labeler):
-    # Global labelers score 0.5: accuracy 0.75, each vote multiplies the odds by 3.
+    # Graded labelers scoring 0.5: accuracy 0.75, each vote multiplies the odds by 3.
     # One vote: 0.75; two: 0.9 >= 0.9 -> stop after two of the six.
-    job = compare_with_threshold(requester, 0.9)
-    answer_all(job, [make_labeler(f"e{i}") for i in range(4)], choose(0))
+    audience, labelers = graded_labelers(requester, make_labeler, 4, prefix="e")
+    job = compare_with_threshold(requester, 0.9, audience=audience)
+    answer_all(job, labelers, choose(0))
     counts = list(JobDatapoint.objects.filter(job=job).values_list("response_count", "closed", "stopped_early"))
     assert counts == [(2, True, True), (2, True, True)]
 
 
+@pytest.mark.parametrize(("threshold", "responses"), [(0.9, 6), (0.95, 10)])
+def test_ungraded_votes_never_stop_a_datapoint_early(requester, make_labeler, threshold, responses):
+    """Global-audience labelers have no graded answers: their score is the
+    prior, not evidence, so their votes carry what a random labeler's would
+    (log-odds 0). However many agree, the datapoint takes every response it
+    asks for; the votes still count and name the winner."""
+    job = compare_with_threshold(requester, threshold, responses=responses)
+    answer_all(job, [make_labeler(f"u{i}") for i in range(responses + 2)], choose(0))
+    counts = list(JobDatapoint.objects.filter(job=job).values_list("response_count", "closed", "stopped_early"))
+    assert counts == [(responses, True, False), (responses, True, False)]
+    for pk in JobDatapoint.objects.filter(job=job).values_list("pk", flat=True):
+        result_services.datapoint_aggregate(job_datapoint_id=pk)
+    first = DatapointResult.objects.get(job_datapoint__job=job, job_datapoint__position=0).data
+    assert first["aggregatedResults"] == {factories.url("l0"): responses, factories.url("r0"): 0}
+    assert first["winner"] == factories.url("l0")
+    assert (first["leader"], first["confidence"]) == (None, 0.5)
+
+
 def test_disagreement_keeps_collecting_up_to_the_limit(requester, make_labeler):
-    job = compare_with_threshold(requester, 0.99, responses=4, datapoints=1)
-    labelers = [make_labeler(f"x{i}") for i in range(6)]
+    audience, labelers = graded_labelers(requester, make_labeler, 6, prefix="x")
+    job = compare_with_threshold(requester, 0.99, responses=4, datapoints=1, audience=audience)
     for index, labeler in enumerate(labelers):
         answer_all(job, [labeler], choose(index % 2))
     slot = JobDatapoint.objects.get(job=job)
@@ -221,8 +255,8 @@ def test_disagreement_keeps_collecting_up_to_the_limit(requester, make_labeler):
 
 
 def test_outstanding_leases_end_when_a_datapoint_stops_early(requester, make_labeler):
-    job = compare_with_threshold(requester, 0.9, responses=6, datapoints=1)
-    a, b, c = (make_labeler(n) for n in "abc")
+    audience, (a, b, c) = graded_labelers(requester, make_labeler, 3, prefix="o")
+    job = compare_with_threshold(requester, 0.9, responses=6, datapoints=1, audience=audience)
     leases = [job_services.task_next(labeler=user, job=job) for user in (a, b, c)]
     for user, lease in zip((a, b), leases):
         job_services.task_submit(labeler=user, task_id=lease.public_id, response=choose(0)(lease))
@@ -256,14 +290,16 @@ def test_quality_checks_look_like_tasks_and_drop_a_labeler_who_fails_them(reques
     audience = factories.draw_audience(requester, examples=5, min_tasks=4, max_tasks=5)
     audience.gold_rate = 0.5
     audience.save()
-    job = factories.draw_job(requester, audience, datapoints=4, responses=2)
+    # Graduated 4 of 4 at 0.75: wrong gold answers drop them once the record
+    # shows them below target (grading.below_target), eight or so in a row.
+    job = factories.draw_job(requester, audience, datapoints=30, responses=2)
     client = graduate(labeler, audience)
     membership = Membership.objects.get(labeler=labeler, audience=audience)
     score_before = membership.user_score
 
     kinds = []
     task = client.post(f"/api/labeler/jobs/{job.public_id}/tasks/next/").json()["task"]
-    while task is not None and len(kinds) < 10:
+    while task is not None and len(kinds) < 60:
         lease = Lease.objects.get(public_id=task["id"])
         kinds.append("gold" if lease.example_id else "real")
         assert set(task) == {"id", "kind", "instruction", "context", "media_context", "items", "expires_at", "job"}
@@ -282,8 +318,16 @@ def test_quality_checks_look_like_tasks_and_drop_a_labeler_who_fails_them(reques
     assert QualificationAnswer.objects.filter(membership=membership, gold=True, correct=False).exists()
     refused = client.post(f"/api/labeler/jobs/{job.public_id}/tasks/next/")
     assert refused.status_code == 403 and refused.json()["code"] == "not_eligible"
-    # What they answered before keeps the score it was given with.
-    assert set(Response.objects.filter(labeler=labeler).values_list("user_score", flat=True)) <= {score_before}
+    # What they answered before keeps the score it was given with: the score
+    # of their record then, 4 of 4 followed by some wrong gold answers.
+    from audiences.grading import user_score
+
+    golds = kinds.count("gold")
+    record_scores = {user_score(answers=4 + wrong, correct=4, chance_sum=0.0) for wrong in range(golds + 1)}
+    assert score_before in record_scores
+    scores = list(Response.objects.filter(labeler=labeler).order_by("created_at", "id")
+                  .values_list("user_score", flat=True))
+    assert set(scores) <= record_scores and scores == sorted(scores, reverse=True)
     assert Response.objects.filter(labeler=labeler).exists()
 
 
@@ -292,3 +336,23 @@ def test_no_quality_checks_in_global_audiences(requester, labeler, gold_always):
     answer_all(job, [labeler], lambda lease: factories.stroke_inside())
     assert not Lease.objects.filter(example__isnull=False).exists()
     assert Response.objects.filter(labeler=labeler).count() == 3
+
+
+def test_responses_stored_before_take_their_labelers_graded_answers(requester, make_labeler):
+    """The migration that added ``Response.graded_answers`` gives responses
+    stored before it their labeler's graded answers in the job's audience."""
+    import importlib
+
+    migration = importlib.import_module("jobs.migrations.0007_response_graded_answers")
+    audience, (graded,) = graded_labelers(requester, make_labeler, 1, prefix="m")
+    custom = compare_with_threshold(requester, None, responses=2, datapoints=1, audience=audience)
+    public = compare_with_threshold(requester, None, responses=2, datapoints=1)
+    ungraded = make_labeler("m-global")
+    for job, labeler in ((custom, graded), (public, ungraded)):
+        lease = job_services.task_next(labeler=labeler, job=job)
+        job_services.task_submit(labeler=labeler, task_id=lease.public_id, response=choose(0)(lease))
+    assert dict(Response.objects.values_list("labeler__username", "graded_answers")) == {"m0": 4, "m-global": 0}
+    Response.objects.update(graded_answers=7)
+    with connection.cursor() as cursor:
+        cursor.execute(migration.GRADED_ANSWERS_NOW)
+    assert dict(Response.objects.values_list("labeler__username", "graded_answers")) == {"m0": 4, "m-global": 0}

@@ -20,7 +20,7 @@ import pytest
 from django.test import Client
 
 from audiences import services as audience_services
-from audiences.models import Membership
+from audiences.models import Membership, QualificationAnswer
 from jobs import services as job_services
 from jobs.models import Lease
 from tests import factories
@@ -217,3 +217,172 @@ def test_a_gold_answer_does_not_show_in_what_the_labeler_sees(requester, labeler
     client.post(f"/api/labeler/tasks/{task['id']}/submit/", {"response": wrong_answer(task, compare_truth)},
                 content_type="application/json")
     assert client.get("/api/labeler/home/").json()["memberships"] == before["memberships"]
+
+
+# --- the left/right order of compare items --------------------------------------------------------
+
+# Two-sided 99% interval of Binomial(200, 1/2) for how often a guess is right.
+GUESSES = 200
+CHANCE_LOW, CHANCE_HIGH = 82, 118
+
+
+def old_public_shuffle(task_id: str) -> list[int]:
+    """The order a labeler computes from the task id alone with the old scheme
+    (``random.Random(task_id)``): where the requester's first item goes."""
+    import random
+
+    order = [0, 1]
+    random.Random(task_id).shuffle(order)
+    return order
+
+
+def guessed_right(task: dict, first_value: str) -> bool:
+    """Whether re-running the public shuffle on the task id tells which shown
+    item was the requester's first (the truth, in the seeds' idiom)."""
+    order = old_public_shuffle(task["id"])
+    return task["items"][order.index(0)]["value"] == first_value
+
+
+def test_the_compare_order_cannot_be_recomputed_from_the_task_id(requester, labeler):
+    """Qualification, gold and job compare tasks, each listed truth (or first
+    item) first: re-running the old public shuffle on the task id finds the
+    first item no more often than chance, and each task keeps its order when
+    it is shown again."""
+    from audiences.models import QualificationExample
+    from jobs.models import JobDatapoint
+    from labeling.selectors import qualification_task_view, task_view
+
+    audience = factories.compare_audience(requester, examples=4, gold_rate=0.5)
+    examples = list(QualificationExample.objects.filter(audience=audience).select_related("asset", "asset_b"))
+    assert all(example.truth_asset_id == example.asset_id for example in examples)
+    job = factories.compare_job(requester, audience, datapoints=4, responses=1)
+    slots = list(JobDatapoint.objects.filter(job=job).order_by("position"))
+
+    # Task ids as the server makes them, fixed so that the test is too: the
+    # order then depends on the test settings' SECRET_KEY alone.
+    def task_id(index, kind):
+        return f"tsk_{'qgj'.index(kind) * GUESSES + index:032x}"
+
+    def qualification_task(index):
+        example = examples[index % len(examples)]
+        membership = Membership(labeler=labeler, audience=audience, current_example=example,
+                                current_task_id=task_id(index, "q"))
+        return qualification_task_view(membership), example.asset.labeler_value
+
+    def gold_task(index):
+        example = examples[index % len(examples)]
+        lease = Lease(job=job, example=example, labeler=labeler, public_id=task_id(index, "g"))
+        return task_view(lease), example.asset.labeler_value
+
+    def job_task(index):
+        slot = slots[index % len(slots)]
+        lease = Lease(job=job, job_datapoint=slot, labeler=labeler, public_id=task_id(index, "j"))
+        return task_view(lease), factories.url(f"left-{slot.position}")
+
+    for make in (qualification_task, gold_task, job_task):
+        right = 0
+        for index in range(GUESSES):
+            task, first_value = make(index)
+            assert make(index)[0]["items"] == task["items"]  # shown again: the same order
+            right += guessed_right(task, first_value)
+        assert CHANCE_LOW <= right <= CHANCE_HIGH, (make.__name__, right)
+
+
+def test_the_compare_order_is_fixed_for_a_task(requester, labeler, monkeypatch, settings):
+    """Asked again (a reload), a qualification, gold or job task shows its
+    items in the same order."""
+    settings.SUBMIT_RATE = "none"  # many reloads
+    audience = factories.compare_audience(requester, examples=4, min_tasks=4, max_tasks=4, target_accuracy=0.5,
+                                          gold_rate=0.5)
+    client = Client()
+    client.force_login(labeler)
+
+    def post(path: str, body: dict | None = None):
+        return client.post(path, json.dumps(body or {}), content_type="application/json").json()
+
+    base = f"/api/labeler/audiences/{audience.public_id}/qualification"
+    state = post(f"{base}/next/")
+    while state["task"]:
+        assert post(f"{base}/next/")["task"] == state["task"]
+        good = next(item["value"] for item in state["task"]["items"] if "/good-" in item["value"])
+        state = post(f"{base}/answer/", {"task_id": state["task"]["id"], "response": {"choice": good}})
+    assert state["status"] == Membership.State.GRADUATED
+    class EveryOtherLeaseIsGold(EveryOtherTaskIsGold):
+        # Reloads ask for a task too: count the leases handed out, not the calls.
+        def random(self) -> float:
+            self.calls += 1
+            return 0.0 if Lease.objects.filter(labeler=labeler).count() % 2 else 0.999
+
+    monkeypatch.setattr(job_services, "_random", EveryOtherLeaseIsGold())
+    job = factories.compare_job(requester, audience, datapoints=4, responses=1)
+    kinds = set()
+    task = post(f"/api/labeler/jobs/{job.public_id}/tasks/next/")["task"]
+    while task:
+        kinds.add(Lease.objects.get(public_id=task["id"]).example_id is not None)
+        for _ in range(3):
+            assert post(f"/api/labeler/jobs/{job.public_id}/tasks/next/")["task"] == task
+        task = post(f"/api/labeler/tasks/{task['id']}/submit/", {"response": {"choice": task["items"][0]["value"]}})[
+            "next"]
+    assert kinds == {True, False}
+
+
+# --- what a labeler can read does not move with gold answers -------------------------------------
+
+CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="[^"]*"')
+
+
+def test_nothing_a_labeler_fetches_moves_with_a_gold_answer(requester, labeler, audiences, monkeypatch, settings):
+    """Everything a labeler can fetch (home page and API, the qualification
+    state of each audience, the qualify and work pages) is the same before
+    and after a right and a wrong gold answer, and the reply to a gold
+    answer is shaped as a job task's. (A drop from the audience does show;
+    see README, "Reliability and security".)"""
+    settings.SUBMIT_RATE = "none"
+    draw, draw_truth, compare, compare_truth = audiences
+    client = Client()
+    client.force_login(labeler)
+
+    def post(path: str, body: dict | None = None):
+        response = client.post(path, json.dumps(body or {}), content_type="application/json")
+        assert response.status_code == 200, (path, response.status_code, response.content)
+        return response.json()
+
+    for audience in (draw, compare):
+        base = f"/api/labeler/audiences/{audience.public_id}/qualification"
+        state = post(f"{base}/next/")
+        while state["task"]:
+            state = post(f"{base}/answer/", {"task_id": state["task"]["id"],
+                                             "response": good_answer(state["task"], draw_truth, compare_truth)})
+        assert state["status"] == Membership.State.GRADUATED
+    jobs = [factories.draw_job(requester, draw, datapoints=2, responses=1),
+            factories.compare_job(requester, compare, datapoints=2, responses=1)]
+    monkeypatch.setattr(job_services, "_random", AlwaysGold())
+
+    def everything() -> dict:
+        seen = {"home api": client.get("/api/labeler/home/").json(),
+                "home page": CSRF_FIELD.sub("<csrf>", client.get("/").content.decode())}
+        for audience in (draw, compare):
+            seen[f"qualification {audience.name}"] = post(
+                f"/api/labeler/audiences/{audience.public_id}/qualification/next/")
+            seen[f"qualify page {audience.name}"] = CSRF_FIELD.sub(
+                "<csrf>", client.get(f"/audiences/{audience.public_id}/qualify/").content.decode())
+        for job in jobs:
+            seen[f"work page {job.public_id}"] = CSRF_FIELD.sub(
+                "<csrf>", client.get(f"/jobs/{job.public_id}/work/").content.decode())
+        return seen
+
+    for job in jobs:
+        for right in (True, False):
+            before = everything()
+            task = post(f"/api/labeler/jobs/{job.public_id}/tasks/next/")["task"]
+            assert Lease.objects.get(public_id=task["id"]).example_id is not None
+            response = (good_answer(task, draw_truth, compare_truth) if right
+                        else wrong_answer(task, compare_truth))
+            reply = post(f"/api/labeler/tasks/{task['id']}/submit/", {"response": response})
+            assert set(reply) == {"accepted", "next"} and reply["accepted"] is True
+            assert set(reply["next"]) == TASK_KEYS
+            after = everything()
+            for where in before:
+                assert after[where] == before[where], (job.definition.kind, right, where)
+            job_services.task_skip(labeler=labeler, task_id=reply["next"]["id"])
+    assert QualificationAnswer.objects.filter(gold=True).count() == 4
