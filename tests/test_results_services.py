@@ -343,7 +343,7 @@ def test_responses_stored_before_take_their_labelers_graded_answers(requester, m
     stored before it their labeler's graded answers in the job's audience."""
     import importlib
 
-    migration = importlib.import_module("jobs.migrations.0007_response_graded_answers")
+    migration = importlib.import_module("jobs.migrations.0008_response_graded_answers")
     audience, (graded,) = graded_labelers(requester, make_labeler, 1, prefix="m")
     custom = compare_with_threshold(requester, None, responses=2, datapoints=1, audience=audience)
     public = compare_with_threshold(requester, None, responses=2, datapoints=1)

@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('audiences', '0004_membership_current_task'),
-        ('jobs', '0006_jobdatapoint_leases_active'),
+        ('jobs', '0007_lease_status_released'),
     ]
 
     operations = [
