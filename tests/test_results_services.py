@@ -331,6 +331,38 @@ def test_quality_checks_look_like_tasks_and_drop_a_labeler_who_fails_them(reques
     assert Response.objects.filter(labeler=labeler).exists()
 
 
+def test_quality_checks_come_only_from_examples_that_fit_the_job(requester, labeler, gold_always):
+    """An example is a quality check of a job only if it asks what the job
+    asks (kind and instruction): the labeler sees the job's instruction, and
+    is graded against the example's truth."""
+    from audiences.models import QualificationExample
+
+    audience = factories.draw_audience(requester, examples=4, min_tasks=4, max_tasks=4)
+    audience.gold_rate = 0.5
+    audience.save()
+    client = graduate(labeler, audience)
+    QualificationExample.objects.filter(audience=audience).update(instruction="Color in the red books")
+    job = factories.draw_job(requester, audience, datapoints=12, responses=1)
+    answered = 0
+    task = client.post(f"/api/labeler/jobs/{job.public_id}/tasks/next/").json()["task"]
+    while task is not None:
+        result = client.post(f"/api/labeler/tasks/{task['id']}/submit/", {"response": factories.stroke_inside()},
+                             format="json")
+        assert result.status_code == 200, result.content
+        answered += 1
+        task = result.json()["next"]
+    assert answered == 12
+    assert not Lease.objects.filter(job=job, example__isnull=False).exists()
+
+    fitting = QualificationExample.objects.filter(audience=audience).first()
+    fitting.instruction = job.definition.instruction
+    fitting.save()
+    job = factories.draw_job(requester, audience, datapoints=12, responses=1)
+    answer_all(job, [labeler], lambda lease: factories.stroke_inside())
+    assert set(Lease.objects.filter(job=job, example__isnull=False).values_list("example", flat=True)) == {
+        fitting.pk}
+
+
 def test_no_quality_checks_in_global_audiences(requester, labeler, gold_always):
     job = factories.draw_job(requester, global_audience(), datapoints=3, responses=1)
     answer_all(job, [labeler], lambda lease: factories.stroke_inside())
