@@ -454,11 +454,15 @@ def _gold_due(job: Job) -> bool:
 
 
 def _gold_example(job: Job, labeler: AbstractBaseUser, now) -> QualificationExample | None:
-    """One of a custom audience's own examples of the job's kind, served as
-    if it were a job task (none while the labeler has no job work left)."""
-    audience = job.audience
-    examples = list(audience.examples.filter(kind=job.definition.kind).values_list("pk", flat=True))
-    if not examples or not open_slot_count(job=job, labeler=labeler, now=now):
+    """One of a custom audience's own examples that asks what the job asks
+    (its kind and instruction: the labeler sees the job's instruction and is
+    graded against the example's truth), served as if it were a job task;
+    none while the labeler has no job work left, which the same look for an
+    open datapoint as a job task's tells."""
+    definition = job.definition
+    examples = list(job.audience.examples.filter(kind=definition.kind, instruction=definition.instruction)
+                    .values_list("pk", flat=True))
+    if not examples or _open_slot(job=job, labeler=labeler, now=now, exclude=(), lock=False) is None:
         return None
     return QualificationExample.objects.get(pk=_random.choice(examples))
 
