@@ -8,6 +8,7 @@ import threading
 
 import numpy as np
 import pytest
+from django.utils import timezone
 from django.core.management import call_command
 from django.db import connection
 from rest_framework.test import APIClient
@@ -264,6 +265,28 @@ def test_outstanding_leases_end_when_a_datapoint_stops_early(requester, make_lab
                            {"response": choose(0)(leases[2])}, format="json")
     assert late.status_code == 409 and late.json()["code"] == "task_expired"
     assert Response.objects.filter(job=job).count() == 2
+
+
+def test_a_lease_taken_while_the_closing_answer_waited_ends_without_a_5xx(requester, make_labeler):
+    """The answer that stops a datapoint early ends its outstanding leases.
+    One of them may have been taken after that request read the time (it
+    waited for the datapoint's lock meanwhile): ending it then must not break
+    ``expires_at > leased_at``, nor lose the answer."""
+    from datetime import timedelta
+
+    audience, (a, b, c) = graded_labelers(requester, make_labeler, 3, prefix="w")
+    job = compare_with_threshold(requester, 0.9, responses=6, datapoints=1, audience=audience)
+    leases = [job_services.task_next(labeler=user, job=job) for user in (a, b, c)]
+    job_services.task_submit(labeler=a, task_id=leases[0].public_id, response=choose(0)(leases[0]))
+    later = timezone.now() + timedelta(seconds=2)  # c's lease, as if taken while b's answer waited
+    Lease.objects.filter(pk=leases[2].pk).update(leased_at=later, expires_at=later + timedelta(minutes=10))
+    closing = api_for(b).post(f"/api/labeler/tasks/{leases[1].public_id}/submit/",
+                              {"response": choose(0)(leases[1])}, format="json")
+    assert closing.status_code == 200, closing.content
+    slot = JobDatapoint.objects.get(job=job)
+    assert (slot.response_count, slot.stopped_early) == (2, True)
+    ended = Lease.objects.get(pk=leases[2].pk)
+    assert ended.expires_at > ended.leased_at and ended.expires_at <= later + timedelta(milliseconds=1)
 
 
 # --- ongoing quality ------------------------------------------------------------------------------
