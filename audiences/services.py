@@ -391,5 +391,5 @@ def membership_set_state(*, membership: Membership, state: str) -> Membership:
     membership.save()
     if state == Membership.State.DROPPED:
         Lease.objects.filter(labeler_id=membership.labeler_id, job__audience_id=membership.audience_id,
-                             status=Lease.Status.ACTIVE).update(expires_at=timezone.now())
+                             status=Lease.Status.ACTIVE).end(timezone.now())
     return membership

@@ -7,9 +7,12 @@ Rules a database can hold are constraints here; the rest lives in
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Greatest
 
 from labeling import ids
 
@@ -251,6 +254,15 @@ class JobDatapoint(models.Model):
         return f"{self.job_id}/{self.position}"
 
 
+class LeaseQuerySet(models.QuerySet):
+    def end(self, now: dt.datetime) -> int:
+        """End these leases at ``now``, the time a request read before it
+        waited for a lock: a lease taken meanwhile, after ``now``, ends just
+        after it began, so ``expires_at > leased_at`` holds."""
+        return self.update(expires_at=Greatest(Value(now, output_field=models.DateTimeField()),
+                                               F("leased_at") + dt.timedelta(microseconds=1)))
+
+
 class Lease(models.Model):
     """A task handed to a labeler: a job datapoint (or, for ongoing quality
     checks, one of the audience's examples), held until ``expires_at``.
@@ -286,6 +298,8 @@ class Lease(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     leased_at = models.DateTimeField()
     expires_at = models.DateTimeField()
+
+    objects = LeaseQuerySet.as_manager()
 
     class Meta:
         constraints = [

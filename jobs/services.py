@@ -891,9 +891,7 @@ def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoi
     elif definition.confidence_threshold is not None and _confident(slot, definition, payload, membership):
         slot.closed = slot.stopped_early = True
         # Outstanding leases end now: the datapoint takes no more answers.
-        Lease.objects.filter(job_datapoint=slot, status=Lease.Status.ACTIVE).exclude(pk=lease.pk).update(
-            expires_at=now
-        )
+        Lease.objects.filter(job_datapoint=slot, status=Lease.Status.ACTIVE).exclude(pk=lease.pk).end(now)
     rows.write_together([
         (f"INSERT INTO {Response._meta.db_table} ({RESPONSE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
          _response_values(lease=lease, labeler=labeler, payload=payload, membership=membership, now=now)),
@@ -934,7 +932,7 @@ def _gold_submit(*, labeler: AbstractBaseUser, lease: Lease, response: Any) -> M
         return membership
     # Dropped: their tasks in this audience's jobs go back to the pool.
     Lease.objects.filter(labeler=labeler, job__audience_id=membership.audience_id,
-                         status=Lease.Status.ACTIVE).exclude(pk=lease.pk).update(expires_at=timezone.now())
+                         status=Lease.Status.ACTIVE).exclude(pk=lease.pk).end(timezone.now())
     return None
 
 
