@@ -24,9 +24,10 @@ Environment variables:
                      0: a task per answer, sent at once).
 ``PRODUCTION``       "1" turns on HTTPS-only cookies, HSTS and SSL redirect.
 ``SUBMIT_RATE``      labeler API writes per labeler (default "120/min"; "none": no limit).
-``LOGIN_FAILURE_LIMIT``, ``LOGIN_FAILURE_WINDOW`` failed logins per username
-                     and address before refusing, and in how many seconds
-                     (default 5 in 300).
+``LOGIN_FAILURE_LIMIT``, ``LOGIN_FAILURE_WINDOW`` login attempts (passwords
+                     checked) per username and address before refusing, and in
+                     how many seconds (default 5 in 300); a success clears them.
+``SIGNUP_RATE``      sign-up attempts per address (default "20/hour"; "none": no limit).
 """
 
 from __future__ import annotations
@@ -256,6 +257,7 @@ else:
 SUBMIT_RATE = os.environ.get("SUBMIT_RATE", "120/min")
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 300)
+SIGNUP_RATE = os.environ.get("SIGNUP_RATE", "20/hour")
 
 # --- Auth -------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
