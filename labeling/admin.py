@@ -1,5 +1,6 @@
-"""Admin for accounts: deleting a labeler who has worked is refused
-(deactivate them instead).
+"""Admin for accounts and API tokens.
+
+Deleting a labeler who has worked is refused (deactivate them instead).
 
 A labeler's responses and tasks are counted in their datapoints' rows
 (``JobDatapoint.response_count``, ``leases_active``) and in the results
@@ -9,6 +10,11 @@ raises ``ProtectedError``). Here the admin says so in words, on the delete
 page and on the bulk delete action, and offers the "Deactivate" action: a
 deactivated account can no longer sign in or use its API tokens, and
 everything it answered stays counted.
+
+API tokens (``labeling.tokens``) are listed by their first characters, with
+owner, creation and expiry, never their keys (which are not stored). The
+"Create an API token" action on accounts shows each new key once, on the
+page it returns; deleting a token (or the "Revoke" action) revokes it.
 """
 
 from __future__ import annotations
@@ -17,10 +23,13 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import Count, Q
+from django.template.response import TemplateResponse
+from knox.models import AuthToken
 
 from audiences.models import Membership
 
 from .models import Heartbeat
+from .tokens import token_create
 
 User = get_user_model()
 
@@ -48,7 +57,7 @@ def labeler_work_refusals(users) -> list[str]:
 
 
 class AccountAdmin(UserAdmin):
-    actions = ["deactivate"]
+    actions = ["deactivate", "create_token"]
 
     def get_deleted_objects(self, objs, request):
         deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
@@ -68,7 +77,50 @@ class AccountAdmin(UserAdmin):
         changed = queryset.filter(is_active=True).update(is_active=False)
         self.message_user(request, f"{changed} account(s) deactivated; their answers stay counted.")
 
+    @admin.action(description="Create an API token for each selected account (shown once)",
+                  permissions=["change"])
+    def create_token(self, request, queryset):
+        made = [(user, token_create(user=user)) for user in queryset.filter(is_active=True).order_by("username")]
+        response = TemplateResponse(request, "admin/crowdcanvas/new_tokens.html", {
+            **self.admin_site.each_context(request),
+            "title": "New API tokens",
+            "opts": self.opts,
+            "tokens": [{"user": user, "token": row, "key": key} for user, (row, key) in made],
+        })
+        response["Cache-Control"] = "no-store"  # the keys are on this page only
+        return response
+
+
+class TokenAdmin(admin.ModelAdmin):
+    """Tokens by prefix, owner, creation and expiry; revoked by deleting."""
+
+    list_display = ["token_key", "user", "created", "expiry"]
+    list_select_related = ["user"]
+    search_fields = ["token_key", "user__username"]
+    fields = ["token_key", "user", "created", "expiry"]
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False  # made by the "Create an API token" action on accounts, which shows the key once
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # "revoke" says what it does
+        return actions
+
+    @admin.action(description="Revoke the selected API tokens", permissions=["delete"])
+    def revoke(self, request, queryset):
+        revoked, _ = queryset.delete()
+        self.message_user(request, f"{revoked} token(s) revoked.")
+
 
 if admin.site.is_registered(User):
     admin.site.unregister(User)
 admin.site.register(User, AccountAdmin)
+if admin.site.is_registered(AuthToken):
+    admin.site.unregister(AuthToken)  # knox's lists digests and makes tokens in a message
+admin.site.register(AuthToken, TokenAdmin)

@@ -270,9 +270,9 @@ def test_limits_hold_across_server_processes_sharing_redis(test_database_url, tm
     env = django_env(test_database_url, redis.url, SUBMIT_RATE="4/hour")
     servers = [AsgiServer(env, tmp_path / f"server-{i}.log").start() for i in range(2)]
     job = factories.draw_job(requester, global_audience(), datapoints=8, responses=1)
-    from rest_framework.authtoken.models import Token
+    from labeling.tokens import token_create
 
-    token = Token.objects.create(user=labeler).key
+    token = token_create(user=labeler)[1]
     try:
         with httpx.Client(timeout=30) as http:
             def post_login(server, password):
