@@ -22,11 +22,12 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.template.response import TemplateResponse
 from knox.models import AuthToken
 
 from audiences.models import Membership
+from jobs.models import Lease, Response
 
 from .models import Heartbeat
 from .tokens import token_create
@@ -38,21 +39,24 @@ User = get_user_model()
 DELETED_WITH_ACCOUNT = (Membership, Heartbeat)
 
 
+def _counts_by_labeler(model, pks) -> dict[int, int]:
+    rows = model.objects.filter(labeler_id__in=pks).order_by().values("labeler_id").annotate(n=Count("id"))
+    return {row["labeler_id"]: row["n"] for row in rows}
+
+
 def labeler_work_refusals(users) -> list[str]:
     """Why each of ``users`` who has answered or holds a task in a job may
-    not be deleted: one sentence per such user (empty: all may be)."""
-    rows = (
-        User.objects.filter(pk__in=[user.pk for user in users])
-        .annotate(answered=Count("responses", distinct=True), tasks=Count("leases", distinct=True))
-        .filter(Q(answered__gt=0) | Q(tasks__gt=0))
-        .order_by("username")
-    )
+    not be deleted: one sentence per such user (empty: all may be). Two
+    grouped counts, whatever the number of responses."""
+    pks = [user.pk for user in users]
+    answered, tasks = _counts_by_labeler(Response, pks), _counts_by_labeler(Lease, pks)
     return [
-        f"{user.get_username()} has {user.answered} response(s) and {user.tasks} task(s) in jobs. "
-        "Accounts that have worked on jobs are never deleted, so the answers requesters paid for stay "
-        "counted in their jobs and results: deactivate the account instead (the \"Deactivate the "
+        f"{user.get_username()} has {answered.get(user.pk, 0)} response(s) and {tasks.get(user.pk, 0)} task(s) "
+        "in jobs. Accounts that have worked on jobs are never deleted, so the answers requesters paid for "
+        "stay counted in their jobs and results: deactivate the account instead (the \"Deactivate the "
         "selected accounts\" action, or untick \"Active\" on its page)."
-        for user in rows
+        for user in sorted(users, key=lambda user: user.get_username())
+        if user.pk in answered or user.pk in tasks
     ]
 
 
