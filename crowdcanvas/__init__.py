@@ -50,6 +50,7 @@ from .exceptions import (  # noqa: E402
 )
 from .job import Job, JobDefinition, JobManager  # noqa: E402
 from .results import Results  # noqa: E402
+from ._validation import File, Text  # noqa: E402
 
 __all__ = [
     "ApiError",
@@ -62,6 +63,7 @@ __all__ = [
     "ConnectionFailed",
     "CrowdCanvasClient",
     "CrowdCanvasError",
+    "File",
     "Job",
     "JobDefinition",
     "JobFailed",
@@ -71,5 +73,6 @@ __all__ = [
     "NotFoundError",
     "Results",
     "ServerError",
+    "Text",
     "__version__",
 ]

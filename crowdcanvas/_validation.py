@@ -76,6 +76,25 @@ class Item:
     value: str
 
 
+@dataclass(frozen=True)
+class File(os.PathLike):
+    """A local image file to upload, said explicitly: ``File("cat.png")`` is
+    the same as ``pathlib.Path("cat.png")``."""
+
+    path: str | os.PathLike
+
+    def __fspath__(self) -> str:
+        return os.fspath(self.path)
+
+
+@dataclass(frozen=True)
+class Text:
+    """A text item of a compare datapoint, said explicitly: ``Text("cat.png")``
+    is the text "cat.png", whatever files exist."""
+
+    value: str
+
+
 def _url_has_host(url: str) -> bool:
     try:
         return bool(urlsplit(url).hostname)
@@ -83,13 +102,30 @@ def _url_has_host(url: str) -> bool:
         return False
 
 
+def _looks_like_an_image_path(value: str) -> bool:
+    return value.lower().endswith(IMAGE_EXTENSIONS) and not any(ch.isspace() for ch in value)
+
+
+def _text_item(value: str, where: str) -> Item:
+    if len(value) > _limits.MAX_TEXT_ITEM_LENGTH:
+        raise ValueError(f"{where}: text is longer than {_limits.MAX_TEXT_ITEM_LENGTH} characters.")
+    if "\x00" in value:
+        raise ValueError(f"{where}: text must not contain NUL characters.")
+    return Item("text", value)
+
+
 def plan_item(value: Any, where: str, *, allow_text: bool) -> Item:
     """Classify one item as the server will, checking it on the way.
 
-    A string with ``scheme://`` is a URL (http or https only); a string naming
-    an existing file (or any ``os.PathLike``) is a local image to upload; any
-    other string is a text item (compare only). ``{"asset_id": ...}`` names an
-    image uploaded before.
+    - a ``pathlib.Path`` (any ``os.PathLike``) or :class:`File`: a local image
+      to upload;
+    - :class:`Text`: a text item (compare only);
+    - ``{"asset_id": ...}``: an image uploaded before;
+    - a plain string with ``scheme://``: a URL (http or https only);
+    - any other plain string: for a draw item (an image, never text) a local
+      file path; for a compare item, text, even if a file of that name exists.
+      A plain compare string that looks like an image path (``cat.png``) is
+      ambiguous and refused: say ``File(...)`` or ``Text(...)``.
     """
     if isinstance(value, Mapping):
         if set(value) != {"asset_id"} or not isinstance(value["asset_id"], str) or not value["asset_id"]:
@@ -100,6 +136,12 @@ def plan_item(value: Any, where: str, *, allow_text: bool) -> Item:
         if not path.is_file():
             raise ValueError(f"{where}: no such file: {str(path)!r}.")
         return Item("file", str(path))
+    if isinstance(value, Text):
+        if not allow_text:
+            raise ValueError(f"{where} must be an image (a URL or a file), not text: {value.value[:80]!r}.")
+        if not isinstance(value.value, str) or not value.value.strip():
+            raise ValueError(f"{where}: Text(...) takes a non-empty string.")
+        return _text_item(value.value, where)
     if not isinstance(value, str):
         raise ValueError(f"{where} must be a URL, a file path or a text string, got {type(value).__name__}.")
     if not value.strip():
@@ -115,18 +157,20 @@ def plan_item(value: Any, where: str, *, allow_text: bool) -> Item:
         if any(ch.isspace() for ch in value) or not _url_has_host(value):
             raise ValueError(f"{where}: {value[:80]!r} is not a valid URL.")
         return Item("url", value)
-    if "\x00" not in value and len(value) < 4096 and os.path.isfile(value):
-        return Item("file", value)
-    looks_like_a_path = value.lower().endswith(IMAGE_EXTENSIONS) and not any(ch.isspace() for ch in value)
-    if looks_like_a_path:
-        raise ValueError(f"{where}: no such file: {value!r} (a text item would not end in an image extension).")
-    if not allow_text:
+    if not allow_text:  # a draw item is an image: a plain string is a path
+        if "\x00" not in value and len(value) < 4096 and os.path.isfile(value):
+            return Item("file", value)
+        if _looks_like_an_image_path(value):
+            raise ValueError(f"{where}: no such file: {value!r}.")
         raise ValueError(f"{where} must be an image (a URL or an existing file path), not text: {value[:80]!r}.")
-    if len(value) > _limits.MAX_TEXT_ITEM_LENGTH:
-        raise ValueError(f"{where}: text is longer than {_limits.MAX_TEXT_ITEM_LENGTH} characters.")
-    if "\x00" in value:
-        raise ValueError(f"{where}: text must not contain NUL characters.")
-    return Item("text", value)
+    if _looks_like_an_image_path(value):
+        exists = "\x00" not in value and len(value) < 4096 and os.path.isfile(value)
+        raise ValueError(
+            f"{where}: {value[:80]!r} could be a text item or a local image"
+            f"{'' if exists else ' (no such file)'}; say which: crowdcanvas.File({value[:80]!r}) (or a "
+            f"pathlib.Path) uploads the file, crowdcanvas.Text({value[:80]!r}) sends the text."
+        )
+    return _text_item(value, where)
 
 
 def _same(first: Item, second: Item) -> bool:

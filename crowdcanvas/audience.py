@@ -109,8 +109,12 @@ class Audience(Resource):
 
         Args:
             instruction: the question, e.g. "Which image follows the prompt more accurately?".
-            datapoint: the two items to compare, each a URL, a local file path
-                (uploaded first) or a text string.
+            datapoint: the two items to compare, each a URL (``http(s)://``),
+                a local image as a ``pathlib.Path`` or ``crowdcanvas.File``
+                (uploaded first), or text (a plain string, or
+                ``crowdcanvas.Text``). A plain string is never taken for a
+                file; one that looks like an image path (``"cat.png"``) is a
+                ``ValueError``: say ``File(...)`` or ``Text(...)``.
             truth: the right answer; must be equal to one of the two datapoint
                 items exactly (as you passed it).
             context: optional text shown with the items (e.g. the prompt).

@@ -450,8 +450,12 @@ class JobManager:
         Args:
             name: a name to find it by.
             instruction: the question, e.g. "Which image follows the prompt more accurately?".
-            datapoints: pairs of items, each a URL, a local file path (uploaded
-                first) or a text string.
+            datapoints: pairs of items, each a URL (``http(s)://``), a local
+                image as a ``pathlib.Path`` or ``crowdcanvas.File`` (uploaded
+                first), or text (a plain string, or ``crowdcanvas.Text``). A
+                plain string is never taken for a file; one that looks like
+                an image path (``"cat.png"``) is a ``ValueError``: say
+                ``File(...)`` or ``Text(...)``.
             responses_per_datapoint: votes to collect per pair (1..1000).
             contexts: optional text per pair, shown with it (e.g. the prompt).
             confidence_threshold: optionally stop collecting votes on a pair once

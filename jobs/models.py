@@ -293,7 +293,9 @@ class Lease(models.Model):
     example = models.ForeignKey(
         "audiences.QualificationExample", on_delete=models.CASCADE, related_name="+", null=True, blank=True
     )
-    labeler = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="leases",
+    # PROTECT: a labeler's tasks are counted in their datapoint's row
+    # (leases_active); deleting the labeler would leave the count behind.
+    labeler = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="leases",
                                 db_index=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     leased_at = models.DateTimeField()
@@ -326,7 +328,9 @@ class Response(models.Model):
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="responses", db_index=False)
     job_datapoint = models.ForeignKey(JobDatapoint, on_delete=models.CASCADE, related_name="responses",
                                       db_index=False)
-    labeler = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="responses")
+    # PROTECT: answers a requester paid for are never lost with the account,
+    # and counts and results include them (labelers are deactivated instead).
+    labeler = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="responses")
     payload = models.JSONField()
     user_score = models.FloatField(help_text="the labeler's user score in the job's audience when submitted")
     graded_answers = models.PositiveIntegerField(

@@ -91,6 +91,13 @@ def prune_heartbeats() -> int:
     return heartbeat_prune()
 
 
+@shared_task
+def prune_expired_tokens() -> int:
+    from labeling.tokens import token_prune
+
+    return token_prune()
+
+
 class _Batch:
     """The datapoints this process stored answers for since it last sent
     them, sent as one task ``delay`` seconds after the first (a timer

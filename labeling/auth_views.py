@@ -4,7 +4,9 @@ Both ways in by password are limited: the site's login page
 (``/accounts/login/``, routed before ``django.contrib.auth.urls``) and the
 admin's (``/admin/login/``, routed before the admin). Past the limit the
 form is shown again with a "too many failed attempts" message, status 429
-and a ``Retry-After`` header, and the password is not even checked.
+and a ``Retry-After`` header, and the password is not even checked. Each
+attempt is counted before its password is checked, so concurrent guesses
+cannot slip past the limit.
 """
 
 from __future__ import annotations
@@ -21,23 +23,22 @@ TOO_MANY_ATTEMPTS = "Too many failed login attempts. Try again in %(minutes)s mi
 
 
 class ThrottledLoginFormMixin:
-    """Checks the limit before authenticating; counts failed passwords and
-    clears the count on success."""
+    """Counts the attempt before the password is checked (refusing it past
+    the limit) and clears the count on success."""
 
     throttled_for = 0  # seconds until attempts are taken again, when refused
 
     def clean(self):
-        throttle = LoginThrottle(self.request, self.cleaned_data.get("username") or "")
-        self.throttled_for = throttle.blocked_for()
+        username = self.cleaned_data.get("username") or ""
+        throttle = LoginThrottle(self.request, username)
+        # Only an attempt whose password will be checked is counted; one
+        # that checks nothing is still refused while the limit holds.
+        checks_password = bool(username and self.cleaned_data.get("password"))
+        self.throttled_for = throttle.attempt() if checks_password else throttle.blocked_for()
         if self.throttled_for:
             raise ValidationError(TOO_MANY_ATTEMPTS, code="throttled",
                                   params={"minutes": -(-self.throttled_for // 60)})
-        try:
-            cleaned = super().clean()
-        except ValidationError as exc:
-            if getattr(exc, "code", None) == "invalid_login":
-                throttle.failed()
-            raise
+        cleaned = super().clean()
         throttle.succeeded()
         return cleaned
 

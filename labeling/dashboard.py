@@ -17,12 +17,13 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from audiences.models import Membership
 from jobs.models import TaskKind
 
 from . import dashboard_selectors as selectors
+from . import tokens as api_tokens
 from .views import with_csp
 
 EXPORTS = {TaskKind.DRAW: ("json", "coco"), TaskKind.COMPARE: ("json", "csv")}
@@ -122,3 +123,28 @@ def job_cards(request, job_id: str):
                                               positions=_positions(request.GET.get("positions", "")),
                                               with_ranking=bool(request.GET.get("ranking")))
     return render(request, "dashboard/_cards.html", {"job": job, "cards": cards, "ranking": ranking})
+
+
+@with_csp
+@login_required
+@require_http_methods(["GET", "POST"])
+def tokens(request):
+    """The requester's API tokens: made here (the key shown once, on the
+    response to the POST that made it), listed by their first characters,
+    revoked here."""
+    if not request.user.is_staff:
+        raise PermissionDenied("The dashboard is for requesters.")
+    made = None
+    revoked = 0
+    if request.method == "POST":
+        if request.POST.get("action") == "create":
+            row, key = api_tokens.token_create(user=request.user)
+            made = {"key": key, "expiry": row.expiry}
+        elif request.POST.get("action") == "revoke":
+            revoked = api_tokens.token_revoke(user=request.user, token_key=request.POST.get("token_key", ""))
+    response = render(request, "dashboard/tokens.html", {
+        "tokens": api_tokens.token_list(user=request.user), "made": made, "revoked": revoked,
+        "posted": request.method == "POST",
+    })
+    response["Cache-Control"] = "no-store"
+    return response

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, Count, IntegerField, QuerySet, Value, When
+from django.db.models import Avg, Case, Count, IntegerField, QuerySet, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
@@ -137,6 +137,16 @@ def audience_rows(*, user: AbstractBaseUser, audiences: list[Audience] | None = 
     return [AudienceRow(a, stats[a.pk]["members"], stats[a.pk]["example_count"], active[a.pk]) for a in audiences]
 
 
+def members_visible_to(audience: Audience, user: AbstractBaseUser) -> bool:
+    """Members one by one (pseudonyms, scores, answers) are for the
+    audience's owner and operators only. The labelers of the global and
+    curated audiences work for every requester: each requester sees them as
+    counts and averages, never one labeler's record."""
+    if getattr(user, "is_superuser", False):
+        return True
+    return audience.owner_id is not None and audience.owner_id == user.pk
+
+
 @dataclass
 class AudiencePage:
     row: AudienceRow
@@ -144,6 +154,8 @@ class AudiencePage:
     members: Page
     member_rows: list[dict[str, Any]]
     show_examples: bool
+    show_members: bool = True
+    member_summary: dict[str, Any] | None = None
     examples: Page | None = None
     example_rows: list[dict[str, Any]] = field(default_factory=list)
 
@@ -163,15 +175,17 @@ def _example_view(example: QualificationExample) -> dict[str, Any]:
 def audience_page(*, user: AbstractBaseUser, public_id: str, state: str = "", page: Any = 1,
                   examples_page: Any = 1) -> AudiencePage:
     """One audience for the dashboard: counts, a page of its members in one
-    state (pseudonymous ids and scores) and, for the audience's owner, a page
-    of its examples with their truths. Curated and global audiences show
-    counts only."""
+    state (pseudonymous ids and scores; for the audience's owner only) and,
+    for the audience's owner, a page of its examples with their truths.
+    Curated and global audiences show counts and averages only."""
     audience = audience_get(user=user, public_id=public_id)
     (row,) = audience_rows(user=user, audiences=[audience])
     if state not in Membership.State.values:
         state = Membership.State.GRADUATED
+    in_state = Membership.objects.filter(audience=audience, state=state)
+    show_members = members_visible_to(audience, user)
     members = _page(
-        Membership.objects.filter(audience=audience, state=state)
+        (in_state if show_members else Membership.objects.none())
         .only("labeler_id", "state", "answers", "correct", "user_score", "created_at", "decided_at")
         .order_by("-user_score", "id"),
         page, MEMBERS_PER_PAGE,
@@ -181,8 +195,11 @@ def audience_page(*, user: AbstractBaseUser, public_id: str, state: str = "", pa
          "accuracy": m.accuracy, "joined": m.created_at, "decided": m.decided_at}
         for m in members
     ]
+    summary = None if show_members else in_state.aggregate(
+        count=Count("id"), user_score=Avg("user_score"), answers=Avg("answers"))
     result = AudiencePage(row=row, state=state, members=members, member_rows=member_rows,
-                          show_examples=example_truths_visible_to(audience, user))
+                          show_examples=example_truths_visible_to(audience, user),
+                          show_members=show_members, member_summary=summary)
     if result.show_examples:
         result.examples = _page(example_list(audience=audience), examples_page, EXAMPLES_PER_PAGE)
         result.example_rows = [_example_view(example) for example in result.examples]

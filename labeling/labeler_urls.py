@@ -34,6 +34,7 @@ page_patterns = [
 
 dashboard_patterns = [
     path("dashboard/", dashboard.index, name="dashboard"),
+    path("dashboard/tokens/", dashboard.tokens, name="dashboard-tokens"),
     path("dashboard/audiences/<str:audience_id>/", dashboard.audience, name="dashboard-audience"),
     path("dashboard/jobs/<str:job_id>/", dashboard.job, name="dashboard-job"),
     path("dashboard/jobs/<str:job_id>/cards/", dashboard.job_cards, name="dashboard-job-cards"),

@@ -10,12 +10,12 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from audiences.models import Membership
 from audiences.selectors import global_audience
 
 from .models import Heartbeat
+from .tokens import token_create
 
 REQUESTERS_GROUP = "Requesters"
 
@@ -78,8 +78,8 @@ def requester_create(*, username: str, password: str | None = None, email: str =
     user.full_clean()
     user.save()
     user.groups.add(requesters_group())
-    token = Token.objects.create(user=user)
-    return user, token.key
+    _, key = token_create(user=user)
+    return user, key
 
 
 @transaction.atomic

@@ -28,14 +28,17 @@ Environment variables:
                      0: a task per answer, sent at once).
 ``PRODUCTION``       "1" turns on HTTPS-only cookies, HSTS and SSL redirect.
 ``SUBMIT_RATE``      labeler API writes per labeler (default "120/min"; "none": no limit).
-``LOGIN_FAILURE_LIMIT``, ``LOGIN_FAILURE_WINDOW`` failed logins per username
-                     and address before refusing, and in how many seconds
-                     (default 5 in 300).
+``LOGIN_FAILURE_LIMIT``, ``LOGIN_FAILURE_WINDOW`` login attempts (passwords
+                     checked) per username and address before refusing, and in
+                     how many seconds (default 5 in 300); a success clears them.
+``SIGNUP_RATE``      sign-up attempts per address (default "20/hour"; "none": no limit).
+``API_TOKEN_DAYS``   days an API token works after it is made (default 90; 0: no expiry).
 """
 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -102,7 +105,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # API tokens, stored hashed (labeling.tokens)
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
@@ -228,6 +231,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_int("SWEEP_SECONDS", 30),
     },
     "prune-heartbeats": {"task": "jobs.tasks.prune_heartbeats", "schedule": 3600},
+    "prune-expired-tokens": {"task": "jobs.tasks.prune_expired_tokens", "schedule": 3600},
 }
 
 if REDIS_URL:
@@ -263,6 +267,16 @@ else:
 SUBMIT_RATE = os.environ.get("SUBMIT_RATE", "120/min")
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 300)
+SIGNUP_RATE = os.environ.get("SIGNUP_RATE", "20/hour")
+
+# --- API tokens (labeling.tokens) ------------------------------------------------
+API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 90)
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=API_TOKEN_DAYS) if API_TOKEN_DAYS > 0 else None,
+    "AUTH_HEADER_PREFIX": "Token",
+    "TOKEN_PREFIX": "cc_",
+    "AUTO_REFRESH": False,
+}
 
 # --- Auth -------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -324,7 +338,7 @@ RASTER_LONG_SIDE = env_int("RASTER_LONG_SIDE", 256)
 # --- REST framework -------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "labeling.tokens.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -363,13 +363,12 @@ def create_labelers(count: int, *, prefix: str) -> list[tuple[str, str]]:
     They have no password (nothing to hash: 40 accounts are made at once)."""
     import secrets
 
-    from rest_framework.authtoken.models import Token
-
     from labeling.services import labeler_create
+    from labeling.tokens import token_create
 
     made = []
     for index in range(count):
         username = f"{prefix}-{index}-{secrets.token_hex(3)}"
         user = labeler_create(username=username, password=None)
-        made.append((username, Token.objects.create(user=user).key))
+        made.append((username, token_create(user=user)[1]))
     return made

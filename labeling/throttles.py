@@ -1,5 +1,5 @@
-"""Rate limits: failed logins per username and address, and labeler API
-writes per labeler.
+"""Rate limits: login attempts per username and address, sign-ups per
+address, and labeler API writes per labeler.
 
 Both count in Django's cache (``CACHES``): Redis when ``REDIS_URL`` is set,
 so the limits hold across every server process, the process's memory
@@ -123,10 +123,17 @@ def client_address(request) -> str:
 
 
 class LoginThrottle:
-    """Failed logins for one username from one address: after
-    ``LOGIN_FAILURE_LIMIT`` failures within ``LOGIN_FAILURE_WINDOW`` seconds
-    (counted from the first), every attempt is refused until the window ends,
-    even with the right password."""
+    """Login attempts for one username from one address: at most
+    ``LOGIN_FAILURE_LIMIT`` passwords are checked within
+    ``LOGIN_FAILURE_WINDOW`` seconds (counted from the first attempt); past
+    that, every attempt is refused until the window ends, even with the right
+    password. A successful login clears the count.
+
+    The attempt is counted before its password is checked (``attempt``, an
+    atomic ``cache.incr``), never after: however many guesses arrive at once,
+    across threads or processes sharing Redis, no more than the limit of them
+    reach the password hasher.
+    """
 
     def __init__(self, request, username: str) -> None:
         ident = f"{(username or '').strip().casefold()}\x00{client_address(request)}"
@@ -136,23 +143,47 @@ class LoginThrottle:
         self.window = settings.LOGIN_FAILURE_WINDOW
 
     def _window(self, *, open_one: bool) -> float | None:
-        """When the current window of failures started (``None``: no window;
-        ``open_one`` starts one now)."""
+        """When the current window of attempts started (``None``: no window;
+        ``open_one`` starts one now). Concurrent callers always agree on it:
+        ``cache.add`` never overwrites, and the window after an ended one is
+        chosen by one ``add`` under a key named after the ended one."""
         started = cache.get(self.key)
         if started is not None and now() - started < self.window:
             return started
         if not open_one:
             return None
-        if started is None and cache.add(self.key, now(), timeout=self.window):
-            return cache.get(self.key)  # add() never overwrites: concurrent failures share one window
-        cache.set(self.key, now(), timeout=self.window)  # an ended window still in the cache
+        if started is None:
+            cache.add(self.key, now(), timeout=self.window)
+        else:  # an ended window still in the cache (the cache's clock is not ours)
+            cache.add(f"{self.key}:after:{started!r}", now(), timeout=self.window)
+            cache.set(self.key, cache.get(f"{self.key}:after:{started!r}"), timeout=self.window)
         return cache.get(self.key)
 
     def _counter(self, started: float) -> str:
         return f"{self.key}:{started!r}"
 
+    def _wait(self, started: float) -> int:
+        return retry_after(self.window - (now() - started))
+
+    def attempt(self) -> int:
+        """Count one password about to be checked; seconds until attempts are
+        taken again when this one is past the limit (do not check it), else 0."""
+        try:
+            started = self._window(open_one=True)
+            counter = self._counter(started)
+            cache.add(counter, 0, timeout=self.window)
+            try:
+                count = cache.incr(counter)
+            except ValueError:  # expired just now
+                cache.add(counter, 1, timeout=self.window)
+                count = 1
+        except CACHE_ERRORS:
+            logger.warning("login throttle skipped: cache unavailable", exc_info=True)
+            return 0
+        return self._wait(started) if count > self.limit else 0
+
     def blocked_for(self) -> int:
-        """Seconds until attempts are taken again; 0 when they are now."""
+        """Seconds until attempts are taken again; 0 when they are now (counts nothing)."""
         try:
             started = self._window(open_one=False)
             if started is None or cache.get(self._counter(started), 0) < self.limit:
@@ -160,22 +191,31 @@ class LoginThrottle:
         except CACHE_ERRORS:
             logger.warning("login throttle skipped: cache unavailable", exc_info=True)
             return 0
-        return retry_after(self.window - (now() - started))
-
-    def failed(self) -> None:
-        try:
-            counter = self._counter(self._window(open_one=True))
-            cache.add(counter, 0, timeout=self.window)
-            try:
-                cache.incr(counter)
-            except ValueError:  # expired just now
-                cache.add(counter, 1, timeout=self.window)
-        except CACHE_ERRORS:
-            logger.warning("login failure not counted: cache unavailable", exc_info=True)
+        return self._wait(started)
 
     def succeeded(self) -> None:
         try:
             started = cache.get(self.key)
             cache.delete_many([self.key] + ([self._counter(started)] if started is not None else []))
         except CACHE_ERRORS:
-            logger.warning("login failures not reset: cache unavailable", exc_info=True)
+            logger.warning("login attempts not reset: cache unavailable", exc_info=True)
+
+
+# --- sign-ups --------------------------------------------------------------------------------
+
+
+def signup_blocked_for(request) -> int:
+    """Count one sign-up attempt from the request's address against
+    ``settings.SIGNUP_RATE`` (env ``SIGNUP_RATE``, default ``20/hour``;
+    ``none`` turns it off): seconds until sign-ups are taken again when this
+    one is past the limit, else 0. Counted before the form is looked at."""
+    rate = parse_rate(getattr(settings, "SIGNUP_RATE", None))
+    if rate is None:
+        return 0
+    digest = hashlib.sha256(client_address(request).encode()).hexdigest()[:32]
+    try:
+        count, remaining = _hit(f"signups:{digest}", rate, now())
+    except CACHE_ERRORS:
+        logger.warning("sign-up limit skipped: cache unavailable", exc_info=True)
+        return 0
+    return retry_after(remaining) if count > rate.count else 0

@@ -16,8 +16,10 @@ from audiences.models import Audience
 from jobs import wire
 from jobs.models import Job, JobDefinition
 
-from . import api
+from . import api, throttles
 from .forms import SignupForm
+
+TOO_MANY_SIGNUPS = "Too many sign-ups from your address. Try again in %(minutes)s minute(s)."
 
 # Scripts and styles from our own origin only (no inline code); images also
 # from http(s) URLs, since URL assets are shown straight from where they live.
@@ -51,6 +53,13 @@ def with_csp(view):
 def signup(request):
     if request.user.is_authenticated:
         return redirect("labeling:home")
+    if request.method == "POST":
+        wait = throttles.signup_blocked_for(request)  # counted before the form is even read
+        if wait:
+            response = render(request, "labeling/signup.html", {
+                "form": SignupForm(), "throttled": TOO_MANY_SIGNUPS % {"minutes": -(-wait // 60)}}, status=429)
+            response["Retry-After"] = str(wait)
+            return response
     form = SignupForm(request.POST if request.method == "POST" else None)  # an empty POST shows what is missing
     if request.method == "POST" and form.is_valid():
         user = form.create_labeler()

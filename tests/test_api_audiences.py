@@ -5,12 +5,12 @@ requester's audience is a 404), truths for owners only, paged search, and
 from __future__ import annotations
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from audiences import services as audience_services
 from audiences.models import Audience, Membership, QualificationExample, TruthBox
 from jobs.models import Asset
+from labeling.tokens import token_create
 
 pytestmark = pytest.mark.django_db
 
@@ -344,7 +344,7 @@ def test_truths_are_visible_to_the_owner_only(api, audience, curated, operator):
         assert example["truth"] is None and example["truths"] is None and example["explanation"] is None
     assert examples[0]["items"] == [URL_A, URL_B]
 
-    operator.api_token = Token.objects.create(user=operator).key
+    operator.api_token = token_create(user=operator)[1]
     as_operator = api_for(operator).get(f"/api/audiences/{curated.public_id}/examples/").json()["results"]
     assert as_operator[0]["truth"] == URL_B and as_operator[1]["truths"] == [BOX]
 

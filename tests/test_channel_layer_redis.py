@@ -12,10 +12,10 @@ import time
 import httpx
 import pytest
 import redis
-from rest_framework.authtoken.models import Token
 from websockets.asyncio.client import connect
 
 from audiences.selectors import global_audience
+from labeling.tokens import token_create
 from tests import factories
 from tests.stack import AsgiServer, django_env
 
@@ -40,7 +40,7 @@ def two_servers(test_database_url, redis_server, tmp_path):
 
 
 def token_for(user) -> str:
-    return Token.objects.get_or_create(user=user)[0].key
+    return getattr(user, "api_token", None) or token_create(user=user)[1]
 
 
 def socket(server: AsgiServer, path: str, token: str):

@@ -343,14 +343,48 @@ def test_text_items_stay_text(client, server):
     assert body["confidence_threshold"] == 0.9 and server.asset_count == 0
 
 
+def test_a_compare_text_naming_an_existing_file_stays_text(client, server, tmp_path, monkeypatch):
+    """A text answer that happens to be a file's name in the working
+    directory is not uploaded: only ``Path``/``File`` items are files."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a duck").write_bytes(image_bytes())
+    (tmp_path / "yes").write_text("not an image")
+    server.route("POST", "/api/job-definitions/", (201, {**DEFINITION, "kind": "compare"}))
+    client.job.create_compare_job_definition("J", "Which text?", [["a duck", "yes"], ["yes", URL_A]])
+    (body,) = server.bodies("POST", "/api/job-definitions/")
+    assert body["datapoints"] == [["a duck", "yes"], ["yes", URL_A]] and server.asset_count == 0
+
+
+def test_compare_items_say_explicitly_what_is_a_file_and_what_is_text(client, server, image):
+    server.route("POST", "/api/job-definitions/", (201, {**DEFINITION, "kind": "compare"}))
+    client.job.create_compare_job_definition("J", "Which?", [
+        [image, crowdcanvas.Text(image.name)],                # a Path is a file; Text is text
+        [crowdcanvas.File(str(image)), crowdcanvas.Text("a duck")],
+    ])
+    (body,) = server.bodies("POST", "/api/job-definitions/")
+    assert body["datapoints"] == [[{"asset_id": "ast_1"}, "books.png"], [{"asset_id": "ast_1"}, "a duck"]]
+    assert server.asset_count == 1
+
+
+def test_a_plain_string_that_looks_like_an_image_path_in_a_compare_is_ambiguous(offline, image, monkeypatch):
+    monkeypatch.chdir(image.parent)
+    for item in (str(image), image.name, "missing/pic.png"):
+        with pytest.raises(ValueError, match=r"crowdcanvas\.File.*crowdcanvas\.Text|no such file"):
+            offline.job.create_compare_job_definition("J", "Which?", [[item, URL_A]])
+    with pytest.raises(ValueError, match="image"):  # text is no draw item, even when explicit
+        offline.job.create_draw_job_definition("J", "Color", [crowdcanvas.Text("a duck")])
+    with pytest.raises(ValueError, match="no such file"):
+        offline.job.create_draw_job_definition("J", "Color", [crowdcanvas.File("missing/pic.png")])
+
+
 # --- compare truths -----------------------------------------------------------------------------------------
 
 
 def test_compare_truth_maps_to_the_same_resolved_item(client, server, image):
     audience = crowdcanvas.Audience(client._http, AUDIENCE)
     server.route("POST", "/api/audiences/aud_1/examples/compare/", (201, {}))
-    assert audience.add_compare_example("Which?", [str(image), URL_A], truth=str(image), context="A prompt") is audience
-    assert audience.add_compare_example("Which?", [str(image), URL_A], truth=URL_A) is audience
+    assert audience.add_compare_example("Which?", [image, URL_A], truth=image, context="A prompt") is audience
+    assert audience.add_compare_example("Which?", [image, URL_A], truth=URL_A) is audience
     first, second = server.bodies("POST", "/api/audiences/aud_1/examples/compare/")
     assert first["datapoint"] == [{"asset_id": "ast_1"}, URL_A] and first["truth"] == {"asset_id": "ast_1"}
     assert first["context"] == "A prompt"
@@ -360,9 +394,9 @@ def test_compare_truth_maps_to_the_same_resolved_item(client, server, image):
 
 def test_compare_truth_must_equal_an_item_exactly(offline, image):
     audience = offline_audience(offline)
-    for truth in (Path(image), URL_A + "/", URL_A.upper()):
+    for truth in (str(image), URL_A + "/", URL_A.upper()):
         with pytest.raises(ValueError, match="truth must be exactly one"):
-            audience.add_compare_example("Which?", [str(image), URL_A], truth=truth)
+            audience.add_compare_example("Which?", [Path(image), URL_A], truth=truth)
 
 
 def test_draw_example_sends_boxes_and_returns_the_audience(client, server):

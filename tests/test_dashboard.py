@@ -200,6 +200,31 @@ def test_audience_page_lists_members_by_state_with_pseudonyms_and_examples_with_
     assert '<code class="labeler">' not in qualifying and "No qualifying members." in qualifying
 
 
+def test_each_requester_sees_only_the_members_of_their_own_audiences(requester, other_requester, make_labeler):
+    """Bob's labelers' scores are Bob's: Alice sees them neither in Bob's
+    audience (a 404) nor through the global or a curated audience, where
+    everyone sees counts and aggregates only."""
+    bobs = factories.draw_audience(other_requester, name="Bob's spotters", examples=3, min_tasks=3, max_tasks=3)
+    curated = factories.draw_audience(other_requester, name="Soon curated", examples=3, min_tasks=3, max_tasks=3)
+    labelers = [make_labeler(f"bobs{i}") for i in range(2)]
+    for labeler in labelers:
+        graduate(labeler, bobs)
+        graduate(labeler, curated)
+    Audience.objects.filter(pk=curated.pk).update(kind=Audience.Kind.CURATED, owner=None)
+    pseudonyms = [labeler_anonymous_id(labeler.pk) for labeler in labelers]
+    bob, alice = logged_in(other_requester), logged_in(requester)
+    assert all(name in text(bob.get(f"/dashboard/audiences/{bobs.public_id}/")) for name in pseudonyms)
+    assert alice.get(f"/dashboard/audiences/{bobs.public_id}/").status_code == 404
+    for shared in (global_audience(), Audience.objects.get(pk=curated.pk)):
+        for who in (alice, bob):
+            page = text(who.get(f"/dashboard/audiences/{shared.public_id}/"))
+            assert '<code class="labeler">' not in page and not any(name in page for name in pseudonyms)
+            assert 'data-count="graduated">2<' in page
+            assert "counts and averages only" in page
+    for page in (text(alice.get("/dashboard/")), text(bob.get("/dashboard/"))):
+        assert not any(name in page for name in pseudonyms)
+
+
 def test_curated_audiences_show_counts_but_no_examples_or_truths(requester, operator):
     curated = audience_services.audience_create(owner=requester, name="To be curated")
     for index in range(2):

@@ -103,14 +103,14 @@ def _demo_objects():
 def test_seed_demo_creates_accounts_with_roles(seeded):
     from audiences.models import Membership
     from labeling.services import REQUESTERS_GROUP
-    from rest_framework.authtoken.models import Token
+    from labeling.tokens import AuthToken
 
     objects = _demo_objects()
     operator, requester = objects["operator"], objects["requester"]
     assert operator.is_superuser and operator.is_staff
     assert requester.is_staff and not requester.is_superuser
     assert requester.groups.filter(name=REQUESTERS_GROUP).exists()
-    assert Token.objects.filter(user=requester).exists()
+    assert AuthToken.objects.filter(user=requester).exists()
     labelers = get_user_model().objects.filter(username__in=demo.LABELERS)
     assert labelers.count() == 2
     for labeler in labelers:
@@ -262,9 +262,9 @@ def test_count_examples_truth_has_more_blue_books(seeded):
 def _counts() -> dict[str, int]:
     from audiences.models import Audience, Membership, QualificationExample, TruthBox
     from jobs.models import Asset, Datapoint, Job, JobDatapoint, JobDefinition
-    from rest_framework.authtoken.models import Token
+    from labeling.tokens import AuthToken
 
-    models = [get_user_model(), Token, Audience, Membership, QualificationExample, TruthBox, Asset,
+    models = [get_user_model(), AuthToken, Audience, Membership, QualificationExample, TruthBox, Asset,
               JobDefinition, Datapoint, Job, JobDatapoint]
     return {model.__name__: model.objects.count() for model in models}
 
@@ -283,7 +283,7 @@ def test_running_seed_demo_twice_creates_nothing_new(seeded):
 
 
 def test_output_lists_urls_and_logins_whose_passwords_work(seeded):
-    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
 
     for url in ("http://127.0.0.1:8000/", "http://127.0.0.1:8000/admin/", "http://127.0.0.1:8000/api/docs/"):
         assert url in seeded
@@ -292,13 +292,16 @@ def test_output_lists_urls_and_logins_whose_passwords_work(seeded):
         match = re.search(rf"^\s+{re.escape(username)}\s+/\s+(\S+)", seeded, re.MULTILINE)
         assert match, f"no login line for {username}"
         assert authenticate(username=username, password=match.group(1)) is not None
-    token = Token.objects.get(user__username=demo.REQUESTER).key
-    assert f"API token: {token}" in seeded
+    token = re.search(r"API token: (\S+)", seeded).group(1)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert api.get("/api/audiences/").status_code == 200
 
     again = run_seed_demo()
     for username in usernames:
         assert re.search(rf"^\s+{re.escape(username)}\s+/\s+\(unchanged\)", again, re.MULTILINE)
-    assert f"API token: {token}" in again
+    # Tokens are stored hashed: the existing one is not shown again.
+    assert token not in again and "API token: (unchanged" in again
 
 
 def test_reset_passwords_prints_new_passwords_that_work(seeded):

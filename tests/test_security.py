@@ -1,9 +1,11 @@
 """Rate limits, the Content-Security-Policy on every HTML page, and the
 production settings.
 
-- Failed logins: 5 per username and address in 5 minutes, then 429 "too many
-  attempts" (the site's login page and the admin's), counted in the cache, so
-  across server processes when they share Redis.
+- Logins: 5 passwords checked per username and address in 5 minutes, then
+  429 "too many attempts" (the site's login page and the admin's), each
+  counted before its check (concurrent guesses do not slip through), in the
+  cache, so across server processes when they share Redis.
+- Sign-ups: ``SIGNUP_RATE`` per address, then a 429 page.
 - Labeler API writes: ``SUBMIT_RATE`` per labeler, then a JSON 429 with
   ``Retry-After`` and ``"code": "rate_limited"``.
 - ``manage.py check --deploy`` is clean with production settings, whose
@@ -119,6 +121,89 @@ def test_login_limit_steps_aside_when_the_cache_is_down(settings, labeler):
     assert login(Client(), "lara", labeler.raw_password).status_code == 302
 
 
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_wrong_guesses_check_no_more_passwords_than_the_limit(labeler, monkeypatch):
+    """Twenty wrong passwords at once for one account from one address: the
+    limit counts each before its password is checked, so at most five
+    reach the hasher (counted after the check, all twenty did)."""
+    import threading
+
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.db import connections
+
+    checked, lock = [], threading.Lock()
+    real_check = AbstractBaseUser.check_password
+
+    def slow_counted_check(self, raw_password):
+        with lock:
+            checked.append(raw_password)
+        time.sleep(0.3)  # a slow hash: every guess arrives while the first are being checked
+        return real_check(self, raw_password)
+
+    monkeypatch.setattr(AbstractBaseUser, "check_password", slow_counted_check)
+    guesses = 20
+    start, statuses = threading.Barrier(guesses), []
+
+    def guess(index: int) -> None:
+        try:
+            client = Client()
+            start.wait()
+            statuses.append(login(client, "lara", f"wrong password {index}").status_code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(guesses)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(statuses) == guesses
+    assert len(checked) <= 5, f"{len(checked)} passwords checked"
+    assert sorted(statuses) == [200] * len(checked) + [429] * (guesses - len(checked))
+    assert login(Client(), "lara", labeler.raw_password).status_code == 429
+
+
+def test_attempts_without_a_password_are_not_counted_but_are_refused_past_the_limit(labeler, clock):
+    for _ in range(10):
+        assert login(Client(), "lara", "").status_code == 200
+    assert login(Client(), "lara", labeler.raw_password).status_code == 302
+    for _ in range(5):
+        login(Client(), "lara", "wrong password")
+    assert login(Client(), "lara", "").status_code == 429
+
+
+# --- sign-ups --------------------------------------------------------------------------------------
+
+
+def signup(address: str, username: str):
+    password = "plum-tangerine-quartz-81"
+    return Client().post("/signup/", {"username": username, "password1": password, "password2": password},
+                         REMOTE_ADDR=address)
+
+
+def test_signups_are_limited_per_address_with_a_429_page(settings, clock):
+    settings.SIGNUP_RATE = "3/hour"
+    assert [signup("10.0.0.1", f"new{i}").status_code for i in range(3)] == [302] * 3
+    refused = signup("10.0.0.1", "new3")
+    assert refused.status_code == 429
+    assert "Too many sign-ups from your address. Try again in" in refused.text
+    assert 1 <= int(refused["Retry-After"]) <= 3600
+    assert refused["Content-Security-Policy"]
+    assert not get_user_model().objects.filter(username="new3").exists()
+    assert signup("10.0.0.2", "new4").status_code == 302  # another address
+    clock[0] += 3600
+    assert signup("10.0.0.1", "new5").status_code == 302
+
+
+def test_failed_signups_count_too_and_the_limit_can_be_lifted(settings, clock):
+    settings.SIGNUP_RATE = "2/hour"
+    assert Client().post("/signup/", {"username": "x"}, REMOTE_ADDR="10.0.0.1").status_code == 200
+    assert signup("10.0.0.1", "new0").status_code == 302
+    assert signup("10.0.0.1", "new1").status_code == 429
+    settings.SIGNUP_RATE = "none"
+    assert signup("10.0.0.1", "new2").status_code == 302
+
+
 # --- labeler API writes ------------------------------------------------------------------------------
 
 
@@ -185,9 +270,9 @@ def test_limits_hold_across_server_processes_sharing_redis(test_database_url, tm
     env = django_env(test_database_url, redis.url, SUBMIT_RATE="4/hour")
     servers = [AsgiServer(env, tmp_path / f"server-{i}.log").start() for i in range(2)]
     job = factories.draw_job(requester, global_audience(), datapoints=8, responses=1)
-    from rest_framework.authtoken.models import Token
+    from labeling.tokens import token_create
 
-    token = Token.objects.create(user=labeler).key
+    token = token_create(user=labeler)[1]
     try:
         with httpx.Client(timeout=30) as http:
             def post_login(server, password):

@@ -109,7 +109,7 @@ def call(client, method: str, url: str, body: dict | None = None, **extra):
 
 def row_counts() -> dict[str, int]:
     return {model._meta.label: model.objects.count() for model in apps.get_models()
-            if model._meta.app_label in {"audiences", "jobs", "labeling", "auth", "authtoken"}}
+            if model._meta.app_label in {"audiences", "jobs", "labeling", "auth", "knox"}}
 
 
 # --- two tenants ----------------------------------------------------------------------------------

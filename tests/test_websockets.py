@@ -10,7 +10,6 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
-from rest_framework.authtoken.models import Token
 
 from audiences.selectors import global_audience
 from jobs import services as job_services
@@ -140,8 +139,7 @@ def test_token_in_the_handshake_authenticates_programs(requester, other_requeste
     from labeling.asgi import application
 
     job = factories.draw_job(requester, global_audience())
-    token = Token.objects.get(user=requester).key
-    other = Token.objects.get(user=other_requester).key
+    token, other = requester.api_token, other_requester.api_token
 
     async def connect(key):
         communicator = WebsocketCommunicator(

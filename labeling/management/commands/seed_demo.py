@@ -37,7 +37,6 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from PIL import Image
-from rest_framework.authtoken.models import Token
 
 from audiences.models import Audience
 from audiences.selectors import audience_list, global_audience
@@ -51,6 +50,7 @@ from jobs.services import (
 )
 from labeling import demo_images
 from labeling.services import labeler_create, requester_create
+from labeling.tokens import token_create, token_list
 
 OPERATOR = "operator"
 REQUESTER = "requester"
@@ -188,7 +188,11 @@ class Seeder:
             self.report(True, f"requester {REQUESTER!r} (with an API token)")
         else:
             password = self._reset_password(user)
-            key = Token.objects.get_or_create(user=user)[0].key
+            # Tokens are stored hashed: an existing one cannot be shown again.
+            # A new one is made when there is none, or with --reset-passwords.
+            key = None
+            if password is not None or not token_list(user=user).exists():
+                key = token_create(user=user)[1]
             self.report(False, f"requester {REQUESTER!r}")
         self.logins.append(Login(REQUESTER, "requester: admin, dashboard, API", password, key))
         return user
@@ -371,7 +375,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--reset-passwords", action="store_true",
-                            help="give the demo accounts that exist already new passwords (and print them)")
+                            help="give the demo accounts that exist already new passwords, and the requester a new "
+                                 "API token (and print them)")
         parser.add_argument("--base-url", default=BASE_URL, help=f"where the server runs (default {BASE_URL})")
         parser.add_argument("--force", action="store_true",
                             help="run even with DEBUG off (it creates a superuser: not for production)")
@@ -408,7 +413,11 @@ class Command(BaseCommand):
             lines.append(f"    {login.username:<{width}} / {password:<{secret_width}}   {login.role}")
             if login.token:
                 lines.append(f"    {'':<{width}}   API token: {login.token}")
-                lines.append(f"    {'':<{width}}   (send it as the header 'Authorization: Token <token>')")
+                lines.append(f"    {'':<{width}}   (send it as the header 'Authorization: Token <token>'; "
+                             "it is shown only now)")
+            elif "requester" in login.role:
+                lines.append(f"    {'':<{width}}   API token: (unchanged: shown when it was made; "
+                             "--reset-passwords adds a new one)")
         if any(login.password is None for login in logins):
             lines += ["", "  Passwords are printed when an account is made; `manage.py seed_demo "
                           "--reset-passwords` sets and prints new ones."]
