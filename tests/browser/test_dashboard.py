@@ -11,7 +11,6 @@ import httpx
 import pytest
 from django.db import connection
 from PIL import Image
-from rest_framework.authtoken.models import Token
 
 from audiences import services as audience_services
 from audiences.models import Membership
@@ -186,7 +185,7 @@ def test_labeler_home_lists_new_work_without_reload(make_requester, make_labeler
     page.evaluate("window.__homeMarker = 'same page'")
 
     # The requester assigns a job through the server's API (the server publishes the notice).
-    api = httpx.Client(base_url=server.url, headers={"Authorization": f"Token {Token.objects.get(user=requester)}"})
+    api = httpx.Client(base_url=server.url, headers={"Authorization": f"Token {requester.api_token}"})
     definition = api.post("/api/job-definitions/", json={
         "kind": "draw", "name": "Fresh work <i>now</i>", "instruction": "Color in the blue books",
         "datapoints": ["https://assets.example.org/a.jpg", "https://assets.example.org/b.jpg"],
