@@ -61,9 +61,10 @@ def audiences(requester):
     draw = audience_services.audience_create(owner=requester, name="Mug finders", min_tasks=3, max_tasks=4,
                                              gold_rate=0.5, target_accuracy=0.5)
     draw_truth = {}
+    # The examples ask what the factories' jobs ask: only those are served as their gold.
     for index in range(4):
         example = audience_services.example_add_draw(
-            audience=draw, owner=requester, instruction="Color in the striped mug",
+            audience=draw, owner=requester, instruction="Color in all the blue books",
             datapoint=factories.url(f"mug-{index}"), truths=[DRAW_TRUTHS[index % 2]],
             explanation=f"{EXPLANATION} #{index}", required_precision=0.6,
         )
@@ -73,7 +74,8 @@ def audiences(requester):
     compare_truth = {}
     for index in range(4):
         good, bad = factories.url(f"duck-{index}"), factories.url(f"goose-{index}")
-        audience_services.example_add_compare(audience=compare, owner=requester, instruction="Which one is a duck?",
+        audience_services.example_add_compare(audience=compare, owner=requester,
+                                              instruction="Which image follows the prompt?",
                                               datapoint=[good, bad], truth=good, explanation=EXPLANATION)
         compare_truth[frozenset((good, bad))] = good
     return draw, draw_truth, compare, compare_truth
