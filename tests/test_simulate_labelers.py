@@ -124,13 +124,15 @@ class FlakyProxy:
     """An HTTP proxy to ``target`` that answers the first requests badly:
     503 (four), a connection closed without a reply (four), 429 with
     ``Retry-After: 0.1`` (two); after that it forwards each request but
-    replaces the reply to every fifth submit by a 502 (the answer stored, its
-    reply lost)."""
+    replaces the reply to every fifth answer by a 502 (the answer stored, its
+    reply lost). A submit sent again is not a new answer: its reply always
+    comes through."""
 
     def __init__(self, target: str) -> None:
         self.client = httpx.Client(base_url=target, timeout=30)
         self.lock = threading.Lock()
         self.requests = self.submits = self.lost_replies = 0
+        self.submitted: set[str] = set()  # paths of the submits forwarded
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -156,10 +158,11 @@ class FlakyProxy:
                 with proxy.lock:
                     proxy.requests += 1
                     number = proxy.requests
-                    submit = self.path.endswith("/submit/")
-                    if number > 10 and submit:
+                    answer = number > 10 and self.path.endswith("/submit/") and self.path not in proxy.submitted
+                    if answer:
+                        proxy.submitted.add(self.path)
                         proxy.submits += 1
-                    lose = number > 10 and submit and proxy.submits % 5 == 0
+                    lose = answer and proxy.submits % 5 == 0
                 if number <= 4:
                     return self._reply(503, b'{"detail": "unavailable"}', {"Content-Type": "application/json"})
                 if number <= 8:
