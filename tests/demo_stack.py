@@ -204,6 +204,15 @@ class Demo:
         self.processes.insert(0, crowd)  # stopped before the server
         return crowd
 
+    @staticmethod
+    def wait_watching(crowd: ManagedProcess, timeout: float = 120) -> None:
+        """Until the crowd's labelers exist and it watches for jobs."""
+        deadline = time.monotonic() + timeout
+        while "watching" not in crowd.log():
+            if crowd.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the crowd is not watching:\n{crowd.log()[-3000:]}")
+            time.sleep(0.2)
+
     def run_seed(self, code: str, token: str, name: str) -> SeedRun:
         """Start a seed script in a process of its own, with the client's
         credentials in its environment (as the README tells a requester)."""
