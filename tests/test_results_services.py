@@ -386,6 +386,34 @@ def test_quality_checks_come_only_from_examples_that_fit_the_job(requester, labe
         fitting.pk}
 
 
+def test_a_dropped_labeler_answering_a_quality_check_gets_no_grade_and_no_next_task(requester, labeler,
+                                                                                    gold_always):
+    """Dropped while holding a quality check (here by an operator; as well by
+    a parallel answer): the answer is refused like a job task's would be, is
+    not graded, and brings no new task."""
+    from audiences.models import QualificationAnswer
+    from audiences.services import membership_set_state
+
+    audience = factories.draw_audience(requester, examples=4, min_tasks=4, max_tasks=4)
+    audience.gold_rate = 0.5
+    audience.save()
+    client = graduate(labeler, audience)
+    job = factories.draw_job(requester, audience, datapoints=10, responses=1)
+    task = client.post(f"/api/labeler/jobs/{job.public_id}/tasks/next/").json()["task"]
+    while not Lease.objects.get(public_id=task["id"]).example_id:
+        task = client.post(f"/api/labeler/tasks/{task['id']}/submit/", {"response": factories.stroke_inside()},
+                           format="json").json()["next"]
+    membership = Membership.objects.get(labeler=labeler, audience=audience)
+    membership_set_state(membership=membership, state=Membership.State.DROPPED)
+    graded = QualificationAnswer.objects.filter(membership=membership).count()
+
+    refused = client.post(f"/api/labeler/tasks/{task['id']}/submit/", {"response": factories.stroke_inside()},
+                          format="json")
+    assert refused.status_code == 403 and refused.json()["code"] == "not_eligible", refused.content
+    assert QualificationAnswer.objects.filter(membership=membership).count() == graded
+    assert not Lease.objects.filter(labeler=labeler, job=job, status=Lease.Status.ACTIVE).exists()
+
+
 def test_no_quality_checks_in_global_audiences(requester, labeler, gold_always):
     job = factories.draw_job(requester, global_audience(), datapoints=3, responses=1)
     answer_all(job, [labeler], lambda lease: factories.stroke_inside())
