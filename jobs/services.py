@@ -923,10 +923,15 @@ def _confident(slot: JobDatapoint, definition: JobDefinition, payload: dict, mem
 def _gold_submit(*, labeler: AbstractBaseUser, lease: Lease, response: Any) -> Membership | None:
     """Grade a quality check into the labeler's membership; drop them from
     the audience when their score falls below its bar (then ``None``). Their
-    earlier responses keep the score they were given with."""
+    earlier responses keep the score they were given with. A labeler no
+    longer graduated (dropped meanwhile) is refused, as on a job task."""
     from audiences.services import membership_check_bar, membership_grade_gold
 
-    membership = locks.membership_lock(labeler_id=labeler.pk, audience_id=lease.job.audience_id)
+    try:
+        locked = locks.membership_lock(labeler_id=labeler.pk, audience_id=lease.job.audience_id)
+    except Membership.DoesNotExist:
+        locked = None
+    membership = _working(labeler=labeler, audience=lease.job.audience, membership=locked)
     membership_grade_gold(membership=membership, example=lease.example, response=response)
     if membership_check_bar(membership=membership):
         return membership
