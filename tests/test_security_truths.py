@@ -388,3 +388,36 @@ def test_nothing_a_labeler_fetches_moves_with_a_gold_answer(requester, labeler, 
                 assert after[where] == before[where], (job.definition.kind, right, where)
             job_services.task_skip(labeler=labeler, task_id=reply["next"]["id"])
     assert QualificationAnswer.objects.filter(gold=True).count() == 4
+
+
+def test_the_home_page_moves_no_more_with_a_job_answer_than_with_a_gold_answer(requester, labeler, audiences,
+                                                                              settings):
+    """A gold answer changes nothing a labeler can fetch (above); so a job
+    answer must not either while the job has work left for them, or the
+    difference tells which tasks were gold. The home page says which jobs
+    have work, not how much."""
+    settings.SUBMIT_RATE = "none"
+    draw, draw_truth, compare, compare_truth = audiences
+    client = Client()
+    client.force_login(labeler)
+    base = f"/api/labeler/audiences/{draw.public_id}/qualification"
+    state = client.post(f"{base}/next/").json()
+    while state["task"]:
+        state = client.post(f"{base}/answer/", json.dumps(
+            {"task_id": state["task"]["id"], "response": good_answer(state["task"], draw_truth, compare_truth)}),
+            content_type="application/json").json()
+    job = factories.draw_job(requester, draw, datapoints=3, responses=1)
+    draw.gold_rate = 0
+    draw.save()
+
+    def home() -> tuple[dict, str]:
+        return client.get("/api/labeler/home/").json(), CSRF_FIELD.sub("<csrf>", client.get("/").content.decode())
+
+    before = home()
+    task = client.post(f"/api/labeler/jobs/{job.public_id}/tasks/next/").json()["task"]
+    answered = client.post(f"/api/labeler/tasks/{task['id']}/submit/", json.dumps(
+        {"response": good_answer(task, draw_truth, compare_truth)}), content_type="application/json")
+    assert answered.status_code == 200 and Lease.objects.get(public_id=task["id"]).example_id is None
+    job_services.task_skip(labeler=labeler, task_id=answered.json()["next"]["id"])
+    assert home() == before
+    assert [entry["id"] for entry in before[0]["jobs"]] == [job.public_id]
