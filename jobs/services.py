@@ -399,12 +399,10 @@ def _open_slot_sql(*, select: str, job: Job, labeler: AbstractBaseUser, now, exc
     return sql, [job.pk, *exclude, labeler.pk, *mine_params, *room_params]
 
 
-def open_slot_count(*, job: Job, labeler: AbstractBaseUser, now) -> int:
-    """How many of the job's datapoints ``labeler`` could be given now."""
-    sql, params = _open_slot_sql(select="COUNT(*)", job=job, labeler=labeler, now=now)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()[0]
+def has_open_slot(*, job: Job, labeler: AbstractBaseUser, now) -> bool:
+    """Whether ``labeler`` could be given one of the job's datapoints now:
+    the first open one looked up as for a task, never a count over the job."""
+    return _open_slot(job=job, labeler=labeler, now=now, exclude=(), lock=False) is not None
 
 
 FEED_ORDER = " ORDER BY jd.response_count DESC, jd.position LIMIT 1"
@@ -462,7 +460,7 @@ def _gold_example(job: Job, labeler: AbstractBaseUser, now) -> QualificationExam
     definition = job.definition
     examples = list(job.audience.examples.filter(kind=definition.kind, instruction=definition.instruction)
                     .values_list("pk", flat=True))
-    if not examples or _open_slot(job=job, labeler=labeler, now=now, exclude=(), lock=False) is None:
+    if not examples or not has_open_slot(job=job, labeler=labeler, now=now):
         return None
     return QualificationExample.objects.get(pk=_random.choice(examples))
 

@@ -337,8 +337,8 @@ def home_data(user) -> dict:
         ],
         "jobs": [
             {"id": job.public_id, "name": job.definition.name, "kind": job.definition.kind,
-             "instruction": job.definition.instruction, "audience": job.audience.name, "remaining": remaining}
-            for job, remaining in selectors.jobs_with_work(labeler=user)
+             "instruction": job.definition.instruction, "audience": job.audience.name}
+            for job in selectors.jobs_with_work(labeler=user)
         ],
     }
 

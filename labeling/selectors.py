@@ -20,7 +20,7 @@ from audiences.models import Audience, Membership
 from audiences.services import MIN_EXAMPLES_TO_OPEN
 from jobs import content
 from jobs.models import Asset, Datapoint, Job, Lease
-from jobs.services import open_slot_count
+from jobs.services import has_open_slot
 
 
 def item_view(asset: Asset) -> dict:
@@ -162,14 +162,11 @@ def audiences_to_qualify(*, labeler: AbstractBaseUser):
     )
 
 
-def remaining_for_labeler(job: Job, labeler: AbstractBaseUser, now=None) -> int:
-    """How many of the job's datapoints this labeler could still be given."""
-    return open_slot_count(job=job, labeler=labeler, now=now or timezone.now())
-
-
-def jobs_with_work(*, labeler: AbstractBaseUser) -> list[tuple[Job, int]]:
+def jobs_with_work(*, labeler: AbstractBaseUser) -> list[Job]:
     """Running jobs of the labeler's audiences (graduated, or global) with
-    datapoints left for them, and how many."""
+    a datapoint left for them. Not how many: a quality check's answer leaves
+    that number as it was and a job task's answer lowers it, so it would
+    tell the labeler which tasks were checks."""
     graduated = Membership.objects.filter(
         labeler=labeler, audience=OuterRef("audience"), state=Membership.State.GRADUATED
     )
@@ -180,10 +177,5 @@ def jobs_with_work(*, labeler: AbstractBaseUser) -> list[tuple[Job, int]]:
         .order_by("created_at")
     )
     now = timezone.now()
-    result = []
-    for job in jobs:
-        remaining = remaining_for_labeler(job, labeler, now)
-        if remaining:
-            result.append((job, remaining))
-    return result
+    return [job for job in jobs if has_open_slot(job=job, labeler=labeler, now=now)]
 

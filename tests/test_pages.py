@@ -159,11 +159,10 @@ def test_home_lists_memberships_audiences_to_qualify_and_jobs(requester, labeler
     assert f'href="/audiences/{open_audience.public_id}/qualify/">Qualify</a>' in page
     assert "Not open yet" not in page
     assert f"/audiences/{graduated.public_id}/qualify/" not in page
-    # jobs with remaining counts
-    assert re.search(rf'<strong>4</strong> tasks left</p>\s*<a class="button primary" '
-                     rf'href="/jobs/{global_job.public_id}/work/">Start</a>', page)
-    assert re.search(rf'<strong>3</strong> tasks left</p>\s*<a class="button primary" '
-                     rf'href="/jobs/{custom_job.public_id}/work/">Start</a>', page)
+    # jobs with work, without a count (it would tell gold tasks apart)
+    assert f'<a class="button primary" href="/jobs/{global_job.public_id}/work/">Start</a>' in page
+    assert f'<a class="button primary" href="/jobs/{custom_job.public_id}/work/">Start</a>' in page
+    assert "left</p>" not in page
     assert closed_job.public_id not in page  # not graduated there
 
 

@@ -13,7 +13,6 @@ const lists = {
   memberships: document.querySelector('[data-home="memberships"]'),
 };
 const id = encodeURIComponent;
-const plural = (count, word) => `${word}${count === 1 ? "" : "s"}`;
 const fixed2 = (value) => Number(value).toFixed(2);
 
 function jobCard(job) {
@@ -21,9 +20,6 @@ function jobCard(job) {
     h("h3", {}, [job.name]),
     h("p", { class: "meta" }, [h("span", { class: "badge" }, [job.kind]), ` ${job.audience}`]),
     h("p", { class: "instruction" }, [job.instruction]),
-    h("p", { class: "remaining" }, [
-      h("strong", {}, [String(job.remaining)]), ` ${plural(job.remaining, "task")} left`,
-    ]),
     h("a", { class: "button primary", href: `/jobs/${id(job.id)}/work/` }, ["Start"]),
   ]);
 }

@@ -198,7 +198,7 @@ def test_labeler_home_lists_new_work_without_reload(make_requester, make_labeler
     page.get_by_role("link", name="Start").wait_for(timeout=10_000)
     card = page.locator(".card.job")
     assert card.locator("h3").inner_text() == "Fresh work <i>now</i>"
-    assert card.locator(".remaining").inner_text() == "2 tasks left"
+    assert card.locator(".instruction").inner_text() == "Color in the blue books"
     assert page.evaluate("window.__homeMarker") == "same page"
     assert page.get_attribute("a:has-text('Start')", "href") == f"/jobs/{job.json()['id']}/work/"
     screenshot(page, "home-live-new-work")
