@@ -415,6 +415,26 @@ def test_a_dropped_labeler_answering_a_quality_check_gets_no_grade_and_no_next_t
     assert Lease.objects.filter(labeler=labeler, job=job).count() == leases  # no new task
 
 
+def test_a_quality_check_is_an_example_the_labeler_has_never_seen(requester, labeler, gold_always):
+    """A job datapoint is never shown to a labeler twice: neither is an
+    example as a quality check, nor one they answered in qualification, or
+    its images would tell it from the job's tasks."""
+    from audiences.models import QualificationAnswer
+
+    audience = factories.draw_audience(requester, examples=7, min_tasks=3, max_tasks=3)
+    audience.gold_rate = 0.5
+    audience.save()
+    graduate(labeler, audience)
+    seen = set(QualificationAnswer.objects.filter(membership__labeler=labeler).values_list("example", flat=True))
+    assert len(seen) == 3
+    job = factories.draw_job(requester, audience, datapoints=20, responses=1)
+    answer_all(job, [labeler], lambda lease: factories.stroke_inside())
+    served = list(Lease.objects.filter(job=job, example__isnull=False).values_list("example", flat=True))
+    assert len(served) == len(set(served)) == 4  # every example not seen yet, once each
+    assert not set(served) & seen
+    assert Response.objects.filter(job=job).count() == 20
+
+
 def test_no_quality_checks_in_global_audiences(requester, labeler, gold_always):
     job = factories.draw_job(requester, global_audience(), datapoints=3, responses=1)
     answer_all(job, [labeler], lambda lease: factories.stroke_inside())
