@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audiences.models import Audience, Membership, QualificationExample
+from audiences.models import Audience, Membership, QualificationAnswer, QualificationExample
 from audiences.selectors import audience_visible_to
 from labeling import events, ids, locks, validation
 from labeling.errors import Conflict, ErrorCode, Forbidden
@@ -456,10 +456,18 @@ def _gold_example(job: Job, labeler: AbstractBaseUser, now) -> QualificationExam
     (its kind and instruction: the labeler sees the job's instruction and is
     graded against the example's truth), served as if it were a job task;
     none while the labeler has no job work left, which the same look for an
-    open datapoint as a job task's tells."""
+    open datapoint as a job task's tells.
+
+    Only an example the labeler has never been shown, in qualification or as
+    a check: a job datapoint never comes to a labeler twice, so an image seen
+    before would mark the task as a check. Ongoing checks therefore need more
+    examples than qualification uses (its ``max_tasks``)."""
     definition = job.definition
+    shown = Lease.objects.filter(labeler=labeler, example__isnull=False).values("example")
+    answered = QualificationAnswer.objects.filter(membership__labeler=labeler,
+                                                  membership__audience_id=job.audience_id).values("example")
     examples = list(job.audience.examples.filter(kind=definition.kind, instruction=definition.instruction)
-                    .values_list("pk", flat=True))
+                    .exclude(pk__in=shown).exclude(pk__in=answered).values_list("pk", flat=True))
     if not examples or not has_open_slot(job=job, labeler=labeler, now=now):
         return None
     return QualificationExample.objects.get(pk=_random.choice(examples))

@@ -310,7 +310,8 @@ def graduate(labeler, audience):
 
 
 def test_quality_checks_look_like_tasks_and_drop_a_labeler_who_fails_them(requester, labeler, gold_always):
-    audience = factories.draw_audience(requester, examples=5, min_tasks=4, max_tasks=5)
+    # Qualification takes 4 examples; the other 16 are the checks (each shown once).
+    audience = factories.draw_audience(requester, examples=20, min_tasks=4, max_tasks=4)
     audience.gold_rate = 0.5
     audience.save()
     # Graduated 4 of 4 at 0.75: wrong gold answers drop them once the record
@@ -360,7 +361,7 @@ def test_quality_checks_come_only_from_examples_that_fit_the_job(requester, labe
     is graded against the example's truth."""
     from audiences.models import QualificationExample
 
-    audience = factories.draw_audience(requester, examples=4, min_tasks=4, max_tasks=4)
+    audience = factories.draw_audience(requester, examples=6, min_tasks=4, max_tasks=4)
     audience.gold_rate = 0.5
     audience.save()
     client = graduate(labeler, audience)
@@ -377,7 +378,7 @@ def test_quality_checks_come_only_from_examples_that_fit_the_job(requester, labe
     assert answered == 12
     assert not Lease.objects.filter(job=job, example__isnull=False).exists()
 
-    fitting = QualificationExample.objects.filter(audience=audience).first()
+    fitting = QualificationExample.objects.filter(audience=audience).exclude(answers__membership__labeler=labeler)[0]
     fitting.instruction = job.definition.instruction
     fitting.save()
     job = factories.draw_job(requester, audience, datapoints=12, responses=1)
@@ -394,7 +395,7 @@ def test_a_dropped_labeler_answering_a_quality_check_gets_no_grade_and_no_next_t
     from audiences.models import QualificationAnswer
     from audiences.services import membership_set_state
 
-    audience = factories.draw_audience(requester, examples=4, min_tasks=4, max_tasks=4)
+    audience = factories.draw_audience(requester, examples=6, min_tasks=4, max_tasks=4)
     audience.gold_rate = 0.5
     audience.save()
     client = graduate(labeler, audience)

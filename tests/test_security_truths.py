@@ -62,7 +62,8 @@ def audiences(requester):
                                              gold_rate=0.5, target_accuracy=0.5)
     draw_truth = {}
     # The examples ask what the factories' jobs ask: only those are served as their gold.
-    for index in range(4):
+    # Qualification takes at most 4 of the 8; the rest serve as checks, each once.
+    for index in range(8):
         example = audience_services.example_add_draw(
             audience=draw, owner=requester, instruction="Color in all the blue books",
             datapoint=factories.url(f"mug-{index}"), truths=[DRAW_TRUTHS[index % 2]],
@@ -72,7 +73,7 @@ def audiences(requester):
     compare = audience_services.audience_create(owner=requester, name="Duck judges", min_tasks=3, max_tasks=4,
                                                 gold_rate=0.5, target_accuracy=0.5)
     compare_truth = {}
-    for index in range(4):
+    for index in range(8):
         good, bad = factories.url(f"duck-{index}"), factories.url(f"goose-{index}")
         audience_services.example_add_compare(audience=compare, owner=requester,
                                               instruction="Which image follows the prompt?",
@@ -186,24 +187,27 @@ def test_no_truth_reaches_a_labeler_through_qualification_or_gold_tasks(requeste
     assert explanations == 2
 
 
-def test_nothing_marks_a_compare_gold_tasks_truth(requester, labeler, audiences, monkeypatch):
+def test_nothing_marks_a_compare_gold_tasks_truth(requester, make_labeler, audiences, monkeypatch):
     """Served as job tasks, a compare example's items come in both orders
     and are described alike: the truth is not told apart by position or field."""
+    from labeling.selectors import task_view
+
     _, _, compare, compare_truth = audiences
-    Membership.objects.create(labeler=labeler, audience=compare, state=Membership.State.GRADUATED, user_score=0.9)
     monkeypatch.setattr(job_services, "_random", AlwaysGold())
     job = factories.compare_job(requester, compare, datapoints=1, responses=1)
     positions = []
-    for _ in range(24):
-        lease = job_services.task_next(labeler=labeler, job=job)
-        assert lease.example_id is not None
-        from labeling.selectors import task_view
-
-        task = task_view(lease)
-        values = [item["value"] for item in task["items"]]
-        assert set(task["items"][0]) == set(task["items"][1])
-        positions.append(values.index(compare_truth[frozenset(values)]))
-        job_services.task_skip(labeler=labeler, task_id=lease.public_id)
+    for index in range(3):  # each labeler is shown each of the 8 examples once
+        labeler = make_labeler(f"checked{index}")
+        Membership.objects.create(labeler=labeler, audience=compare, state=Membership.State.GRADUATED,
+                                  user_score=0.9)
+        while (lease := job_services.task_next(labeler=labeler, job=job)).example_id is not None:
+            task = task_view(lease)
+            values = [item["value"] for item in task["items"]]
+            assert set(task["items"][0]) == set(task["items"][1])
+            positions.append(values.index(compare_truth[frozenset(values)]))
+            job_services.task_skip(labeler=labeler, task_id=lease.public_id)
+        job_services.task_skip(labeler=labeler, task_id=lease.public_id)  # the job's own task: room for the next
+    assert len(positions) == 24
     assert set(positions) == {0, 1}, positions  # p of a fluke: 2 / 2**24
 
 
@@ -294,7 +298,7 @@ def test_the_compare_order_is_fixed_for_a_task(requester, labeler, monkeypatch, 
     """Asked again (a reload), a qualification, gold or job task shows its
     items in the same order."""
     settings.SUBMIT_RATE = "none"  # many reloads
-    audience = factories.compare_audience(requester, examples=4, min_tasks=4, max_tasks=4, target_accuracy=0.5,
+    audience = factories.compare_audience(requester, examples=6, min_tasks=4, max_tasks=4, target_accuracy=0.5,
                                           gold_rate=0.5)
     client = Client()
     client.force_login(labeler)
