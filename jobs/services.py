@@ -405,6 +405,13 @@ def has_open_slot(*, job: Job, labeler: AbstractBaseUser, now) -> bool:
     return _open_slot(job=job, labeler=labeler, now=now, exclude=(), lock=False) is not None
 
 
+def has_work_for(*, job: Job, labeler: AbstractBaseUser, now) -> bool:
+    """Whether the job has a task for ``labeler``: one they hold (a check or
+    a datapoint alike), or an open datapoint."""
+    return _held_lease(job=job, labeler=labeler, now=now) is not None or has_open_slot(job=job, labeler=labeler,
+                                                                                        now=now)
+
+
 FEED_ORDER = " ORDER BY jd.response_count DESC, jd.position LIMIT 1"
 
 

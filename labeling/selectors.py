@@ -20,7 +20,7 @@ from audiences.models import Audience, Membership
 from audiences.services import MIN_EXAMPLES_TO_OPEN
 from jobs import content
 from jobs.models import Asset, Datapoint, Job, Lease
-from jobs.services import has_open_slot
+from jobs.services import has_work_for
 
 
 def item_view(asset: Asset) -> dict:
@@ -164,7 +164,7 @@ def audiences_to_qualify(*, labeler: AbstractBaseUser):
 
 def jobs_with_work(*, labeler: AbstractBaseUser) -> list[Job]:
     """Running jobs of the labeler's audiences (graduated, or global) with
-    a datapoint left for them. Not how many: a quality check's answer leaves
+    a task for them, held or open. Not how many: a quality check's answer leaves
     that number as it was and a job task's answer lowers it, so it would
     tell the labeler which tasks were checks."""
     graduated = Membership.objects.filter(
@@ -177,5 +177,5 @@ def jobs_with_work(*, labeler: AbstractBaseUser) -> list[Job]:
         .order_by("created_at")
     )
     now = timezone.now()
-    return [job for job in jobs if has_open_slot(job=job, labeler=labeler, now=now)]
+    return [job for job in jobs if has_work_for(job=job, labeler=labeler, now=now)]
 
