@@ -135,8 +135,10 @@ def test_a_cheating_labeler_does_no_better_than_chance(server, requester):
     assert Lease.objects.filter(job=job, example__isnull=False).count() == checks
     assert truth_tasks >= 200 and checks >= 100 and job_tasks >= 100, (truth_tasks, checks, job_tasks)
     for signal, hit in hits.items():  # the truth is listed first on every one of them
-        interval = binomtest(hit, truth_tasks, 0.5).proportion_ci(confidence_level=0.99)
-        assert interval.low <= 0.5 <= interval.high, (signal, hit, truth_tasks)
+        # No better than chance: hits not above half at the 0.1% level, so a fair run fails at most once in a
+        # thousand (task ids are random here; tests/test_security_truths.py holds fixed ones to the 99% interval).
+        # Before the order came from a server secret, "task id" scored every one.
+        assert binomtest(hit, truth_tasks, 0.5, alternative="greater").pvalue > 0.001, (signal, hit, truth_tasks)
     for signal, (on_checks, on_job_tasks) in flagged.items():
         # No signal marks checks more often than job tasks (both are 0 here: nothing repeats, nothing moves).
         assert on_checks == on_job_tasks == 0, (signal, on_checks, checks, on_job_tasks, job_tasks)
