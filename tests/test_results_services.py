@@ -436,6 +436,24 @@ def test_a_quality_check_is_an_example_the_labeler_has_never_seen(requester, lab
     assert Response.objects.filter(job=job).count() == 20
 
 
+def test_no_quality_checks_in_jobs_whose_tasks_show_a_media_context(requester, labeler, gold_always):
+    """An example has no media context to show: among tasks that all show
+    one, it would stand out, so such a job gets no checks."""
+    audience = factories.draw_audience(requester, examples=8, min_tasks=4, max_tasks=4)
+    audience.gold_rate = 0.5
+    audience.save()
+    graduate(labeler, audience)
+    definition = job_services.job_definition_create_draw(
+        owner=requester, name="Blue books", instruction="Color in all the blue books",
+        datapoints=[factories.url(f"shelf-{i}") for i in range(6)], responses_per_datapoint=1,
+        media_contexts=[factories.url(f"reference-{i}") for i in range(6)],
+    )
+    job = job_services.job_create(owner=requester, definition=definition, audience=audience)
+    answer_all(job, [labeler], lambda lease: factories.stroke_inside())
+    assert Response.objects.filter(job=job).count() == 6
+    assert not Lease.objects.filter(job=job, example__isnull=False).exists()
+
+
 def test_no_quality_checks_in_global_audiences(requester, labeler, gold_always):
     job = factories.draw_job(requester, global_audience(), datapoints=3, responses=1)
     answer_all(job, [labeler], lambda lease: factories.stroke_inside())
