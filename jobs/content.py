@@ -29,6 +29,12 @@ def definition(pk: int) -> JobDefinition:
     return JobDefinition.objects.get(pk=pk)
 
 
+@lru_cache(maxsize=1024)
+def shows_media_context(definition_pk: int) -> bool:
+    """Whether a datapoint of the definition shows a media context."""
+    return Datapoint.objects.filter(definition_id=definition_pk, media_context__isnull=False).exists()
+
+
 _datapoints: OrderedDict[int, Datapoint] = OrderedDict()
 _lock = threading.Lock()
 
@@ -57,5 +63,6 @@ def datapoint(pk: int) -> Datapoint:
 def clear() -> None:
     """Forget everything (tests whose rolled-back rows may share ids)."""
     definition.cache_clear()
+    shows_media_context.cache_clear()
     with _lock:
         _datapoints.clear()

@@ -468,8 +468,11 @@ def _gold_example(job: Job, labeler: AbstractBaseUser, now) -> QualificationExam
     Only an example the labeler has never been shown, in qualification or as
     a check: a job datapoint never comes to a labeler twice, so an image seen
     before would mark the task as a check. Ongoing checks therefore need more
-    examples than qualification uses (its ``max_tasks``)."""
+    examples than qualification uses (its ``max_tasks``). None in a job whose
+    tasks show a media context: an example has none to show."""
     definition = job.definition
+    if content.shows_media_context(definition.pk):
+        return None
     shown = Lease.objects.filter(labeler=labeler, example__isnull=False).values("example")
     answered = QualificationAnswer.objects.filter(membership__labeler=labeler,
                                                   membership__audience_id=job.audience_id).values("example")
