@@ -29,6 +29,7 @@ from labeling.simulation import Oracle, SimulatedLabeler, create_labelers
 from tests import factories
 from tests.stack import AsgiServer, CeleryWorker, RedisServer, django_env
 from tests.test_pipeline_integration import assert_results_complete_and_reproducible, wait_completed
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -98,16 +99,6 @@ def assert_exact_counts(job: Job, responses_per_datapoint: int, labelers=()) -> 
             assert lease.status == Lease.Status.SUBMITTED
             assert Response.objects.filter(job_datapoint_id=lease.job_datapoint_id, labeler_id=lease.labeler_id).exists()
     assert sum(len(labeler.accepted) for labeler in labelers) <= len(rows)
-
-
-def wait_until(predicate, timeout: float, what: str, log=lambda: ""):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"{what} not seen in {timeout}s\n{log()[-3000:]}")
 
 
 # --- a Celery worker killed in the middle of aggregating --------------------------------------------

@@ -25,22 +25,13 @@ from jobs.models import Job, Response
 from tests import factories
 from tests.stack import PYTHON, AsgiServer, ManagedProcess, django_env
 from tests.test_faults import assert_exact_counts
+from tests.waiting import wait_until
 
 
 def simulate(*args: str) -> str:
     out = io.StringIO()
     call_command("simulate_labelers", *args, stdout=out)
     return out.getvalue()
-
-
-def wait_until(predicate, timeout: float, what: str, log=lambda: ""):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not seen in {timeout}s\n{log()[-3000:]}")
 
 
 def count(summary: str, pattern: str) -> int:

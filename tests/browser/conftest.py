@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -239,11 +238,3 @@ def assert_line_follows(line: dict, path, tolerance: float = 0.004) -> None:
         assert abs(stored[0] - drawn[0]) <= tolerance and abs(stored[1] - drawn[1]) <= tolerance, (stored, drawn)
 
 
-def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")

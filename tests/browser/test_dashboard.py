@@ -20,7 +20,8 @@ from jobs import services as job_services
 from jobs.models import Job, JobDatapoint
 from labeling.models import Heartbeat
 from labeling.simulation import Oracle, SimulatedLabeler, create_labelers
-from tests.browser.conftest import PASSWORD, log_in, picture, wait_until
+from tests.browser.conftest import PASSWORD, log_in, picture
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 

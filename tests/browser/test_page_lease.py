@@ -15,7 +15,8 @@ from audiences.selectors import global_audience
 from jobs import services as job_services
 from jobs.models import Lease
 from tests import factories
-from tests.browser.conftest import picture, sign_up, start_asgi_server, upload, wait_for_draw, wait_until
+from tests.browser.conftest import picture, sign_up, start_asgi_server, upload, wait_for_draw
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 
