@@ -962,13 +962,19 @@ def task_skip(*, labeler: AbstractBaseUser, task_id: Any) -> Lease:
     """Give the task back: its slot returns to the pool, and the labeler will
     not be offered this datapoint again."""
     lease, slot = _claim_lease(labeler=labeler, task_id=task_id)
-    was_active = lease.status == Lease.Status.ACTIVE
-    lease.status = Lease.Status.SKIPPED
-    writes = [(f"UPDATE {Lease._meta.db_table} SET status = %s WHERE id = %s", [lease.status, lease.pk])]
-    if slot is not None and was_active:  # a released lease no longer counts
+    _lease_end(lease, slot, Lease.Status.SKIPPED)
+    return lease
+
+
+def _lease_end(lease: Lease, slot: JobDatapoint | None, status: str) -> None:
+    """Give the claimed ``lease`` its final ``status`` (skipped, released)
+    and, when it was still active, count it out of its locked datapoint's
+    row, in one round trip."""
+    writes = [(f"UPDATE {Lease._meta.db_table} SET status = %s WHERE id = %s", [status, lease.pk])]
+    if slot is not None and lease.status == Lease.Status.ACTIVE:  # a released lease no longer counts
         writes.append((f"UPDATE {JobDatapoint._meta.db_table} SET {LEASE_ENDED} WHERE id = %s", [slot.pk]))
     rows.write_together(writes)
-    return lease
+    lease.status = status
 
 
 def task_renew(*, labeler: AbstractBaseUser, task_id: Any, lease_seconds: int | None = None) -> Lease:
@@ -1001,13 +1007,8 @@ def task_release(*, labeler: AbstractBaseUser, task_id: Any) -> Lease:
     that ran out is released all the same (it stops counting)."""
     with transaction.atomic():
         lease, slot = _claim_lease(labeler=labeler, task_id=task_id)
-        if lease.status == Lease.Status.RELEASED:
-            return lease
-        lease.status = Lease.Status.RELEASED
-        writes = [(f"UPDATE {Lease._meta.db_table} SET status = %s WHERE id = %s", [lease.status, lease.pk])]
-        if slot is not None:
-            writes.append((f"UPDATE {JobDatapoint._meta.db_table} SET {LEASE_ENDED} WHERE id = %s", [slot.pk]))
-        rows.write_together(writes)
+        if lease.status != Lease.Status.RELEASED:
+            _lease_end(lease, slot, Lease.Status.RELEASED)
     return lease
 
 
