@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.utils.crypto import salted_hmac
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from audiences.grading import CHANCE, user_score
 from audiences.models import Audience, Membership

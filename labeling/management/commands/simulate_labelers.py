@@ -39,8 +39,8 @@ from labeling.simulation import Oracle, create_labelers
 
 ORACLE_WORKERS = 4
 DEFAULT_TIMEOUT = 600.0  # without --watch
-JOIN_SECONDS = 35.0
-EXHAUSTED_GRACE = 10.0  # seconds --until-done waits for a job's last results once no labeler can give more  # a labeler's request in flight may take its timeout (30 s) to give up
+JOIN_SECONDS = 35.0  # a labeler's request in flight may take its timeout (30 s) to give up
+EXHAUSTED_GRACE = 10.0  # seconds --until-done waits for a job's last results once no labeler can give more
 
 
 class Command(BaseCommand):
