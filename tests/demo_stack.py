@@ -234,10 +234,17 @@ class Demo:
         """Per job of ``requester``: its name and state, responses per
         datapoint (stored and counted), answers given twice by one labeler,
         datapoints whose count of active leases is off."""
-        result = subprocess.run([PYTHON, "-c", _CENSUS % (requester,)], cwd=ROOT,
+        return json.loads(self.django(_CENSUS % (requester,)).strip().splitlines()[-1])
+
+    def django(self, code: str, timeout: float = 300) -> str:
+        """Run ``code`` (which calls ``django.setup()``) in a process of its
+        own on the demo's database and settings; what it printed."""
+        result = subprocess.run([PYTHON, "-c", code], cwd=ROOT,
                                 env={**self._env(), "DJANGO_SETTINGS_MODULE": "labeling.settings"},
-                                capture_output=True, text=True, timeout=120, check=True)
-        return json.loads(result.stdout.strip().splitlines()[-1])
+                                capture_output=True, text=True, timeout=timeout)
+        if result.returncode != 0:
+            raise RuntimeError(f"script exited {result.returncode}:\n{result.stderr[-3000:]}")
+        return result.stdout
 
     def server_errors(self) -> list[str]:
         """Lines of the server's log that record a 5xx reply or a traceback."""
