@@ -36,7 +36,7 @@ TASK_KEYS = {"id", "kind", "instruction", "context", "media_context", "items", "
 
 class EveryOtherTaskIsGold:
     """Stands in for ``jobs.services._random``: every other served task is a
-    gold task (``random() < gold_rate``), examples taken in turn."""
+    gold task (``random() < gold_rate``)."""
 
     def __init__(self) -> None:
         self.calls = 0
@@ -223,6 +223,48 @@ def test_a_gold_answer_does_not_show_in_what_the_labeler_sees(requester, labeler
     client.post(f"/api/labeler/tasks/{task['id']}/submit/", {"response": wrong_answer(task, compare_truth)},
                 content_type="application/json")
     assert client.get("/api/labeler/home/").json()["memberships"] == before["memberships"]
+
+
+def test_a_check_is_handed_out_and_shown_with_the_statements_of_a_job_task(requester, make_labeler, audiences,
+                                                                           monkeypatch):
+    """What takes a server's time: on PostgreSQL a check is leased in one
+    statement, as a job task is, and shown from the process's cache, as a
+    datapoint is (bench/gold_timing.py measures the time itself)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from jobs import content
+    from labeling.selectors import task_view
+
+    if connection.vendor != "postgresql":
+        pytest.skip("counts PostgreSQL statements")
+    _, _, compare, _ = audiences
+    job = factories.compare_job(requester, compare, datapoints=4, responses=3)
+    content.definition(job.definition_id)  # as in a process that served this job before
+    content.shows_media_context(job.definition_id)
+    statements = {}
+    for index, gold in enumerate((False, True, True)):
+        labeler = make_labeler(f"timed{index}")
+        membership = Membership.objects.create(labeler=labeler, audience=compare,
+                                               state=Membership.State.GRADUATED)
+        monkeypatch.setattr(job_services, "_random", AlwaysGold() if gold else random_never_gold())
+        with CaptureQueriesContext(connection) as queries:
+            lease = job_services.task_next(labeler=labeler, job=job, membership=membership)
+            task_view(lease)
+        assert (lease.example_id is not None) == gold
+        statements.setdefault(gold, []).append(len(queries.captured_queries))
+    # A job task: the lease, then its datapoint (read with the next ones). The first check: the lease,
+    # then the examples around it and their truth boxes, into the cache; the next one, shown to
+    # another labeler, is the lease alone.
+    assert statements == {False: [2], True: [3, 1]}, statements
+
+
+def random_never_gold():
+    class NeverGold(EveryOtherTaskIsGold):
+        def random(self) -> float:
+            return 0.999
+
+    return NeverGold()
 
 
 # --- the left/right order of compare items --------------------------------------------------------
