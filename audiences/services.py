@@ -339,12 +339,8 @@ def qualification_answer(*, labeler: AbstractBaseUser, audience: Audience, task_
 
 def membership_grade_gold(*, membership: Membership, example: QualificationExample, response: Any) -> Grade:
     """Grade an answer to an example served among job tasks into the
-    membership's score (the caller holds the membership's lock)."""
-    example = (
-        QualificationExample.objects.select_related("asset", "asset_b", "truth_asset")
-        .prefetch_related("truth_boxes")
-        .get(pk=example.pk)
-    )
+    membership's score (the caller holds the membership's lock, and passes
+    the example with its items, truth item and truth boxes loaded)."""
     grade = example_grade(example=example, response=response)
     QualificationAnswer.objects.create(
         membership=membership, example=example, gold=True, payload=response, correct=grade.correct,

@@ -10,6 +10,14 @@ Datapoints are read in runs of ``DATAPOINT_BATCH`` consecutive ids: a job's
 datapoints are created together, so their ids follow each other, and the
 feed hands them out roughly in that order. One read then serves the tasks
 that follow instead of one read per datapoint.
+
+A quality check shows an example in place of a datapoint, and its answer is
+graded against the example's truth: examples are read from here as well, in
+runs of ``EXAMPLE_BATCH`` ids around the one asked for (an audience's
+examples are mostly added together), so that a check takes about as long to
+show and to answer as a job task. An example's items never change, but its
+context, truth boxes and required precision may be edited in the admin: an
+example is kept ``EXAMPLE_SECONDS``, so an edit reaches checks within that.
 """
 
 from __future__ import annotations
@@ -18,10 +26,17 @@ import threading
 from collections import OrderedDict
 from functools import lru_cache
 
+from cachetools import TTLCache
+
+from audiences.models import QualificationExample
+
 from .models import Datapoint, JobDefinition
 
 DATAPOINT_BATCH = 64
 DATAPOINTS_KEPT = 16384
+EXAMPLE_BATCH = 128
+EXAMPLE_SECONDS = 60
+EXAMPLES_KEPT = 4096
 
 
 @lru_cache(maxsize=1024)
@@ -60,9 +75,33 @@ def datapoint(pk: int) -> Datapoint:
     raise Datapoint.DoesNotExist(f"Datapoint {pk} does not exist.")
 
 
+_examples: TTLCache = TTLCache(maxsize=EXAMPLES_KEPT, ttl=EXAMPLE_SECONDS)
+_examples_lock = threading.Lock()
+
+
+def example(pk: int) -> QualificationExample:
+    """The example with its items, truth item and truth boxes loaded."""
+    with _examples_lock:
+        found = _examples.get(pk)
+    if found is not None:
+        return found
+    batch = list(QualificationExample.objects.select_related("asset", "asset_b", "truth_asset")
+                 .prefetch_related("truth_boxes")
+                 .filter(pk__gte=pk - EXAMPLE_BATCH // 2, pk__lt=pk + EXAMPLE_BATCH // 2))
+    with _examples_lock:
+        for item in batch:
+            _examples[item.pk] = item
+    for item in batch:
+        if item.pk == pk:
+            return item
+    raise QualificationExample.DoesNotExist(f"Example {pk} does not exist.")
+
+
 def clear() -> None:
     """Forget everything (tests whose rolled-back rows may share ids)."""
     definition.cache_clear()
     shows_media_context.cache_clear()
     with _lock:
         _datapoints.clear()
+    with _examples_lock:
+        _examples.clear()

@@ -318,6 +318,9 @@ class Lease(models.Model):
         indexes = [
             models.Index(fields=["job_datapoint", "status", "expires_at"], name="lease_live"),
             models.Index(fields=["labeler", "job", "status"], name="lease_labeler_job"),
+            # The quality checks a labeler was shown (never shown twice); few rows.
+            models.Index(fields=["labeler", "example"], name="lease_labeler_checks",
+                         condition=Q(example__isnull=False)),
         ]
 
 

@@ -458,29 +458,74 @@ def _gold_due(job: Job) -> bool:
     return _random.random() < audience.gold_rate
 
 
-def _gold_example(job: Job, labeler: AbstractBaseUser, now) -> QualificationExample | None:
-    """One of a custom audience's own examples that asks what the job asks
-    (its kind and instruction: the labeler sees the job's instruction and is
-    graded against the example's truth), served as if it were a job task;
-    none while the labeler has no job work left, which the same look for an
-    open datapoint as a job task's tells.
+def _new_check_sql(*, job: Job, labeler: AbstractBaseUser, now, duration: timedelta, public_id: str,
+                   unless: str = "") -> tuple[str, list]:
+    """An INSERT of a lease on a quality check for ``labeler`` in ``job``,
+    ``RETURNING id, example_id``; it inserts nothing unless one fits.
 
-    Only an example the labeler has never been shown, in qualification or as
-    a check: a job datapoint never comes to a labeler twice, so an image seen
-    before would mark the task as a check. Ongoing checks therefore need more
-    examples than qualification uses (its ``max_tasks``). None in a job whose
-    tasks show a media context: an example has none to show."""
+    A check is one of the custom audience's own examples that asks what the
+    job asks (its kind and instruction: the labeler sees the job's
+    instruction and is graded against the example's truth), picked at
+    random, served as if it were a job task; none while the labeler has no
+    job work left, which the same look for an open datapoint as a job
+    task's tells. Only an example the labeler has never been shown, in
+    qualification or as a check: a job datapoint never comes to a labeler
+    twice, so an image seen before would mark the task as a check. Ongoing
+    checks therefore need more examples than qualification uses (its
+    ``max_tasks``). ``unless``: a parameterless SQL condition under which it
+    inserts nothing. The examples shown and answered are each read once (the
+    labeler's checks through the ``lease_labeler_checks`` index), whatever
+    the planner knows of the tables.
+
+    One statement, as a job task's lease is on PostgreSQL, so that a check
+    takes about as long to hand out as a job task."""
     definition = job.definition
-    if content.shows_media_context(definition.pk):
+    open_sql, open_params = _open_slot_sql(select="1", job=job, labeler=labeler, now=now, tail=" LIMIT 1")
+    lease_table = Lease._meta.db_table
+    unless_sql = f" AND NOT ({unless})" if unless else ""
+    return (
+        f"INSERT INTO {lease_table}"
+        f" (public_id, job_id, job_datapoint_id, example_id, labeler_id, status, leased_at, expires_at)"
+        f" SELECT %s, %s, NULL, e.id, %s, %s, %s, %s FROM {QualificationExample._meta.db_table} e"
+        f" WHERE e.audience_id = %s AND e.kind = %s AND e.instruction = %s{unless_sql}"
+        f" AND e.id NOT IN (SELECT shown.example_id FROM {lease_table} shown"
+        f" WHERE shown.labeler_id = %s AND shown.example_id IS NOT NULL)"
+        f" AND e.id NOT IN (SELECT answered.example_id FROM {QualificationAnswer._meta.db_table} answered"
+        f" JOIN {Membership._meta.db_table} m ON m.id = answered.membership_id WHERE m.labeler_id = %s)"
+        f" AND EXISTS ({open_sql}) ORDER BY random() LIMIT 1 RETURNING id, example_id",
+        [public_id, job.pk, labeler.pk, Lease.Status.ACTIVE, rows.datetime_param(now),
+         rows.datetime_param(now + duration), job.audience_id, definition.kind, definition.instruction,
+         labeler.pk, labeler.pk, *open_params],
+    )
+
+
+def _new_check(*, job: Job, labeler: AbstractBaseUser, now, duration: timedelta) -> Lease | None:
+    """A new lease on a quality check (``_new_check_sql``), or ``None``."""
+    public_id = ids.task_id()
+    with connection.cursor() as cursor:
+        cursor.execute(*_new_check_sql(job=job, labeler=labeler, now=now, duration=duration, public_id=public_id))
+        row = cursor.fetchone()
+    if row is None:
         return None
-    shown = Lease.objects.filter(labeler=labeler, example__isnull=False).values("example")
-    answered = QualificationAnswer.objects.filter(membership__labeler=labeler,
-                                                  membership__audience_id=job.audience_id).values("example")
-    examples = list(job.audience.examples.filter(kind=definition.kind, instruction=definition.instruction)
-                    .exclude(pk__in=shown).exclude(pk__in=answered).values_list("pk", flat=True))
-    if not examples or not has_open_slot(job=job, labeler=labeler, now=now):
-        return None
-    return QualificationExample.objects.get(pk=_random.choice(examples))
+    return _held_from_row(job, labeler, (row[0], public_id, None, row[1], now, now + duration, None, None))
+
+
+def _held_or_new_check(*, job: Job, labeler: AbstractBaseUser, now, duration: timedelta) -> Lease | None:
+    """The labeler's live lease in ``job``, or else a new lease on a quality
+    check (``_new_check_sql``), in one statement (PostgreSQL)."""
+    held_sql, held_params = _held_lease_sql(job=job, labeler=labeler, now=now)
+    public_id = ids.task_id()
+    check_sql, check_params = _new_check_sql(job=job, labeler=labeler, now=now, duration=duration,
+                                             public_id=public_id, unless="EXISTS (SELECT 1 FROM held)")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH held AS ({held_sql}), leased AS ({check_sql})"
+            f" SELECT held.* FROM held UNION ALL"
+            f" SELECT leased.id, %s, NULL, leased.example_id, %s, %s, NULL, NULL FROM leased",
+            [*held_params, *check_params, public_id, rows.datetime_param(now), rows.datetime_param(now + duration)],
+        )
+        row = cursor.fetchone()
+    return None if row is None else _held_from_row(job, labeler, row)
 
 
 def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | None = None,
@@ -505,13 +550,18 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
     if membership is None:
         working_membership(labeler=labeler, audience=job.audience)
     job.definition = content.definition(job.definition_id)
-    gold_due = _gold_due(job)
+    # None in a job whose tasks show a media context: an example has none to show.
+    check_due = _gold_due(job) and not content.shows_media_context(job.definition_id)
     duration = _lease_duration(lease_seconds)
     held_looked_for = False
-    if not gold_due and connection.vendor == "postgresql":
-        # The common case, in one statement: the held lease, or a new one on
-        # a datapoint whose row shows room. None: look closer, below.
-        lease = _held_or_new_lease(job=job, labeler=labeler, now=timezone.now(), duration=duration)
+    if connection.vendor == "postgresql":
+        # The common cases, in one statement each: the held lease, or a new
+        # quality check when one is due, or a new lease on a datapoint whose
+        # row shows room. None: look closer, below.
+        now = timezone.now()
+        lease = _held_or_new_check(job=job, labeler=labeler, now=now, duration=duration) if check_due else None
+        if lease is None:
+            lease = _held_or_new_lease(job=job, labeler=labeler, now=now, duration=duration)
         if lease is not None:
             return lease
         held_looked_for = True
@@ -521,11 +571,10 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
             held = _held_lease(job=job, labeler=labeler, now=now)
             if held is not None:
                 return held
-        if gold_due:
-            example = _gold_example(job, labeler, now)
-            if example is not None:
-                return Lease.objects.create(job=job, example=example, labeler=labeler, leased_at=now,
-                                            expires_at=now + duration)
+            if check_due:
+                check = _new_check(job=job, labeler=labeler, now=now, duration=duration)
+                if check is not None:
+                    return check
         slot = _open_slot(job=job, labeler=labeler, now=now, exclude=(), lock=True)
         tried: list[int] = []
         for _ in range(MAX_SLOT_ATTEMPTS):
@@ -948,7 +997,7 @@ def _gold_submit(*, labeler: AbstractBaseUser, lease: Lease, response: Any) -> M
     except Membership.DoesNotExist:
         locked = None
     membership = _working(labeler=labeler, audience=lease.job.audience, membership=locked)
-    membership_grade_gold(membership=membership, example=lease.example, response=response)
+    membership_grade_gold(membership=membership, example=content.example(lease.example_id), response=response)
     if membership_check_bar(membership=membership):
         return membership
     # Dropped: their tasks in this audience's jobs go back to the pool.

@@ -25,8 +25,10 @@ from jobs.models import DatapointResult, Job, JobDatapoint, Lease
 
 
 def membership_lock(*, labeler_id: int, audience_id: int) -> Membership:
-    """Lock the labeler's membership row (``Membership.DoesNotExist`` if none)."""
-    return Membership.objects.select_for_update().get(labeler_id=labeler_id, audience_id=audience_id)
+    """Lock the labeler's membership row (``Membership.DoesNotExist`` if
+    none), its audience read with it."""
+    return (Membership.objects.select_for_update(of=("self",)).select_related("audience")
+            .get(labeler_id=labeler_id, audience_id=audience_id))
 
 
 def job_datapoint_lock_for_task(*, task_id: str, labeler_id: int, related: tuple[str, ...] = ()) -> JobDatapoint | None:

@@ -66,7 +66,7 @@ def task_view(lease: Lease) -> dict:
     job = lease.job
     if lease.example_id:
         # A quality check looks exactly like the job's own tasks.
-        source, media = lease.example, None
+        source, media = content.example(lease.example_id), None
     else:
         source = content.datapoint(lease.job_datapoint.datapoint_id)
         media = source.media_context

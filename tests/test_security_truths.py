@@ -45,9 +45,6 @@ class EveryOtherTaskIsGold:
         self.calls += 1
         return 0.0 if self.calls % 2 else 0.999
 
-    def choice(self, sequence):
-        return sequence[self.calls % len(sequence)]
-
 
 class AlwaysGold(EveryOtherTaskIsGold):
     def random(self) -> float:
