@@ -337,11 +337,11 @@ def qualification_answer(*, labeler: AbstractBaseUser, audience: Audience, task_
 # --- Ongoing quality ----------------------------------------------------------------------
 
 
-def membership_grade_gold(*, membership: Membership, example: QualificationExample, response: Any) -> Grade:
-    """Grade an answer to an example served among job tasks into the
-    membership's score (the caller holds the membership's lock, and passes
-    the example with its items, truth item and truth boxes loaded)."""
-    grade = example_grade(example=example, response=response)
+def membership_grade_gold(*, membership: Membership, example: QualificationExample, response: Any,
+                          grade: Grade) -> Grade:
+    """Count an answer to an example served among job tasks, graded by
+    ``example_grade``, into the membership's score (the caller holds the
+    membership's lock)."""
     QualificationAnswer.objects.create(
         membership=membership, example=example, gold=True, payload=response, correct=grade.correct,
         precision=grade.precision, completeness=grade.completeness,

@@ -12,7 +12,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -30,6 +30,9 @@ from . import assets as asset_files
 from . import content, rows, wire
 from .aggregation import leader_confidence
 from .models import Asset, Datapoint, Job, JobDatapoint, JobDefinition, Lease, Response, TaskKind
+
+if TYPE_CHECKING:
+    import audiences.services
 
 MAX_DATAPOINTS = 100_000
 # Candidates a labeler's next-task request tries before giving up (each one
@@ -790,10 +793,16 @@ def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Su
     _check_open(lease.status)
     _check_running(job)
     if lease.job_datapoint_id is None:
+        # Graded before any lock (a bad answer changes nothing), the example read from the cache,
+        # and the lease locked alone: a check's answer takes few statements more than a job answer.
+        from audiences.services import example_grade
+
+        example = content.example(lease.example_id)
+        grade = example_grade(example=example, response=response)
         with transaction.atomic():
-            lease = locks.lease_lock(public_id=task_id, labeler_id=labeler.pk)
+            lease.status = locks.lease_status_lock(lease_id=lease.pk)
             _check_open(lease.status)
-            membership = _gold_submit(labeler=labeler, lease=lease, response=response)
+            membership = _gold_submit(labeler=labeler, lease=lease, example=example, response=response, grade=grade)
             _mark_submitted(lease)
         return Submitted(lease=lease, membership=membership)
     slot = lease.job_datapoint
@@ -985,11 +994,13 @@ def _confident(slot: JobDatapoint, definition: JobDefinition, payload: dict, mem
     return leader is not None and confidence + 1e-9 >= definition.confidence_threshold  # 1e-9: float rounding
 
 
-def _gold_submit(*, labeler: AbstractBaseUser, lease: Lease, response: Any) -> Membership | None:
-    """Grade a quality check into the labeler's membership; drop them from
-    the audience when their score falls below its bar (then ``None``). Their
-    earlier responses keep the score they were given with. A labeler no
-    longer graduated (dropped meanwhile) is refused, as on a job task."""
+def _gold_submit(*, labeler: AbstractBaseUser, lease: Lease, example: QualificationExample, response: Any,
+                 grade: audiences.services.Grade) -> Membership | None:
+    """Count a quality check's graded answer into the labeler's membership;
+    drop them from the audience when their score falls below its bar (then
+    ``None``). Their earlier responses keep the score they were given with.
+    A labeler no longer graduated (dropped meanwhile) is refused, as on a
+    job task."""
     from audiences.services import membership_check_bar, membership_grade_gold
 
     try:
@@ -997,7 +1008,7 @@ def _gold_submit(*, labeler: AbstractBaseUser, lease: Lease, response: Any) -> M
     except Membership.DoesNotExist:
         locked = None
     membership = _working(labeler=labeler, audience=lease.job.audience, membership=locked)
-    membership_grade_gold(membership=membership, example=content.example(lease.example_id), response=response)
+    membership_grade_gold(membership=membership, example=example, response=response, grade=grade)
     if membership_check_bar(membership=membership):
         return membership
     # Dropped: their tasks in this audience's jobs go back to the pool.

@@ -100,6 +100,11 @@ def lease_lock(*, public_id: str, labeler_id: int) -> Lease:
     ).get(public_id=public_id, labeler_id=labeler_id)
 
 
+def lease_status_lock(*, lease_id: int) -> str:
+    """Lock a lease row alone; its status under the lock."""
+    return Lease.objects.select_for_update().values_list("status", flat=True).get(pk=lease_id)
+
+
 RESULT_FIELDS = ("id", "response_count", "data", "state", "aggregator_version", "updated_at")
 
 
