@@ -15,6 +15,7 @@ export class StrokeModel {
     this.past = [];
     this.future = [];
     this.active = null;
+    this.erasing = false;
     this.points = 0;
   }
 
@@ -71,6 +72,43 @@ export class StrokeModel {
 
   end() {
     this.active = null;
+    this.erasing = false;
+  }
+
+  // Drop the stroke being drawn, leaving no trace in the history (a second
+  // finger came down: the gesture was a pinch, not a stroke).
+  cancel() {
+    if (!this.active) return false;
+    this.active = null;
+    this.future = [];
+    this.restore(this.past.pop() || []);
+    return true;
+  }
+
+  // Delete every stroke within ``reach`` of (x, y) (ratios; ``aspect`` is the
+  // image's width / height, so distances are measured in image widths). The
+  // strokes one eraser gesture deletes come back with one undo.
+  erase(x, y, reach, aspect) {
+    const hit = (line) => {
+      const touch = reach + line.size / 2;
+      const far = (p, q) => {
+        const ax = p.x, ay = p.y / aspect, bx = q.x, by = q.y / aspect, px = x, py = y / aspect;
+        const dx = bx - ax, dy = by - ay;
+        const length = dx * dx + dy * dy;
+        const t = length ? Math.min(1, Math.max(0, ((px - ax) * dx + (py - ay) * dy) / length)) : 0;
+        return Math.hypot(px - ax - t * dx, py - ay - t * dy) > touch;
+      };
+      const points = line.points;
+      if (points.length === 1) return !far(points[0], points[0]);
+      for (let i = 1; i < points.length; i += 1) if (!far(points[i - 1], points[i])) return true;
+      return false;
+    };
+    const kept = this.lines.filter((line) => !hit(line));
+    if (kept.length === this.lines.length) return false;
+    if (!this.erasing) this.remember();
+    this.erasing = true;
+    this.restore(kept);
+    return true;
   }
 
   count() {
