@@ -75,9 +75,10 @@ class DrawExampleForm(_ExampleTexts):
 
 class CompareExampleForm(_ExampleTexts):
     first_image = forms.FileField(label="First image", required=False)
-    first_url = forms.URLField(label="or its URL", required=False, max_length=wire.MAX_URL_LENGTH, assume_scheme="https")
+    first_url = forms.URLField(label="or the first item's URL", required=False, max_length=wire.MAX_URL_LENGTH,
+                               assume_scheme="https")
     second_image = forms.FileField(label="Second image", required=False)
-    second_url = forms.URLField(label="or its URL", required=False, max_length=wire.MAX_URL_LENGTH,
+    second_url = forms.URLField(label="or the second item's URL", required=False, max_length=wire.MAX_URL_LENGTH,
                                 assume_scheme="https")
     truth = forms.ChoiceField(label="The right one", choices=[("first", "First"), ("second", "Second")],
                               widget=forms.RadioSelect)

@@ -68,7 +68,8 @@ def test_a_requester_creates_an_audience_with_its_graduation_rule(requester):
         "name": "Shelf spotters", "description": "Find <b>blue</b> books", "target_accuracy": "0.8",
         "min_tasks": "4", "max_tasks": "9"})
     audience = Audience.objects.get(name="Shelf spotters")
-    assert response.status_code == 302 and response["Location"] == f"/dashboard/audiences/{audience.public_id}/examples/"
+    assert response.status_code == 302
+    assert response["Location"] == f"/dashboard/audiences/{audience.public_id}/examples/"
     assert (audience.owner, audience.kind, audience.target_accuracy, audience.min_tasks, audience.max_tasks) == (
         requester, Audience.Kind.CUSTOM, 0.8, 4, 9)
 
