@@ -37,10 +37,12 @@ export function mountDraw(body, task, { limits, submit, skip }) {
   const canvas = h("canvas", { class: "draw-canvas", role: "img", "aria-label": "Your drawing" });
   const frame = h("div", { class: "draw-frame", hidden: true }, [image, canvas]);
   const status = h("p", { class: "draw-status" }, ["Loading the image…"]);
-  const stage = h("div", { class: "draw-stage" }, [frame, status]);
+  const hint = h("p", { class: "zoom-hint", "aria-hidden": "true" }, ["Pinch to zoom · two fingers to move"]);
+  const stage = h("div", { class: "draw-stage" }, [frame, status, hint]);
   let resolutionFrame = 0;
   const zoomer = attachZoom(stage, frame, {
-    changed() {
+    changed(zoom) {
+      stage.classList.toggle("zoomed", zoom > 1);
       if (!resolutionFrame) resolutionFrame = requestAnimationFrame(sharpen);
       update();
     },

@@ -49,6 +49,7 @@ def test_a_requester_sets_up_and_starts_a_job_in_the_browser(make_requester, new
 
     log_in(page, "requester")
     page.goto("/dashboard/")
+    check("dashboard")
     page.get_by_role("link", name="New audience").click()
     page.get_by_label("Name").fill("Shelf spotters")
     page.get_by_label("Description").fill("Labelers who find every blue book.")
@@ -112,6 +113,8 @@ def test_a_requester_sets_up_and_starts_a_job_in_the_browser(make_requester, new
     page.get_by_role("button", name="Start the job").click()
     page.wait_for_url("**/dashboard/jobs/job_*/")
     check("job")
+    page.goto(f"/dashboard/audiences/{audience.public_id}/")
+    check("audience")
     job = Job.objects.get(owner=requester)
     assert job.audience == audience and job.definition.datapoints.count() == 3
 

@@ -136,3 +136,37 @@ def test_pinch_zoom_on_a_phone(make_requester, make_labeler, new_page, screensho
     (line,) = response.payload["lines"]  # the pinch left no stroke
     assert_line_follows(line, drawn)
     assert page.errors == []
+
+
+def test_the_stroke_model_erases_whole_strokes_and_cancels_a_pinch(page, server):
+    page.goto("/accounts/login/")
+    result = page.evaluate("""async () => {
+        const { StrokeModel } = await import('/static/js/strokes.js');
+        const model = new StrokeModel();
+        const stroke = (points, size = 0.02) => {
+            model.begin(points[0][0], points[0][1], size);
+            for (const [x, y] of points.slice(1)) model.add(x, y);
+            model.end();
+        };
+        stroke([[0.1, 0.1], [0.3, 0.1]]);
+        stroke([[0.1, 0.5], [0.3, 0.5]]);
+        stroke([[0.6, 0.6], [0.6, 0.9]]);
+        // one eraser gesture over the first and the third: one undo step
+        const missed = model.erase(0.2, 0.3, 0.01, 4 / 3);
+        const hitFirst = model.erase(0.2, 0.105, 0.01, 4 / 3);
+        const hitThird = model.erase(0.61, 0.75, 0.01, 4 / 3);
+        model.end();
+        const afterErase = model.toResponse().lines.length;
+        model.undo();
+        const afterUndo = model.toResponse().lines.length;
+        // a stroke cut short by a second finger leaves no trace and no undo step
+        model.begin(0.5, 0.5, 0.02);
+        model.add(0.55, 0.55);
+        model.cancel();
+        const afterCancel = model.toResponse().lines.length;
+        model.undo();
+        return { missed, hitFirst, hitThird, afterErase, afterUndo, afterCancel,
+                 afterSecondUndo: model.toResponse().lines.length };
+    }""")
+    assert result == {"missed": False, "hitFirst": True, "hitThird": True, "afterErase": 1, "afterUndo": 3,
+                      "afterCancel": 3, "afterSecondUndo": 2}
