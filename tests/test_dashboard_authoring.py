@@ -257,6 +257,15 @@ def test_a_bad_job_form_changes_nothing(requester, settings, monkeypatch, post, 
     assert counts() == before
 
 
+def test_more_files_than_a_request_may_carry_are_refused(requester, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 4
+    before = counts()
+    response = logged_in(requester).post("/dashboard/jobs/new/", {
+        **JOB, "files": [png(f"{i}.png", (i, 0, 0)) for i in range(5)]})
+    assert response.status_code == 400
+    assert counts() == before
+
+
 def test_an_image_with_too_many_pixels_is_refused_before_decoding(requester, settings):
     settings.ASSET_MAX_PIXELS = 50 * 50
     before = counts()

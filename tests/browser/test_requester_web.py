@@ -98,6 +98,12 @@ def test_a_requester_sets_up_and_starts_a_job_in_the_browser(make_requester, new
     page.get_by_label("Name", exact=True).fill("Shelf survey")
     page.get_by_label("Instruction").fill("Color in every blue book")
     page.get_by_label("Answers per datapoint").fill("2")
+    # more files than a form takes: the page says so and sends nothing
+    many = [image_file(tmp_path, f"many-{i}.png", width=8, height=8, seed=100 + i) for i in range(101)]
+    page.get_by_label("Images", exact=True).set_input_files(many)
+    page.get_by_role("button", name="Create and preview").click()
+    page.get_by_text("101 files chosen; at most 100 go in one job form").wait_for()
+    assert page.url.endswith("/dashboard/jobs/new/")
     page.get_by_label("Images", exact=True).set_input_files(
         [image_file(tmp_path, f"job-{i}.png", boxes=[BOXES[i]], seed=20 + i) for i in range(3)])
     check("job-new")
