@@ -182,9 +182,10 @@ export function mountDraw(body, task, { limits, submit, skip }) {
     if (!w) return;
     const scale = Math.max(dpr, Math.min(dpr * zoomer.zoom, MAX_CANVAS_PX / Math.max(w, height)));
     const width = Math.round(w * scale);
-    if (width !== canvas.width) {
+    const tall = Math.round(height * scale);
+    if (width !== canvas.width || tall !== canvas.height) {
       canvas.width = width;
-      canvas.height = Math.round(height * scale);
+      canvas.height = tall;
     }
     view.scale = canvas.width / w;
     redraw();
