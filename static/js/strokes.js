@@ -85,24 +85,15 @@ export class StrokeModel {
     return true;
   }
 
-  // Delete every stroke within ``reach`` of (x, y) (ratios; ``aspect`` is the
-  // image's width / height, so distances are measured in image widths). The
-  // strokes one eraser gesture deletes come back with one undo.
+  // Delete the strokes within ``reach`` of (x, y), in image widths (``aspect``
+  // is width / height); one undo brings back all one eraser gesture deleted.
   erase(x, y, reach, aspect) {
-    const hit = (line) => {
-      const touch = reach + line.size / 2;
-      const far = (p, q) => {
-        const ax = p.x, ay = p.y / aspect, bx = q.x, by = q.y / aspect, px = x, py = y / aspect;
-        const dx = bx - ax, dy = by - ay;
-        const length = dx * dx + dy * dy;
-        const t = length ? Math.min(1, Math.max(0, ((px - ax) * dx + (py - ay) * dy) / length)) : 0;
-        return Math.hypot(px - ax - t * dx, py - ay - t * dy) > touch;
-      };
-      const points = line.points;
-      if (points.length === 1) return !far(points[0], points[0]);
-      for (let i = 1; i < points.length; i += 1) if (!far(points[i - 1], points[i])) return true;
-      return false;
+    const near = (p, q, touch) => {
+      const dx = q.x - p.x, dy = (q.y - p.y) / aspect, px = x - p.x, py = (y - p.y) / aspect;
+      const t = Math.min(1, Math.max(0, (px * dx + py * dy) / (dx * dx + dy * dy || 1)));
+      return Math.hypot(px - t * dx, py - t * dy) <= touch;
     };
+    const hit = (line) => line.points.some((p, i) => near(line.points[Math.max(0, i - 1)], p, reach + line.size / 2));
     const kept = this.lines.filter((line) => !hit(line));
     if (kept.length === this.lines.length) return false;
     if (!this.erasing) this.remember();

@@ -34,16 +34,13 @@ export function attachZoom(stage, frame, { changed, pinchStarted }) {
     };
   }
 
-  // Zoom to ``next`` keeping the image point under (clientX, clientY) where it is.
-  function zoomAt(next, clientX, clientY) {
-    next = Math.min(MAX_ZOOM, Math.max(1, next));
+  // Zoom to ``next`` keeping the image point under (x, y) where it is.
+  function zoomAt(next, x, y) {
     const box = frame.getBoundingClientRect();
-    const ratioX = (clientX - box.left) / box.width;
-    const ratioY = (clientY - box.top) / box.height;
-    const left = box.left - shift.x;
-    const top = box.top - shift.y;
-    zoom = next;
-    shift = { x: clientX - ratioX * frame.offsetWidth * zoom - left, y: clientY - ratioY * frame.offsetHeight * zoom - top };
+    const [rx, ry] = [(x - box.left) / box.width, (y - box.top) / box.height];
+    const [left, top] = [box.left - shift.x, box.top - shift.y];
+    zoom = Math.min(MAX_ZOOM, Math.max(1, next));
+    shift = { x: x - rx * frame.offsetWidth * zoom - left, y: y - ry * frame.offsetHeight * zoom - top };
     if (zoom === 1) shift = { x: 0, y: 0 };
     else clamp();
     apply();
@@ -54,11 +51,6 @@ export function attachZoom(stage, frame, { changed, pinchStarted }) {
     shift = { x: shift.x + dx, y: shift.y + dy };
     clamp();
     apply();
-  }
-
-  function centre() {
-    const box = stage.getBoundingClientRect();
-    return { x: box.left + box.width / 2, y: box.top + box.height / 2 };
   }
 
   const wheel = (event) => {
@@ -119,31 +111,17 @@ export function attachZoom(stage, frame, { changed, pinchStarted }) {
     }
   };
 
+  // Space held (not typed into a control) turns mouse drags into pans.
   const key = (event) => {
-    if (event.key === " " && !event.repeat) {
-      const typing = event.target.closest && event.target.closest("input, textarea, select, button, a");
-      spaceHeld = event.type === "keydown" && !typing;
-      stage.classList.toggle("pan-ready", spaceHeld);
-      if (spaceHeld) event.preventDefault();
-    }
-  };
-  const keyUp = (event) => {
-    if (event.key === " ") {
-      spaceHeld = false;
-      stage.classList.remove("pan-ready");
-    }
+    if (event.key !== " " || event.repeat) return;
+    spaceHeld = event.type === "keydown" && !event.target.closest?.("input, textarea, select, button, a");
+    stage.classList.toggle("pan-ready", spaceHeld);
+    if (spaceHeld) event.preventDefault();
   };
 
-  const listeners = [
-    [stage, "wheel", wheel, { passive: false }],
-    [stage, "pointerdown", down, undefined],
-    [stage, "pointermove", move, undefined],
-    [stage, "pointerup", up, undefined],
-    [stage, "pointercancel", up, undefined],
-    [document, "keydown", key, undefined],
-    [document, "keyup", keyUp, undefined],
-  ];
-  for (const [target, type, listener, options] of listeners) target.addEventListener(type, listener, options);
+  const listeners = [[stage, "wheel", wheel], [stage, "pointerdown", down], [stage, "pointermove", move],
+    [stage, "pointerup", up], [stage, "pointercancel", up], [document, "keydown", key], [document, "keyup", key]];
+  for (const [target, type, listener] of listeners) target.addEventListener(type, listener, { passive: false });
 
   return {
     get zoom() {
@@ -155,8 +133,8 @@ export function attachZoom(stage, frame, { changed, pinchStarted }) {
       return touches.size >= 2;
     },
     zoomBy(factor) {
-      const at = centre();
-      zoomAt(zoom * factor, at.x, at.y);
+      const box = stage.getBoundingClientRect();
+      zoomAt(zoom * factor, box.left + box.width / 2, box.top + box.height / 2);
     },
     reset() {
       zoom = 1;
@@ -170,7 +148,7 @@ export function attachZoom(stage, frame, { changed, pinchStarted }) {
       apply();
     },
     detach() {
-      for (const [target, type, listener, options] of listeners) target.removeEventListener(type, listener, options);
+      for (const [target, type, listener] of listeners) target.removeEventListener(type, listener);
     },
   };
 }
