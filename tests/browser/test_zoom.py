@@ -109,6 +109,15 @@ def touch_pinch(cdp, centre, start_gap: float, end_gap: float, steps: int = 8) -
     cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
 
+def touch_two_finger_drag(cdp, start, by, gap: float = 80, steps: int = 8) -> None:
+    for step in range(steps + 1):
+        x, y = start[0] + by[0] * step / steps, start[1] + by[1] * step / steps
+        points = [{"x": x - gap / 2, "y": y, "id": 1}, {"x": x + gap / 2, "y": y, "id": 2}]
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart" if step == 0 else "touchMove",
+                                               "touchPoints": points})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+
 def test_pinch_zoom_on_a_phone(make_requester, make_labeler, new_page, screenshot):
     requester = make_requester("requester")
     job = one_image_job(requester, name="Pinch survey")
@@ -125,6 +134,11 @@ def test_pinch_zoom_on_a_phone(make_requester, make_labeler, new_page, screensho
     page.wait_for_function("() => document.querySelector('.draw-frame').style.transform.includes('scale')")
     zoomed = canvas_box(page)
     assert zoomed["width"] > 2.5 * before["width"]
+    # two fingers moved together move the image with them, at the same zoom
+    touch_two_finger_drag(cdp, centre, (-60, -40))
+    moved = canvas_box(page)
+    assert (moved["x"] - zoomed["x"], moved["y"] - zoomed["y"]) == pytest.approx((-60, -40), abs=2)
+    assert moved["width"] == pytest.approx(zoomed["width"], rel=0.01)
     drawn = touch_stroke(page, cdp, [(0.45, 0.45), (0.55, 0.5), (0.5, 0.56)], pace_ms=8)
     screenshot(page, "phone-draw-zoomed")
     submit = page.get_by_role("button", name="Submit").bounding_box()
