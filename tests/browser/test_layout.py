@@ -182,6 +182,7 @@ def test_every_labeler_page_fits_is_accessible_and_light(workspace, new_page, sc
         page.goto(f"/accounts/{name}/" if name == "login" else "/signup/")
         check(name)
     log_in(page, "walker")
+    page.wait_for_load_state("networkidle")  # the home page's own scripts are not the next page's
     weigher.reset()
     page.goto("/")
     page.locator("table.memberships").wait_for()
@@ -214,6 +215,7 @@ def test_every_labeler_page_fits_is_accessible_and_light(workspace, new_page, sc
     requester_page = new_page(**options)
     weigher = Weigher(requester_page)
     log_in(requester_page, "requester")
+    requester_page.wait_for_load_state("networkidle")
     weigher.reset()
     page = requester_page
     page.goto(f"/preview/{workspace['draw_definition'].public_id}/")
