@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from audiences.models import Audience
 from jobs import wire
 from jobs.models import TaskKind
+from jobs.services import MAX_RESPONSES_PER_DATAPOINT
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -98,7 +99,9 @@ class JobForm(forms.Form):
                              widget=forms.RadioSelect, initial=TaskKind.DRAW)
     name = _text("Name", wire.MAX_NAME_LENGTH)
     instruction = _text("Instruction", wire.MAX_INSTRUCTION_LENGTH)
-    responses_per_datapoint = forms.IntegerField(label="Answers per datapoint", min_value=1, initial=5)
+    # The service's bounds, checked before any image is stored.
+    responses_per_datapoint = forms.IntegerField(label="Answers per datapoint", min_value=1, initial=5,
+                                                 max_value=MAX_RESPONSES_PER_DATAPOINT)
     files = MultipleFileField(label="Images", help_text="Several files, or a whole folder below. A compare job "
                               "pairs them in name order: 1st with 2nd, 3rd with 4th…")
     folder = MultipleFileField(label="A folder of images")

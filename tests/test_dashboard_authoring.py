@@ -243,6 +243,7 @@ def lying_bomb() -> SimpleUploadedFile:
     ({"urls": "https://a.example/1.png https://a.example/2.png"}, "line 1: expected one URL, found 2."),
     ({"files": [png("a.png")], "urls": "https://a.example/1.png"}, "Give the images one way"),
     ({}, "Give the images one way"),
+    ({"files": [png("a.png")], "responses_per_datapoint": 1001}, "less than or equal to 1000"),
 ])
 def test_a_bad_job_form_changes_nothing(requester, settings, monkeypatch, post, message):
     settings.ASSET_MAX_BYTES = 2 * 1024 * 1024
