@@ -8,10 +8,13 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests and benchmarks start: PostgreSQL and Redis
-# servers, Chromium for the browser tests.
-SYSTEM_PACKAGES := postgresql redis-server chromium
+# servers, Chromium for the browser tests, npm for their axe-core.
+SYSTEM_PACKAGES := postgresql redis-server chromium npm
+# axe-core (pinned in tests/browser/axe/package-lock.json), injected into
+# pages by the browser tests' accessibility check.
+AXE := var/axe/node_modules/axe-core/axe.min.js
 
-.PHONY: demo test bench system-deps venv venv-dev clean
+.PHONY: demo test bench system-deps venv venv-dev browser-deps clean
 
 $(BIN)/.runtime: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +25,14 @@ $(BIN)/.runtime: requirements.txt
 $(BIN)/.dev: requirements-dev.txt $(BIN)/.runtime
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@
+
+$(AXE): tests/browser/axe/package.json tests/browser/axe/package-lock.json
+	mkdir -p var/axe
+	cp tests/browser/axe/package.json tests/browser/axe/package-lock.json var/axe/
+	cd var/axe && npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+browser-deps: $(AXE)
 
 venv: $(BIN)/.runtime
 venv-dev: $(BIN)/.dev
@@ -41,7 +52,7 @@ demo: venv
 	DEBUG=1 $(BIN)/python manage.py seed_demo
 	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-test: system-deps venv-dev
+test: system-deps venv-dev browser-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: system-deps venv-dev

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import api, dashboard, views
+from . import api, dashboard, dashboard_authoring, views
 
 app_name = "labeling"
 
@@ -40,4 +40,5 @@ dashboard_patterns = [
     path("dashboard/jobs/<str:job_id>/cards/", dashboard.job_cards, name="dashboard-job-cards"),
 ]
 
-urlpatterns = [*api_patterns, *page_patterns, *dashboard_patterns]
+# Before the dashboard's: "new" is not an audience or job id.
+urlpatterns = [*api_patterns, *page_patterns, *dashboard_authoring.urlpatterns, *dashboard_patterns]

@@ -1,14 +1,19 @@
-// The draw UI: the image fitted to the space it has, a canvas over it, brush
-// size, undo/redo/clear, "Nothing to color", and keyboard shortcuts.
+// The draw UI: the image fitted to the space it has, a canvas over it that
+// zooms and pans with it, brush size (a ratio of the image width, so the same
+// on the image at any zoom), an eraser that deletes whole strokes,
+// undo/redo/clear, "Nothing to color", and keyboard shortcuts.
 
 import { h } from "./dom.js";
 import { attachPointerInput } from "./pointer-input.js";
 import { say } from "./notice.js";
 import { StrokeModel } from "./strokes.js";
+import { attachZoom } from "./zoom.js";
 
 const INK = "#ff1f5a";
 const DEFAULT_BRUSH = 0.03;
 const MIN_STEP_PX = 1.5; // samples closer than this to the last point add nothing visible
+const MAX_CANVAS_PX = 4096; // a zoomed canvas is drawn sharp up to this size, then scaled
+const ZOOM_STEP = 1.5;
 const MAC = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);
 const MOD = MAC ? "⌘" : "Ctrl";
 
@@ -22,7 +27,8 @@ export function mountDraw(body, task, { limits, submit, skip }) {
   const item = task.items[0] || {};
   let aspect = item.width && item.height ? item.width / item.height : 0;
   let size = model.clampSize(DEFAULT_BRUSH);
-  let view = { w: 0, h: 0, dpr: 1 };
+  let view = { w: 0, h: 0, dpr: 1, scale: 1 };
+  let erasing = false;
   let ready = false;
   let busy = false;
   let lastPoint = null;
@@ -31,7 +37,21 @@ export function mountDraw(body, task, { limits, submit, skip }) {
   const canvas = h("canvas", { class: "draw-canvas", role: "img", "aria-label": "Your drawing" });
   const frame = h("div", { class: "draw-frame", hidden: true }, [image, canvas]);
   const status = h("p", { class: "draw-status" }, ["Loading the image…"]);
-  const stage = h("div", { class: "draw-stage" }, [frame, status]);
+  const hint = h("p", { class: "zoom-hint", "aria-hidden": "true" }, ["Pinch to zoom · two fingers to move"]);
+  const stage = h("div", { class: "draw-stage" }, [frame, status, hint]);
+  let resolutionFrame = 0;
+  const zoomer = attachZoom(stage, frame, {
+    changed(zoom) {
+      stage.classList.toggle("zoomed", zoom > 1);
+      if (!resolutionFrame) resolutionFrame = requestAnimationFrame(sharpen);
+      update();
+    },
+    pinchStarted() {
+      if (model.cancel()) redraw();
+      lastPoint = null;
+      update();
+    },
+  });
   const ctx = canvas.getContext("2d");
 
   // Brush sizes are ratios of the image width, on a log scale between the server's bounds.
@@ -48,19 +68,26 @@ export function mountDraw(body, task, { limits, submit, skip }) {
   const undoButton = button("Undo", `${MOD}+Z`, () => undo());
   const redoButton = button("Redo", `${MOD}+Shift+Z`, () => redo());
   const clearButton = button("Clear", "", () => clear());
+  const eraserButton = button("Eraser", "E", () => setEraser(!erasing), { "aria-pressed": "false", class: "eraser" });
+  const zoomOutButton = button("−", "-", () => zoomer.zoomBy(1 / ZOOM_STEP), { "aria-label": "Zoom out", class: "zoom" });
+  const zoomInButton = button("+", "+", () => zoomer.zoomBy(ZOOM_STEP), { "aria-label": "Zoom in", class: "zoom" });
+  const fitButton = button("Fit", "0", () => zoomer.reset(), { class: "zoom" });
   const nothingButton = button("Nothing to color", "", () => send(true), { class: "nothing" });
   const skipButton = skip ? button("Skip", "", () => run(skip)) : null;
   const submitButton = button("Submit", "Enter", () => send(false), { class: "primary" });
 
   const tools = h("div", { class: "draw-tools", role: "toolbar", "aria-label": "Drawing tools" }, [
     h("label", { class: "brush", for: brush.id }, ["Brush", brush, brushDot, brushSize]),
-    h("div", { class: "tool-group" }, [undoButton, redoButton, clearButton]),
+    h("div", { class: "tool-group" }, [eraserButton, undoButton, redoButton, clearButton]),
+    h("div", { class: "tool-group zoom-group", role: "group", "aria-label": "Zoom" },
+      [zoomOutButton, zoomInButton, fitButton]),
     h("div", { class: "tool-group end" }, [nothingButton, skipButton, submitButton]),
   ]);
   const keys = h("p", { class: "shortcuts" }, [
     "Keys: ", h("kbd", {}, [`${MOD}+Z`]), " undo · ", h("kbd", {}, [`${MOD}+Shift+Z`]), " or ",
     h("kbd", {}, ["Ctrl+Y"]), " redo · ", h("kbd", {}, ["Enter"]), " submit · ", h("kbd", {}, ["["]), " ",
-    h("kbd", {}, ["]"]), " brush size",
+    h("kbd", {}, ["]"]), " brush size · ", h("kbd", {}, ["E"]), " eraser · wheel, ", h("kbd", {}, ["+"]), " ",
+    h("kbd", {}, ["-"]), " ", h("kbd", {}, ["0"]), " zoom · ", h("kbd", {}, ["Space"]), "+drag pan",
   ]);
   // Toolbar clicks leave the focus where it was, so Enter keeps submitting.
   tools.addEventListener("mousedown", (event) => {
@@ -88,9 +115,16 @@ export function mountDraw(body, task, { limits, submit, skip }) {
     submitButton.disabled = !idle;
     if (skipButton) skipButton.disabled = busy;
     brush.disabled = !idle;
-    const px = size * view.w;
-    brushSize.textContent = view.w ? `${Math.max(1, Math.round(px))} px` : `${Math.round(size * 1000) / 10}%`;
-    const dot = Math.min(40, Math.max(2, px || 8));
+    eraserButton.disabled = !idle;
+    eraserButton.setAttribute("aria-pressed", String(erasing));
+    canvas.classList.toggle("erasing", erasing);
+    zoomOutButton.disabled = fitButton.disabled = !ready || zoomer.zoom === 1;
+    zoomInButton.disabled = !ready;
+    // The size on the image (its own pixels), the dot as big as a stroke looks on screen now.
+    const imageWidth = image.naturalWidth || item.width || 0;
+    brushSize.textContent = imageWidth ? `${Math.max(1, Math.round(size * imageWidth))} px`
+      : `${Math.round(size * 1000) / 10}%`;
+    const dot = Math.min(40, Math.max(2, size * view.w * zoomer.zoom || 8));
     brushDot.style.width = brushDot.style.height = `${dot}px`;
   }
 
@@ -112,8 +146,8 @@ export function mountDraw(body, task, { limits, submit, skip }) {
   }
 
   function redraw() {
-    const { w, h: height, dpr } = view;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const { w, h: height, scale } = view;
+    ctx.setTransform(scale, 0, 0, scale, 0, 0);
     ctx.clearRect(0, 0, w, height);
     ctx.strokeStyle = ctx.fillStyle = INK;
     ctx.lineCap = ctx.lineJoin = "round";
@@ -135,11 +169,38 @@ export function mountDraw(body, task, { limits, submit, skip }) {
     if (w === view.w && height === view.h && dpr === view.dpr) return;
     frame.style.width = `${w}px`;
     frame.style.height = `${height}px`;
-    canvas.width = Math.round(w * dpr);
-    canvas.height = Math.round(height * dpr);
-    view = { w, h: height, dpr };
-    redraw();
+    view = { w, h: height, dpr, scale: dpr };
+    sharpen();
+    zoomer.refit();
     update();
+  }
+
+  // The canvas backing store follows the zoom, so strokes stay sharp.
+  function sharpen() {
+    resolutionFrame = 0;
+    const { w, h: height, dpr } = view;
+    if (!w) return;
+    const scale = Math.max(dpr, Math.min(dpr * zoomer.zoom, MAX_CANVAS_PX / Math.max(w, height)));
+    const width = Math.round(w * scale);
+    const tall = Math.round(height * scale);
+    if (width !== canvas.width || tall !== canvas.height) {
+      canvas.width = width;
+      canvas.height = tall;
+    }
+    view.scale = canvas.width / w;
+    redraw();
+  }
+
+  function setEraser(on) {
+    erasing = on;
+    update();
+  }
+
+  function eraseAt(points) {
+    let changed = false;
+    for (const point of points) changed = model.erase(point.x, point.y, size / 2, aspect) || changed;
+    if (changed) redraw();
+    return changed;
   }
 
   const resize = new ResizeObserver(() => fit());
@@ -167,8 +228,13 @@ export function mountDraw(body, task, { limits, submit, skip }) {
   image.src = item.src || "";
 
   const detach = attachPointerInput(canvas, {
-    start(point) {
-      if (!ready || busy) return false;
+    start(point, event) {
+      if (!ready || busy || zoomer.wantsPan(event) || zoomer.pinching) return false;
+      if (erasing) {
+        eraseAt([point]);
+        lastPoint = point;
+        return true;
+      }
       const refusal = model.begin(point.x, point.y, size);
       if (refusal) {
         say(refusal, "error");
@@ -179,12 +245,17 @@ export function mountDraw(body, task, { limits, submit, skip }) {
       return true;
     },
     move(points, final) {
+      if (erasing && lastPoint) {
+        eraseAt(points);
+        return;
+      }
       const line = model.active;
       if (!line) return;
       const before = line.points.length;
+      const zoom = zoomer.zoom;
       for (const point of points) {
-        const dx = (point.x - lastPoint.x) * view.w;
-        const dy = (point.y - lastPoint.y) * view.h;
+        const dx = (point.x - lastPoint.x) * view.w * zoom;
+        const dy = (point.y - lastPoint.y) * view.h * zoom;
         if (!final && dx * dx + dy * dy < MIN_STEP_PX * MIN_STEP_PX) continue;
         if (model.add(point.x, point.y)) lastPoint = point;
       }
@@ -194,6 +265,7 @@ export function mountDraw(body, task, { limits, submit, skip }) {
     },
     end() {
       model.end();
+      lastPoint = null;
       if (model.points >= model.limits.maxTotalPoints) say(model.refusal(), "error");
       update();
     },
@@ -269,6 +341,12 @@ export function mountDraw(body, task, { limits, submit, skip }) {
     } else if (!mod && (event.key === "[" || event.key === "]") && !isControl(event.target)) {
       event.preventDefault();
       resizeBrush(event.key === "]" ? 1 : -1);
+    } else if (!mod && !isControl(event.target) && ["+", "=", "-", "0", "e", "E"].includes(event.key)) {
+      event.preventDefault();
+      if (event.key === "-") zoomer.zoomBy(1 / ZOOM_STEP);
+      else if (event.key === "0") zoomer.reset();
+      else if (event.key === "e" || event.key === "E") setEraser(!erasing);
+      else zoomer.zoomBy(ZOOM_STEP);
     }
   }
   document.addEventListener("keydown", onKey);
@@ -279,6 +357,8 @@ export function mountDraw(body, task, { limits, submit, skip }) {
       document.removeEventListener("keydown", onKey);
       resize.disconnect();
       detach();
+      zoomer.detach();
+      cancelAnimationFrame(resolutionFrame);
     },
   };
 }

@@ -1,6 +1,7 @@
 // Canvas input with Pointer Events (mouse, touch and pen alike): one stroke
 // at a time from the primary pointer, every coalesced sample included, in
-// ratios of the element's box (not clamped: the model clamps).
+// ratios of the element's box (not clamped: the model clamps). ``start`` also
+// gets the event, and may refuse it (a pan or a pinch, not a stroke).
 
 export function attachPointerInput(element, { start, move, end }) {
   let active = null;
@@ -13,7 +14,7 @@ export function attachPointerInput(element, { start, move, end }) {
     box = element.getBoundingClientRect();
     if (!box.width || !box.height) return;
     event.preventDefault();
-    if (start(at(event)) === false) return;
+    if (start(at(event), event) === false) return;
     active = event.pointerId;
     try {
       element.setPointerCapture(event.pointerId);

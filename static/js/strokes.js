@@ -15,6 +15,7 @@ export class StrokeModel {
     this.past = [];
     this.future = [];
     this.active = null;
+    this.erasing = false;
     this.points = 0;
   }
 
@@ -71,6 +72,34 @@ export class StrokeModel {
 
   end() {
     this.active = null;
+    this.erasing = false;
+  }
+
+  // Drop the stroke being drawn, leaving no trace in the history (a second
+  // finger came down: the gesture was a pinch, not a stroke).
+  cancel() {
+    if (!this.active) return false;
+    this.active = null;
+    this.future = [];
+    this.restore(this.past.pop() || []);
+    return true;
+  }
+
+  // Delete the strokes within ``reach`` of (x, y), in image widths (``aspect``
+  // is width / height); one undo brings back all one eraser gesture deleted.
+  erase(x, y, reach, aspect) {
+    const near = (p, q, touch) => {
+      const dx = q.x - p.x, dy = (q.y - p.y) / aspect, px = x - p.x, py = (y - p.y) / aspect;
+      const t = Math.min(1, Math.max(0, (px * dx + py * dy) / (dx * dx + dy * dy || 1)));
+      return Math.hypot(px - t * dx, py - t * dy) <= touch;
+    };
+    const hit = (line) => line.points.some((p, i) => near(line.points[Math.max(0, i - 1)], p, reach + line.size / 2));
+    const kept = this.lines.filter((line) => !hit(line));
+    if (kept.length === this.lines.length) return false;
+    if (!this.erasing) this.remember();
+    this.erasing = true;
+    this.restore(kept);
+    return true;
   }
 
   count() {
