@@ -175,7 +175,7 @@ class AssetUrlApi(CompatApi):
                             status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "1"})
         if fetch.status == UrlFetch.Status.FAILED:
             raise ValidationError({"url": [f"could not be fetched: {fetch.error_message}"]})
-        return Response({"fileName": fetch.asset.public_id, "warnings": []})
+        return Response({"fileName": fetch.asset.public_id, "warnings": [], "wasCompressed": False})
 
 
 class BatchUploadCreateApi(CompatApi):
