@@ -11,7 +11,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # servers, Chromium for the browser tests.
 SYSTEM_PACKAGES := postgresql redis-server chromium
 
-.PHONY: demo test bench system-deps venv venv-dev clean
+.PHONY: demo test bench system-deps venv venv-dev hosted-client clean
 
 $(BIN)/.runtime: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,13 @@ $(BIN)/.dev: requirements-dev.txt $(BIN)/.runtime
 
 venv: $(BIN)/.runtime
 venv-dev: $(BIN)/.dev
+
+# The hosted service's client, in a virtualenv of its own (its pins clash
+# with ours); tests/test_hosted_client.py runs the seed scripts with it.
+var/hosted-client-venv/.installed: requirements-hosted-client.txt $(BIN)/.dev
+	$(BIN)/python -m tests.hosted_client
+
+hosted-client: var/hosted-client-venv/.installed
 
 system-deps:
 	@missing=""; \
@@ -41,7 +48,7 @@ demo: venv
 	DEBUG=1 $(BIN)/python manage.py seed_demo
 	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-test: system-deps venv-dev
+test: system-deps venv-dev hosted-client
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: system-deps venv-dev
