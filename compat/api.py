@@ -171,8 +171,10 @@ class AssetUrlApi(CompatApi):
     def post(self, request):
         fetch = services.url_fetch_single(owner=request.user, url=request.query_params.get("url"))
         if fetch.status == UrlFetch.Status.PENDING:
-            return Response({"detail": "The image is still being fetched; ask again."},
-                            status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "1"})
+            # 429 with Retry-After: the client asks again (and finds this fetch), as it does for no 4xx else.
+            return Response({"detail": "The image is still being fetched; ask again in a second.",
+                             "code": "still_fetching"},
+                            status=status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": "1"})
         if fetch.status == UrlFetch.Status.FAILED:
             raise ValidationError({"url": [f"could not be fetched: {fetch.error_message}"]})
         return Response({"fileName": fetch.asset.public_id, "warnings": [], "wasCompressed": False})

@@ -132,7 +132,8 @@ def url_fetch_single(*, owner: AbstractBaseUser, url: Any) -> UrlFetch:
     if not isinstance(url, str) or not url:
         raise ValidationError({"url": ["must be an http(s) URL."]})
     try:
-        url_fetch.check_url(url)
+        _scheme, host, port = url_fetch.check_url(url)
+        url_fetch.resolve(host, port)  # a host we would refuse is refused now, not after a wait
     except url_fetch.FetchError as exc:
         raise ValidationError({"url": [exc.message]}) from None
     url_fetches_fail_lost(owner=owner)
