@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from . import api
+from . import api, schema
 
 urlpatterns = [
     path("audience", api.AudienceCreateApi.as_view(), name="compat-audience-create"),
@@ -26,5 +26,6 @@ urlpatterns = [
     path("job/<str:job_id>/progress", api.JobProgressApi.as_view(), name="compat-job-progress"),
     path("job/<str:job_id>/download-results", api.JobDownloadResultsApi.as_view(), name="compat-job-results"),
     path("job/<str:job_id>/retry", api.JobRetryApi.as_view(), name="compat-job-retry"),
+    path("openapi.json", schema.openapi, name="compat-openapi"),
     path("", include("labeling.urls")),
 ]
