@@ -207,7 +207,8 @@ def job_definition_create(*, owner: AbstractBaseUser, body: Any) -> JobDefinitio
     body = expect_object(body, "body")
     workflow = expect_type(body.get("workflow"), "workflow", "SimpleWorkflow")
     rapid = expect_object(workflow.get("rapid"), "workflow.rapid")
-    kind = RAPID_KINDS.get(rapid.get("_t"))
+    discriminator = rapid.get("_t")
+    kind = RAPID_KINDS.get(discriminator) if isinstance(discriminator, str) else None
     if kind is None:
         raise ValidationError({"workflow.rapid": [
             f"_t must be one of {', '.join(RAPID_KINDS)}, got {rapid.get('_t')!r}."]})
@@ -218,7 +219,9 @@ def job_definition_create(*, owner: AbstractBaseUser, body: Any) -> JobDefinitio
     if referee is not None:
         referee = expect_type(referee, "referee", "NaiveReferee")
         votes = referee.get("totalVotes", votes)
-    dataset = Dataset.objects.filter(owner=owner, public_id=body.get("datasetId")).first()
+    dataset_id = body.get("datasetId")
+    dataset = (Dataset.objects.filter(owner=owner, public_id=dataset_id).first()
+               if isinstance(dataset_id, str) else None)
     if dataset is None:
         raise ValidationError({"datasetId": ["not found."]})
     datapoints = list(dataset.datapoints.all())
