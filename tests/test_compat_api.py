@@ -14,7 +14,7 @@ from knox.models import AuthToken
 
 from audiences.models import Audience, QualificationExample, TruthBox
 from compat.credentials import credential_create
-from compat.models import ClientCredential, Dataset, DatasetDatapoint
+from compat.models import BatchUpload, ClientCredential, Dataset, DatasetDatapoint
 from jobs.models import Job, JobDefinition
 from tests.conftest import image_bytes
 
@@ -234,17 +234,23 @@ def test_another_requesters_objects_do_not_exist(bearer, other_requester):
     audience = draw_audience(other_requester)
     job = draw_job(other_requester, audience)
     dataset = Dataset.objects.create(owner=other_requester, name="theirs")
+    batch = BatchUpload.objects.create(owner=other_requester, correlation_id="theirs")
     for method, path in [("get", f"/audience/{audience.public_id}"),
                          ("get", f"/audience/{audience.public_id}/user-metrics"),
                          ("post", f"/audience/{audience.public_id}/example"),
                          ("get", f"/job/{job.public_id}"), ("get", f"/job/{job.public_id}/progress"),
                          ("get", f"/job/{job.public_id}/download-results"),
-                         ("post", f"/dataset/{dataset.public_id}/datapoint")]:
+                         ("post", f"/dataset/{dataset.public_id}/datapoint"),
+                         ("get", f"/asset/batch-upload/{batch.public_id}"),
+                         ("post", f"/asset/batch-upload/{batch.public_id}/abort")]:
         response = bearer(method, path, {} if method == "post" else None)
         assert response.status_code == 404, (path, response.content)
     response = bearer("post", "/job", {"jobDefinitionId": job.definition.public_id, "audienceId": "global"})
     assert response.status_code == 400 and "jobDefinitionId" in response.json()
     assert Job.objects.count() == 1
+    status = bearer("get", "/asset/batch-upload/status?correlationId=theirs").json()
+    assert status["totalCount"] == 0 and status["completedBatches"] == []
+    assert not BatchUpload.objects.get(pk=batch.pk).aborted
 
 
 @pytest.mark.parametrize("path, body, field", [
