@@ -50,8 +50,8 @@ FETCH_LOST_AFTER = 60
 def _owned_asset(owner: AbstractBaseUser, name: str, where: str) -> Asset:
     asset = Asset.objects.filter(owner=owner, public_id=name).first()
     if asset is None:
-        raise ValidationError({where: [f"unknown asset {name!r}; upload it first (/asset/file, /asset/url or "
-                                       "/asset/batch-upload)."]})
+        message = f"unknown asset {name!r}; upload it first (/asset/file, /asset/url or /asset/batch-upload)."
+        raise ValidationError({where: [message]})
     return asset
 
 
@@ -265,8 +265,8 @@ def audience_create(*, owner: AbstractBaseUser, body: Any) -> Audience:
     body = expect_object(body, "body")
     filters = body.get("filters")
     if filters not in (None, []):
-        raise ValidationError({"filters": ["audience filters (country, language, ...) are not supported; "
-                                           "send an empty list."]})
+        message = "audience filters (country, language, ...) are not supported; send an empty list."
+        raise ValidationError({"filters": [message]})
     rule = body.get("graduationRule")
     knobs: dict[str, Any] = {}
     if rule is not None:

@@ -120,7 +120,7 @@ class ImageServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's name)
+            def do_GET(self):
                 owner.requests[self.path] = owner.requests.get(self.path, 0) + 1
                 if not self.path.lower().endswith((".jpg", ".jpeg", ".png", ".webp")):
                     self.send_error(404)

@@ -44,7 +44,7 @@ class _Server:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 owner.hits.append(self.path)
                 if self.path.startswith("/redirect-local"):
                     self.send_response(302)
