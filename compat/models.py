@@ -114,7 +114,8 @@ class UrlFetch(models.Model):
     position = models.PositiveIntegerField(default=0)
     url = models.TextField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    asset = models.ForeignKey("jobs.Asset", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # A fetch whose asset is deleted is gone with it: asked again, the URL is fetched again.
+    asset = models.ForeignKey("jobs.Asset", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     error_message = models.TextField(blank=True)
     stage = models.CharField(max_length=20, blank=True)
     upstream_status = models.PositiveIntegerField(null=True, blank=True)
