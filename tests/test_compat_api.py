@@ -287,3 +287,7 @@ def test_a_url_the_server_may_not_fetch_is_a_400(bearer):
     response = bearer("post", "/asset/url?url=http://127.0.0.1:9/x.png")
     assert response.status_code == 400 and "not a public address" in str(response.json())
     assert bearer("post", "/asset/url?url=gopher://x/y").status_code == 400
+    assert bearer("post", "/asset/url?url=http://a.example/%00.png").status_code == 400
+    assert bearer("get", "/asset/batch-upload/status?correlationId=%00").status_code == 400
+    response = bearer("post", "/asset/batch-upload", {"urls": ["http://a.example/\u0000.png"], "correlationId": "c"})
+    assert response.status_code == 400 and not BatchUpload.objects.exists()

@@ -138,7 +138,8 @@ def test_what_is_not_an_image_or_too_large_is_refused_and_nothing_stored(images,
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://images.test/a.png", "http://user:pw@images.test/a.png",
-                                 "http:///nohost"])
+                                 "http:///nohost", "http://images.test/a\x00.png", "http://images.test/a b.png",
+                                 "http://images.test/" + "a" * 2100])
 def test_other_schemes_credentials_and_hostless_urls_are_refused(url):
     with pytest.raises(url_fetch.FetchError):
         url_fetch.check_url(url)
