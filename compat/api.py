@@ -193,8 +193,8 @@ class BatchUploadCreateApi(CompatApi):
 class BatchUploadStatusApi(CompatApi):
     def get(self, request):
         correlation = request.query_params.get("correlationId", "")
-        if not correlation or len(correlation) > 100:
-            raise ValidationError({"correlationId": ["is required (at most 100 characters)."]})
+        if not correlation or len(correlation) > 100 or "\x00" in correlation:
+            raise ValidationError({"correlationId": ["is required (at most 100 characters, no NUL)."]})
         url_fetches_fail_lost(owner=request.user)
         batches = list(BatchUpload.objects.filter(owner=request.user, correlation_id=correlation).order_by("id"))
         pending = dict(UrlFetch.objects.filter(batch__in=batches, status=UrlFetch.Status.PENDING)

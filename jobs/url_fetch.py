@@ -31,6 +31,7 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 
 from . import assets as asset_files
 
+MAX_URL_LENGTH = 2048
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 USER_AGENT = "CrowdCanvas-asset-fetch/1"
 
@@ -88,6 +89,10 @@ def address_is_public(address: str) -> bool:
 
 def check_url(url: str) -> tuple[str, str, int]:
     """The scheme, host and port of an http(s) URL, or ``FetchError``."""
+    if len(url) > MAX_URL_LENGTH:
+        raise FetchError(f"the URL is longer than {MAX_URL_LENGTH} characters.", stage="url")
+    if any(ord(ch) < 0x21 or ch == "\x7f" for ch in url):
+        raise FetchError("the URL has spaces or control characters.", stage="url")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise FetchError(f"only http and https URLs can be fetched, not {parts.scheme or 'none'!r}.", stage="url")
