@@ -31,7 +31,7 @@ from tests.hosted_client import (
 )
 from tests.stack import free_port
 
-pytestmark = [pytest.mark.timeout(1500)]
+pytestmark = [pytest.mark.services, pytest.mark.timeout(1500)]
 
 REQUESTER = "hosted"
 
