@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count
 from django.http import HttpResponse
 from rest_framework import parsers, permissions, status
 from rest_framework.negotiation import BaseContentNegotiation
@@ -28,7 +27,6 @@ from labeling.parsers import JSONParser
 from . import documents, services
 from .auth import BearerAuthentication
 from .models import BatchUpload, Dataset, UrlFetch
-from .services import url_fetches_fail_lost
 
 MAX_PAGE_SIZE = 100
 
@@ -131,31 +129,6 @@ class AudienceExampleApi(CompatApi):
 # --- assets -------------------------------------------------------------------------------------
 
 
-def _fetch_document(fetch: UrlFetch) -> dict:
-    return {
-        "url": fetch.url,
-        "status": fetch.status,
-        "fileName": fetch.asset.public_id if fetch.asset_id else None,
-        "warnings": [],
-        "errorMessage": fetch.error_message or None,
-        "stage": fetch.stage or None,
-        "upstreamHttpStatus": fetch.upstream_status,
-    }
-
-
-def _batch_document(batch: BatchUpload) -> dict:
-    items = list(batch.items.select_related("asset"))
-    counts = {state: sum(1 for item in items if item.status == state) for state in UrlFetch.Status.values}
-    return {
-        "batchUploadId": batch.public_id,
-        "status": "Processing" if counts[UrlFetch.Status.PENDING] else ("Aborted" if batch.aborted else "Completed"),
-        "totalCount": len(items),
-        "completedCount": counts[UrlFetch.Status.COMPLETED],
-        "failedCount": counts[UrlFetch.Status.FAILED],
-        "items": [_fetch_document(item) for item in items],
-    }
-
-
 class AssetFileApi(CompatApi):
     parser_classes = [parsers.MultiPartParser]
 
@@ -195,25 +168,14 @@ class BatchUploadStatusApi(CompatApi):
         correlation = request.query_params.get("correlationId", "")
         if not correlation or len(correlation) > 100 or "\x00" in correlation:
             raise ValidationError({"correlationId": ["is required (at most 100 characters, no NUL)."]})
-        url_fetches_fail_lost(owner=request.user)
-        batches = list(BatchUpload.objects.filter(owner=request.user, correlation_id=correlation).order_by("id"))
-        pending = dict(UrlFetch.objects.filter(batch__in=batches, status=UrlFetch.Status.PENDING)
-                       .values_list("batch_id").annotate(n=Count("id")))
-        done = [batch for batch in batches if not pending.get(batch.pk)]
-        totals = UrlFetch.objects.filter(batch__in=batches)
-        return Response({
-            "status": "Processing" if pending else "Completed",
-            "totalCount": totals.count(),
-            "completedCount": totals.filter(status=UrlFetch.Status.COMPLETED).count(),
-            "failedCount": totals.filter(status=UrlFetch.Status.FAILED).count(),
-            "completedBatches": [batch.public_id for batch in done],
-        })
+        services.url_fetches_fail_lost(owner=request.user)
+        return Response(documents.batch_uploads_status(owner=request.user, correlation_id=correlation))
 
 
 class BatchUploadDetailApi(CompatApi):
     def get(self, request, batch_id: str):
         batch = BatchUpload.objects.get(owner=request.user, public_id=batch_id)
-        return Response(_batch_document(batch))
+        return Response(documents.batch_upload_document(batch))
 
 
 class BatchUploadAbortApi(CompatApi):

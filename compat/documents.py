@@ -20,7 +20,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.urls import reverse
+from django.db.models import Count
 
 from audiences.models import Audience
 from audiences.selectors import audience_stats
@@ -28,6 +28,8 @@ from audiences.services import MIN_EXAMPLES_TO_OPEN
 from jobs.models import Job, JobDatapoint, TaskKind
 from jobs.result_services import AGGREGATOR_VERSION
 from jobs.selectors import job_progress, job_results
+
+from .models import BatchUpload, UrlFetch
 
 PLATFORM_OWNER = uuid.UUID("6f0c1d2e-0000-5000-8000-000000000000")
 DRAW_RESULTS_VERSION = "crowdcanvas-draw/1"
@@ -154,6 +156,50 @@ def job_progress_document(job: Job) -> dict[str, Any]:
     }
 
 
+# --- URL fetches ----------------------------------------------------------------------------------
+
+
+def _fetch_document(fetch: UrlFetch) -> dict[str, Any]:
+    return {
+        "url": fetch.url,
+        "status": fetch.status,
+        "fileName": fetch.asset.public_id if fetch.asset_id else None,
+        "warnings": [],
+        "errorMessage": fetch.error_message or None,
+        "stage": fetch.stage or None,
+        "upstreamHttpStatus": fetch.upstream_status,
+    }
+
+
+def batch_upload_document(batch: BatchUpload) -> dict[str, Any]:
+    items = list(batch.items.select_related("asset"))
+    counts = {state: sum(1 for item in items if item.status == state) for state in UrlFetch.Status.values}
+    return {
+        "batchUploadId": batch.public_id,
+        "status": "Processing" if counts[UrlFetch.Status.PENDING] else ("Aborted" if batch.aborted else "Completed"),
+        "totalCount": len(items),
+        "completedCount": counts[UrlFetch.Status.COMPLETED],
+        "failedCount": counts[UrlFetch.Status.FAILED],
+        "items": [_fetch_document(item) for item in items],
+    }
+
+
+def batch_uploads_status(*, owner: AbstractBaseUser, correlation_id: str) -> dict[str, Any]:
+    """Where ``owner``'s batches under ``correlation_id`` stand: the ones with
+    no fetch pending are completed (in three queries)."""
+    batches = list(BatchUpload.objects.filter(owner=owner, correlation_id=correlation_id).order_by("id"))
+    counts = dict(UrlFetch.objects.filter(batch__in=batches).values_list("status").annotate(n=Count("id")))
+    pending = set(UrlFetch.objects.filter(batch__in=batches, status=UrlFetch.Status.PENDING)
+                  .values_list("batch_id", flat=True))
+    return {
+        "status": "Processing" if pending else "Completed",
+        "totalCount": sum(counts.values()),
+        "completedCount": counts.get(UrlFetch.Status.COMPLETED, 0),
+        "failedCount": counts.get(UrlFetch.Status.FAILED, 0),
+        "completedBatches": [batch.public_id for batch in batches if batch.pk not in pending],
+    }
+
+
 # --- results ------------------------------------------------------------------------------------
 
 
@@ -247,6 +293,3 @@ def job_results_document(job: Job, *, absolute_url) -> dict[str, Any]:
                    "meanAgreement": document["summary"].get("meanAgreement")}
     return {"info": info, "results": results, "summary": summary}
 
-
-def heatmap_path(job: Job, position: int) -> str:
-    return reverse("jobs:job-datapoint-heatmap", kwargs={"job_id": job.public_id, "position": position})
