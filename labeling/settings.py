@@ -33,6 +33,12 @@ Environment variables:
                      how many seconds (default 5 in 300); a success clears them.
 ``SIGNUP_RATE``      sign-up attempts per address (default "20/hour"; "none": no limit).
 ``API_TOKEN_DAYS``   days an API token works after it is made (default 90; 0: no expiry).
+``SERVICE_DOMAIN``   the domain the hosted service's client is pointed at
+                     (``RAPIDATA_ENVIRONMENT``; a port allowed): api., auth. and
+                     app. under it serve the compatible API (``compat``).
+``CLIENT_TOKEN_SECONDS`` lifetime of client-credentials access tokens (3600).
+``ASSET_FETCH_CONNECT_TO``, ``ASSET_FETCH_CA_BUNDLE``, ``ASSET_FETCH_TIMEOUT``,
+``ASSET_FETCH_MAX_REDIRECTS`` fetching images from URLs (``jobs.url_fetch``).
 """
 
 from __future__ import annotations
@@ -93,6 +99,15 @@ ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"] if DEBUG else []
 )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# The hosted service's client finds the server at api.<domain> and
+# auth.<domain>, and opens pages at app.<domain> (compat.hosts); a port is
+# allowed (labels.example.org:8443). Those names are allowed hosts.
+SERVICE_DOMAIN = os.environ.get("SERVICE_DOMAIN", "").strip().lower()
+if SERVICE_DOMAIN:
+    _service_host = SERVICE_DOMAIN.rsplit(":", 1)[0] if SERVICE_DOMAIN.count(":") == 1 else SERVICE_DOMAIN
+    ALLOWED_HOSTS += [_service_host, *(f"{sub}.{_service_host}" for sub in ("api", "auth", "app"))]
+# Lifetime of the access tokens the client-credentials grant issues.
+CLIENT_TOKEN_SECONDS = env_int("CLIENT_TOKEN_SECONDS", 3600)
 
 INSTALLED_APPS = [
     # daphne first: its runserver serves the ASGI app (HTTP and websockets).
@@ -109,6 +124,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    # Before labeling: its create_requester adds --client-credentials.
+    "compat",
     "labeling",
     "audiences",
     "jobs",
@@ -116,6 +133,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "compat.hosts.service_host_routing",
     "labeling.middleware.content_security_policy",
     "labeling.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -319,6 +337,12 @@ WHITENOISE_USE_FINDERS = True
 # Uploads: images only, checked with Pillow (see jobs.assets).
 ASSET_MAX_BYTES = env_int("ASSET_MAX_BYTES", 20 * 1024 * 1024)
 ASSET_MAX_PIXELS = env_int("ASSET_MAX_PIXELS", 40_000_000)
+# Images fetched from URLs on the server (jobs.url_fetch): curl's
+# --connect-to routes (trusted), the CA bundle, time and redirect caps.
+ASSET_FETCH_CONNECT_TO = os.environ.get("ASSET_FETCH_CONNECT_TO", "")
+ASSET_FETCH_CA_BUNDLE = os.environ.get("ASSET_FETCH_CA_BUNDLE", "")
+ASSET_FETCH_TIMEOUT = env_int("ASSET_FETCH_TIMEOUT", 20)
+ASSET_FETCH_MAX_REDIRECTS = env_int("ASSET_FETCH_MAX_REDIRECTS", 3)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 20_000

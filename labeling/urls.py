@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from compat.dashboard import client_credentials
 from jobs.media import serve_media
 from labeling import auth_views
 
@@ -17,6 +18,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^media/(?P<path>.+)$", serve_media, name="media"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("dashboard/client-credentials/", client_credentials, name="dashboard-client-credentials"),
     path("api/", include("audiences.urls")),
     path("api/", include("jobs.urls")),
     path("", include("labeling.labeler_urls")),
