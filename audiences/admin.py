@@ -22,7 +22,7 @@ from django.utils.html import format_html
 from jobs import wire
 from jobs.admin import LARGE_THUMBNAIL_SIZE, THUMBNAIL_SIZE, Shown, assets_preview, labeler_column
 from jobs.models import TaskKind
-from labeling.admin_base import ReadOnlyInline, ScopedAdmin, adopt
+from core.admin_base import ReadOnlyInline, ScopedAdmin, adopt
 from jobs.selectors import labeler_anonymous_id
 from labeling.services import REQUESTERS_GROUP
 

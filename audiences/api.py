@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from jobs import wire
 from jobs.api import ItemField, PairField
 from jobs.models import TaskKind
-from labeling.api_common import (
+from core.api_common import (
     FindQuerySerializer,
     PageQuerySerializer,
     RawCharField,

@@ -8,7 +8,7 @@ from django.db.models import F, Q
 
 from jobs import wire
 from jobs.models import Asset, TaskKind, _compare_items_constraints
-from labeling import ids
+from core import ids
 
 GLOBAL_AUDIENCE_ID = "global"
 

@@ -20,9 +20,10 @@ from jobs import wire
 from jobs.models import Asset, TaskKind
 from jobs.raster import grid_shape
 from jobs.services import assets_from_items, compare_pair_specs
-from labeling import ids, locks, validation
-from labeling.errors import Conflict, ErrorCode
-from labeling.validation import field
+from core import ids, validation
+from labeling import locks
+from core.errors import Conflict, ErrorCode
+from core.validation import field
 
 from . import grading
 from .models import Audience, Membership, QualificationAnswer, QualificationExample, TruthBox

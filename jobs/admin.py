@@ -1,6 +1,6 @@
 """Admin for assets, job definitions (datapoints inline), jobs and responses.
 
-Scoping and writes through services come from ``labeling.admin_base``.
+Scoping and writes through services come from ``core.admin_base``.
 Definitions arrive with their datapoints through the API, and no service
 changes a definition, an asset or a job's state yet, so those pages are
 read-only; jobs are created here through ``job_create``.
@@ -21,9 +21,9 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from labeling import validation
-from labeling.errors import DomainError
-from labeling.admin_base import ReadOnlyInline, ScopedAdmin, adopt
+from core import validation
+from core.errors import DomainError
+from core.admin_base import ReadOnlyInline, ScopedAdmin, adopt
 
 from . import wire
 from .media import thumbnail_url

@@ -28,7 +28,7 @@ from rest_framework.response import Response
 
 from audiences import selectors as audience_selectors
 from audiences.models import Audience
-from labeling.api_common import (
+from core.api_common import (
     MAX_PAGE,
     FindQuerySerializer,
     RawCharField,
@@ -44,8 +44,8 @@ from labeling.api_common import (
     paginate,
     validated,
 )
-from labeling.parsers import JSONParser, json_loads
-from labeling.validation import field
+from core.parsers import JSONParser, json_loads
+from core.validation import field
 
 from . import aggregation, exports, result_services, selectors, services, wire
 from .models import Asset, Job, JobDefinition, TaskKind

@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import F, Q, Value
 from django.db.models.functions import Greatest
 
-from labeling import ids
+from core import ids
 
 from . import wire
 

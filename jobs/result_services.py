@@ -19,7 +19,8 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from labeling import events, locks
+from core import events
+from labeling import locks
 
 from . import aggregation, content, rows
 from .models import Datapoint, DatapointResult, Job, JobDatapoint, JobDefinition, Response, TaskKind

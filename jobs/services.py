@@ -22,9 +22,10 @@ from django.utils import timezone
 
 from audiences.models import Audience, Membership, QualificationAnswer, QualificationExample
 from audiences.selectors import audience_visible_to
-from labeling import events, ids, locks, validation
-from labeling.errors import Conflict, ErrorCode, Forbidden
-from labeling.validation import field
+from core import events, ids, validation
+from labeling import locks
+from core.errors import Conflict, ErrorCode, Forbidden
+from core.validation import field
 
 from . import assets as asset_files
 from . import content, rows, wire

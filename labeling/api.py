@@ -22,8 +22,8 @@ from jobs import services as job_services
 from jobs.models import Datapoint, Job, JobDefinition
 
 from . import selectors, services
-from .errors import DomainError
-from .throttles import SubmitRateThrottle
+from core.errors import DomainError
+from core.throttles import SubmitRateThrottle
 
 # --- schema ------------------------------------------------------------------------
 

@@ -217,7 +217,7 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # kombu's Redis transport, made to survive losing Redis while tasks run
 # (labeling/broker.py).
 if REDIS_URL.startswith(("redis://", "rediss://")):
-    CELERY_BROKER_TRANSPORT = "labeling.broker:Transport"
+    CELERY_BROKER_TRANSPORT = "core.broker:Transport"
 # A task running when the broker connection drops finishes and writes its
 # result; aggregation is idempotent, so a second delivery is harmless.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
@@ -247,18 +247,18 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-# --- Cache: rate limits (labeling.throttles) ---------------------------------------
+# --- Cache: rate limits (core.throttles) ---------------------------------------
 # Redis when there is one, so limits hold across server processes; the
 # process's memory otherwise. Short timeouts: an unreachable cache makes the
 # throttles step aside, it must not hang requests.
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "labeling.cache.RedisCache",
+            "BACKEND": "core.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "crowdcanvas",
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1,
-                        "pool_class": "labeling.cache.SharedConnectionPool"},
+                        "pool_class": "core.cache.SharedConnectionPool"},
         }
     }
 else:
@@ -345,11 +345,11 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "labeling.parsers.JSONParser",  # strict: NaN, 1e999, deep nesting are 400s
+        "core.parsers.JSONParser",  # strict: NaN, 1e999, deep nesting are 400s
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
-    "EXCEPTION_HANDLER": "labeling.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 if DEBUG:

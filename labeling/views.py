@@ -16,7 +16,9 @@ from audiences.models import Audience
 from jobs import wire
 from jobs.models import Job, JobDefinition
 
-from . import api, throttles
+from core import throttles
+
+from . import api
 from .forms import SignupForm
 
 TOO_MANY_SIGNUPS = "Too many sign-ups from your address. Try again in %(minutes)s minute(s)."

@@ -16,7 +16,7 @@ ARTIFACTS = Path(os.environ.get("CROWDCANVAS_ARTIFACTS", stack.ROOT / "test-arti
 
 @pytest.fixture(autouse=True)
 def fresh_caches():
-    """Rate limits count in Django's cache (``labeling.throttles``), and
+    """Rate limits count in Django's cache (``core.throttles``), and
     definitions and datapoints are cached per process (``jobs.content``):
     every test starts with nothing counted or cached, whatever the tests
     before it did."""

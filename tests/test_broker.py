@@ -35,7 +35,7 @@ def test_worker_keeps_running_when_redis_goes_away_during_a_task(tmp_path):
     sender = Celery("broker-test-sender", broker=redis_server.url, set_as_current=False)
     try:
         wait_for(lambda: "ready." in worker.log(), 60, "the worker to start", worker)
-        assert "Connected to labeling.broker:Transport://" in worker.log()  # the settings chose it
+        assert "Connected to core.broker:Transport://" in worker.log()  # the settings chose it
         running = lambda name: tasks_log.exists() and f"{name} started" in tasks_log.read_text()  # noqa: E731
         done = lambda name: tasks_log.exists() and f"{name} done" in tasks_log.read_text()  # noqa: E731
 

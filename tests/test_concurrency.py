@@ -62,7 +62,7 @@ def test_a_labeler_waiting_on_a_datapoint_being_answered_gets_it_once_the_answer
 
     from audiences.selectors import global_audience
     from jobs import services
-    from labeling import events
+    from core import events
     from tests import factories
 
     job = factories.draw_job(requester, global_audience(), datapoints=1, responses=2)

@@ -33,7 +33,7 @@ from rest_framework.views import APIView
 from audiences.selectors import global_audience
 from jobs import services as job_services
 from audiences.models import Audience
-from labeling.api_common import IsRequester
+from core.api_common import IsRequester
 from tests import factories
 
 pytestmark = pytest.mark.django_db

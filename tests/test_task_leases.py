@@ -385,7 +385,7 @@ def test_a_renewal_that_waited_for_the_lock_past_the_lease_end_takes_no_room_giv
 
     from jobs.services import task_renew
     from labeling import locks
-    from labeling.errors import Conflict
+    from core.errors import Conflict
 
     if connection.vendor != "postgresql":
         pytest.skip("row locks: on SQLite a transaction waits before it begins (BEGIN IMMEDIATE)")

@@ -13,7 +13,8 @@ from channels.testing import WebsocketCommunicator
 
 from audiences.selectors import global_audience
 from jobs import services as job_services
-from labeling import consumers, events
+from core import events
+from labeling import consumers
 from labeling.routing import websocket_urlpatterns
 from tests import factories
 

@@ -88,7 +88,7 @@ class SubmitRateThrottle(BaseThrottle):
     """At most ``settings.SUBMIT_RATE`` labeler API writes per labeler (env
     ``SUBMIT_RATE``, default ``120/min``; ``none`` turns it off). A refused
     request is a 429 with ``Retry-After`` and ``{"detail", "code":
-    "rate_limited"}`` (``labeling.api_errors``)."""
+    "rate_limited"}`` (``core.api_errors``)."""
 
     scope = "submit"
 

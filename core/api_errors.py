@@ -17,7 +17,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from labeling.errors import DomainError, ErrorCode
+from core.errors import DomainError, ErrorCode
 
 
 def _as_field_errors(exc: DjangoValidationError) -> dict:

@@ -1,8 +1,8 @@
 """Pieces the JSON API views share: the requester base view, pass-through
 input fields, paging, and the error shapes for the OpenAPI schema (the
-strict JSON parser is ``labeling.parsers``).
+strict JSON parser is ``core.parsers``).
 
-Error shapes (see ``labeling.api_errors``):
+Error shapes (see ``core.api_errors``):
 
 - 400 ``{field: [message, ...]}`` (a validation failure), or
   ``{"detail": message}`` (a body that is not JSON, a multipart request
@@ -30,7 +30,7 @@ from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer
 from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.views import APIView
 
-from labeling.parsers import JSONParser
+from core.parsers import JSONParser
 
 # --- views ------------------------------------------------------------------------------------
 

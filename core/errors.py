@@ -1,7 +1,7 @@
 """Domain errors that are not validation failures, with stable codes.
 
 Services raise them; the API turns them into ``{"detail", "code"}`` with the
-error's HTTP status (see ``labeling.api_errors``), pages show the detail.
+error's HTTP status (see ``core.api_errors``), pages show the detail.
 """
 
 from __future__ import annotations
