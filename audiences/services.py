@@ -21,7 +21,7 @@ from jobs.models import Asset, TaskKind
 from jobs.raster import grid_shape
 from jobs.services import assets_from_items, compare_pair_specs
 from core import ids, validation
-from labeling import locks
+from jobs import locks
 from core.errors import Conflict, ErrorCode
 from core.validation import field
 

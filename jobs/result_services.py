@@ -20,7 +20,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from core import events
-from labeling import locks
+from . import locks
 
 from . import aggregation, content, rows
 from .models import Datapoint, DatapointResult, Job, JobDatapoint, JobDefinition, Response, TaskKind

@@ -23,7 +23,7 @@ from django.utils import timezone
 from audiences.models import Audience, Membership, QualificationAnswer, QualificationExample
 from audiences.selectors import audience_visible_to
 from core import events, ids, validation
-from labeling import locks
+from . import locks
 from core.errors import Conflict, ErrorCode, Forbidden
 from core.validation import field
 
@@ -318,7 +318,7 @@ def job_create(*, owner: AbstractBaseUser, definition: JobDefinition, audience: 
 #
 # A datapoint never has more responses plus live leases than its definition
 # asks for. Leases and responses of a job datapoint are written only while
-# holding that row's lock (labeling.locks), so the count cannot be overrun
+# holding that row's lock (jobs.locks), so the count cannot be overrun
 # by concurrent labelers, on PostgreSQL (row locks) or SQLite (one writer).
 # The row also counts its active leases (JobDatapoint.leases_active): every
 # path that starts or ends one changes that count under the same lock.
@@ -427,7 +427,7 @@ OPEN_SLOT_COLUMNS = "jd.id, jd.datapoint_id, jd.position"
 
 def _open_slot(*, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[int], lock: bool) -> OpenSlot | None:
     """The open slot closest to completion. ``lock``: the first one no one
-    else holds locked, locked (see ``labeling.locks``); otherwise as of now,
+    else holds locked, locked (see ``jobs.locks``); otherwise as of now,
     locked or not, and waiting on nothing."""
     sql, params = _open_slot_sql(select=OPEN_SLOT_COLUMNS, job=job, labeler=labeler, now=now, exclude=exclude,
                                  tail=FEED_ORDER)

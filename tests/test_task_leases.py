@@ -384,7 +384,7 @@ def test_a_renewal_that_waited_for_the_lock_past_the_lease_end_takes_no_room_giv
     from django.db import connection, transaction
 
     from jobs.services import task_renew
-    from labeling import locks
+    from jobs import locks
     from core.errors import Conflict
 
     if connection.vendor != "postgresql":
