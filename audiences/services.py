@@ -21,11 +21,10 @@ from jobs.models import Asset, TaskKind
 from jobs.raster import grid_shape
 from jobs.services import assets_from_items, compare_pair_specs
 from core import ids, validation
-from jobs import locks
 from core.errors import Conflict, ErrorCode
 from core.validation import field
 
-from . import grading
+from . import grading, locks
 from .models import Audience, Membership, QualificationAnswer, QualificationExample, TruthBox
 
 MAX_TASKS_LIMIT = 1000

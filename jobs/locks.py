@@ -1,4 +1,5 @@
-"""Every row lock goes through here, so lock order is uniform.
+"""Every row lock of jobs goes through here, so lock order is uniform (a
+membership's is ``audiences.locks.membership_lock``, taken last).
 
 Job datapoints are locked ``FOR NO KEY UPDATE``: it serializes everyone who
 changes the row, but does not stop rows that merely refer to it (a result,
@@ -8,7 +9,7 @@ On PostgreSQL these are ``SELECT ... FOR UPDATE`` (or an upsert, which locks
 the row it updates); on SQLite they are plain reads, and serialization comes
 from the database's single writer (every transaction begins IMMEDIATE, see
 settings). Call them inside ``transaction.atomic``. Hand-written statements
-elsewhere that lock rows take their clause from ``for_update_clause``; the
+elsewhere that lock rows take their clause from ``core.locks.for_update_clause``; the
 one that stores an answer in one statement (``jobs.services``) locks the job
 datapoint and then the lease, the order every other path follows.
 """
@@ -19,14 +20,10 @@ from typing import NamedTuple
 
 from django.db import connection
 
-from audiences.models import Membership
-from jobs import rows
-from jobs.models import DatapointResult, Job, JobDatapoint, Lease
+from core.locks import for_update_clause
 
-
-def membership_lock(*, labeler_id: int, audience_id: int) -> Membership:
-    """Lock the labeler's membership row (``Membership.DoesNotExist`` if none)."""
-    return Membership.objects.select_for_update().get(labeler_id=labeler_id, audience_id=audience_id)
+from . import rows
+from .models import DatapointResult, Job, JobDatapoint, Lease
 
 
 def job_datapoint_lock_for_task(*, task_id: str, labeler_id: int, related: tuple[str, ...] = ()) -> JobDatapoint | None:
@@ -81,14 +78,6 @@ def job_datapoint_lock_first_of(sql: str, params: list, *, skip_locked: bool) ->
     with connection.cursor() as cursor:
         cursor.execute(sql + for_update_clause("jd", skip_locked=skip_locked), params)
         return cursor.fetchone()
-
-
-def for_update_clause(alias: str, *, skip_locked: bool = False) -> str:
-    """The ``FOR NO KEY UPDATE`` clause for hand-written SQL (none on
-    SQLite); statements that lock job datapoints take it from here."""
-    if not connection.features.has_select_for_update:
-        return ""
-    return " FOR NO KEY UPDATE" + (f" OF {alias}" if alias else "") + (" SKIP LOCKED" if skip_locked else "")
 
 
 def lease_lock(*, public_id: str, labeler_id: int) -> Lease:

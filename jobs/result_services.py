@@ -20,9 +20,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from core import events
-from . import locks
 
-from . import aggregation, content, rows
+
+from . import aggregation, content, locks, rows
 from .models import Datapoint, DatapointResult, Job, JobDatapoint, JobDefinition, Response, TaskKind
 from .raster import grid_shape, rasterize_lines
 

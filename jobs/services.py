@@ -20,15 +20,16 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from audiences import locks as audience_locks
 from audiences.models import Audience, Membership, QualificationAnswer, QualificationExample
 from audiences.selectors import audience_visible_to
 from core import events, ids, validation
-from . import locks
 from core.errors import Conflict, ErrorCode, Forbidden
+from core.locks import for_update_clause
 from core.validation import field
 
 from . import assets as asset_files
-from . import content, rows, wire
+from . import content, locks, rows, wire
 from .aggregation import leader_confidence
 from .models import Asset, Datapoint, Job, JobDatapoint, JobDefinition, Lease, Response, TaskKind
 
@@ -593,7 +594,7 @@ def _held_or_new_lease(*, job: Job, labeler: AbstractBaseUser, now, duration: ti
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH held AS ({held_sql}),"
-            f" slot AS ({open_sql}{locks.for_update_clause('jd', skip_locked=True)}),"
+            f" slot AS ({open_sql}{for_update_clause('jd', skip_locked=True)}),"
             f" leased AS (INSERT INTO {lease_table}"
             f" (public_id, job_id, job_datapoint_id, example_id, labeler_id, status, leased_at, expires_at)"
             f" SELECT %s, %s, slot.id, NULL, %s, %s, %s, %s FROM slot ON CONFLICT DO NOTHING"
@@ -788,7 +789,7 @@ def _answer_at_once(*, labeler: AbstractBaseUser, lease: Lease, payload: dict, m
         cursor.execute(
             f"WITH locked AS (SELECT jd.id, jd.response_count, l.status, l.expires_at > %s AS live, jd.closed"
             f" FROM {slot_table} jd JOIN {lease_table} l ON l.job_datapoint_id = jd.id"
-            f" WHERE jd.id = %s AND l.id = %s{locks.for_update_clause('jd, l')}),"
+            f" WHERE jd.id = %s AND l.id = %s{for_update_clause('jd, l')}),"
             f" ok AS (SELECT id, response_count + 1 AS answered FROM locked"
             f" WHERE status = %s AND live AND NOT closed AND response_count < %s),"
             f" answer AS (INSERT INTO {Response._meta.db_table} ({RESPONSE_COLUMNS})"
@@ -945,7 +946,7 @@ def _gold_submit(*, labeler: AbstractBaseUser, lease: Lease, response: Any) -> M
     from audiences.services import membership_check_bar, membership_grade_gold
 
     try:
-        locked = locks.membership_lock(labeler_id=labeler.pk, audience_id=lease.job.audience_id)
+        locked = audience_locks.membership_lock(labeler_id=labeler.pk, audience_id=lease.job.audience_id)
     except Membership.DoesNotExist:
         locked = None
     membership = _working(labeler=labeler, audience=lease.job.audience, membership=locked)
