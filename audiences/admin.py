@@ -19,7 +19,7 @@ from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
 from django.utils.html import format_html
 
-from jobs import wire
+from assets import wire
 from jobs.admin import LARGE_THUMBNAIL_SIZE, THUMBNAIL_SIZE, Shown, assets_preview, labeler_column
 from jobs.models import TaskKind
 from core.admin_base import ReadOnlyInline, ScopedAdmin, adopt

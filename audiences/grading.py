@@ -2,7 +2,7 @@
 user score. Pure functions: no database access.
 
 Draw answers
-    The strokes are rasterized on the response grid (``jobs.raster``).
+    The strokes are rasterized on the response grid (``assets.raster``).
     *precision* is the share of inked cells inside the union of the truth
     boxes; *completeness* is the share of truth boxes the ink touches. An
     answer is correct when both reach the example's ``required_precision``
@@ -60,8 +60,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betainc, betaln
 
-from jobs.raster import box_cells, boxes_mask, rasterize_lines
-from jobs.wire import Box
+from assets.raster import box_cells, boxes_mask, rasterize_lines
+from assets.wire import Box
 
 CHANCE = {"draw": 0.0, "compare": 0.5}
 SCORE_PRIOR = 0.5

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from jobs import wire
+from assets import wire
 from jobs.models import Asset, TaskKind, _compare_items_constraints
 from core import ids
 

@@ -16,9 +16,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from jobs import wire
+from assets import wire
 from jobs.models import Asset, TaskKind
-from jobs.raster import grid_shape
+from assets.raster import grid_shape
 from jobs.services import assets_from_items, compare_pair_specs
 from core import ids, validation
 from core.errors import Conflict, ErrorCode

@@ -12,7 +12,7 @@ Error shapes (see ``core.api_errors``):
 
 Input serializers validate the *shape* of a body: which fields exist, which
 are required, that no unknown field is sent. The *rules* (types, ranges,
-lengths, formats) live in the services and ``jobs.wire``, once; the
+lengths, formats) live in the services and ``assets.wire``, once; the
 pass-through fields below hand values to them exactly as sent, while their
 declared type documents the field in the schema.
 """

@@ -25,8 +25,8 @@ from core import validation
 from core.errors import DomainError
 from core.admin_base import ReadOnlyInline, ScopedAdmin, adopt
 
-from . import wire
-from .media import thumbnail_url
+from assets import wire
+from assets.media import thumbnail_url
 from .models import Asset, Datapoint, Job, JobDefinition, Response, TaskKind
 from .selectors import labeler_anonymous_id
 from .services import asset_upload, assets_from_items, job_create, job_set_paused

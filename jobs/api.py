@@ -26,6 +26,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 
+from assets import wire
 from audiences import selectors as audience_selectors
 from audiences.models import Audience
 from core.api_common import (
@@ -47,7 +48,7 @@ from core.api_common import (
 from core.parsers import JSONParser, json_loads
 from core.validation import field
 
-from . import aggregation, exports, result_services, selectors, services, wire
+from . import aggregation, exports, result_services, selectors, services
 from .models import Asset, Job, JobDefinition, TaskKind
 
 PAYLOAD_FIELD = "payload"

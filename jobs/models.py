@@ -16,7 +16,7 @@ from django.db.models.functions import Greatest
 
 from core import ids
 
-from . import wire
+from assets import wire
 
 
 class TaskKind(models.TextChoices):

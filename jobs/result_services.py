@@ -24,7 +24,7 @@ from core import events
 
 from . import aggregation, content, locks, rows
 from .models import Datapoint, DatapointResult, Job, JobDatapoint, JobDefinition, Response, TaskKind
-from .raster import grid_shape, rasterize_lines
+from assets.raster import grid_shape, rasterize_lines
 
 logger = logging.getLogger("crowdcanvas.aggregation")
 

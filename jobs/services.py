@@ -20,6 +20,8 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from assets import uploads as asset_files
+from assets import wire
 from audiences import locks as audience_locks
 from audiences.models import Audience, Membership, QualificationAnswer, QualificationExample
 from audiences.selectors import audience_visible_to
@@ -28,8 +30,7 @@ from core.errors import Conflict, ErrorCode, Forbidden
 from core.locks import for_update_clause
 from core.validation import field
 
-from . import assets as asset_files
-from . import content, locks, rows, wire
+from . import content, locks, rows
 from .aggregation import leader_confidence
 from .models import Asset, Datapoint, Job, JobDatapoint, JobDefinition, Lease, Response, TaskKind
 

@@ -21,8 +21,8 @@ from django.utils import timezone
 
 from audiences.models import Audience, Membership, QualificationExample
 from audiences.selectors import audience_get, audience_list, audience_stats, example_list, example_truths_visible_to
-from jobs import wire
-from jobs.media import thumbnail_url
+from assets import wire
+from assets.media import thumbnail_url
 from jobs.models import Asset, Job, JobDatapoint, TaskKind
 from jobs.result_services import item_names
 from jobs.selectors import job_list, job_progress, labeler_anonymous_id

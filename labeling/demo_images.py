@@ -5,7 +5,7 @@ can all use it. Everything is deterministic: the same arguments give the same
 pixels, hence the same PNG bytes (``png_bytes``), so seeding the demo twice
 stores each image once, and a test can regenerate what the demo stored.
 
-A *box* is the wire format of ``jobs.wire.Box`` as a dict,
+A *box* is the wire format of ``assets.wire.Box`` as a dict,
 ``{"x_min", "y_min", "x_max", "y_max"}``, ratios of the image in 0..1: the
 axis-aligned bounding box of one book's drawn shape.
 

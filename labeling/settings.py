@@ -316,7 +316,7 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
-# Uploads: images only, checked with Pillow (see jobs.assets).
+# Uploads: images only, checked with Pillow (see assets.uploads).
 ASSET_MAX_BYTES = env_int("ASSET_MAX_BYTES", 20 * 1024 * 1024)
 ASSET_MAX_PIXELS = env_int("ASSET_MAX_PIXELS", 40_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)

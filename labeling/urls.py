@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from jobs.media import serve_media
+from assets.media import serve_media
 from labeling import auth_views
 
 urlpatterns = [

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from audiences.models import Audience
-from jobs import wire
+from assets import wire
 from jobs.models import Job, JobDefinition
 
 from core import throttles
@@ -31,7 +31,7 @@ CONTENT_SECURITY_POLICY = (
     "frame-ancestors 'none'"
 )
 
-# The draw UI enforces the server's limits before sending (jobs.wire).
+# The draw UI enforces the server's limits before sending (assets.wire).
 DRAW_LIMITS = {
     "max-lines": wire.MAX_LINES,
     "max-points-per-line": wire.MAX_POINTS_PER_LINE,

@@ -15,7 +15,7 @@ from django.urls import reverse
 from audiences.models import Audience, QualificationExample
 from audiences.selectors import global_audience
 from audiences.services import audience_create, example_add_compare, example_add_draw
-from jobs.media import thumbnail_url
+from assets.media import thumbnail_url
 from jobs.models import Asset, Job, JobDatapoint, JobDefinition, Response
 from jobs.services import asset_create_image, job_create, job_definition_create_draw
 

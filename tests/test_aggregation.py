@@ -12,7 +12,7 @@ from PIL import Image
 
 from jobs import aggregation
 from jobs.aggregation import DrawState, weight_units
-from jobs.raster import rasterize_lines
+from assets.raster import rasterize_lines
 
 SHAPE = (48, 64)
 

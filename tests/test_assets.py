@@ -128,7 +128,7 @@ def test_media_is_served_to_signed_in_users_only(client, requester, labeler, med
 
 
 def test_thumbnails_are_made_on_demand(client, requester, media_root):
-    from jobs.media import thumbnail_url
+    from assets.media import thumbnail_url
 
     asset = upload(requester, image_bytes(800, 400))
     client.force_login(requester)

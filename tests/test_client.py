@@ -109,7 +109,7 @@ def clean_environment(monkeypatch, tmp_path):
 def test_client_limits_equal_the_servers():
     from audiences import services as audience_services
     from jobs import services as job_services
-    from jobs import wire
+    from assets import wire
     from core import api_common
 
     for name in ("MAX_NAME_LENGTH", "MAX_INSTRUCTION_LENGTH", "MAX_CONTEXT_LENGTH", "MAX_TEXT_ITEM_LENGTH",

@@ -22,7 +22,7 @@ from audiences.selectors import global_audience
 from jobs import aggregation, result_services
 from jobs import services as job_services
 from jobs.models import DatapointResult, Job, JobDatapoint, Response
-from jobs.raster import rasterize_lines
+from assets.raster import rasterize_lines
 from jobs.selectors import labeler_anonymous_id
 from tests import factories
 from tests.conftest import image_bytes

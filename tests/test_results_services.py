@@ -18,7 +18,7 @@ from audiences.selectors import global_audience
 from jobs import aggregation, result_services
 from jobs import services as job_services
 from jobs.models import DatapointResult, Job, JobDatapoint, Lease, Response
-from jobs.raster import rasterize_lines
+from assets.raster import rasterize_lines
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -135,7 +135,7 @@ def test_stroke_model_keeps_drawings_within_the_server_limits(page, server):
     """Whatever is drawn, the answer the page sends is one the server takes."""
     from django.core.exceptions import ValidationError
 
-    from jobs import wire
+    from assets import wire
 
     page.goto("/accounts/login/")
     result = page.evaluate("""async () => {

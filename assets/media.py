@@ -16,7 +16,7 @@ from django.http import FileResponse, Http404
 from django.views.decorators.http import require_GET
 from PIL import Image, ImageOps
 
-from .assets import ALLOWED_FORMATS
+from assets.uploads import ALLOWED_FORMATS
 
 THUMBNAIL_SIZES = (96, 160, 320, 640)
 _ORIGINAL = re.compile(r"^assets/([0-9a-f]{2})/([0-9a-f]{64})\.(jpg|png|webp|gif)$")

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .wire import Box
+from assets.wire import Box
 
 
 def grid_shape(width: int | None, height: int | None, long_side: int) -> tuple[int, int]:
