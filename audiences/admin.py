@@ -21,7 +21,7 @@ from django.utils.html import format_html
 
 from assets import wire
 from jobs.admin import LARGE_THUMBNAIL_SIZE, THUMBNAIL_SIZE, Shown, assets_preview, labeler_column
-from jobs.models import TaskKind
+from assets.models import TaskKind
 from core.admin_base import ReadOnlyInline, ScopedAdmin, adopt
 from jobs.selectors import labeler_anonymous_id
 from labeling.services import REQUESTERS_GROUP

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from assets import wire
 from jobs.api import ItemField, PairField
-from jobs.models import TaskKind
+from assets.models import TaskKind
 from core.api_common import (
     FindQuerySerializer,
     PageQuerySerializer,

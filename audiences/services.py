@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from assets import wire
-from jobs.models import Asset, TaskKind
+from assets.models import Asset, TaskKind
 from assets.raster import grid_shape
 from jobs.services import assets_from_items, compare_pair_specs
 from core import ids, validation

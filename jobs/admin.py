@@ -27,7 +27,8 @@ from core.admin_base import ReadOnlyInline, ScopedAdmin, adopt
 
 from assets import wire
 from assets.media import thumbnail_url
-from .models import Asset, Datapoint, Job, JobDefinition, Response, TaskKind
+from assets.models import Asset, TaskKind
+from .models import Datapoint, Job, JobDefinition, Response
 from .selectors import labeler_anonymous_id
 from .services import asset_upload, assets_from_items, job_create, job_set_paused
 

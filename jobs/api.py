@@ -49,7 +49,8 @@ from core.parsers import JSONParser, json_loads
 from core.validation import field
 
 from . import aggregation, exports, result_services, selectors, services
-from .models import Asset, Job, JobDefinition, TaskKind
+from assets.models import Asset, TaskKind
+from .models import Job, JobDefinition
 
 PAYLOAD_FIELD = "payload"
 

@@ -23,7 +23,8 @@ from core import events
 
 
 from . import aggregation, content, locks, rows
-from .models import Datapoint, DatapointResult, Job, JobDatapoint, JobDefinition, Response, TaskKind
+from assets.models import TaskKind
+from .models import Datapoint, DatapointResult, Job, JobDatapoint, JobDefinition, Response
 from assets.raster import grid_shape, rasterize_lines
 
 logger = logging.getLogger("crowdcanvas.aggregation")

@@ -32,7 +32,9 @@ from django.utils import timezone
 
 from audiences.selectors import membership_counts
 
-from .models import Datapoint, DatapointResult, Job, JobDatapoint, JobDefinition, Response, TaskKind
+from assets.models import TaskKind
+
+from .models import Datapoint, DatapointResult, Job, JobDatapoint, JobDefinition, Response
 from .result_services import AGGREGATOR_VERSION, draw_grid, item_names, job_summary_refresh
 
 LABELER_ID_LENGTH = 16

@@ -32,7 +32,8 @@ from core.validation import field
 
 from . import content, locks, rows
 from .aggregation import leader_confidence
-from .models import Asset, Datapoint, Job, JobDatapoint, JobDefinition, Lease, Response, TaskKind
+from assets.models import Asset, TaskKind
+from .models import Datapoint, Job, JobDatapoint, JobDefinition, Lease, Response
 
 MAX_DATAPOINTS = 100_000
 # Candidates a labeler's next-task request tries before giving up (each one

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from audiences.models import Membership
-from jobs.models import TaskKind
+from assets.models import TaskKind
 
 from . import dashboard_selectors as selectors
 from . import tokens as api_tokens

@@ -23,7 +23,8 @@ from audiences.models import Audience, Membership, QualificationExample
 from audiences.selectors import audience_get, audience_list, audience_stats, example_list, example_truths_visible_to
 from assets import wire
 from assets.media import thumbnail_url
-from jobs.models import Asset, Job, JobDatapoint, TaskKind
+from assets.models import Asset, TaskKind
+from jobs.models import Job, JobDatapoint
 from jobs.result_services import item_names
 from jobs.selectors import job_list, job_progress, labeler_anonymous_id
 

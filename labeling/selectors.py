@@ -19,7 +19,8 @@ from audiences.grading import CHANCE, user_score
 from audiences.models import Audience, Membership
 from audiences.services import MIN_EXAMPLES_TO_OPEN
 from jobs import content
-from jobs.models import Asset, Datapoint, Job, Lease
+from assets.models import Asset
+from jobs.models import Datapoint, Job, Lease
 from jobs.services import has_work_for
 
 

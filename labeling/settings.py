@@ -373,8 +373,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Choice sets shared by several fields get one schema name each.
     "ENUM_NAME_OVERRIDES": {
-        "TaskKindEnum": "jobs.models.TaskKind",
-        "AssetKindEnum": "jobs.models.Asset.Kind",
+        "TaskKindEnum": "assets.models.TaskKind",
+        "AssetKindEnum": "assets.models.Asset.Kind",
         "AudienceKindEnum": "audiences.models.Audience.Kind",
         "JobStateEnum": "jobs.models.Job.State",
         "MembershipStateEnum": "audiences.models.Membership.State",

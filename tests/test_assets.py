@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from jobs import services
-from jobs.models import Asset
+from assets.models import Asset
 from tests.conftest import image_bytes
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,8 @@ from django.core.exceptions import ValidationError
 from audiences import services as audience_services
 from audiences.models import Audience, QualificationExample, TruthBox
 from jobs import services as job_services
-from jobs.models import Asset, Datapoint, Job, JobDatapoint, JobDefinition
+from assets.models import Asset
+from jobs.models import Datapoint, Job, JobDatapoint, JobDefinition
 
 pytestmark = pytest.mark.django_db
 

@@ -41,7 +41,8 @@ from PIL import Image
 from audiences.models import Audience
 from audiences.selectors import audience_list, global_audience
 from audiences.services import audience_create, example_add_compare, example_add_draw
-from jobs.models import Asset, Job, JobDefinition, TaskKind
+from assets.models import Asset, TaskKind
+from jobs.models import Job, JobDefinition
 from jobs.services import (
     asset_create_image,
     job_create,
