@@ -20,10 +20,11 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from assets import wire
-from jobs.admin import LARGE_THUMBNAIL_SIZE, THUMBNAIL_SIZE, Shown, assets_preview, labeler_column
+from assets.previews import LARGE_THUMBNAIL_SIZE, THUMBNAIL_SIZE, Shown, assets_preview
+from core.admin_base import labeler_column
 from assets.models import TaskKind
 from core.admin_base import ReadOnlyInline, ScopedAdmin, adopt
-from jobs.selectors import labeler_anonymous_id
+from core.pseudonyms import labeler_anonymous_id
 from labeling.services import REQUESTERS_GROUP
 
 from .models import Audience, Membership, QualificationExample, TruthBox

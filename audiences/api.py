@@ -15,7 +15,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from assets import wire
-from jobs.api import ItemField, PairField
+from assets.api_fields import ItemField, PairField
 from assets.models import TaskKind
 from core.api_common import (
     FindQuerySerializer,

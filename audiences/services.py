@@ -19,7 +19,7 @@ from django.utils import timezone
 from assets import wire
 from assets.models import Asset, TaskKind
 from assets.raster import grid_shape
-from jobs.services import assets_from_items, compare_pair_specs
+from assets.services import assets_from_items, compare_pair_specs
 from core import ids, validation
 from core.errors import Conflict, ErrorCode
 from core.validation import field

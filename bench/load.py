@@ -98,7 +98,7 @@ def set_up(datapoints: int, responses: int, labelers: int, *, paced_datapoints: 
 
 def _job_pair(owner, datapoints: int, responses: int, answers: dict, *, tag: str) -> list[str]:
     from audiences.selectors import global_audience
-    from jobs import services
+    from assets import services
     from labeling.demo_images import book_scene, png_bytes
     from labeling.simulation import fill_box
 

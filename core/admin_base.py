@@ -202,3 +202,10 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+def labeler_column(request, names):
+    """Operators see labelers' accounts; requesters their pseudonyms."""
+    if not request.user.is_superuser:
+        return list(names)
+    return ["labeler" if name == "labeler_name" else name for name in names]

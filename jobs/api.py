@@ -26,7 +26,9 @@ from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 
+from assets import services as asset_services
 from assets import wire
+from assets.api_fields import UPLOAD_ITEM_SCHEMA
 from audiences import selectors as audience_selectors
 from audiences.models import Audience
 from core.api_common import (
@@ -55,39 +57,6 @@ from .models import Job, JobDefinition
 PAYLOAD_FIELD = "payload"
 
 # --- item schemas ---------------------------------------------------------------------------
-
-ITEM_SCHEMA = {
-    "oneOf": [
-        {"type": "string", "description": "an http(s) URL of an image, or (compare) a text item"},
-        {
-            "type": "object",
-            "description": "an image uploaded before with POST /api/assets/",
-            "properties": {"asset_id": {"type": "string"}},
-            "required": ["asset_id"],
-            "additionalProperties": False,
-        },
-    ]
-}
-FILE_ITEM_SCHEMA = {
-    "type": "object",
-    "description": "multipart requests only: the image sent in this form field",
-    "properties": {"file": {"type": "string"}},
-    "required": ["file"],
-    "additionalProperties": False,
-}
-UPLOAD_ITEM_SCHEMA = {"oneOf": [*ITEM_SCHEMA["oneOf"], FILE_ITEM_SCHEMA]}
-PAIR_SCHEMA = {"type": "array", "items": ITEM_SCHEMA, "minItems": 2, "maxItems": 2,
-               "description": "a compare datapoint: two distinct items"}
-
-
-@extend_schema_field(ITEM_SCHEMA)
-class ItemField(RawJSONField):
-    """One datapoint item: URL, text, or ``{"asset_id": ...}``."""
-
-
-@extend_schema_field(PAIR_SCHEMA)
-class PairField(RawJSONField):
-    """Two distinct items (a compare datapoint)."""
 
 
 @extend_schema_field({
@@ -565,7 +534,7 @@ def _definition_body(request) -> tuple[Any, dict]:
 
 
 def _upload_referenced_files(*, owner, data: dict, files: dict) -> dict:
-    """Upload (through ``services.asset_upload``) each file that an item
+    """Upload (through ``assets.services.asset_upload``) each file that an item
     ``{"file": "<form field>"}`` names, and put its asset id in its place."""
     uploaded: dict[str, str] = {}
 
@@ -580,7 +549,7 @@ def _upload_referenced_files(*, owner, data: dict, files: dict) -> dict:
             raise ValidationError(f"{where}: no file was uploaded in the form field {name[:100]!r}{hint}.")
         if name not in uploaded:
             try:
-                uploaded[name] = services.asset_upload(owner=owner, upload=files[name]).public_id
+                uploaded[name] = asset_services.asset_upload(owner=owner, upload=files[name]).public_id
             except ValidationError as exc:
                 raise ValidationError(f"{where}: file {name!r}: {' '.join(exc.messages)}") from None
         return {"asset_id": uploaded[name]}
@@ -630,7 +599,7 @@ class AssetUploadApi(RequesterApiView):
     )
     def post(self, request):
         data = validated(AssetUploadSerializer, request.data)
-        asset = services.asset_upload(owner=request.user, upload=data["file"], name=data.get("name"))
+        asset = asset_services.asset_upload(owner=request.user, upload=data["file"], name=data.get("name"))
         return Response(AssetSerializer(asset).data, status=status.HTTP_201_CREATED)
 
 

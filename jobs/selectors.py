@@ -4,13 +4,10 @@ and anything else does not exist for them (``DoesNotExist``, a 404)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import (
     Avg,
@@ -31,13 +28,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audiences.selectors import membership_counts
+from core.pseudonyms import labeler_anonymous_id
 
 from assets.models import TaskKind
 
 from .models import Datapoint, DatapointResult, Job, JobDatapoint, JobDefinition, Response
 from .result_services import AGGREGATOR_VERSION, draw_grid, item_names, job_summary_refresh
 
-LABELER_ID_LENGTH = 16
 RESULTS_PAGE_SIZE = 100
 RESULTS_MAX_PAGE_SIZE = 1000
 RATE_WINDOW = timedelta(minutes=5)
@@ -179,17 +176,8 @@ def job_progress(*, job: Job) -> dict[str, Any]:
 # --- results ---------------------------------------------------------------------------------
 
 
-def labeler_anonymous_id(labeler_id: int) -> str:
-    """A stable pseudonym for a labeler: an HMAC of their pk with the
-    ``SECRET_KEY``, truncated. Results never carry usernames or pks."""
-    digest = hmac.new(settings.SECRET_KEY.encode(), f"crowdcanvas-labeler:{labeler_id}".encode(), hashlib.sha256)
-    return digest.hexdigest()[:LABELER_ID_LENGTH]
-
-
 def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
-
-
 
 
 def _current_result(slot: JobDatapoint) -> DatapointResult | None:

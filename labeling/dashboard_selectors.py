@@ -26,7 +26,8 @@ from assets.media import thumbnail_url
 from assets.models import Asset, TaskKind
 from jobs.models import Job, JobDatapoint
 from jobs.result_services import item_names
-from jobs.selectors import job_list, job_progress, labeler_anonymous_id
+from core.pseudonyms import labeler_anonymous_id
+from jobs.selectors import job_list, job_progress
 
 from .models import Heartbeat
 

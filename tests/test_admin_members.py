@@ -12,7 +12,7 @@ from audiences.selectors import global_audience
 from audiences.services import membership_set_state
 from jobs import services as job_services
 from jobs.models import Lease, Response
-from jobs.selectors import labeler_anonymous_id
+from core.pseudonyms import labeler_anonymous_id
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from jobs import services
+from assets import services
 from assets.models import Asset
 from tests.conftest import image_bytes
 

@@ -13,13 +13,14 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from assets import services as asset_services
 from audiences import services as audience_services
 from audiences.models import Audience, Membership
 from audiences.selectors import global_audience
 from jobs import result_services
 from jobs import services as job_services
 from jobs.models import DatapointResult, Job, JobDatapoint
-from jobs.selectors import labeler_anonymous_id
+from core.pseudonyms import labeler_anonymous_id
 from labeling.dashboard_selectors import CARDS_PER_PAGE
 from labeling.models import Heartbeat
 from labeling.views import CONTENT_SECURITY_POLICY
@@ -360,7 +361,7 @@ def test_compare_gallery_marks_datapoints_stopped_early(requester, make_labeler)
 def test_draw_gallery_shows_image_heatmap_and_consensus_boxes(requester, make_labeler):
     definition = job_services.job_definition_create_draw(
         owner=requester, name="Blue books", instruction="Color in the blue books",
-        datapoints=[{"asset_id": job_services.asset_create_image(owner=requester, data=image_bytes(200, 100))
+        datapoints=[{"asset_id": asset_services.asset_create_image(owner=requester, data=image_bytes(200, 100))
                      .public_id}, factories.url("nobody-drew")],
         responses_per_datapoint=3,
     )

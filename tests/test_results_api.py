@@ -17,13 +17,14 @@ from django.utils import timezone
 from PIL import Image
 from rest_framework.test import APIClient
 
+from assets import services as asset_services
 from audiences import services as audience_services
 from audiences.selectors import global_audience
 from jobs import aggregation, result_services
 from jobs import services as job_services
 from jobs.models import DatapointResult, Job, JobDatapoint, Response
 from assets.raster import rasterize_lines
-from jobs.selectors import labeler_anonymous_id
+from core.pseudonyms import labeler_anonymous_id
 from tests import factories
 from tests.conftest import image_bytes
 
@@ -81,7 +82,7 @@ def compare_job(requester, trio, png_bytes):
     #0 (two URLs): votes A, B, B -> winner B by count, A by summed score.
     #1 (an uploaded file and a text): votes left.png, text, left.png.
     """
-    upload = job_services.asset_create_image(owner=requester, data=png_bytes, name="left.png")
+    upload = asset_services.asset_create_image(owner=requester, data=png_bytes, name="left.png")
     definition = job_services.job_definition_create_compare(
         owner=requester, name="Prompt Alignment Job", instruction="Which image follows the prompt?",
         datapoints=[[URL_A, URL_B], [{"asset_id": upload.public_id}, TEXT]],
@@ -102,7 +103,7 @@ def draw_job(requester, trio):
     """Two draw datapoints: an uploaded 96x64 image and a URL. On #0 two
     labelers color the blue box and one scribbles elsewhere; #1 has no
     response."""
-    upload = job_services.asset_create_image(owner=requester, data=image_bytes(96, 64), name="books.png")
+    upload = asset_services.asset_create_image(owner=requester, data=image_bytes(96, 64), name="books.png")
     definition = job_services.job_definition_create_draw(
         owner=requester, name="Blue Books Example", instruction="Color in all the blue books",
         datapoints=[{"asset_id": upload.public_id}, URL_A], responses_per_datapoint=3)

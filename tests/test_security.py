@@ -303,7 +303,7 @@ def test_limits_hold_across_server_processes_sharing_redis(test_database_url, tm
 # --- Content-Security-Policy -----------------------------------------------------------------------------
 
 def test_every_html_page_carries_a_csp_without_inline_scripts(requester, labeler, operator, png_bytes):
-    from jobs.services import asset_create_image
+    from assets.services import asset_create_image
 
     audience = factories.draw_audience(requester)
     job = factories.draw_job(requester, audience)

@@ -30,6 +30,7 @@ from django.urls.resolvers import RegexPattern
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
+from assets import services as asset_services
 from audiences.selectors import global_audience
 from jobs import services as job_services
 from audiences.models import Audience
@@ -118,7 +119,7 @@ def row_counts() -> dict[str, int]:
 def tenant(owner, labeler, png_bytes: bytes, capture) -> dict:
     """A requester's objects, and a task of ``labeler`` in their job."""
     audience = factories.compare_audience(owner, name=f"Audience of {owner.username}", examples=3)
-    image = job_services.asset_create_image(owner=owner, data=png_bytes, name=f"{owner.username}.png")
+    image = asset_services.asset_create_image(owner=owner, data=png_bytes, name=f"{owner.username}.png")
     definition = job_services.job_definition_create_draw(
         owner=owner, name=f"Books of {owner.username}", instruction="Color in the books",
         datapoints=[{"asset_id": image.public_id}, factories.url(f"{owner.username}-1")], responses_per_datapoint=3,

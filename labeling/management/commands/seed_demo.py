@@ -43,8 +43,8 @@ from audiences.selectors import audience_list, global_audience
 from audiences.services import audience_create, example_add_compare, example_add_draw
 from assets.models import Asset, TaskKind
 from jobs.models import Job, JobDefinition
+from assets.services import asset_create_image
 from jobs.services import (
-    asset_create_image,
     job_create,
     job_definition_create_compare,
     job_definition_create_draw,
