@@ -1,4 +1,4 @@
-"""The row locks of audiences (see ``jobs.locks`` for the order every path
+"""The row locks of audiences (see ``jobs.feed`` for the order every path
 follows: job datapoint, then lease, then membership). Call them inside
 ``transaction.atomic``."""
 

@@ -132,7 +132,7 @@ class JobDatapoint(models.Model):
     creates a lease or ends one changes it in the same transaction, under
     this row's lock. Short of its answers by more than that count, the datapoint
     has room, which a statement that has just locked the row can tell from
-    the row alone (see ``jobs.services.task_next``).
+    the row alone (see ``jobs.feed.leasing.task_next``).
     """
 
     # Indexed first in job_dp_feed and job_datapoint_unique: no index of its own.

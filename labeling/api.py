@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from audiences import services as audience_services
 from audiences.grading import graduation_bounds
 from audiences.models import Audience, Membership
-from jobs import services as job_services
+from jobs import feed
 from jobs.models import Datapoint, Job, JobDefinition
 
 from . import selectors, services
@@ -224,7 +224,7 @@ class QualificationAnswerView(APIView):
 
 
 def _next_task(request, job: Job, membership=None, *, seconds: int) -> dict | None:
-    lease = job_services.task_next(labeler=request.user, job=job, membership=membership, lease_seconds=seconds)
+    lease = feed.task_next(labeler=request.user, job=job, membership=membership, lease_seconds=seconds)
     return selectors.task_view(lease) if lease else None
 
 
@@ -264,7 +264,7 @@ class TaskSubmitView(APIView):
                                "once it has not).")
     def post(self, request, task_id: str):
         body = _body(TaskSubmitSerializer, request)
-        submitted = job_services.task_submit(labeler=request.user, task_id=task_id, response=body["response"])
+        submitted = feed.task_submit(labeler=request.user, task_id=task_id, response=body["response"])
         next_task = _next_after(request, submitted.lease.job, submitted.membership,
                                 seconds=lease_seconds(body)) if submitted.membership else None
         return Response({"accepted": True, "next": next_task})
@@ -280,7 +280,7 @@ class TaskSkipView(APIView):
                    description="The body is optional; `lease` is for the next task.")
     def post(self, request, task_id: str):
         body = _body(LeaseSerializer, request)
-        lease = job_services.task_skip(labeler=request.user, task_id=task_id)
+        lease = feed.task_skip(labeler=request.user, task_id=task_id)
         return Response({"accepted": True, "next": _next_after(request, lease.job, seconds=lease_seconds(body))})
 
 
@@ -297,7 +297,7 @@ class TaskRenewView(APIView):
                                "says how long (the work pages renew their page lease every third of it).")
     def post(self, request, task_id: str):
         body = _body(LeaseSerializer, request)
-        lease = job_services.task_renew(labeler=request.user, task_id=task_id, lease_seconds=lease_seconds(body))
+        lease = feed.task_renew(labeler=request.user, task_id=task_id, lease_seconds=lease_seconds(body))
         return Response({"id": lease.public_id, "expires_at": lease.expires_at.isoformat()})  # as in a task
 
 
@@ -313,7 +313,7 @@ class TaskReleaseView(APIView):
                                "released task changes nothing; an answered or skipped one is a 409.")
     def post(self, request, task_id: str):
         _body(ReleaseSerializer, request)
-        job_services.task_release(labeler=request.user, task_id=task_id)
+        feed.task_release(labeler=request.user, task_id=task_id)
         return Response({"released": True})
 
 
@@ -401,5 +401,5 @@ class PreviewCheckView(APIView):
     def post(self, request, definition_id: str, position: int):
         body = _body(SubmitSerializer, request)
         datapoint, _ = _preview_datapoint(request, definition_id, position)
-        job_services.response_validate(datapoint=datapoint, response=body["response"])
+        feed.response_validate(datapoint=datapoint, response=body["response"])
         return Response({"valid": True, "stored": False})

@@ -21,7 +21,7 @@ from audiences.services import MIN_EXAMPLES_TO_OPEN
 from jobs import content
 from assets.models import Asset
 from jobs.models import Datapoint, Job, Lease
-from jobs.services import has_work_for
+from jobs.feed import has_work_for
 
 
 def item_view(asset: Asset) -> dict:

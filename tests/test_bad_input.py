@@ -34,6 +34,7 @@ from PIL import Image
 from assets import services as asset_services
 from audiences import services as audience_services
 from audiences.selectors import global_audience
+from jobs import feed
 from jobs import services as job_services
 from tests import factories
 from tests.conftest import image_bytes
@@ -210,8 +211,8 @@ def world(requester, labeler, settings) -> World:
     compare_definition = job_services.job_definition_create_compare(
         owner=requester, name="Compare", instruction="Which?", datapoints=[[URL_A, URL_B]])
     compare_job = job_services.job_create(owner=requester, definition=compare_definition, audience=global_audience())
-    draw_task = job_services.task_next(labeler=labeler, job=draw_job).public_id
-    compare_task = job_services.task_next(labeler=labeler, job=compare_job).public_id
+    draw_task = feed.task_next(labeler=labeler, job=draw_job).public_id
+    compare_task = feed.task_next(labeler=labeler, job=compare_job).public_id
     membership = audience_services.qualification_next(labeler=labeler, audience=audience)
     from rest_framework.test import APIClient
 

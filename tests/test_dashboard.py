@@ -18,6 +18,7 @@ from audiences import services as audience_services
 from audiences.models import Audience, Membership
 from audiences.selectors import global_audience
 from jobs import result_services
+from jobs import feed
 from jobs import services as job_services
 from jobs.models import DatapointResult, Job, JobDatapoint
 from core.pseudonyms import labeler_anonymous_id
@@ -46,8 +47,8 @@ def text(response) -> str:
 
 def answer(job, labeler, respond):
     """``labeler`` answers every task of ``job`` they get with ``respond(lease)``."""
-    while (lease := job_services.task_next(labeler=labeler, job=job)) is not None:
-        job_services.task_submit(labeler=labeler, task_id=lease.public_id, response=respond(lease))
+    while (lease := feed.task_next(labeler=labeler, job=job)) is not None:
+        feed.task_submit(labeler=labeler, task_id=lease.public_id, response=respond(lease))
 
 
 def aggregate(job):
@@ -368,12 +369,12 @@ def test_draw_gallery_shows_image_heatmap_and_consensus_boxes(requester, make_la
     job = job_services.job_create(owner=requester, definition=definition, audience=global_audience())
     for index in range(3):
         labeler = make_labeler(f"painter{index}")
-        while (lease := job_services.task_next(labeler=labeler, job=job)) is not None:
+        while (lease := feed.task_next(labeler=labeler, job=job)) is not None:
             if lease.job_datapoint.position == 0:
                 response = factories.stroke_inside(size=0.01)
             else:
                 response = {"lines": []} if index else factories.stroke_outside()
-            job_services.task_submit(labeler=labeler, task_id=lease.public_id, response=response)
+            feed.task_submit(labeler=labeler, task_id=lease.public_id, response=response)
     aggregate(job)
     client = logged_in(requester)
     page = text(client.get(f"/dashboard/jobs/{job.public_id}/"))

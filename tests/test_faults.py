@@ -23,7 +23,7 @@ from django.db import connection
 
 from audiences.selectors import global_audience
 from jobs import result_services
-from jobs import services as job_services
+from jobs import feed
 from jobs.models import DatapointResult, Job, JobDatapoint, Lease, Response
 from labeling.simulation import Oracle, SimulatedLabeler, create_labelers
 from tests import factories
@@ -265,8 +265,8 @@ def test_fifty_labelers_racing_for_the_last_slots_never_overfill_a_datapoint(tes
     job = factories.draw_job(requester, global_audience(), datapoints=10, responses=3)
     early = [make_labeler(f"early{i}") for i in range(3)]
     for labeler in [labeler for labeler in early for _ in range(10)][:24]:
-        lease = job_services.task_next(labeler=labeler, job=job)
-        job_services.task_submit(labeler=labeler, task_id=lease.public_id, response={"lines": []})
+        lease = feed.task_next(labeler=labeler, job=job)
+        feed.task_submit(labeler=labeler, task_id=lease.public_id, response={"lines": []})
     assert Response.objects.filter(job=job).count() == 24  # 6 slots left
 
     server = AsgiServer(django_env(test_database_url, SUBMIT_RATE="none"), tmp_path / "server.log",

@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from audiences.models import Membership, QualificationAnswer
 from audiences.selectors import global_audience
 from jobs import aggregation, result_services
+from jobs import feed
 from jobs import services as job_services
 from jobs.models import DatapointResult, Job, JobDatapoint, Lease, Response
 from assets.raster import rasterize_lines
@@ -33,8 +34,8 @@ def api_for(user) -> APIClient:
 def answer_all(job, labelers, respond):
     """Each labeler takes tasks until none is left, answering with ``respond(task)``."""
     for labeler in labelers:
-        while (lease := job_services.task_next(labeler=labeler, job=job)) is not None:
-            job_services.task_submit(labeler=labeler, task_id=lease.public_id, response=respond(lease))
+        while (lease := feed.task_next(labeler=labeler, job=job)) is not None:
+            feed.task_submit(labeler=labeler, task_id=lease.public_id, response=respond(lease))
 
 
 @pytest.fixture
@@ -85,9 +86,9 @@ def test_incremental_aggregation_equals_aggregating_from_scratch(requester, make
     rng = random.Random(4)
     for index in range(5):
         labeler = make_labeler(f"i{index}")
-        lease = job_services.task_next(labeler=labeler, job=job)
+        lease = feed.task_next(labeler=labeler, job=job)
         x, y = rng.uniform(0.2, 0.6), rng.uniform(0.2, 0.6)
-        job_services.task_submit(labeler=labeler, task_id=lease.public_id, response={"lines": [
+        feed.task_submit(labeler=labeler, task_id=lease.public_id, response={"lines": [
             {"size": 0.05, "points": [{"x": x, "y": y}, {"x": x + 0.2, "y": y + 0.1}]}]})
         result_services.datapoint_aggregate(job_datapoint_id=slot.pk)  # one response at a time
     incremental = result_rows(job)
@@ -258,9 +259,9 @@ def test_disagreement_keeps_collecting_up_to_the_limit(requester, make_labeler):
 def test_outstanding_leases_end_when_a_datapoint_stops_early(requester, make_labeler):
     audience, (a, b, c) = graded_labelers(requester, make_labeler, 3, prefix="o")
     job = compare_with_threshold(requester, 0.9, responses=6, datapoints=1, audience=audience)
-    leases = [job_services.task_next(labeler=user, job=job) for user in (a, b, c)]
+    leases = [feed.task_next(labeler=user, job=job) for user in (a, b, c)]
     for user, lease in zip((a, b), leases):
-        job_services.task_submit(labeler=user, task_id=lease.public_id, response=choose(0)(lease))
+        feed.task_submit(labeler=user, task_id=lease.public_id, response=choose(0)(lease))
     late = api_for(c).post(f"/api/labeler/tasks/{leases[2].public_id}/submit/",
                            {"response": choose(0)(leases[2])}, format="json")
     assert late.status_code == 409 and late.json()["code"] == "task_expired"
@@ -276,8 +277,8 @@ def test_a_lease_taken_while_the_closing_answer_waited_ends_without_a_5xx(reques
 
     audience, (a, b, c) = graded_labelers(requester, make_labeler, 3, prefix="w")
     job = compare_with_threshold(requester, 0.9, responses=6, datapoints=1, audience=audience)
-    leases = [job_services.task_next(labeler=user, job=job) for user in (a, b, c)]
-    job_services.task_submit(labeler=a, task_id=leases[0].public_id, response=choose(0)(leases[0]))
+    leases = [feed.task_next(labeler=user, job=job) for user in (a, b, c)]
+    feed.task_submit(labeler=a, task_id=leases[0].public_id, response=choose(0)(leases[0]))
     later = timezone.now() + timedelta(seconds=2)  # c's lease, as if taken while b's answer waited
     Lease.objects.filter(pk=leases[2].pk).update(leased_at=later, expires_at=later + timedelta(minutes=10))
     closing = api_for(b).post(f"/api/labeler/tasks/{leases[1].public_id}/submit/",
@@ -295,7 +296,7 @@ def test_a_lease_taken_while_the_closing_answer_waited_ends_without_a_5xx(reques
 @pytest.fixture
 def gold_always(monkeypatch):
     """Serve a quality check whenever the audience's gold rate allows one."""
-    monkeypatch.setattr(job_services, "_random", random.Random(0))
+    monkeypatch.setattr(feed.gold, "_random", random.Random(0))
 
 
 def graduate(labeler, audience):
@@ -472,8 +473,8 @@ def test_responses_stored_before_take_their_labelers_graded_answers(requester, m
     public = compare_with_threshold(requester, None, responses=2, datapoints=1)
     ungraded = make_labeler("m-global")
     for job, labeler in ((custom, graded), (public, ungraded)):
-        lease = job_services.task_next(labeler=labeler, job=job)
-        job_services.task_submit(labeler=labeler, task_id=lease.public_id, response=choose(0)(lease))
+        lease = feed.task_next(labeler=labeler, job=job)
+        feed.task_submit(labeler=labeler, task_id=lease.public_id, response=choose(0)(lease))
     assert dict(Response.objects.values_list("labeler__username", "graded_answers")) == {"m0": 4, "m-global": 0}
     Response.objects.update(graded_answers=7)
     with connection.cursor() as cursor:

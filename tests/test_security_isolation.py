@@ -32,6 +32,7 @@ from rest_framework.views import APIView
 
 from assets import services as asset_services
 from audiences.selectors import global_audience
+from jobs import feed
 from jobs import services as job_services
 from audiences.models import Audience
 from core.api_common import IsRequester
@@ -126,9 +127,9 @@ def tenant(owner, labeler, png_bytes: bytes, capture) -> dict:
     )
     job = job_services.job_create(owner=owner, definition=definition, audience=global_audience())
     with capture(execute=True):  # aggregated in-process on commit: the first datapoint has a result
-        lease = job_services.task_next(labeler=labeler, job=job)
-        job_services.task_submit(labeler=labeler, task_id=lease.public_id, response=factories.stroke_inside())
-    task = job_services.task_next(labeler=labeler, job=job)
+        lease = feed.task_next(labeler=labeler, job=job)
+        feed.task_submit(labeler=labeler, task_id=lease.public_id, response=factories.stroke_inside())
+    task = feed.task_next(labeler=labeler, job=job)
     return {"owner": owner, "audience_id": audience.public_id, "definition_id": definition.public_id,
             "job_id": job.public_id, "position": 0, "task_id": task.public_id, "asset_id": image.public_id}
 

@@ -143,15 +143,15 @@ def test_a_failed_send_leaves_no_mark_behind(published, monkeypatch, settings):
 
 @pytest.mark.django_db
 def test_a_batch_aggregates_the_datapoints_whose_results_are_behind(requester, make_labeler):
-    from jobs import services
+    from jobs import feed
 
     job = factories.draw_job(requester, global_audience(), datapoints=3, responses=2)
     slots = list(JobDatapoint.objects.filter(job=job).order_by("position").values_list("pk", flat=True))
     for name in ("lara", "otto"):  # two answers each to the first two datapoints
         labeler = make_labeler(name)
         for _ in range(2):
-            lease = services.task_next(labeler=labeler, job=job)
-            services.task_submit(labeler=labeler, task_id=lease.public_id, response={"lines": []})
+            lease = feed.task_next(labeler=labeler, job=job)
+            feed.task_submit(labeler=labeler, task_id=lease.public_id, response={"lines": []})
     answered = sorted(JobDatapoint.objects.filter(job=job, response_count__gt=0).values_list("pk", flat=True))
     assert len(answered) == 2 and DatapointResult.objects.filter(job=job).count() == 0
     assert tasks.aggregate_datapoints.run(slots) == 2  # the third has nothing to aggregate

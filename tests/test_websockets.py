@@ -12,7 +12,7 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
 from audiences.selectors import global_audience
-from jobs import services as job_services
+from jobs import feed
 from core import events
 from labeling import consumers
 from labeling.routing import websocket_urlpatterns
@@ -58,8 +58,8 @@ async def receive_until(communicator, predicate, timeout=5.0, seen=None):
 
 @database_sync_to_async
 def answer_one(job, labeler):
-    lease = job_services.task_next(labeler=labeler, job=job)
-    job_services.task_submit(labeler=labeler, task_id=lease.public_id, response=factories.stroke_inside())
+    lease = feed.task_next(labeler=labeler, job=job)
+    feed.task_submit(labeler=labeler, task_id=lease.public_id, response=factories.stroke_inside())
 
 
 def test_owner_receives_progress_while_responses_arrive(requester, make_labeler):

@@ -17,6 +17,7 @@ from audiences import services as audience_services
 from audiences.models import Membership
 from audiences.selectors import global_audience
 from jobs import result_services
+from jobs import feed
 from jobs import services as job_services
 from jobs.models import Job, JobDatapoint
 from labeling.models import Heartbeat
@@ -223,10 +224,10 @@ def test_compare_gallery_dashboard_home_and_audience_pages(make_requester, make_
     for index in range(4):
         labeler = make_labeler(f"voter{index}")
         Membership.objects.filter(labeler=labeler).update(user_score=0.9 if index == 3 else 0.1)
-        while (lease := job_services.task_next(labeler=labeler, job=job)) is not None:
+        while (lease := feed.task_next(labeler=labeler, job=job)) is not None:
             datapoint = lease.job_datapoint.datapoint
             pick = datapoint.asset_b if index == 3 or lease.job_datapoint.position == 1 else datapoint.asset
-            job_services.task_submit(labeler=labeler, task_id=lease.public_id,
+            feed.task_submit(labeler=labeler, task_id=lease.public_id,
                                      response={"choice": pick.labeler_value})
     for slot in JobDatapoint.objects.filter(job=job):
         result_services.datapoint_aggregate(job_datapoint_id=slot.pk)

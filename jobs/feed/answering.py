@@ -1,0 +1,240 @@
+"""Taking a labeler's answer to their task: stored on its datapoint under
+the datapoint's lock, or graded when it is a quality check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.utils import timezone
+
+from assets import wire
+from assets.models import TaskKind
+from audiences.models import Audience, Membership
+from core import events, ids
+from core.errors import Conflict, ErrorCode
+from core.locks import for_update_clause
+from core.validation import field
+
+from .. import content, rows
+from ..models import Datapoint, Job, JobDatapoint, Lease, Response
+from . import locks
+from .early_stop import _confident
+from .gold import _gold_submit
+from .leasing import _check_open, _check_running
+from .membership import _working
+from .room import LEASE_ENDED, _slot_with_room
+
+
+def response_validate(*, datapoint: Datapoint, response: Any) -> dict:
+    """A labeler's answer to ``datapoint``, checked against the wire format
+    and normalized; ``ValidationError`` on ``response`` otherwise."""
+    with field("response"):
+        if datapoint.kind == TaskKind.DRAW:
+            return wire.parse_draw_response(response)
+        return wire.parse_compare_response(response, [datapoint.asset.labeler_value, datapoint.asset_b.labeler_value])
+
+
+@dataclass(frozen=True)
+class Submitted:
+    lease: Lease
+    membership: Membership | None  # the working membership, when the labeler still has one
+
+
+def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Submitted:
+    """Take the labeler's answer to their task. A job datapoint's answer is
+    validated against the wire format and stored with the labeler's current
+    user score and the time the task was held; a late answer (lease expired,
+    or given back) is still taken while the datapoint has room. A quality check's answer is
+    graded into the labeler's score instead.
+
+    Everything that needs no lock (finding the task, checking the answer,
+    the labeler's membership) happens before the datapoint is locked, so the
+    lock, which every labeler on that datapoint waits for, is held briefly.
+    """
+    if not isinstance(task_id, str):
+        raise Lease.DoesNotExist
+    lease, known_membership = _lease_to_answer(task_id=task_id, labeler=labeler)
+    job = lease.job
+    _check_open(lease.status)
+    _check_running(job)
+    if lease.job_datapoint_id is None:
+        with transaction.atomic():
+            lease = locks.lease_lock(public_id=task_id, labeler_id=labeler.pk)
+            _check_open(lease.status)
+            membership = _gold_submit(labeler=labeler, lease=lease, response=response)
+            _mark_submitted(lease)
+        return Submitted(lease=lease, membership=membership)
+    slot = lease.job_datapoint
+    slot.datapoint = content.datapoint(slot.datapoint_id)
+    payload = response_validate(datapoint=slot.datapoint, response=response)
+    membership = _working(labeler=labeler, audience=job.audience, membership=known_membership)
+    if _answer_at_once(labeler=labeler, lease=lease, payload=payload, membership=membership):
+        return Submitted(lease=lease, membership=membership)
+    # The lease ran out or is no longer open (or this database, or the
+    # definition, needs the general path): decided under the lock, in steps.
+    with transaction.atomic():
+        now = timezone.now()
+        locked = locks.job_datapoint_lock_with_lease(pk=slot.pk, lease_id=lease.pk, now=rows.datetime_param(now))
+        slot.response_count, slot.closed, slot.stopped_early = locked.response_count, locked.closed, locked.stopped_early
+        lease.status, expired = locked.lease_status, locked.lease_expired
+        _check_open(lease.status)
+        _response_store(labeler=labeler, lease=lease, slot=slot, payload=payload, membership=membership,
+                        expired=expired or lease.status == Lease.Status.RELEASED, now=now)
+    return Submitted(lease=lease, membership=membership)
+
+
+def _answer_at_once(*, labeler: AbstractBaseUser, lease: Lease, payload: dict, membership: Membership) -> bool:
+    """Store the answer to a live lease in one statement, the way most answers
+    arrive: lock the job datapoint and the lease (in that order, as the
+    general path does), and only if the lease is still open and live and the
+    datapoint still short of its answers, insert the response, count it and
+    mark the lease submitted. A locked row is read at its latest version even
+    after waiting, and every condition here is about the two locked rows, so
+    nothing is decided on an older view. ``False`` (nothing written) when
+    it does not apply: PostgreSQL only; not for definitions that stop a
+    datapoint early, whose check reads the other answers."""
+    job, slot = lease.job, lease.job_datapoint
+    definition = job.definition
+    if connection.vendor != "postgresql" or definition.confidence_threshold is not None:
+        return False
+    now = timezone.now()
+    needed = definition.responses_per_datapoint
+    slot_table, lease_table = JobDatapoint._meta.db_table, Lease._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH locked AS (SELECT jd.id, jd.response_count, l.status, l.expires_at > %s AS live, jd.closed"
+            f" FROM {slot_table} jd JOIN {lease_table} l ON l.job_datapoint_id = jd.id"
+            f" WHERE jd.id = %s AND l.id = %s{for_update_clause('jd, l')}),"
+            f" ok AS (SELECT id, response_count + 1 AS answered FROM locked"
+            f" WHERE status = %s AND live AND NOT closed AND response_count < %s),"
+            f" answer AS (INSERT INTO {Response._meta.db_table} ({RESPONSE_COLUMNS})"
+            f" SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s FROM ok),"
+            f" counted AS (UPDATE {slot_table} jd SET response_count = ok.answered, last_response_at = %s,"
+            f" closed = ok.answered >= %s, {LEASE_ENDED} FROM ok WHERE jd.id = ok.id)"
+            f" UPDATE {lease_table} SET status = %s WHERE id = %s AND EXISTS (SELECT 1 FROM ok)"
+            f" RETURNING id",
+            [rows.datetime_param(now), slot.pk, lease.pk, Lease.Status.ACTIVE, needed,
+             *_response_values(lease=lease, labeler=labeler, payload=payload, membership=membership, now=now),
+             rows.datetime_param(now), needed,
+             Lease.Status.SUBMITTED, lease.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    lease.status = Lease.Status.SUBMITTED
+    _answer_stored(job=job, slot=slot)
+    return True
+
+
+RESPONSE_COLUMNS = ("public_id, job_id, job_datapoint_id, labeler_id, payload, user_score, graded_answers,"
+                    " time_spent_ms, created_at")
+
+
+def _response_values(*, lease: Lease, labeler: AbstractBaseUser, payload: dict, membership: Membership,
+                     now) -> list:
+    """The values of the answer to ``lease`` as a row (``RESPONSE_COLUMNS``):
+    the labeler's current user score and the graded answers behind it, and
+    how long they held the task."""
+    time_spent_ms = min(int((now - lease.leased_at).total_seconds() * 1000), 2**31 - 1)
+    return [ids.response_id(), lease.job_id, lease.job_datapoint_id, labeler.pk,
+            rows.to_db(Response, "payload", payload), membership.user_score, membership.answers, time_spent_ms,
+            rows.datetime_param(now)]
+
+
+def _answer_stored(*, job: Job, slot: JobDatapoint) -> None:
+    """After an answer is stored: its datapoint's aggregation, and the job's
+    watchers told (once the transaction commits)."""
+    from ..tasks import enqueue_aggregation
+
+    enqueue_aggregation(slot.pk)
+    events.job_progressed(job.public_id)
+
+
+def _lease_to_answer(*, task_id: str, labeler: AbstractBaseUser) -> tuple[Lease, Membership | None]:
+    """The labeler's lease ``task_id``, with its job, the job's audience and
+    the job datapoint, and the labeler's membership of that audience (or
+    ``None``), in one statement. ``Lease.DoesNotExist`` for anyone else's."""
+    audience_fields = [f.attname for f in Audience._meta.concrete_fields]
+    sql = (
+        f"SELECT l.id, l.status, l.leased_at, l.job_id, l.job_datapoint_id, l.example_id,"
+        f" j.public_id, j.owner_id, j.definition_id, j.state,"
+        f" {', '.join(f'a.{Audience._meta.get_field(name).column}' for name in audience_fields)},"
+        f" jd.datapoint_id, jd.position, m.id, m.state, m.user_score, m.answers"
+        f" FROM {Lease._meta.db_table} l JOIN {Job._meta.db_table} j ON j.id = l.job_id"
+        f" JOIN {Audience._meta.db_table} a ON a.id = j.audience_id"
+        f" LEFT JOIN {JobDatapoint._meta.db_table} jd ON jd.id = l.job_datapoint_id"
+        f" LEFT JOIN {Membership._meta.db_table} m ON m.audience_id = j.audience_id AND m.labeler_id = l.labeler_id"
+        f" WHERE l.public_id = %s AND l.labeler_id = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [task_id, labeler.pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise Lease.DoesNotExist
+    lease_id, status, leased_at, job_id, slot_id, example_id, job_public_id, owner_id, definition_id, state = row[:10]
+    audience_values = row[10:10 + len(audience_fields)]
+    datapoint_id, position, membership_id, membership_state, user_score, answers = row[10 + len(audience_fields):]
+    audience = rows.instance(Audience, **{
+        name: rows.value(Audience, name, value) for name, value in zip(audience_fields, audience_values, strict=True)
+    })
+    job = rows.instance(Job, id=job_id, public_id=job_public_id, owner_id=owner_id, definition_id=definition_id,
+                        audience_id=audience.pk, state=state)
+    job.definition, job.audience = content.definition(definition_id), audience
+    lease = rows.instance(Lease, id=lease_id, public_id=task_id, job_id=job_id, job_datapoint_id=slot_id,
+                          example_id=example_id, labeler_id=labeler.pk, status=status,
+                          leased_at=rows.value(Lease, "leased_at", leased_at))
+    lease.job = job
+    if slot_id is not None:
+        lease.job_datapoint = rows.instance(JobDatapoint, id=slot_id, job_id=job_id, datapoint_id=datapoint_id,
+                                            position=position)
+    membership = None if membership_id is None else rows.instance(
+        Membership, id=membership_id, labeler_id=labeler.pk, audience_id=audience.pk, state=membership_state,
+        user_score=user_score, answers=answers)
+    return lease, membership
+
+
+def _mark_submitted(lease: Lease) -> None:
+    rows.write_together([_lease_submitted_sql(lease)])
+    lease.status = Lease.Status.SUBMITTED
+
+
+def _lease_submitted_sql(lease: Lease) -> tuple[str, list]:
+    return f"UPDATE {Lease._meta.db_table} SET status = %s WHERE id = %s", [Lease.Status.SUBMITTED, lease.pk]
+
+
+def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoint, payload: dict,
+                    membership: Membership, expired: bool, now) -> None:
+    """Store a validated answer on the locked ``slot`` (the caller holds its
+    lock; ``expired``: the lease ran out before ``now``, or was released):
+    the response, the datapoint's count and the lease's status, written in
+    one round trip. A released lease was already counted out of the row's
+    active leases."""
+    job = lease.job
+    ended = f", {LEASE_ENDED}" if lease.status == Lease.Status.ACTIVE else ""
+    definition = job.definition
+    if expired and not _slot_with_room(slot.pk, definition.responses_per_datapoint, labeler, now):
+        raise Conflict(ErrorCode.TASK_EXPIRED,
+                       "Your time for this task ran out and its place was given to someone else.")
+    if slot.closed or slot.response_count >= definition.responses_per_datapoint:
+        raise Conflict(ErrorCode.TASK_EXPIRED, "This datapoint already has all the answers it needs.")
+    slot.response_count += 1
+    slot.last_response_at = now
+    if slot.response_count >= definition.responses_per_datapoint:
+        slot.closed = True
+    elif definition.confidence_threshold is not None and _confident(slot, definition, payload, membership):
+        slot.closed = slot.stopped_early = True
+        # Outstanding leases end now: the datapoint takes no more answers.
+        Lease.objects.filter(job_datapoint=slot, status=Lease.Status.ACTIVE).exclude(pk=lease.pk).end(now)
+    rows.write_together([
+        (f"INSERT INTO {Response._meta.db_table} ({RESPONSE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+         _response_values(lease=lease, labeler=labeler, payload=payload, membership=membership, now=now)),
+        (f"UPDATE {JobDatapoint._meta.db_table} SET response_count = %s, last_response_at = %s, closed = %s,"
+         f" stopped_early = %s{ended} WHERE id = %s",
+         [slot.response_count, rows.datetime_param(now), slot.closed, slot.stopped_early, slot.pk]),
+        _lease_submitted_sql(lease),
+    ])
+    lease.status = Lease.Status.SUBMITTED
+    _answer_stored(job=job, slot=slot)

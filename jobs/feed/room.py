@@ -1,0 +1,124 @@
+"""The room rule of a job datapoint, and the open datapoints it finds."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
+
+from .. import rows
+from ..models import Job, JobDatapoint, Lease
+from . import locks
+
+
+def _room_sql(needed: int, now, *, other_than: AbstractBaseUser | None = None) -> tuple[str, list]:
+    """The condition (on ``jd``) that a job datapoint has room for one more
+    lease: not closed, and its answers and live leases (those of labelers
+    ``other_than`` one, when given) fewer than ``needed``. Run in a statement
+    that starts after the datapoint's lock was granted, it sees every lease
+    and answer committed before."""
+    mine = " AND live.labeler_id <> %s" if other_than is not None else ""
+    return (
+        f"NOT jd.closed AND jd.response_count + (SELECT COUNT(*) FROM {Lease._meta.db_table} live"
+        f" WHERE live.job_datapoint_id = jd.id AND live.status = %s AND live.expires_at > %s{mine}) < %s",
+        [Lease.Status.ACTIVE, rows.datetime_param(now), *([other_than.pk] if other_than is not None else []), needed],
+    )
+
+
+def _room_on_row_sql(needed: int) -> tuple[str, list]:
+    """``_room_sql`` as the row alone tells it: its answers and active leases
+    (``JobDatapoint.leases_active``, those that ran out included) fewer than
+    ``needed``. Never room that ``_room_sql`` would not see; a row changed
+    since the statement began is checked again at its new version when the
+    statement locks it."""
+    return "NOT jd.closed AND jd.response_count + jd.leases_active < %s", [needed]
+
+
+def _open_slot_sql(*, select: str, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[int] = (),
+                   tail: str = "", unless: str = "", room_on_row: bool = False) -> tuple[str, list]:
+    """SQL over the job datapoints with room for one more lease that
+    ``labeler`` has not answered or skipped: the one definition of an open
+    slot. Written as SQL rather than through the ORM because it runs on every
+    task a labeler is given, and building this query with the ORM cost more
+    than running it. ``unless``: a parameterless SQL condition under which
+    there is none. ``room_on_row``: room as the row tells it
+    (``_room_on_row_sql``), on datapoints where the labeler holds no lease
+    at all (one that ran out is renewed where live leases are counted)."""
+    excluded = f" AND jd.id NOT IN ({', '.join(['%s'] * len(exclude))})" if exclude else ""
+    if unless:
+        excluded += f" AND NOT ({unless})"
+    needed = job.definition.responses_per_datapoint
+    if room_on_row:
+        (room, room_params), mine, mine_params = _room_on_row_sql(needed), "", []
+    else:
+        room, room_params = _room_sql(needed, now)
+        mine, mine_params = " AND mine.status IN (%s, %s)", list(ENDED_FOR_GOOD)
+    sql = (
+        f"SELECT {select} FROM {JobDatapoint._meta.db_table} jd WHERE jd.job_id = %s{excluded}"
+        f" AND NOT EXISTS (SELECT 1 FROM {Lease._meta.db_table} mine WHERE mine.job_datapoint_id = jd.id"
+        f" AND mine.labeler_id = %s{mine}) AND {room}{tail}"
+    )
+    return sql, [job.pk, *exclude, labeler.pk, *mine_params, *room_params]
+
+
+def has_open_slot(*, job: Job, labeler: AbstractBaseUser, now) -> bool:
+    """Whether ``labeler`` could be given one of the job's datapoints now:
+    the first open one looked up as for a task, never a count over the job."""
+    return _open_slot(job=job, labeler=labeler, now=now, exclude=(), lock=False) is not None
+
+
+FEED_ORDER = " ORDER BY jd.response_count DESC, jd.position LIMIT 1"
+
+
+class OpenSlot(NamedTuple):
+    id: int
+    datapoint_id: int
+    position: int
+
+
+OPEN_SLOT_COLUMNS = "jd.id, jd.datapoint_id, jd.position"
+
+
+def _open_slot(*, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[int], lock: bool) -> OpenSlot | None:
+    """The open slot closest to completion. ``lock``: the first one no one
+    else holds locked, locked (see ``jobs.locks``); otherwise as of now,
+    locked or not, and waiting on nothing."""
+    sql, params = _open_slot_sql(select=OPEN_SLOT_COLUMNS, job=job, labeler=labeler, now=now, exclude=exclude,
+                                 tail=FEED_ORDER)
+    if lock:
+        row = locks.job_datapoint_lock_first_of(sql, params, skip_locked=True)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+    return None if row is None else OpenSlot(*row)
+
+
+def _slot_with_room(slot_id: int, needed: int, labeler: AbstractBaseUser, now) -> bool:
+    """Whether the locked job datapoint ``slot_id`` still has room for
+    ``labeler`` (see ``_room_sql``)."""
+    room, params = _room_sql(needed, now, other_than=labeler)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {JobDatapoint._meta.db_table} jd WHERE jd.id = %s AND {room}",
+                       [slot_id, *params])
+        return cursor.fetchone() is not None
+
+
+def _leases_counted_sql(slot_id: int) -> tuple[str, list]:
+    """Count the active leases of a job datapoint (whose lock the caller
+    holds) into its row, whatever the count said before."""
+    return (
+        f"UPDATE {JobDatapoint._meta.db_table} SET leases_active = (SELECT COUNT(*) FROM {Lease._meta.db_table} l"
+        f" WHERE l.job_datapoint_id = %s AND l.status = %s) WHERE id = %s",
+        [slot_id, Lease.Status.ACTIVE, slot_id],
+    )
+
+
+# Statuses a lease never leaves: the labeler answered, or will not be offered the datapoint again.
+ENDED_FOR_GOOD = (Lease.Status.SUBMITTED, Lease.Status.SKIPPED)
+
+
+# An active lease ended (answered, skipped, released): one fewer on its datapoint's row.
+LEASE_ENDED = "leases_active = CASE WHEN leases_active > 0 THEN leases_active - 1 ELSE 0 END"
