@@ -26,6 +26,7 @@ from core.validation import field
 
 from . import grading, locks
 from .models import Audience, Membership, QualificationAnswer, QualificationExample, TruthBox
+from .signals import membership_dropped
 
 MAX_TASKS_LIMIT = 1000
 
@@ -375,8 +376,6 @@ def membership_set_state(*, membership: Membership, state: str) -> Membership:
     """An operator's decision on a labeler's membership: drop them from the
     audience (their tasks in its jobs go back to the pool) or reinstate them
     as graduated. Answers already collected keep the score they were given with."""
-    from jobs.models import Lease
-
     if state not in (Membership.State.GRADUATED, Membership.State.DROPPED):
         raise ValidationError({"state": ["must be graduated or dropped."]})
     if membership.audience.kind == Audience.Kind.GLOBAL and state == Membership.State.DROPPED:
@@ -390,6 +389,5 @@ def membership_set_state(*, membership: Membership, state: str) -> Membership:
     membership.current_task_id = ""
     membership.save()
     if state == Membership.State.DROPPED:
-        Lease.objects.filter(labeler_id=membership.labeler_id, job__audience_id=membership.audience_id,
-                             status=Lease.Status.ACTIVE).end(timezone.now())
+        membership_dropped.send(sender=Membership, membership=membership)
     return membership

@@ -11,10 +11,11 @@ from django.utils import timezone
 
 from audiences import locks as audience_locks
 from audiences.models import Audience, Membership, QualificationAnswer, QualificationExample
+from audiences.services import membership_check_bar, membership_grade_gold
 
 from .. import content
 from ..models import Job, Lease
-from .membership import _working
+from .membership import _working, leases_end_for_dropped
 from .room import has_open_slot
 
 _random = random.SystemRandom()
@@ -59,8 +60,6 @@ def _gold_submit(*, labeler: AbstractBaseUser, lease: Lease, response: Any) -> M
     the audience when their score falls below its bar (then ``None``). Their
     earlier responses keep the score they were given with. A labeler no
     longer graduated (dropped meanwhile) is refused, as on a job task."""
-    from audiences.services import membership_check_bar, membership_grade_gold
-
     try:
         locked = audience_locks.membership_lock(labeler_id=labeler.pk, audience_id=lease.job.audience_id)
     except Membership.DoesNotExist:
@@ -69,7 +68,6 @@ def _gold_submit(*, labeler: AbstractBaseUser, lease: Lease, response: Any) -> M
     membership_grade_gold(membership=membership, example=lease.example, response=response)
     if membership_check_bar(membership=membership):
         return membership
-    # Dropped: their tasks in this audience's jobs go back to the pool.
-    Lease.objects.filter(labeler=labeler, job__audience_id=membership.audience_id,
-                         status=Lease.Status.ACTIVE).exclude(pk=lease.pk).end(timezone.now())
+    leases_end_for_dropped(labeler_id=labeler.pk, audience_id=membership.audience_id, now=timezone.now(),
+                           keep=lease.pk)
     return None
