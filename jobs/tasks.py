@@ -84,20 +84,6 @@ def sweep_stale_results() -> dict[str, int]:
     return result_services.results_sweep(enqueue=publish_aggregation)
 
 
-@shared_task
-def prune_heartbeats() -> int:
-    from labeling.services import heartbeat_prune
-
-    return heartbeat_prune()
-
-
-@shared_task
-def prune_expired_tokens() -> int:
-    from labeling.tokens import token_prune
-
-    return token_prune()
-
-
 class _Batch:
     """The datapoints this process stored answers for since it last sent
     them, sent as one task ``delay`` seconds after the first (a timer
