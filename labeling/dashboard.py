@@ -24,7 +24,7 @@ from assets.models import TaskKind
 
 from . import dashboard_selectors as selectors
 from . import tokens as api_tokens
-from .views import with_csp
+from core.csp import with_csp
 
 EXPORTS = {TaskKind.DRAW: ("json", "coco"), TaskKind.COMPARE: ("json", "csv")}
 EXPORT_LABELS = {"json": "JSON", "csv": "CSV", "coco": "COCO"}

@@ -24,7 +24,7 @@ from jobs.models import DatapointResult, Job, JobDatapoint
 from core.pseudonyms import labeler_anonymous_id
 from labeling.dashboard_selectors import CARDS_PER_PAGE
 from labeling.models import Heartbeat
-from labeling.views import CONTENT_SECURITY_POLICY
+from core.csp import CONTENT_SECURITY_POLICY
 from tests import factories
 from tests.conftest import image_bytes
 

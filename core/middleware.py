@@ -1,6 +1,6 @@
 """A Content-Security-Policy on every HTML page, and JSON errors on every API path.
 
-Views may set their own policy (the labeler pages do, ``labeling.views.with_csp``);
+Views may set their own policy (the labeler pages do, ``core.csp.with_csp``);
 every other HTML response (login and logout pages, error pages, the admin,
 the API docs) gets a default here. Scripts only ever come from our own
 origin. The admin and the API docs also get inline *styles* (the admin's
@@ -24,7 +24,7 @@ from django.utils.decorators import sync_and_async_middleware
 
 from whitenoise.middleware import WhiteNoiseMiddleware
 
-from .views import CONTENT_SECURITY_POLICY
+from core.csp import CONTENT_SECURITY_POLICY
 
 # The labeler pages' policy, with inline styles allowed.
 INLINE_STYLES_POLICY = CONTENT_SECURITY_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
