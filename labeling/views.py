@@ -4,7 +4,6 @@ page shell, the home page and the sign-up form."""
 
 from __future__ import annotations
 
-
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
