@@ -5,7 +5,13 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from assets.media import serve_media
+from dashboard import urls as dashboard_urls
 from labeling import auth_views
+from labeling import labeler_urls
+
+# The labeler workspace and the requester dashboard share the "labeling"
+# namespace, which page templates and redirects name.
+PAGES = ([*labeler_urls.urlpatterns, *dashboard_urls.urlpatterns], "labeling")
 
 urlpatterns = [
     # Logins with a limit on failed attempts, before the views they replace.
@@ -19,5 +25,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include("audiences.urls")),
     path("api/", include("jobs.urls")),
-    path("", include("labeling.labeler_urls")),
+    path("", include(PAGES)),
 ]

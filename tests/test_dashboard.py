@@ -22,7 +22,7 @@ from jobs import feed
 from jobs import services as job_services
 from jobs.models import DatapointResult, Job, JobDatapoint
 from core.pseudonyms import labeler_anonymous_id
-from labeling.dashboard_selectors import CARDS_PER_PAGE
+from dashboard.selectors import CARDS_PER_PAGE
 from labeling.models import Heartbeat
 from core.csp import CONTENT_SECURITY_POLICY
 from tests import factories

@@ -1,4 +1,4 @@
-"""The requester dashboard: thin HTML views over ``labeling.dashboard_selectors``.
+"""The requester dashboard: thin HTML views over ``dashboard.selectors``.
 
 Requesters (staff users) see their audiences and jobs, a job's live
 progress (the page's scripts listen on ``/ws/jobs/<id>/``) and a paged
@@ -22,8 +22,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 from audiences.models import Membership
 from assets.models import TaskKind
 
-from . import dashboard_selectors as selectors
-from . import tokens as api_tokens
+from labeling import tokens as api_tokens
+
+from . import selectors
 from core.csp import with_csp
 
 EXPORTS = {TaskKind.DRAW: ("json", "coco"), TaskKind.COMPARE: ("json", "csv")}

@@ -1,4 +1,4 @@
-"""Reads for the requester dashboard (``labeling.dashboard``), scoped to the
+"""Reads for the requester dashboard (``dashboard.views``), scoped to the
 requester like every selector: another requester's audience or job does not
 exist here (``DoesNotExist``, a 404).
 
@@ -29,7 +29,7 @@ from jobs.result_services import item_names
 from core.pseudonyms import labeler_anonymous_id
 from jobs.selectors import job_list, job_progress
 
-from .models import Heartbeat
+from labeling.models import Heartbeat
 
 ACTIVE_WINDOW = timedelta(minutes=5)
 JOBS_PER_PAGE = 20
