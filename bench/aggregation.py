@@ -45,7 +45,7 @@ django.setup()
 
 from jobs import aggregation  # noqa: E402
 from assets.raster import grid_shape, rasterize_lines  # noqa: E402
-from labeling.simulation import fill_box, pseudo_region, scribble  # noqa: E402
+from demo.simulation import fill_box, pseudo_region, scribble  # noqa: E402
 
 SHAPE = grid_shape(800, 600, 256)  # (192, 256)
 

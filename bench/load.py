@@ -85,7 +85,7 @@ def set_up(datapoints: int, responses: int, labelers: int, *, paced_datapoints: 
 
     django.setup()
     from labeling.services import requester_create
-    from labeling.simulation import create_labelers
+    from demo.simulation import create_labelers
 
     owner, _ = requester_create(username="bench-owner")
     answers: dict = {}
@@ -99,8 +99,8 @@ def set_up(datapoints: int, responses: int, labelers: int, *, paced_datapoints: 
 def _job_pair(owner, datapoints: int, responses: int, answers: dict, *, tag: str) -> list[str]:
     from audiences.selectors import global_audience
     from assets import services
-    from labeling.demo_images import book_scene, png_bytes
-    from labeling.simulation import fill_box
+    from demo.images import book_scene, png_bytes
+    from demo.simulation import fill_box
 
     rng = random.Random(tag)
     images = []

@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "labeling",
     "audiences",
     "jobs",
+    "demo",
 ]
 
 MIDDLEWARE = [

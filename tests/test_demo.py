@@ -13,8 +13,8 @@ from django.core.management.base import CommandError
 from django.db import transaction
 from PIL import Image
 
-from labeling import demo_images
-from labeling.management.commands import seed_demo as demo
+from demo import images as demo_images
+from demo.management.commands import seed_demo as demo
 
 # A pixel is "book blue" when its hue is blue and it is clearly saturated:
 # the blue-grey wall background stays below saturation 0.2.

@@ -25,7 +25,7 @@ from audiences.selectors import global_audience
 from jobs import result_services
 from jobs import feed
 from jobs.models import DatapointResult, Job, JobDatapoint, Lease, Response
-from labeling.simulation import Oracle, SimulatedLabeler, create_labelers
+from demo.simulation import Oracle, SimulatedLabeler, create_labelers
 from tests import factories
 from tests.stack import AsgiServer, CeleryWorker, RedisServer, django_env
 from tests.test_pipeline_integration import assert_results_complete_and_reproducible, wait_completed

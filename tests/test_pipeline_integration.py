@@ -13,7 +13,7 @@ from django.db import connection
 from audiences.selectors import global_audience
 from jobs import result_services
 from jobs.models import DatapointResult, Job, JobDatapoint, Response
-from labeling.simulation import Oracle, SimulatedLabeler, create_labelers
+from demo.simulation import Oracle, SimulatedLabeler, create_labelers
 from tests import factories
 from tests.stack import AsgiServer, CeleryWorker, django_env
 

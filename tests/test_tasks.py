@@ -12,7 +12,7 @@ from django.core.cache import cache
 from audiences.selectors import global_audience
 from jobs import tasks
 from jobs.models import DatapointResult, JobDatapoint
-from labeling.simulation import Oracle, SimulatedLabeler, create_labelers
+from demo.simulation import Oracle, SimulatedLabeler, create_labelers
 from tests import factories
 from tests.stack import AsgiServer, CeleryWorker, RedisServer, django_env
 

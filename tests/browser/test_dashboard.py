@@ -21,7 +21,7 @@ from jobs import feed
 from jobs import services as job_services
 from jobs.models import Job, JobDatapoint
 from labeling.models import Heartbeat
-from labeling.simulation import Oracle, SimulatedLabeler, create_labelers
+from demo.simulation import Oracle, SimulatedLabeler, create_labelers
 from tests.browser.conftest import PASSWORD, log_in, picture
 from tests.waiting import wait_until
 

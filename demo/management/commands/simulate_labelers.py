@@ -5,7 +5,7 @@
                                        [--poll S] [--progress S] [--quiet] [--prefix NAME]
 
 Creates N labeler accounts (with API tokens) and drives them all at once,
-as browsers would (``labeling.crowd``): each qualifies for a custom or
+as browsers would (``demo.crowd``): each qualifies for a custom or
 curated audience when one of its jobs needs it (once), then takes tasks
 until the job has none left for it.
 
@@ -34,8 +34,8 @@ from django.db import DatabaseError, close_old_connections, connection
 
 from audiences.models import Audience
 from jobs.models import Job
-from labeling.crowd import Crowd, JobBoard, JobInfo, running_jobs
-from labeling.simulation import Oracle, create_labelers
+from demo.crowd import Crowd, JobBoard, JobInfo, running_jobs
+from demo.simulation import Oracle, create_labelers
 
 ORACLE_WORKERS = 4
 DEFAULT_TIMEOUT = 600.0  # without --watch

@@ -16,7 +16,7 @@ Creates, through the services:
   definition "Prompt Alignment Job" over generated pairs with their prompts
   as contexts, running on the curated audience.
 
-Images come from ``labeling.demo_images`` with fixed seeds: the same bytes on
+Images come from ``demo.images`` with fixed seeds: the same bytes on
 every run. Running the command again creates only what is missing (accounts
 by username, audiences by name, examples by their images, definitions by
 name, jobs by definition and audience) and reports the rest as existing.
@@ -49,7 +49,7 @@ from jobs.services import (
     job_definition_create_compare,
     job_definition_create_draw,
 )
-from labeling import demo_images
+from demo import images as demo_images
 from labeling.services import labeler_create, requester_create
 from labeling.tokens import token_create, token_list
 
