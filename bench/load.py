@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> dict:
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
         os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "MEDIA_ROOT",
                                                "CROWDCANVAS_VAR_DIR", "ALLOWED_HOSTS")})
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labeling.settings")
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
         setup = set_up(args.datapoints, args.responses, args.labelers, paced_datapoints=args.paced_datapoints)
         from django.db import connection
 

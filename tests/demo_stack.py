@@ -235,7 +235,7 @@ class Demo:
         datapoint (stored and counted), answers given twice by one labeler,
         datapoints whose count of active leases is off."""
         result = subprocess.run([PYTHON, "-c", _CENSUS % (requester,)], cwd=ROOT,
-                                env={**self._env(), "DJANGO_SETTINGS_MODULE": "labeling.settings"},
+                                env={**self._env(), "DJANGO_SETTINGS_MODULE": "config.settings"},
                                 capture_output=True, text=True, timeout=120, check=True)
         return json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -64,7 +64,7 @@ def race(*, labelers: int, datapoints: int, responses: int, prefix: str = "racer
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labeling.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
     django.setup()

@@ -247,7 +247,7 @@ def fresh_channel_layer():
 
 @pytest.mark.django_db(transaction=True)
 def test_job_websocket_opens_for_its_owner_only(requester, other_requester, labeler, fresh_channel_layer):
-    from labeling.asgi import application
+    from config.asgi import application
 
     job = factories.draw_job(requester, global_audience())
     sessions = {user.username: signed_in(user, Client).cookies["sessionid"].value

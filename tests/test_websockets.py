@@ -15,7 +15,7 @@ from audiences.selectors import global_audience
 from jobs import feed
 from core import events
 from labeling import consumers
-from labeling.routing import websocket_urlpatterns
+from config.routing import websocket_urlpatterns
 from tests import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -137,7 +137,7 @@ def test_events_are_coalesced_to_a_few_per_second(requester):
 
 def test_token_in_the_handshake_authenticates_programs(requester, other_requester, settings):
     settings.ALLOWED_HOSTS = ["localhost"]  # read when the ASGI app is built
-    from labeling.asgi import application
+    from config.asgi import application
 
     job = factories.draw_job(requester, global_audience())
     token, other = requester.api_token, other_requester.api_token

@@ -127,9 +127,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "labeling.urls"
+ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = None
-ASGI_APPLICATION = "labeling.asgi.application"
+ASGI_APPLICATION = "config.asgi.application"
 
 TEMPLATES = [
     {
@@ -216,7 +216,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # kombu's Redis transport, made to survive losing Redis while tasks run
-# (labeling/broker.py).
+# (core/broker.py).
 if REDIS_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT = "core.broker:Transport"
 # A task running when the broker connection drops finishes and writes its
@@ -224,7 +224,7 @@ if REDIS_URL.startswith(("redis://", "rediss://")):
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Celery's Django fix-up closes every database connection, and the pool,
 # around each task unless told to reuse them: it then does so once every this
-# many tasks. labeling.celery releases connections the way requests do.
+# many tasks. config.celery releases connections the way requests do.
 CELERY_DB_REUSE_MAX = 10_000
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-results": {

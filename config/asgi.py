@@ -8,7 +8,7 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labeling.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 # Initialise Django before importing anything that touches models.
 django_asgi_app = get_asgi_application()
@@ -16,8 +16,8 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from labeling.routing import websocket_urlpatterns  # noqa: E402
-from labeling.ws_auth import AuthStack  # noqa: E402
+from .routing import websocket_urlpatterns  # noqa: E402
+from .ws_auth import AuthStack  # noqa: E402
 
 
 

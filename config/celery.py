@@ -14,7 +14,7 @@ import os
 from celery import Celery
 from celery.signals import task_postrun, task_prerun, worker_process_init
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labeling.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("crowdcanvas")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -34,5 +34,5 @@ def release_old_connections(sender=None, **kwargs) -> None:
 @worker_process_init.connect
 def freeze_startup_objects(**kwargs) -> None:
     """What a worker process loaded at start lives as long as it does: kept
-    out of the collector's full passes (see labeling.asgi)."""
+    out of the collector's full passes (see config.asgi)."""
     gc.freeze()

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import consumers
+from labeling import consumers
 
 websocket_urlpatterns = [
     path("ws/jobs/<str:job_id>/", consumers.JobProgressConsumer.as_asgi()),

@@ -11,7 +11,7 @@ from channels.middleware import BaseMiddleware
 
 @database_sync_to_async
 def _user_for_token(key: str):
-    from .tokens import user_for_key  # after the apps are loaded
+    from labeling.tokens import user_for_key  # after the apps are loaded
 
     return user_for_key(key)
 
