@@ -20,12 +20,11 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from assets import wire
-from assets.previews import LARGE_THUMBNAIL_SIZE, THUMBNAIL_SIZE, Shown, assets_preview
-from core.admin_base import labeler_column
 from assets.models import TaskKind
-from core.admin_base import ReadOnlyInline, ScopedAdmin, adopt
+from assets.previews import LARGE_THUMBNAIL_SIZE, THUMBNAIL_SIZE, Shown, assets_preview
+from core.admin_base import ReadOnlyInline, ScopedAdmin, adopt, labeler_column
 from core.pseudonyms import labeler_anonymous_id
-from labeling.services import REQUESTERS_GROUP
+from core.roles import REQUESTERS_GROUP
 
 from .models import Audience, Membership, QualificationExample, TruthBox
 from .selectors import audiences_visible_q

@@ -102,7 +102,7 @@ def _demo_objects():
 
 def test_seed_demo_creates_accounts_with_roles(seeded):
     from audiences.models import Membership
-    from labeling.services import REQUESTERS_GROUP
+    from core.roles import REQUESTERS_GROUP
     from labeling.tokens import AuthToken
 
     objects = _demo_objects()
