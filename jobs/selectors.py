@@ -307,7 +307,7 @@ def job_results(*, job: Job, page: int | None = None, page_size: int | None = No
     "summary": {...}}``, keys in camelCase as the hosted service's result
     format has them; with ``page`` (1-based) and ``page_size`` only that slice
     of ``results``, and ``count``, ``page``, ``pageSize`` (the summary stays
-    job-wide). The API's serializers (``jobs.api``) document every field.
+    job-wide). The API's serializers (``jobs.serializers``) document every field.
 
     Aggregates come from the stored results (``DatapointResult``): a
     datapoint whose result does not include all its responses yet (or that
