@@ -21,7 +21,7 @@ from assets.uploads import ALLOWED_FORMATS
 THUMBNAIL_SIZES = (96, 160, 320, 640)
 _ORIGINAL = re.compile(r"^assets/([0-9a-f]{2})/([0-9a-f]{64})\.(jpg|png|webp|gif)$")
 _THUMBNAIL = re.compile(r"^thumbs/([0-9a-f]{64})_(\d+)\.(jpg|png)$")
-_CONTENT_TYPES = {ext: ctype for ext, ctype in ALLOWED_FORMATS.values()}
+_CONTENT_TYPES = dict(ALLOWED_FORMATS.values())
 
 
 def thumbnail_name(storage_name: str, size: int) -> str:
