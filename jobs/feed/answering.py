@@ -25,7 +25,7 @@ from .early_stop import _confident
 from .gold import _gold_submit
 from .leasing import _check_open, _check_running
 from .membership import _working
-from .room import LEASE_ENDED, _slot_with_room
+from .room import LEASE_ENDED, _slot_with_room, answer_room_sql
 
 
 def response_validate(*, datapoint: Datapoint, response: Any) -> dict:
@@ -77,12 +77,15 @@ def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Su
     # definition, needs the general path): decided under the lock, in steps.
     with transaction.atomic():
         now = timezone.now()
-        locked = locks.job_datapoint_lock_with_lease(pk=slot.pk, lease_id=lease.pk, now=rows.datetime_param(now))
+        locked = locks.job_datapoint_lock_with_lease(
+            pk=slot.pk, lease_id=lease.pk, now=rows.datetime_param(now),
+            room=answer_room_sql(needed=job.definition.responses_per_datapoint),
+        )
         slot.response_count, slot.closed, slot.stopped_early = locked.response_count, locked.closed, locked.stopped_early
         lease.status, expired = locked.lease_status, locked.lease_expired
         _check_open(lease.status)
         _response_store(labeler=labeler, lease=lease, slot=slot, payload=payload, membership=membership,
-                        expired=expired or lease.status == Lease.Status.RELEASED, now=now)
+                        expired=expired or lease.status == Lease.Status.RELEASED, has_room=locked.has_room, now=now)
     return Submitted(lease=lease, membership=membership)
 
 
@@ -102,6 +105,7 @@ def _answer_at_once(*, labeler: AbstractBaseUser, lease: Lease, payload: dict, m
         return False
     now = timezone.now()
     needed = definition.responses_per_datapoint
+    room, room_params = answer_room_sql(needed=needed, row="locked")
     slot_table, lease_table = JobDatapoint._meta.db_table, Lease._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -109,14 +113,14 @@ def _answer_at_once(*, labeler: AbstractBaseUser, lease: Lease, payload: dict, m
             f" FROM {slot_table} jd JOIN {lease_table} l ON l.job_datapoint_id = jd.id"
             f" WHERE jd.id = %s AND l.id = %s{for_update_clause('jd, l')}),"
             f" ok AS (SELECT id, response_count + 1 AS answered FROM locked"
-            f" WHERE status = %s AND live AND NOT closed AND response_count < %s),"
+            f" WHERE status = %s AND live AND {room}),"
             f" answer AS (INSERT INTO {Response._meta.db_table} ({RESPONSE_COLUMNS})"
             f" SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s FROM ok),"
             f" counted AS (UPDATE {slot_table} jd SET response_count = ok.answered, last_response_at = %s,"
             f" closed = ok.answered >= %s, {LEASE_ENDED} FROM ok WHERE jd.id = ok.id)"
             f" UPDATE {lease_table} SET status = %s WHERE id = %s AND EXISTS (SELECT 1 FROM ok)"
             f" RETURNING id",
-            [rows.datetime_param(now), slot.pk, lease.pk, Lease.Status.ACTIVE, needed,
+            [rows.datetime_param(now), slot.pk, lease.pk, Lease.Status.ACTIVE, *room_params,
              *_response_values(lease=lease, labeler=labeler, payload=payload, membership=membership, now=now),
              rows.datetime_param(now), needed,
              Lease.Status.SUBMITTED, lease.pk],
@@ -206,9 +210,10 @@ def _lease_submitted_sql(lease: Lease) -> tuple[str, list]:
 
 
 def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoint, payload: dict,
-                    membership: Membership, expired: bool, now) -> None:
+                    membership: Membership, expired: bool, has_room: bool, now) -> None:
     """Store a validated answer on the locked ``slot`` (the caller holds its
-    lock; ``expired``: the lease ran out before ``now``, or was released):
+    lock; ``expired``: the lease ran out before ``now``, or was released;
+    ``has_room``: ``answer_room_sql`` as read under the lock):
     the response, the datapoint's count and the lease's status, written in
     one round trip. A released lease was already counted out of the row's
     active leases."""
@@ -218,7 +223,7 @@ def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoi
     if expired and not _slot_with_room(slot.pk, definition.responses_per_datapoint, labeler, now):
         raise Conflict(ErrorCode.TASK_EXPIRED,
                        "Your time for this task ran out and its place was given to someone else.")
-    if slot.closed or slot.response_count >= definition.responses_per_datapoint:
+    if not has_room:
         raise Conflict(ErrorCode.TASK_EXPIRED, "This datapoint already has all the answers it needs.")
     slot.response_count += 1
     slot.last_response_at = now

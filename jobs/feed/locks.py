@@ -39,23 +39,26 @@ class LockedSlot(NamedTuple):
     stopped_early: bool
     lease_status: str
     lease_expired: bool
+    has_room: bool
 
 
-def job_datapoint_lock_with_lease(*, pk: int, lease_id: int, now) -> LockedSlot:
-    """Lock one job datapoint and read, under the lock, its counts and the
-    status of its lease ``lease_id``, and whether that lease ran out before
-    ``now`` (a database datetime)."""
+def job_datapoint_lock_with_lease(*, pk: int, lease_id: int, now, room: tuple[str, list]) -> LockedSlot:
+    """Lock one job datapoint and read, under the lock, its counts, the
+    status of its lease ``lease_id``, whether that lease ran out before
+    ``now`` (a database datetime), and whether the condition ``room`` (SQL
+    on ``jd``, with its parameters) holds."""
     slot_table, lease_table = JobDatapoint._meta.db_table, Lease._meta.db_table
+    room_condition, room_params = room
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT jd.response_count, jd.closed, jd.stopped_early, l.status,"
-            f" CASE WHEN l.expires_at <= %s THEN 1 ELSE 0 END"
+            f" CASE WHEN l.expires_at <= %s THEN 1 ELSE 0 END, CASE WHEN {room_condition} THEN 1 ELSE 0 END"
             f" FROM {slot_table} jd JOIN {lease_table} l ON l.job_datapoint_id = jd.id"
             f" WHERE jd.id = %s AND l.id = %s{for_update_clause('jd')}",
-            [now, pk, lease_id],
+            [now, *room_params, pk, lease_id],
         )
-        response_count, closed, stopped_early, status, expired = cursor.fetchone()
-    return LockedSlot(response_count, bool(closed), bool(stopped_early), status, bool(expired))
+        response_count, closed, stopped_early, status, expired, has_room = cursor.fetchone()
+    return LockedSlot(response_count, bool(closed), bool(stopped_early), status, bool(expired), bool(has_room))
 
 
 def job_datapoint_lock_first_of(sql: str, params: list, *, skip_locked: bool) -> tuple | None:

@@ -1,4 +1,8 @@
-"""The room rule of a job datapoint, and the open datapoints it finds."""
+"""The room rule of a job datapoint, and the open datapoints it finds.
+
+``room_sql`` is the rule, written once; every path that leases or answers
+checks it, in SQL, with the count of leases that path may trust.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,23 @@ from ..models import Job, JobDatapoint, Lease
 from . import locks
 
 
+def room_sql(*, needed: int, row: str = "jd", leases: str = "0", leases_params: Sequence = ()) -> tuple[str, list]:
+    """The room rule: the job datapoint ``row`` (an SQL alias) has room for
+    one more answer or lease while it is not closed and its answers plus
+    ``leases`` (SQL counting the leases that hold places, with
+    ``leases_params``) are fewer than ``needed``. Which leases count is the
+    caller's: live ones (``_room_sql``), the row's own count
+    (``_room_on_row_sql``), or none for an answer to a live lease, which
+    takes that lease's own place (``answer_room_sql``)."""
+    return f"NOT {row}.closed AND {row}.response_count + {leases} < %s", [*leases_params, needed]
+
+
+def answer_room_sql(*, needed: int, row: str = "jd") -> tuple[str, list]:
+    """Room for the answer to a live lease of ``row``: its place is the
+    lease's own, so no lease counts against it."""
+    return room_sql(needed=needed, row=row)
+
+
 def _room_sql(needed: int, now, *, other_than: AbstractBaseUser | None = None) -> tuple[str, list]:
     """The condition (on ``jd``) that a job datapoint has room for one more
     lease: not closed, and its answers and live leases (those of labelers
@@ -20,10 +41,12 @@ def _room_sql(needed: int, now, *, other_than: AbstractBaseUser | None = None) -
     that starts after the datapoint's lock was granted, it sees every lease
     and answer committed before."""
     mine = " AND live.labeler_id <> %s" if other_than is not None else ""
-    return (
-        f"NOT jd.closed AND jd.response_count + (SELECT COUNT(*) FROM {Lease._meta.db_table} live"
-        f" WHERE live.job_datapoint_id = jd.id AND live.status = %s AND live.expires_at > %s{mine}) < %s",
-        [Lease.Status.ACTIVE, rows.datetime_param(now), *([other_than.pk] if other_than is not None else []), needed],
+    return room_sql(
+        needed=needed,
+        leases=f"(SELECT COUNT(*) FROM {Lease._meta.db_table} live"
+               f" WHERE live.job_datapoint_id = jd.id AND live.status = %s AND live.expires_at > %s{mine})",
+        leases_params=[Lease.Status.ACTIVE, rows.datetime_param(now),
+                       *([other_than.pk] if other_than is not None else [])],
     )
 
 
@@ -33,7 +56,7 @@ def _room_on_row_sql(needed: int) -> tuple[str, list]:
     ``needed``. Never room that ``_room_sql`` would not see; a row changed
     since the statement began is checked again at its new version when the
     statement locks it."""
-    return "NOT jd.closed AND jd.response_count + jd.leases_active < %s", [needed]
+    return room_sql(needed=needed, leases="jd.leases_active")
 
 
 def _open_slot_sql(*, select: str, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[int] = (),
