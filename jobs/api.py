@@ -358,6 +358,7 @@ class JobResultsApi(RequesterApiView):
     def get(self, request, job_id: str):
         query = validated(ResultsQuerySerializer, request.query_params)
         job = selectors.job_get(user=request.user, public_id=job_id)
+        result_services.job_summary_refresh(job=job)
         return Response(selectors.job_results(job=job, page=query.get("page"), page_size=query.get("page_size"),
                                               absolute_url=request.build_absolute_uri))
 
@@ -438,6 +439,7 @@ class JobResultsDownloadApi(RequesterApiView):
             raise ValidationError({"format": ["csv is for compare jobs; download draw results as json or coco."]})
         if export == ExportFormat.COCO and kind != TaskKind.DRAW:
             raise ValidationError({"format": ["coco is for draw jobs; download compare results as json or csv."]})
+        result_services.job_summary_refresh(job=job)
         document = selectors.job_results(job=job, absolute_url=request.build_absolute_uri)
         if export == ExportFormat.CSV:
             return _attachment(exports.compare_csv(document), content_type="text/csv; charset=utf-8",

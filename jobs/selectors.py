@@ -33,7 +33,7 @@ from core.pseudonyms import labeler_anonymous_id
 from assets.models import TaskKind
 
 from .models import Datapoint, DatapointResult, Job, JobDatapoint, JobDefinition, Response
-from .result_services import AGGREGATOR_VERSION, draw_grid, item_names, job_summary_refresh
+from .result_services import AGGREGATOR_VERSION, draw_grid, item_names
 
 RESULTS_PAGE_SIZE = 100
 RESULTS_MAX_PAGE_SIZE = 1000
@@ -283,7 +283,8 @@ DRAW_AGGREGATES = ("consensusMask", "consensusBoxes", "agreement", "summedUserSc
 
 
 def _results_summary(job: Job) -> dict[str, Any]:
-    """Job-wide figures, in one query (plus the ranking's, for compare jobs)."""
+    """Job-wide figures, in one query (the ranking, for compare jobs, from the
+    job's summary)."""
     fresh = Q(result__response_count__gt=0, result__aggregator_version=AGGREGATOR_VERSION)
     aggregates = {"datapoints": Count("id"), "responses": Coalesce(Sum("response_count"), 0)}
     if job.definition.kind == TaskKind.DRAW:
@@ -295,7 +296,7 @@ def _results_summary(job: Job) -> dict[str, Any]:
         mean = totals["mean_agreement"]
         summary["meanAgreement"] = None if mean is None else round(float(mean), 6)
     else:
-        summary["ranking"] = job_summary_refresh(job=job).get("ranking")
+        summary["ranking"] = (job.summary or {}).get("ranking")
     return summary
 
 
@@ -312,8 +313,9 @@ def job_results(*, job: Job, page: int | None = None, page_size: int | None = No
     Aggregates come from the stored results (``DatapointResult``): a
     datapoint whose result does not include all its responses yet (or that
     has none) is listed with its responses and null aggregates; nothing is
-    aggregated here, except the compare ranking when it is behind
-    (``job_summary_refresh``). Items are named as the requester gave them,
+    aggregated here: the caller brings the job's summary (the compare
+    ranking) up to date first (``result_services.job_summary_refresh``).
+    Items are named as the requester gave them,
     and so is a compare vote; labelers only by pseudonym.
     ``absolute_url(path)`` makes the heatmap links absolute.
     """
