@@ -356,7 +356,7 @@ def membership_grade_gold(*, membership: Membership, example: QualificationExamp
     return grade
 
 
-def membership_check_bar(*, membership: Membership) -> bool:
+def membership_drop_if_below_bar(*, membership: Membership) -> bool:
     """Keep a graduated labeler unless their graded answers show, with
     enough evidence, an accuracy below the audience's target
     (``grading.below_target``: one answering at the target is ever dropped

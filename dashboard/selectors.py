@@ -25,7 +25,7 @@ from assets import wire
 from assets.media import thumbnail_url
 from assets.models import Asset, TaskKind
 from jobs.models import Job, JobDatapoint
-from jobs.result_services import item_names
+from jobs.result_updates import item_names
 from core.pseudonyms import labeler_anonymous_id
 from jobs.selectors import job_list, job_progress
 

@@ -40,7 +40,7 @@ from core.api_common import (
 from core.parsers import JSONParser, json_loads
 from core.validation import field
 
-from . import aggregation, exports, result_services, selectors, services
+from . import aggregation, exports, result_updates, selectors, services
 from .models import JobDefinition
 from .serializers import (
     AssetSerializer,
@@ -358,7 +358,7 @@ class JobResultsApi(RequesterApiView):
     def get(self, request, job_id: str):
         query = validated(ResultsQuerySerializer, request.query_params)
         job = selectors.job_get(user=request.user, public_id=job_id)
-        result_services.job_summary_refresh(job=job)
+        result_updates.job_summary_refresh(job=job)
         return Response(selectors.job_results(job=job, page=query.get("page"), page_size=query.get("page_size"),
                                               absolute_url=request.build_absolute_uri))
 
@@ -396,7 +396,7 @@ class JobDatapointHeatmapApi(RequesterApiView):
             if result is not None and result.state:
                 share = aggregation.heatmap(aggregation.DrawState.load(bytes(result.state)))
             else:
-                share = np.zeros(result_services.draw_grid(slot.datapoint), dtype=np.float64)
+                share = np.zeros(result_updates.draw_grid(slot.datapoint), dtype=np.float64)
             response = HttpResponse(aggregation.heatmap_png(share), content_type="image/png")
         response["ETag"] = etag
         patch_cache_control(response, private=True, no_cache=True)
@@ -439,7 +439,7 @@ class JobResultsDownloadApi(RequesterApiView):
             raise ValidationError({"format": ["csv is for compare jobs; download draw results as json or coco."]})
         if export == ExportFormat.COCO and kind != TaskKind.DRAW:
             raise ValidationError({"format": ["coco is for draw jobs; download compare results as json or csv."]})
-        result_services.job_summary_refresh(job=job)
+        result_updates.job_summary_refresh(job=job)
         document = selectors.job_results(job=job, absolute_url=request.build_absolute_uri)
         if export == ExportFormat.CSV:
             return _attachment(exports.compare_csv(document), content_type="text/csv; charset=utf-8",

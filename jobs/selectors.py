@@ -33,7 +33,7 @@ from core.pseudonyms import labeler_anonymous_id
 from assets.models import TaskKind
 
 from .models import Datapoint, DatapointResult, Job, JobDatapoint, JobDefinition, Response
-from .result_services import AGGREGATOR_VERSION, draw_grid, item_names
+from .result_updates import AGGREGATOR_VERSION, draw_grid, item_names
 
 RESULTS_PAGE_SIZE = 100
 RESULTS_MAX_PAGE_SIZE = 1000
@@ -314,7 +314,7 @@ def job_results(*, job: Job, page: int | None = None, page_size: int | None = No
     datapoint whose result does not include all its responses yet (or that
     has none) is listed with its responses and null aggregates; nothing is
     aggregated here: the caller brings the job's summary (the compare
-    ranking) up to date first (``result_services.job_summary_refresh``).
+    ranking) up to date first (``result_updates.job_summary_refresh``).
     Items are named as the requester gave them,
     and so is a compare vote; labelers only by pseudonym.
     ``absolute_url(path)`` makes the heatmap links absolute.

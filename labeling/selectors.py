@@ -18,7 +18,7 @@ from django.utils.crypto import salted_hmac
 from audiences.grading import CHANCE, user_score
 from audiences.models import Audience, Membership
 from audiences.services import MIN_EXAMPLES_TO_OPEN
-from jobs import content
+from jobs import content_cache
 from assets.models import Asset
 from jobs.models import Datapoint, Job, Lease
 from jobs.feed import has_work_for
@@ -69,7 +69,7 @@ def task_view(lease: Lease) -> dict:
         # A quality check looks exactly like the job's own tasks.
         source, media = lease.example, None
     else:
-        source = content.datapoint(lease.job_datapoint.datapoint_id)
+        source = content_cache.datapoint(lease.job_datapoint.datapoint_id)
         media = source.media_context
     return _task(
         task_id=lease.public_id, kind=job.definition.kind, instruction=job.definition.instruction,

@@ -17,7 +17,7 @@ from assets import services as asset_services
 from audiences import services as audience_services
 from audiences.models import Audience, Membership
 from audiences.selectors import global_audience
-from jobs import result_services
+from jobs import result_updates
 from jobs import feed
 from jobs import services as job_services
 from jobs.models import DatapointResult, Job, JobDatapoint
@@ -53,7 +53,7 @@ def answer(job, labeler, respond):
 
 def aggregate(job):
     for slot in JobDatapoint.objects.filter(job=job):
-        result_services.datapoint_aggregate(job_datapoint_id=slot.pk)
+        result_updates.datapoint_aggregate(job_datapoint_id=slot.pk)
 
 
 def card_html(page: str, position: int) -> str:
@@ -249,7 +249,7 @@ def bulk_results(job):
     slots = list(JobDatapoint.objects.filter(job=job))
     JobDatapoint.objects.filter(job=job).update(response_count=1)
     DatapointResult.objects.bulk_create([
-        DatapointResult(job=job, job_datapoint=slot, response_count=1, aggregator_version=result_services.AGGREGATOR_VERSION, data={
+        DatapointResult(job=job, job_datapoint=slot, response_count=1, aggregator_version=result_updates.AGGREGATOR_VERSION, data={
             "consensusBoxes": [{"x_min": 0.1, "y_min": 0.2, "x_max": 0.3, "y_max": 0.4}], "agreement": 0.5,
             "summedUserScores": 0.5,
         })

@@ -22,7 +22,7 @@ import pytest
 from django.db import connection
 
 from audiences.selectors import global_audience
-from jobs import result_services
+from jobs import result_updates
 from jobs import feed
 from jobs.models import DatapointResult, Job, JobDatapoint, Lease, Response
 from demo.simulation import Oracle, SimulatedLabeler, create_labelers
@@ -207,8 +207,8 @@ def test_labelers_carry_on_through_server_restarts_and_counts_stay_exact(test_da
     assert answered() == 90
     assert_exact_counts(job, 3, labelers)
     # Aggregation ran in the server process; a result cut off by the crash is caught up by the sweep.
-    result_services.results_sweep(
-        enqueue=lambda pk: result_services.datapoint_aggregate(job_datapoint_id=pk))
+    result_updates.results_sweep(
+        enqueue=lambda pk: result_updates.datapoint_aggregate(job_datapoint_id=pk))
     job.refresh_from_db()
     assert job.state == Job.State.COMPLETED
     assert_results_complete_and_reproducible(job, 3)

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 
 from audiences.selectors import global_audience
-from jobs import result_services
+from jobs import result_updates
 from jobs.models import DatapointResult, Job, JobDatapoint, Response
 from demo.simulation import Oracle, SimulatedLabeler, create_labelers
 from tests import factories
@@ -79,7 +79,7 @@ def assert_results_complete_and_reproducible(job, responses_per_datapoint):
     # The same results, computed again here instead of by the worker.
     DatapointResult.objects.filter(job=job).delete()
     for slot in slots:
-        result_services.datapoint_aggregate(job_datapoint_id=slot.pk)
+        result_updates.datapoint_aggregate(job_datapoint_id=slot.pk)
     again = {r.job_datapoint_id: (r.response_count, r.data) for r in DatapointResult.objects.filter(job=job)}
     assert again == stored
 

@@ -20,7 +20,7 @@ from rest_framework.test import APIClient
 from assets import services as asset_services
 from audiences import services as audience_services
 from audiences.selectors import global_audience
-from jobs import aggregation, result_services
+from jobs import aggregation, result_updates
 from jobs import services as job_services
 from jobs.models import DatapointResult, Job, JobDatapoint, Response
 from assets.raster import rasterize_lines
@@ -66,7 +66,7 @@ def respond(job: Job, position: int, labeler, payload: dict, *, user_score: floa
     slot.closed = slot.response_count >= job.definition.responses_per_datapoint
     slot.save()
     if aggregate:
-        result_services.datapoint_aggregate(job_datapoint_id=slot.pk)
+        result_updates.datapoint_aggregate(job_datapoint_id=slot.pk)
     return response
 
 
@@ -130,7 +130,7 @@ def test_compare_results_count_votes_and_name_items_as_given(api, compare_job, t
         "name": "Prompt Alignment Job", "type": "compare", "instruction": "Which image follows the prompt?",
         "responsesPerDatapoint": 3, "audienceId": "global", "state": "completed",
         "created": compare_job.created_at.isoformat(), "completed": compare_job.completed_at.isoformat(),
-        "aggregatorVersion": result_services.AGGREGATOR_VERSION,
+        "aggregatorVersion": result_updates.AGGREGATOR_VERSION,
     }
     first, second = document["results"]
     assert set(first) == {"position", "items", "context", "mediaContext", "responses", "aggregatedResponses", "stoppedEarly",
@@ -207,7 +207,7 @@ def test_draw_results_hold_the_consensus_of_the_strokes(api, draw_job, trio):
     document = results_of(api, draw_job)
     info = document["info"]
     assert (info["type"], info["drawAlgorithm"], info["aggregatorVersion"]) == (
-        "draw", "majority", result_services.AGGREGATOR_VERSION)
+        "draw", "majority", result_updates.AGGREGATOR_VERSION)
     first, second = document["results"]
     assert set(first) == {"position", "item", "context", "mediaContext", "imageSize", "responses",
                           "aggregatedResponses", "gridSize",
@@ -342,7 +342,7 @@ def big_job(owner, labelers, kind: str, datapoints: int = 1000) -> Job:
             {"winner": None, "aggregatedResults": {}})
     DatapointResult.objects.bulk_create([
         DatapointResult(job=job, job_datapoint=slot, response_count=len(labelers), data=data,
-                        aggregator_version=result_services.AGGREGATOR_VERSION)
+                        aggregator_version=result_updates.AGGREGATOR_VERSION)
         for slot in slots
     ])
     return job

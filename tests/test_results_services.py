@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 from audiences.models import Membership, QualificationAnswer
 from audiences.selectors import global_audience
-from jobs import aggregation, result_services
+from jobs import aggregation, result_updates
 from jobs import feed
 from jobs import services as job_services
 from jobs.models import DatapointResult, Job, JobDatapoint, Lease, Response
@@ -56,7 +56,7 @@ def result_rows(job):
 
 def test_draw_result_has_consensus_boxes_and_agreement(drawn_job):
     slot = JobDatapoint.objects.filter(job=drawn_job).first()
-    result = result_services.datapoint_aggregate(job_datapoint_id=slot.pk)
+    result = result_updates.datapoint_aggregate(job_datapoint_id=slot.pk)
     data = result.data
     assert result.response_count == 3
     assert data["gridSize"] == [256, 256]  # URL asset: size unknown, square grid
@@ -73,10 +73,10 @@ def test_draw_result_has_consensus_boxes_and_agreement(drawn_job):
 def test_aggregating_twice_gives_the_same_row(drawn_job):
     slots = JobDatapoint.objects.filter(job=drawn_job).values_list("pk", flat=True)
     for pk in slots:
-        result_services.datapoint_aggregate(job_datapoint_id=pk)
+        result_updates.datapoint_aggregate(job_datapoint_id=pk)
     first = result_rows(drawn_job)
     for pk in slots:
-        result_services.datapoint_aggregate(job_datapoint_id=pk)
+        result_updates.datapoint_aggregate(job_datapoint_id=pk)
     assert result_rows(drawn_job) == first
 
 
@@ -90,10 +90,10 @@ def test_incremental_aggregation_equals_aggregating_from_scratch(requester, make
         x, y = rng.uniform(0.2, 0.6), rng.uniform(0.2, 0.6)
         feed.task_submit(labeler=labeler, task_id=lease.public_id, response={"lines": [
             {"size": 0.05, "points": [{"x": x, "y": y}, {"x": x + 0.2, "y": y + 0.1}]}]})
-        result_services.datapoint_aggregate(job_datapoint_id=slot.pk)  # one response at a time
+        result_updates.datapoint_aggregate(job_datapoint_id=slot.pk)  # one response at a time
     incremental = result_rows(job)
     DatapointResult.objects.filter(job=job).delete()
-    result_services.datapoint_aggregate(job_datapoint_id=slot.pk)
+    result_updates.datapoint_aggregate(job_datapoint_id=slot.pk)
     assert result_rows(job) == incremental
 
 
@@ -109,7 +109,7 @@ def test_concurrent_aggregations_of_one_datapoint_agree(requester, make_labeler)
     def run():
         try:
             barrier.wait()
-            result_services.datapoint_aggregate(job_datapoint_id=slot.pk)
+            result_updates.datapoint_aggregate(job_datapoint_id=slot.pk)
         except Exception as exc:
             errors.append(exc)
         finally:
@@ -124,7 +124,7 @@ def test_concurrent_aggregations_of_one_datapoint_agree(requester, make_labeler)
     assert DatapointResult.objects.filter(job=job).count() == 1
     concurrent = result_rows(job)
     DatapointResult.objects.filter(job=job).delete()
-    result_services.datapoint_aggregate(job_datapoint_id=slot.pk)
+    result_updates.datapoint_aggregate(job_datapoint_id=slot.pk)
     assert result_rows(job) == concurrent
     assert Job.objects.get(pk=job.pk).state == Job.State.COMPLETED
 
@@ -134,10 +134,10 @@ def test_job_completes_only_once_every_result_is_written(drawn_job):
     drawn_job.refresh_from_db()
     assert drawn_job.state == Job.State.RUNNING  # responses are in, results are not
     slots = list(JobDatapoint.objects.filter(job=drawn_job).values_list("pk", flat=True))
-    result_services.datapoint_aggregate(job_datapoint_id=slots[0])
+    result_updates.datapoint_aggregate(job_datapoint_id=slots[0])
     drawn_job.refresh_from_db()
     assert drawn_job.state == Job.State.RUNNING
-    result_services.datapoint_aggregate(job_datapoint_id=slots[1])
+    result_updates.datapoint_aggregate(job_datapoint_id=slots[1])
     drawn_job.refresh_from_db()
     assert drawn_job.state == Job.State.COMPLETED and drawn_job.completed_at is not None
 
@@ -154,10 +154,10 @@ def test_sweeper_recovers_missing_results_and_completes_the_job(drawn_job, capsy
 
 def test_sweeper_finds_results_behind_their_responses(drawn_job):
     for pk in JobDatapoint.objects.filter(job=drawn_job).values_list("pk", flat=True):
-        result_services.datapoint_aggregate(job_datapoint_id=pk)
+        result_updates.datapoint_aggregate(job_datapoint_id=pk)
     DatapointResult.objects.filter(job=drawn_job).update(response_count=1)  # as if two were missed
     queued = []
-    summary = result_services.results_sweep(enqueue=queued.append)
+    summary = result_updates.results_sweep(enqueue=queued.append)
     assert summary["requeued"] == 2 and len(queued) == 2
 
 
@@ -171,7 +171,7 @@ def test_compare_job_summary_ranks_items(requester, make_labeler):
 
     answer_all(job, [make_labeler(f"v{i}") for i in range(3)], vote)
     for pk in JobDatapoint.objects.filter(job=job).values_list("pk", flat=True):
-        result_services.datapoint_aggregate(job_datapoint_id=pk)
+        result_updates.datapoint_aggregate(job_datapoint_id=pk)
     job.refresh_from_db()
     ranking = job.summary["ranking"]
     assert ranking["comparisons"] == 6 and ranking["regularized"] is True
@@ -239,7 +239,7 @@ def test_ungraded_votes_never_stop_a_datapoint_early(requester, make_labeler, th
     counts = list(JobDatapoint.objects.filter(job=job).values_list("response_count", "closed", "stopped_early"))
     assert counts == [(responses, True, False), (responses, True, False)]
     for pk in JobDatapoint.objects.filter(job=job).values_list("pk", flat=True):
-        result_services.datapoint_aggregate(job_datapoint_id=pk)
+        result_updates.datapoint_aggregate(job_datapoint_id=pk)
     first = DatapointResult.objects.get(job_datapoint__job=job, job_datapoint__position=0).data
     assert first["aggregatedResults"] == {factories.url("l0"): responses, factories.url("r0"): 0}
     assert first["winner"] == factories.url("l0")

@@ -373,10 +373,10 @@ def test_an_answer_to_a_live_lease_is_stored_in_one_statement_on_postgresql(glob
 
     if connection.vendor != "postgresql":
         pytest.skip("the one-statement path is PostgreSQL's")
-    from jobs import content
+    from jobs import content_cache
 
     lease = feed.task_next(labeler=labeler, job=global_draw_job)
-    content.datapoint(lease.job_datapoint.datapoint_id)  # as after the task was shown
+    content_cache.datapoint(lease.job_datapoint.datapoint_id)  # as after the task was shown
     with CaptureQueriesContext(connection) as queries:
         feed.task_submit(labeler=labeler, task_id=lease.public_id, response={"lines": []})
     # The lease with its job and membership, then the answer itself (no BEGIN or COMMIT).
@@ -397,12 +397,12 @@ def test_a_new_lease_is_one_statement_on_postgresql(global_draw_job, labeler):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from jobs import content
+    from jobs import content_cache
 
     if connection.vendor != "postgresql":
         pytest.skip("counts PostgreSQL statements")
-    membership = feed.working_membership(labeler=labeler, audience=global_draw_job.audience)
-    content.definition(global_draw_job.definition_id)  # as in a process that served this job before
+    membership = feed.working_membership_get_or_create(labeler=labeler, audience=global_draw_job.audience)
+    content_cache.definition(global_draw_job.definition_id)  # as in a process that served this job before
     with CaptureQueriesContext(connection) as queries:
         lease = feed.task_next(labeler=labeler, job=global_draw_job, membership=membership)
     # The labeler's held lease or else a new one, with the slot's lease count: one statement, no
@@ -490,17 +490,17 @@ def test_datapoints_are_read_in_runs_and_kept(requester, labeler):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from jobs import content
+    from jobs import content_cache
     from jobs.models import Datapoint
 
     job = factories.draw_job(requester, global_audience(), datapoints=5, responses=1)
     ids = list(Datapoint.objects.filter(definition_id=job.definition_id).order_by("pk").values_list("pk", flat=True))
     with CaptureQueriesContext(connection) as queries:
-        shown = [content.datapoint(pk) for pk in ids]
+        shown = [content_cache.datapoint(pk) for pk in ids]
     assert len(queries.captured_queries) == 1  # the first read brought the ones after it too
     assert [d.pk for d in shown] == ids and shown[2].asset.value  # items loaded with them
     with pytest.raises(Datapoint.DoesNotExist):
-        content.datapoint(ids[-1] + 10_000)
+        content_cache.datapoint(ids[-1] + 10_000)
 
 
 # --- the general path's upsert -----------------------------------------------------------------------
@@ -512,7 +512,7 @@ def test_the_general_paths_upsert_never_revives_an_answered_or_skipped_lease(req
     lease = feed.task_next(labeler=labeler, job=one_slot_job)
     Lease.objects.filter(pk=lease.pk).update(status=status)
     JobDatapoint.objects.filter(pk=lease.job_datapoint_id).update(leases_active=0)
-    slot = feed.room.OpenSlot(lease.job_datapoint_id, lease.job_datapoint.datapoint_id, 0)
+    slot = feed.room.OpenDatapoint(lease.job_datapoint_id, lease.job_datapoint.datapoint_id, 0)
     from django.db import transaction
 
     with transaction.atomic():

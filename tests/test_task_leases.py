@@ -348,11 +348,11 @@ def test_quality_check_leases_renew_and_release_alike(page_settings, requester, 
     lara = make_labeler("lara")
     Membership.objects.create(labeler=lara, audience=audience, state=Membership.State.GRADUATED, user_score=0.8)
     client = api_for(lara)
-    monkeypatch.setattr(feed.leasing, "_gold_due", lambda job: True)
+    monkeypatch.setattr(feed.leasing, "gold_due", lambda job: True)
     gold = next_task(client, job, PAGE)
     gold_lease = Lease.objects.get(public_id=gold["id"])
     assert gold_lease.job_datapoint_id is None and gold_lease.expires_at - gold_lease.leased_at == timedelta(seconds=90)
-    monkeypatch.setattr(feed.leasing, "_gold_due", lambda job: False)
+    monkeypatch.setattr(feed.leasing, "gold_due", lambda job: False)
     renewed = renew(client, gold["id"], PAGE)
     assert renewed.status_code == 200 and set(renewed.json()) == {"id", "expires_at"}
     assert Lease.objects.get(pk=gold_lease.pk).expires_at > gold_lease.expires_at

@@ -108,7 +108,7 @@ def test_without_a_delay_a_second_response_while_one_task_is_queued_sends_none(p
 
 def test_a_task_that_starts_lets_the_next_response_send_one(published, monkeypatch, settings):
     settings.AGGREGATION_DELAY_MS = 0
-    monkeypatch.setattr(tasks.result_services, "datapoint_aggregate", lambda job_datapoint_id: None)
+    monkeypatch.setattr(tasks.result_updates, "datapoint_aggregate", lambda job_datapoint_id: None)
     tasks.publish_aggregation(7)
     tasks.aggregate_datapoint.run(7)  # the worker picks it up
     tasks.publish_aggregation(7)
@@ -120,7 +120,7 @@ def test_tasks_run_eagerly_are_sent_for_every_response_while_no_mark_stands(publ
     response after it needs one of its own."""
     settings.AGGREGATION_DELAY_MS = 1000
     monkeypatch.setitem(tasks.aggregate_datapoint.app.conf, "task_always_eager", True)
-    monkeypatch.setattr(tasks.result_services, "datapoint_aggregate", lambda job_datapoint_id: None)
+    monkeypatch.setattr(tasks.result_updates, "datapoint_aggregate", lambda job_datapoint_id: None)
     tasks.publish_aggregation(7)
     tasks.aggregate_datapoint.run(7)  # ran as it was sent
     tasks.publish_aggregation(7)

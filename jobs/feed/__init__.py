@@ -21,12 +21,12 @@ stored), ``gold`` (quality checks among the tasks), ``early_stop``
 
 from .answering import Submitted, response_validate, task_submit
 from .leasing import has_work_for, task_next, task_release, task_renew, task_skip
-from .membership import working_membership
-from .room import has_open_slot
+from .membership import working_membership_get_or_create
+from .room import has_open_datapoint
 
 __all__ = [
     "Submitted",
-    "has_open_slot",
+    "has_open_datapoint",
     "has_work_for",
     "response_validate",
     "task_next",
@@ -34,5 +34,5 @@ __all__ = [
     "task_renew",
     "task_skip",
     "task_submit",
-    "working_membership",
+    "working_membership_get_or_create",
 ]

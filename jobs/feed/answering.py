@@ -18,14 +18,14 @@ from core.errors import Conflict, ErrorCode
 from core.locks import for_update_clause
 from core.validation import field
 
-from .. import content, rows
+from .. import content_cache, rows
 from ..models import Datapoint, Job, JobDatapoint, Lease, Response
 from . import locks
-from .early_stop import _confident
-from .gold import _gold_submit
-from .leasing import _check_open, _check_running
-from .membership import _working
-from .room import LEASE_ENDED, _slot_with_room, answer_room_sql
+from .early_stop import leader_confident
+from .gold import gold_answer_grade
+from .leasing import lease_check_open, job_check_takes_answers
+from .membership import working_membership_ensure
+from .room import LEASE_ENDED, datapoint_has_room, answer_room_sql
 
 
 def response_validate(*, datapoint: Datapoint, response: Any) -> dict:
@@ -58,19 +58,19 @@ def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Su
         raise Lease.DoesNotExist
     lease, known_membership = _lease_to_answer(task_id=task_id, labeler=labeler)
     job = lease.job
-    _check_open(lease.status)
-    _check_running(job)
+    lease_check_open(lease.status)
+    job_check_takes_answers(job)
     if lease.job_datapoint_id is None:
         with transaction.atomic():
             lease = locks.lease_lock(public_id=task_id, labeler_id=labeler.pk)
-            _check_open(lease.status)
-            membership = _gold_submit(labeler=labeler, lease=lease, response=response)
+            lease_check_open(lease.status)
+            membership = gold_answer_grade(labeler=labeler, lease=lease, response=response)
             _mark_submitted(lease)
         return Submitted(lease=lease, membership=membership)
     slot = lease.job_datapoint
-    slot.datapoint = content.datapoint(slot.datapoint_id)
+    slot.datapoint = content_cache.datapoint(slot.datapoint_id)
     payload = response_validate(datapoint=slot.datapoint, response=response)
-    membership = _working(labeler=labeler, audience=job.audience, membership=known_membership)
+    membership = working_membership_ensure(labeler=labeler, audience=job.audience, membership=known_membership)
     if _answer_at_once(labeler=labeler, lease=lease, payload=payload, membership=membership):
         return Submitted(lease=lease, membership=membership)
     # The lease ran out or is no longer open (or this database, or the
@@ -83,7 +83,7 @@ def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Su
         )
         slot.response_count, slot.closed, slot.stopped_early = locked.response_count, locked.closed, locked.stopped_early
         lease.status, expired = locked.lease_status, locked.lease_expired
-        _check_open(lease.status)
+        lease_check_open(lease.status)
         _response_store(labeler=labeler, lease=lease, slot=slot, payload=payload, membership=membership,
                         expired=expired or lease.status == Lease.Status.RELEASED, has_room=locked.has_room, now=now)
     return Submitted(lease=lease, membership=membership)
@@ -186,7 +186,7 @@ def _lease_to_answer(*, task_id: str, labeler: AbstractBaseUser) -> tuple[Lease,
     })
     job = rows.instance(Job, id=job_id, public_id=job_public_id, owner_id=owner_id, definition_id=definition_id,
                         audience_id=audience.pk, state=state)
-    job.definition, job.audience = content.definition(definition_id), audience
+    job.definition, job.audience = content_cache.definition(definition_id), audience
     lease = rows.instance(Lease, id=lease_id, public_id=task_id, job_id=job_id, job_datapoint_id=slot_id,
                           example_id=example_id, labeler_id=labeler.pk, status=status,
                           leased_at=rows.value(Lease, "leased_at", leased_at))
@@ -220,7 +220,7 @@ def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoi
     job = lease.job
     ended = f", {LEASE_ENDED}" if lease.status == Lease.Status.ACTIVE else ""
     definition = job.definition
-    if expired and not _slot_with_room(slot.pk, definition.responses_per_datapoint, labeler, now):
+    if expired and not datapoint_has_room(slot.pk, definition.responses_per_datapoint, labeler, now):
         raise Conflict(ErrorCode.TASK_EXPIRED,
                        "Your time for this task ran out and its place was given to someone else.")
     if not has_room:
@@ -229,7 +229,7 @@ def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoi
     slot.last_response_at = now
     if slot.response_count >= definition.responses_per_datapoint:
         slot.closed = True
-    elif definition.confidence_threshold is not None and _confident(slot, definition, payload, membership):
+    elif definition.confidence_threshold is not None and leader_confident(slot, definition, payload, membership):
         slot.closed = slot.stopped_early = True
         # Outstanding leases end now: the datapoint takes no more answers.
         Lease.objects.filter(job_datapoint=slot, status=Lease.Status.ACTIVE).exclude(pk=lease.pk).end(now)

@@ -9,7 +9,7 @@ from ..aggregation import leader_confidence
 from ..models import JobDatapoint, JobDefinition, Response
 
 
-def _confident(slot: JobDatapoint, definition: JobDefinition, payload: dict, membership: Membership) -> bool:
+def leader_confident(slot: JobDatapoint, definition: JobDefinition, payload: dict, membership: Membership) -> bool:
     """Whether, with the vote ``payload`` about to be stored, the compare
     datapoint's leader reaches the definition's confidence threshold
     (jobs.aggregation.leader_confidence: votes of labelers nobody graded

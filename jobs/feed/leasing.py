@@ -18,22 +18,22 @@ from core import ids
 from core.errors import Conflict, ErrorCode
 from core.locks import for_update_clause
 
-from .. import content, rows
+from .. import content_cache, rows
 from ..models import Job, JobDatapoint, Lease
 from . import locks
-from .gold import _gold_due, _gold_example
-from .membership import working_membership
+from .gold import gold_due, gold_example_pick
+from .membership import working_membership_get_or_create
 from .room import (
     ENDED_FOR_GOOD,
     FEED_ORDER,
     LEASE_ENDED,
-    OPEN_SLOT_COLUMNS,
-    OpenSlot,
-    _leases_counted_sql,
-    _open_slot,
-    _open_slot_sql,
-    _room_sql,
-    has_open_slot,
+    OPEN_DATAPOINT_COLUMNS,
+    OpenDatapoint,
+    leases_recount_sql,
+    open_datapoint_find,
+    open_datapoint_sql,
+    live_room_sql,
+    has_open_datapoint,
 )
 
 # Candidates a labeler's next-task request tries before giving up (each one
@@ -49,7 +49,7 @@ def _lease_duration(seconds: int | None = None) -> timedelta:
 def has_work_for(*, job: Job, labeler: AbstractBaseUser, now) -> bool:
     """Whether the job has a task for ``labeler``: one they hold (a check or
     a datapoint alike), or an open datapoint."""
-    return _held_lease(job=job, labeler=labeler, now=now) is not None or has_open_slot(job=job, labeler=labeler,
+    return _held_lease(job=job, labeler=labeler, now=now) is not None or has_open_datapoint(job=job, labeler=labeler,
                                                                                         now=now)
 
 
@@ -69,16 +69,16 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
     counts live leases under the datapoint's lock.
 
     The lease's job datapoint comes without its datapoint loaded: read it
-    from ``jobs.content``."""
+    from ``jobs.content_cache``."""
     if job.state != Job.State.RUNNING:
         raise Conflict(ErrorCode.JOB_NOT_RUNNING, f"This job is {job.state}; it takes no more responses.")
     if membership is None:
-        working_membership(labeler=labeler, audience=job.audience)
-    job.definition = content.definition(job.definition_id)
-    gold_due = _gold_due(job)
+        working_membership_get_or_create(labeler=labeler, audience=job.audience)
+    job.definition = content_cache.definition(job.definition_id)
+    check_due = gold_due(job)
     duration = _lease_duration(lease_seconds)
     held_looked_for = False
-    if not gold_due and connection.vendor == "postgresql":
+    if not check_due and connection.vendor == "postgresql":
         # The common case, in one statement: the held lease, or a new one on
         # a datapoint whose row shows room. None: look closer, below.
         lease = _held_or_new_lease(job=job, labeler=labeler, now=timezone.now(), duration=duration)
@@ -91,12 +91,12 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
             held = _held_lease(job=job, labeler=labeler, now=now)
             if held is not None:
                 return held
-        if gold_due:
-            example = _gold_example(job, labeler, now)
+        if check_due:
+            example = gold_example_pick(job, labeler, now)
             if example is not None:
                 return Lease.objects.create(job=job, example=example, labeler=labeler, leased_at=now,
                                             expires_at=now + duration)
-        slot = _open_slot(job=job, labeler=labeler, now=now, exclude=(), lock=True)
+        slot = open_datapoint_find(job=job, labeler=labeler, now=now, exclude=(), lock=True)
         tried: list[int] = []
         for _ in range(MAX_SLOT_ATTEMPTS):
             if slot is None:
@@ -105,7 +105,7 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
                 # a query that had to wait for a row checks it against its own
                 # older view of the leases, where a lease just answered still
                 # counts next to its answer, and may find no room.
-                slot = _open_slot(job=job, labeler=labeler, now=now, exclude=tried, lock=False)
+                slot = open_datapoint_find(job=job, labeler=labeler, now=now, exclude=tried, lock=False)
                 if slot is None:
                     return None
                 locks.job_datapoint_lock_id(pk=slot.id)
@@ -113,7 +113,7 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
             if lease is not None:
                 return lease
             tried.append(slot.id)
-            slot = _open_slot(job=job, labeler=labeler, now=now, exclude=tried, lock=True)
+            slot = open_datapoint_find(job=job, labeler=labeler, now=now, exclude=tried, lock=True)
         return None
 
 
@@ -145,7 +145,7 @@ def _held_or_new_lease(*, job: Job, labeler: AbstractBaseUser, now, duration: ti
     its own, unless the caller is in one); ``None`` when it finds neither.
     A new lease runs ``duration``.
 
-    The room it sees is the row's own (``_room_on_row_sql``). Every writer of
+    The room it sees is the row's own (``row_room_sql``). Every writer of
     a datapoint's leases changes that count under the row's lock, so a row
     this statement locks is current: when another transaction changed it
     after this statement began, PostgreSQL checks the conditions again
@@ -155,7 +155,7 @@ def _held_or_new_lease(*, job: Job, labeler: AbstractBaseUser, now, duration: ti
     path finds the room behind them, and renews a lease of the labeler's own
     that ran out."""
     held_sql, held_params = _held_lease_sql(job=job, labeler=labeler, now=now)
-    open_sql, open_params = _open_slot_sql(select=OPEN_SLOT_COLUMNS, job=job, labeler=labeler, now=now,
+    open_sql, open_params = open_datapoint_sql(select=OPEN_DATAPOINT_COLUMNS, job=job, labeler=labeler, now=now,
                                            tail=FEED_ORDER, unless="EXISTS (SELECT 1 FROM held)", room_on_row=True)
     public_id, expires_at = ids.task_id(), now + duration
     slot_table, lease_table = JobDatapoint._meta.db_table, Lease._meta.db_table
@@ -192,16 +192,16 @@ def _held_from_row(job: Job, labeler: AbstractBaseUser, row: Sequence) -> Lease:
     return lease
 
 
-def _lease_if_room(*, job: Job, slot: OpenSlot, labeler: AbstractBaseUser, now,
+def _lease_if_room(*, job: Job, slot: OpenDatapoint, labeler: AbstractBaseUser, now,
                    duration: timedelta) -> Lease | None:
     """A live lease of the locked ``slot`` for ``labeler``, running
-    ``duration``, if it still has room (``_room_sql``): a new row, or (their
+    ``duration``, if it still has room (``live_room_sql``): a new row, or (their
     earlier lease ran out) the old row renewed under a new id, and the
     slot's active leases counted afresh (``JobDatapoint.leases_active``). ``None`` when full, or when the
     labeler's row there was answered or skipped (never revived: callers
-    pass only slots ``_open_slot_sql`` finds, which leaves those out)."""
+    pass only slots ``open_datapoint_sql`` finds, which leaves those out)."""
     public_id, expires_at = ids.task_id(), now + duration
-    room, room_params = _room_sql(job.definition.responses_per_datapoint, now, other_than=labeler)
+    room, room_params = live_room_sql(job.definition.responses_per_datapoint, now, other_than=labeler)
     lease_table = Lease._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -219,7 +219,7 @@ def _lease_if_room(*, job: Job, slot: OpenSlot, labeler: AbstractBaseUser, now,
         row = cursor.fetchone()
         if row is None:
             return None
-        cursor.execute(*_leases_counted_sql(slot.id))
+        cursor.execute(*leases_recount_sql(slot.id))
     lease = rows.instance(Lease, id=row[0], public_id=public_id, job_id=job.pk, job_datapoint_id=slot.id,
                           example_id=None, labeler_id=labeler.pk, status=Lease.Status.ACTIVE, leased_at=now,
                           expires_at=expires_at)
@@ -243,18 +243,18 @@ def _claim_lease(*, labeler: AbstractBaseUser, task_id: Any) -> tuple[Lease, Job
             public_id=task_id, labeler=labeler
         )
         lease.job_datapoint = slot
-    _check_open(lease.status)
+    lease_check_open(lease.status)
     return lease, slot
 
 
-def _check_open(status: str) -> None:
+def lease_check_open(status: str) -> None:
     if status == Lease.Status.SUBMITTED:
         raise Conflict(ErrorCode.TASK_SUBMITTED, "You have already answered this task.")
     if status == Lease.Status.SKIPPED:
         raise Conflict(ErrorCode.TASK_SKIPPED, "You skipped this task.")
 
 
-def _check_running(job: Job) -> None:
+def job_check_takes_answers(job: Job) -> None:
     """Answers are taken while the job runs, and (for tasks already held)
     while it is paused."""
     if job.state not in (Job.State.RUNNING, Job.State.PAUSED):
@@ -292,7 +292,7 @@ def task_renew(*, labeler: AbstractBaseUser, task_id: Any, lease_seconds: int | 
     with transaction.atomic():
         lease, _ = _claim_lease(labeler=labeler, task_id=task_id)
         now = timezone.now()
-        _check_running(lease.job)
+        job_check_takes_answers(lease.job)
         if lease.status == Lease.Status.RELEASED:
             raise Conflict(ErrorCode.TASK_RELEASED, "You gave this task back; ask for your next task.")
         if lease.expires_at <= now:

@@ -33,7 +33,7 @@ def job_datapoint_lock_id(*, pk: int) -> None:
         cursor.execute(f"SELECT id FROM {JobDatapoint._meta.db_table} WHERE id = %s{for_update_clause('')}", [pk])
 
 
-class LockedSlot(NamedTuple):
+class LockedDatapoint(NamedTuple):
     response_count: int
     closed: bool
     stopped_early: bool
@@ -42,7 +42,7 @@ class LockedSlot(NamedTuple):
     has_room: bool
 
 
-def job_datapoint_lock_with_lease(*, pk: int, lease_id: int, now, room: tuple[str, list]) -> LockedSlot:
+def job_datapoint_lock_with_lease(*, pk: int, lease_id: int, now, room: tuple[str, list]) -> LockedDatapoint:
     """Lock one job datapoint and read, under the lock, its counts, the
     status of its lease ``lease_id``, whether that lease ran out before
     ``now`` (a database datetime), and whether the condition ``room`` (SQL
@@ -58,7 +58,7 @@ def job_datapoint_lock_with_lease(*, pk: int, lease_id: int, now, room: tuple[st
             [now, *room_params, pk, lease_id],
         )
         response_count, closed, stopped_early, status, expired, has_room = cursor.fetchone()
-    return LockedSlot(response_count, bool(closed), bool(stopped_early), status, bool(expired), bool(has_room))
+    return LockedDatapoint(response_count, bool(closed), bool(stopped_early), status, bool(expired), bool(has_room))
 
 
 def job_datapoint_lock_first_of(sql: str, params: list, *, skip_locked: bool) -> tuple | None:

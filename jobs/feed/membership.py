@@ -15,15 +15,15 @@ from core.errors import ErrorCode, Forbidden
 from ..models import Lease
 
 
-def working_membership(*, labeler: AbstractBaseUser, audience: Audience) -> Membership:
+def working_membership_get_or_create(*, labeler: AbstractBaseUser, audience: Audience) -> Membership:
     """The membership that lets ``labeler`` work on ``audience``'s jobs:
     graduated, or (global audience) any labeler."""
     membership = Membership.objects.filter(labeler=labeler, audience=audience).first()
-    return _working(labeler=labeler, audience=audience, membership=membership)
+    return working_membership_ensure(labeler=labeler, audience=audience, membership=membership)
 
 
-def _working(*, labeler: AbstractBaseUser, audience: Audience, membership: Membership | None) -> Membership:
-    """``working_membership`` for the labeler's ``membership`` of ``audience``
+def working_membership_ensure(*, labeler: AbstractBaseUser, audience: Audience, membership: Membership | None) -> Membership:
+    """``working_membership_get_or_create`` for the labeler's ``membership`` of ``audience``
     (``None``: they have none), already read."""
     if audience.kind == Audience.Kind.GLOBAL:
         if membership is None:

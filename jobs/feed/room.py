@@ -22,8 +22,8 @@ def room_sql(*, needed: int, row: str = "jd", leases: str = "0", leases_params: 
     one more answer or lease while it is not closed and its answers plus
     ``leases`` (SQL counting the leases that hold places, with
     ``leases_params``) are fewer than ``needed``. Which leases count is the
-    caller's: live ones (``_room_sql``), the row's own count
-    (``_room_on_row_sql``), or none for an answer to a live lease, which
+    caller's: live ones (``live_room_sql``), the row's own count
+    (``row_room_sql``), or none for an answer to a live lease, which
     takes that lease's own place (``answer_room_sql``)."""
     return f"NOT {row}.closed AND {row}.response_count + {leases} < %s", [*leases_params, needed]
 
@@ -34,7 +34,7 @@ def answer_room_sql(*, needed: int, row: str = "jd") -> tuple[str, list]:
     return room_sql(needed=needed, row=row)
 
 
-def _room_sql(needed: int, now, *, other_than: AbstractBaseUser | None = None) -> tuple[str, list]:
+def live_room_sql(needed: int, now, *, other_than: AbstractBaseUser | None = None) -> tuple[str, list]:
     """The condition (on ``jd``) that a job datapoint has room for one more
     lease: not closed, and its answers and live leases (those of labelers
     ``other_than`` one, when given) fewer than ``needed``. Run in a statement
@@ -50,16 +50,16 @@ def _room_sql(needed: int, now, *, other_than: AbstractBaseUser | None = None) -
     )
 
 
-def _room_on_row_sql(needed: int) -> tuple[str, list]:
-    """``_room_sql`` as the row alone tells it: its answers and active leases
+def row_room_sql(needed: int) -> tuple[str, list]:
+    """``live_room_sql`` as the row alone tells it: its answers and active leases
     (``JobDatapoint.leases_active``, those that ran out included) fewer than
-    ``needed``. Never room that ``_room_sql`` would not see; a row changed
+    ``needed``. Never room that ``live_room_sql`` would not see; a row changed
     since the statement began is checked again at its new version when the
     statement locks it."""
     return room_sql(needed=needed, leases="jd.leases_active")
 
 
-def _open_slot_sql(*, select: str, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[int] = (),
+def open_datapoint_sql(*, select: str, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[int] = (),
                    tail: str = "", unless: str = "", room_on_row: bool = False) -> tuple[str, list]:
     """SQL over the job datapoints with room for one more lease that
     ``labeler`` has not answered or skipped: the one definition of an open
@@ -67,16 +67,16 @@ def _open_slot_sql(*, select: str, job: Job, labeler: AbstractBaseUser, now, exc
     task a labeler is given, and building this query with the ORM cost more
     than running it. ``unless``: a parameterless SQL condition under which
     there is none. ``room_on_row``: room as the row tells it
-    (``_room_on_row_sql``), on datapoints where the labeler holds no lease
+    (``row_room_sql``), on datapoints where the labeler holds no lease
     at all (one that ran out is renewed where live leases are counted)."""
     excluded = f" AND jd.id NOT IN ({', '.join(['%s'] * len(exclude))})" if exclude else ""
     if unless:
         excluded += f" AND NOT ({unless})"
     needed = job.definition.responses_per_datapoint
     if room_on_row:
-        (room, room_params), mine, mine_params = _room_on_row_sql(needed), "", []
+        (room, room_params), mine, mine_params = row_room_sql(needed), "", []
     else:
-        room, room_params = _room_sql(needed, now)
+        room, room_params = live_room_sql(needed, now)
         mine, mine_params = " AND mine.status IN (%s, %s)", list(ENDED_FOR_GOOD)
     sql = (
         f"SELECT {select} FROM {JobDatapoint._meta.db_table} jd WHERE jd.job_id = %s{excluded}"
@@ -86,29 +86,29 @@ def _open_slot_sql(*, select: str, job: Job, labeler: AbstractBaseUser, now, exc
     return sql, [job.pk, *exclude, labeler.pk, *mine_params, *room_params]
 
 
-def has_open_slot(*, job: Job, labeler: AbstractBaseUser, now) -> bool:
+def has_open_datapoint(*, job: Job, labeler: AbstractBaseUser, now) -> bool:
     """Whether ``labeler`` could be given one of the job's datapoints now:
     the first open one looked up as for a task, never a count over the job."""
-    return _open_slot(job=job, labeler=labeler, now=now, exclude=(), lock=False) is not None
+    return open_datapoint_find(job=job, labeler=labeler, now=now, exclude=(), lock=False) is not None
 
 
 FEED_ORDER = " ORDER BY jd.response_count DESC, jd.position LIMIT 1"
 
 
-class OpenSlot(NamedTuple):
+class OpenDatapoint(NamedTuple):
     id: int
     datapoint_id: int
     position: int
 
 
-OPEN_SLOT_COLUMNS = "jd.id, jd.datapoint_id, jd.position"
+OPEN_DATAPOINT_COLUMNS = "jd.id, jd.datapoint_id, jd.position"
 
 
-def _open_slot(*, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[int], lock: bool) -> OpenSlot | None:
+def open_datapoint_find(*, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[int], lock: bool) -> OpenDatapoint | None:
     """The open slot closest to completion. ``lock``: the first one no one
     else holds locked, locked (see ``jobs.locks``); otherwise as of now,
     locked or not, and waiting on nothing."""
-    sql, params = _open_slot_sql(select=OPEN_SLOT_COLUMNS, job=job, labeler=labeler, now=now, exclude=exclude,
+    sql, params = open_datapoint_sql(select=OPEN_DATAPOINT_COLUMNS, job=job, labeler=labeler, now=now, exclude=exclude,
                                  tail=FEED_ORDER)
     if lock:
         row = locks.job_datapoint_lock_first_of(sql, params, skip_locked=True)
@@ -116,20 +116,20 @@ def _open_slot(*, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[in
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             row = cursor.fetchone()
-    return None if row is None else OpenSlot(*row)
+    return None if row is None else OpenDatapoint(*row)
 
 
-def _slot_with_room(slot_id: int, needed: int, labeler: AbstractBaseUser, now) -> bool:
+def datapoint_has_room(slot_id: int, needed: int, labeler: AbstractBaseUser, now) -> bool:
     """Whether the locked job datapoint ``slot_id`` still has room for
-    ``labeler`` (see ``_room_sql``)."""
-    room, params = _room_sql(needed, now, other_than=labeler)
+    ``labeler`` (see ``live_room_sql``)."""
+    room, params = live_room_sql(needed, now, other_than=labeler)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT 1 FROM {JobDatapoint._meta.db_table} jd WHERE jd.id = %s AND {room}",
                        [slot_id, *params])
         return cursor.fetchone() is not None
 
 
-def _leases_counted_sql(slot_id: int) -> tuple[str, list]:
+def leases_recount_sql(slot_id: int) -> tuple[str, list]:
     """Count the active leases of a job datapoint (whose lock the caller
     holds) into its row, whatever the count said before."""
     return (

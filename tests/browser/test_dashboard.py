@@ -16,7 +16,7 @@ from assets import services as asset_services
 from audiences import services as audience_services
 from audiences.models import Membership
 from audiences.selectors import global_audience
-from jobs import result_services
+from jobs import result_updates
 from jobs import feed
 from jobs import services as job_services
 from jobs.models import Job, JobDatapoint
@@ -230,7 +230,7 @@ def test_compare_gallery_dashboard_home_and_audience_pages(make_requester, make_
             feed.task_submit(labeler=labeler, task_id=lease.public_id,
                                      response={"choice": pick.labeler_value})
     for slot in JobDatapoint.objects.filter(job=job):
-        result_services.datapoint_aggregate(job_datapoint_id=slot.pk)
+        result_updates.datapoint_aggregate(job_datapoint_id=slot.pk)
 
     audience = audience_services.audience_create(owner=requester, name="Blue book finders",
                                                  description="Labelers who find blue books.")

@@ -22,7 +22,7 @@ from django.utils import timezone
 from core import events
 
 
-from . import aggregation, content, locks, rows
+from . import aggregation, content_cache, locks, rows
 from assets.models import TaskKind
 from .models import Datapoint, DatapointResult, Job, JobDatapoint, JobDefinition, Response
 from assets.raster import grid_shape, rasterize_lines
@@ -82,8 +82,8 @@ def datapoint_aggregate(*, job_datapoint_id: int) -> DatapointResult | None:
         if slot is None:
             return None
         result = locks.datapoint_result_lock(slot=slot, now=timezone.now())
-        definition = content.definition(slot.job.definition_id)
-        datapoint = content.datapoint(slot.datapoint_id)
+        definition = content_cache.definition(slot.job.definition_id)
+        datapoint = content_cache.datapoint(slot.datapoint_id)
         responses = [Vote(*row) for row in Response.objects.filter(job_datapoint_id=slot.pk).order_by("pk")
                      .values_list("payload", "user_score", "graded_answers")]
         fresh = len(responses) != result.response_count or result.aggregator_version != AGGREGATOR_VERSION
