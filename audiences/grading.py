@@ -54,7 +54,7 @@ Staying in the audience (ongoing quality checks)
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,6 +114,12 @@ def graduation_decision(*, answers: int, correct: int, examples: int, min_tasks:
     if answers >= high or best_possible < target_accuracy * high - eps:
         return Decision.DROPPED
     return Decision.QUALIFYING
+
+
+def chance_sum(answers_by_kind: Mapping[str, int]) -> float:
+    """What answers (counted per task kind) would get right by guessing:
+    the ``chance_sum`` of ``user_score``."""
+    return sum(CHANCE[kind] * count for kind, count in answers_by_kind.items())
 
 
 def user_score(*, answers: int, correct: int, chance_sum: float) -> float:
