@@ -20,6 +20,7 @@ from collections import Counter
 import httpx
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from audiences.selectors import global_audience
 from jobs import result_updates
@@ -118,18 +119,21 @@ def kill_mid_task(worker: CeleryWorker, *, done: int, timeout: float = 90.0) -> 
     running another. It is frozen (SIGSTOP) while its log is read, so the
     task seen running cannot finish between the look and the kill. Returns
     the tasks it had finished and those it was running."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def killed_mid_task() -> tuple[set[str], set[str]] | None:
         received, succeeded = task_states(worker.log())
-        if len(succeeded) >= done and received - succeeded:
-            os.killpg(worker.process.pid, signal.SIGSTOP)
-            received, succeeded = task_states(worker.log())
-            if received - succeeded:
-                worker.kill()
-                return succeeded, received - succeeded
-            os.killpg(worker.process.pid, signal.SIGCONT)
-        time.sleep(0.01)
-    raise AssertionError(f"the worker never ran a task after {done} done\n{worker.log()[-3000:]}")
+        if len(succeeded) < done or not received - succeeded:
+            return None
+        os.killpg(worker.process.pid, signal.SIGSTOP)
+        received, succeeded = task_states(worker.log())
+        if received - succeeded:
+            worker.kill()
+            return succeeded, received - succeeded
+        os.killpg(worker.process.pid, signal.SIGCONT)
+        return None
+
+    return wait_until(killed_mid_task, timeout, what=f"the worker running a task after {done} done",
+                      log=worker.log, interval=0.01)
 
 
 @pytest.mark.parametrize("delay_ms", [0, 1000], ids=["single-tasks", "batches"])
@@ -237,7 +241,9 @@ def test_leases_of_vanished_labelers_expire_and_their_slots_are_served_again(tes
             assert take(latecomer) is None  # all six slots are held
             assert Lease.objects.filter(job=job, status=Lease.Status.ACTIVE).count() == 6
 
-            time.sleep(2.2)  # the leases expire
+            wait_until(lambda: not Lease.objects.filter(job=job, status=Lease.Status.ACTIVE,
+                                                         expires_at__gt=timezone.now()).exists(),
+                       10, what="the vanished labelers' leases to run out")
             labelers, threads, errors = run_labelers(server.url, job.public_id, create_labelers(3, prefix="finisher"))
             join(threads)
             assert errors == [], errors

@@ -16,6 +16,7 @@ from audiences.selectors import global_audience
 from jobs import feed
 from jobs.models import JobDatapoint, Lease, Response
 from tests import factories
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -421,10 +422,7 @@ def test_a_renewal_that_waited_for_the_lock_past_the_lease_end_takes_no_room_giv
     renewing.start()
     renewing.join(0.3)
     assert renewing.is_alive() and timezone.now() < end  # waiting for the lock while her lease is live
-    deadline = timezone.now() + timedelta(seconds=10)
-    while timezone.now() <= end:  # until her lease has run out
-        assert timezone.now() < deadline
-        renewing.join(0.05)
+    wait_until(lambda: timezone.now() > end, 10, what="her lease to run out")
     give_away.set()
     asking.join(10)
     renewing.join(10)

@@ -14,6 +14,7 @@ from jobs import tasks
 from jobs.models import DatapointResult, JobDatapoint
 from demo.simulation import Oracle, SimulatedLabeler, create_labelers
 from tests import factories
+from tests.waiting import wait_until
 from tests.stack import AsgiServer, CeleryWorker, RedisServer, django_env
 
 
@@ -62,10 +63,7 @@ def with_broker(monkeypatch, settings):
 
 
 def wait_for(condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_until(condition, timeout, interval=0.01)
 
 
 def test_with_a_delay_answers_are_collected_and_sent_as_one_task_after_it(published, with_broker, settings):
@@ -180,13 +178,11 @@ def test_responses_to_one_datapoint_queue_one_task_that_counts_them_all(test_dat
 
     worker = CeleryWorker(env, tmp_path / "worker.log", concurrency=1).start().wait_ready()
     try:
-        deadline = time.monotonic() + 30
-        while "succeeded" not in worker.log():
-            assert time.monotonic() < deadline, worker.log()[-3000:]
-            time.sleep(0.1)
-        time.sleep(0.5)  # time for a second task, were there one
+        wait_until(lambda: "succeeded" in worker.log(), 30, what="the task to succeed", log=worker.log)
     finally:
         worker.stop()
+    # The one task queued was the only one: the queue is empty and ran it once.
+    assert redis_lib.Redis.from_url(own_redis.url).llen("celery") == 0
     assert worker.log().count("succeeded") == 1
     assert DatapointResult.objects.get(job=job).response_count == 3
 
@@ -223,10 +219,7 @@ def test_a_worker_keeps_its_database_connections_across_tasks(test_database_url,
     worker = CeleryWorker(env, tmp_path / "worker.log", concurrency=1).start().wait_ready()
     try:
         before = database_sessions()
-        deadline = time.monotonic() + 60
-        while worker.log().count("succeeded") < 20:
-            assert time.monotonic() < deadline, worker.log()[-3000:]
-            time.sleep(0.1)
+        wait_until(lambda: worker.log().count("succeeded") >= 20, 60, what="twenty tasks to succeed", log=worker.log)
         opened = database_sessions() - before
     finally:
         worker.stop()
