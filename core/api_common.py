@@ -76,17 +76,28 @@ def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict
 
 class StrictInputSerializer(serializers.Serializer):
     # An input body: an object whose unknown fields are refused (400 naming
-    # each). A comment, not a docstring: subclasses' docstrings describe them
-    # in the schema.
+    # each), but for ``accepted_extra`` (fields no view reads, such as a form's
+    # CSRF token); before the known fields are checked, or after them with
+    # ``unknown_fields_last``. A comment, not a docstring: subclasses'
+    # docstrings describe them in the schema.
+    accepted_extra: tuple[str, ...] = ()
+    unknown_fields_last = False
 
     def to_internal_value(self, data):
+        if not self.unknown_fields_last:
+            self._refuse_unknown_fields(data)
+        value = super().to_internal_value(data)
+        if self.unknown_fields_last:
+            self._refuse_unknown_fields(data)
+        return value
+
+    def _refuse_unknown_fields(self, data) -> None:
         if isinstance(data, Mapping):
-            unknown = sorted(str(key) for key in data if key not in self.fields)
+            unknown = sorted(str(key) for key in data if key not in self.fields and key not in self.accepted_extra)
             if unknown:
                 raise serializers.ValidationError(
                     {key[:100]: ["unknown field."] for key in unknown[:20]}
                 )
-        return super().to_internal_value(data)
 
 
 class _PassThrough:
