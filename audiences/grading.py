@@ -12,7 +12,7 @@ Draw answers
 Compare answers
     Correct when the choice is the truth item.
 
-Graduation (DESIGN.md, "Qualification")
+Graduation (README.md, "How it works": qualification)
     With ``n`` examples, ``low = min(min_tasks, n)`` and
     ``high = min(max(max_tasks, min_tasks), n)``: graduated as soon as at
     least ``low`` answers reach ``target_accuracy``; dropped as soon as even

@@ -1,6 +1,6 @@
 """Aggregating responses: draw consensus, compare votes, rankings.
 
-Pure functions over numpy arrays; the services in ``jobs.services`` load and
+Pure functions over numpy arrays; the services in ``jobs.result_updates`` load and
 store their state. Every result is deterministic, so it is the same whichever
 worker computes it, and recomputing changes nothing.
 
