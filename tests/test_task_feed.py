@@ -307,9 +307,9 @@ def test_next_task_keeps_looking_past_slots_that_filled_up_meanwhile(global_draw
     real_lease_if_room = leasing._lease_if_room
     seen = []
 
-    def filled_meanwhile(*, job, slot, labeler, now, duration):
-        seen.append(slot.position)
-        return real_lease_if_room(job=job, slot=slot, labeler=labeler, now=now, duration=duration) \
+    def filled_meanwhile(*, job, job_datapoint, labeler, now, duration):
+        seen.append(job_datapoint.position)
+        return real_lease_if_room(job=job, job_datapoint=job_datapoint, labeler=labeler, now=now, duration=duration) \
             if len(seen) > 4 else None
 
     monkeypatch.setattr(leasing, "_lease_if_room", filled_meanwhile)
@@ -516,7 +516,7 @@ def test_the_general_paths_upsert_never_revives_an_answered_or_skipped_lease(req
     from django.db import transaction
 
     with transaction.atomic():
-        revived = feed.leasing._lease_if_room(job=one_slot_job, slot=slot, labeler=labeler, now=timezone.now(),
+        revived = feed.leasing._lease_if_room(job=one_slot_job, job_datapoint=slot, labeler=labeler, now=timezone.now(),
                                                    duration=timedelta(seconds=60))
     assert revived is None
     assert Lease.objects.get(pk=lease.pk).status == status

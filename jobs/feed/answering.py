@@ -67,9 +67,9 @@ def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Su
             membership = gold_answer_grade(labeler=labeler, lease=lease, response=response)
             _mark_submitted(lease)
         return Submitted(lease=lease, membership=membership)
-    slot = lease.job_datapoint
-    slot.datapoint = content_cache.datapoint(slot.datapoint_id)
-    payload = response_validate(datapoint=slot.datapoint, response=response)
+    job_datapoint = lease.job_datapoint
+    job_datapoint.datapoint = content_cache.datapoint(job_datapoint.datapoint_id)
+    payload = response_validate(datapoint=job_datapoint.datapoint, response=response)
     membership = working_membership_ensure(labeler=labeler, audience=job.audience, membership=known_membership)
     if _answer_at_once(labeler=labeler, lease=lease, payload=payload, membership=membership):
         return Submitted(lease=lease, membership=membership)
@@ -78,13 +78,13 @@ def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Su
     with transaction.atomic():
         now = timezone.now()
         locked = locks.job_datapoint_lock_with_lease(
-            pk=slot.pk, lease_id=lease.pk, now=rows.datetime_param(now),
+            pk=job_datapoint.pk, lease_id=lease.pk, now=rows.datetime_param(now),
             room=answer_room_sql(needed=job.definition.responses_per_datapoint),
         )
-        slot.response_count, slot.closed, slot.stopped_early = locked.response_count, locked.closed, locked.stopped_early
+        job_datapoint.response_count, job_datapoint.closed, job_datapoint.stopped_early = locked.response_count, locked.closed, locked.stopped_early
         lease.status, expired = locked.lease_status, locked.lease_expired
         lease_check_open(lease.status)
-        _response_store(labeler=labeler, lease=lease, slot=slot, payload=payload, membership=membership,
+        _response_store(labeler=labeler, lease=lease, job_datapoint=job_datapoint, payload=payload, membership=membership,
                         expired=expired or lease.status == Lease.Status.RELEASED, has_room=locked.has_room, now=now)
     return Submitted(lease=lease, membership=membership)
 
@@ -99,28 +99,28 @@ def _answer_at_once(*, labeler: AbstractBaseUser, lease: Lease, payload: dict, m
     nothing is decided on an older view. ``False`` (nothing written) when
     it does not apply: PostgreSQL only; not for definitions that stop a
     datapoint early, whose check reads the other answers."""
-    job, slot = lease.job, lease.job_datapoint
+    job, job_datapoint = lease.job, lease.job_datapoint
     definition = job.definition
     if connection.vendor != "postgresql" or definition.confidence_threshold is not None:
         return False
     now = timezone.now()
     needed = definition.responses_per_datapoint
     room, room_params = answer_room_sql(needed=needed, row="locked")
-    slot_table, lease_table = JobDatapoint._meta.db_table, Lease._meta.db_table
+    job_datapoint_table, lease_table = JobDatapoint._meta.db_table, Lease._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH locked AS (SELECT jd.id, jd.response_count, l.status, l.expires_at > %s AS live, jd.closed"
-            f" FROM {slot_table} jd JOIN {lease_table} l ON l.job_datapoint_id = jd.id"
+            f" FROM {job_datapoint_table} jd JOIN {lease_table} l ON l.job_datapoint_id = jd.id"
             f" WHERE jd.id = %s AND l.id = %s{for_update_clause('jd, l')}),"
             f" ok AS (SELECT id, response_count + 1 AS answered FROM locked"
             f" WHERE status = %s AND live AND {room}),"
             f" answer AS (INSERT INTO {Response._meta.db_table} ({RESPONSE_COLUMNS})"
             f" SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s FROM ok),"
-            f" counted AS (UPDATE {slot_table} jd SET response_count = ok.answered, last_response_at = %s,"
+            f" counted AS (UPDATE {job_datapoint_table} jd SET response_count = ok.answered, last_response_at = %s,"
             f" closed = ok.answered >= %s, {LEASE_ENDED} FROM ok WHERE jd.id = ok.id)"
             f" UPDATE {lease_table} SET status = %s WHERE id = %s AND EXISTS (SELECT 1 FROM ok)"
             f" RETURNING id",
-            [rows.datetime_param(now), slot.pk, lease.pk, Lease.Status.ACTIVE, *room_params,
+            [rows.datetime_param(now), job_datapoint.pk, lease.pk, Lease.Status.ACTIVE, *room_params,
              *_response_values(lease=lease, labeler=labeler, payload=payload, membership=membership, now=now),
              rows.datetime_param(now), needed,
              Lease.Status.SUBMITTED, lease.pk],
@@ -129,7 +129,7 @@ def _answer_at_once(*, labeler: AbstractBaseUser, lease: Lease, payload: dict, m
     if row is None:
         return False
     lease.status = Lease.Status.SUBMITTED
-    _answer_stored(job=job, slot=slot)
+    _answer_stored(job=job, job_datapoint=job_datapoint)
     return True
 
 
@@ -148,12 +148,12 @@ def _response_values(*, lease: Lease, labeler: AbstractBaseUser, payload: dict, 
             rows.datetime_param(now)]
 
 
-def _answer_stored(*, job: Job, slot: JobDatapoint) -> None:
+def _answer_stored(*, job: Job, job_datapoint: JobDatapoint) -> None:
     """After an answer is stored: its datapoint's aggregation, and the job's
     watchers told (once the transaction commits)."""
     from ..tasks import enqueue_aggregation
 
-    enqueue_aggregation(slot.pk)
+    enqueue_aggregation(job_datapoint.pk)
     events.job_progressed(job.public_id)
 
 
@@ -178,7 +178,7 @@ def _lease_to_answer(*, task_id: str, labeler: AbstractBaseUser) -> tuple[Lease,
         row = cursor.fetchone()
     if row is None:
         raise Lease.DoesNotExist
-    lease_id, status, leased_at, job_id, slot_id, example_id, job_public_id, owner_id, definition_id, state = row[:10]
+    lease_id, status, leased_at, job_id, job_datapoint_id, example_id, job_public_id, owner_id, definition_id, state = row[:10]
     audience_values = row[10:10 + len(audience_fields)]
     datapoint_id, position, membership_id, membership_state, user_score, answers = row[10 + len(audience_fields):]
     audience = rows.instance(Audience, **{
@@ -187,12 +187,12 @@ def _lease_to_answer(*, task_id: str, labeler: AbstractBaseUser) -> tuple[Lease,
     job = rows.instance(Job, id=job_id, public_id=job_public_id, owner_id=owner_id, definition_id=definition_id,
                         audience_id=audience.pk, state=state)
     job.definition, job.audience = content_cache.definition(definition_id), audience
-    lease = rows.instance(Lease, id=lease_id, public_id=task_id, job_id=job_id, job_datapoint_id=slot_id,
+    lease = rows.instance(Lease, id=lease_id, public_id=task_id, job_id=job_id, job_datapoint_id=job_datapoint_id,
                           example_id=example_id, labeler_id=labeler.pk, status=status,
                           leased_at=rows.value(Lease, "leased_at", leased_at))
     lease.job = job
-    if slot_id is not None:
-        lease.job_datapoint = rows.instance(JobDatapoint, id=slot_id, job_id=job_id, datapoint_id=datapoint_id,
+    if job_datapoint_id is not None:
+        lease.job_datapoint = rows.instance(JobDatapoint, id=job_datapoint_id, job_id=job_id, datapoint_id=datapoint_id,
                                             position=position)
     membership = None if membership_id is None else rows.instance(
         Membership, id=membership_id, labeler_id=labeler.pk, audience_id=audience.pk, state=membership_state,
@@ -209,9 +209,9 @@ def _lease_submitted_sql(lease: Lease) -> tuple[str, list]:
     return f"UPDATE {Lease._meta.db_table} SET status = %s WHERE id = %s", [Lease.Status.SUBMITTED, lease.pk]
 
 
-def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoint, payload: dict,
+def _response_store(*, labeler: AbstractBaseUser, lease: Lease, job_datapoint: JobDatapoint, payload: dict,
                     membership: Membership, expired: bool, has_room: bool, now) -> None:
-    """Store a validated answer on the locked ``slot`` (the caller holds its
+    """Store a validated answer on the locked ``job_datapoint`` (the caller holds its
     lock; ``expired``: the lease ran out before ``now``, or was released;
     ``has_room``: ``answer_room_sql`` as read under the lock):
     the response, the datapoint's count and the lease's status, written in
@@ -220,26 +220,26 @@ def _response_store(*, labeler: AbstractBaseUser, lease: Lease, slot: JobDatapoi
     job = lease.job
     ended = f", {LEASE_ENDED}" if lease.status == Lease.Status.ACTIVE else ""
     definition = job.definition
-    if expired and not datapoint_has_room(slot.pk, definition.responses_per_datapoint, labeler, now):
+    if expired and not datapoint_has_room(job_datapoint.pk, definition.responses_per_datapoint, labeler, now):
         raise Conflict(ErrorCode.TASK_EXPIRED,
                        "Your time for this task ran out and its place was given to someone else.")
     if not has_room:
         raise Conflict(ErrorCode.TASK_EXPIRED, "This datapoint already has all the answers it needs.")
-    slot.response_count += 1
-    slot.last_response_at = now
-    if slot.response_count >= definition.responses_per_datapoint:
-        slot.closed = True
-    elif definition.confidence_threshold is not None and leader_confident(slot, definition, payload, membership):
-        slot.closed = slot.stopped_early = True
+    job_datapoint.response_count += 1
+    job_datapoint.last_response_at = now
+    if job_datapoint.response_count >= definition.responses_per_datapoint:
+        job_datapoint.closed = True
+    elif definition.confidence_threshold is not None and leader_confident(job_datapoint, definition, payload, membership):
+        job_datapoint.closed = job_datapoint.stopped_early = True
         # Outstanding leases end now: the datapoint takes no more answers.
-        Lease.objects.filter(job_datapoint=slot, status=Lease.Status.ACTIVE).exclude(pk=lease.pk).end(now)
+        Lease.objects.filter(job_datapoint=job_datapoint, status=Lease.Status.ACTIVE).exclude(pk=lease.pk).end(now)
     rows.write_together([
         (f"INSERT INTO {Response._meta.db_table} ({RESPONSE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
          _response_values(lease=lease, labeler=labeler, payload=payload, membership=membership, now=now)),
         (f"UPDATE {JobDatapoint._meta.db_table} SET response_count = %s, last_response_at = %s, closed = %s,"
          f" stopped_early = %s{ended} WHERE id = %s",
-         [slot.response_count, rows.datetime_param(now), slot.closed, slot.stopped_early, slot.pk]),
+         [job_datapoint.response_count, rows.datetime_param(now), job_datapoint.closed, job_datapoint.stopped_early, job_datapoint.pk]),
         _lease_submitted_sql(lease),
     ])
     lease.status = Lease.Status.SUBMITTED
-    _answer_stored(job=job, slot=slot)
+    _answer_stored(job=job, job_datapoint=job_datapoint)

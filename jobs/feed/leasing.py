@@ -96,24 +96,24 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
             if example is not None:
                 return Lease.objects.create(job=job, example=example, labeler=labeler, leased_at=now,
                                             expires_at=now + duration)
-        slot = open_datapoint_find(job=job, labeler=labeler, now=now, exclude=(), lock=True)
+        job_datapoint = open_datapoint_find(job=job, labeler=labeler, now=now, exclude=(), lock=True)
         tried: list[int] = []
         for _ in range(MAX_SLOT_ATTEMPTS):
-            if slot is None:
+            if job_datapoint is None:
                 # Every candidate is held by someone answering or taking it, or
                 # there is none. Which, a fresh look that waits on nothing tells:
                 # a query that had to wait for a row checks it against its own
                 # older view of the leases, where a lease just answered still
                 # counts next to its answer, and may find no room.
-                slot = open_datapoint_find(job=job, labeler=labeler, now=now, exclude=tried, lock=False)
-                if slot is None:
+                job_datapoint = open_datapoint_find(job=job, labeler=labeler, now=now, exclude=tried, lock=False)
+                if job_datapoint is None:
                     return None
-                locks.job_datapoint_lock_id(pk=slot.id)
-            lease = _lease_if_room(job=job, slot=slot, labeler=labeler, now=now, duration=duration)
+                locks.job_datapoint_lock_id(pk=job_datapoint.id)
+            lease = _lease_if_room(job=job, job_datapoint=job_datapoint, labeler=labeler, now=now, duration=duration)
             if lease is not None:
                 return lease
-            tried.append(slot.id)
-            slot = open_datapoint_find(job=job, labeler=labeler, now=now, exclude=tried, lock=True)
+            tried.append(job_datapoint.id)
+            job_datapoint = open_datapoint_find(job=job, labeler=labeler, now=now, exclude=tried, lock=True)
         return None
 
 
@@ -141,7 +141,7 @@ def _held_lease(*, job: Job, labeler: AbstractBaseUser, now) -> Lease | None:
 
 def _held_or_new_lease(*, job: Job, labeler: AbstractBaseUser, now, duration: timedelta) -> Lease | None:
     """The labeler's live lease in ``job``, or else a new lease on the open
-    slot closest to completion, in one statement (so in one transaction of
+    datapoint closest to completion, in one statement (so in one transaction of
     its own, unless the caller is in one); ``None`` when it finds neither.
     A new lease runs ``duration``.
 
@@ -158,19 +158,19 @@ def _held_or_new_lease(*, job: Job, labeler: AbstractBaseUser, now, duration: ti
     open_sql, open_params = open_datapoint_sql(select=OPEN_DATAPOINT_COLUMNS, job=job, labeler=labeler, now=now,
                                            tail=FEED_ORDER, unless="EXISTS (SELECT 1 FROM held)", room_on_row=True)
     public_id, expires_at = ids.task_id(), now + duration
-    slot_table, lease_table = JobDatapoint._meta.db_table, Lease._meta.db_table
+    job_datapoint_table, lease_table = JobDatapoint._meta.db_table, Lease._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH held AS ({held_sql}),"
-            f" slot AS ({open_sql}{for_update_clause('jd', skip_locked=True)}),"
+            f" job_datapoint AS ({open_sql}{for_update_clause('jd', skip_locked=True)}),"
             f" leased AS (INSERT INTO {lease_table}"
             f" (public_id, job_id, job_datapoint_id, example_id, labeler_id, status, leased_at, expires_at)"
-            f" SELECT %s, %s, slot.id, NULL, %s, %s, %s, %s FROM slot ON CONFLICT DO NOTHING"
+            f" SELECT %s, %s, job_datapoint.id, NULL, %s, %s, %s, %s FROM job_datapoint ON CONFLICT DO NOTHING"
             f" RETURNING id, job_datapoint_id),"
-            f" counted AS (UPDATE {slot_table} jd SET leases_active = jd.leases_active + 1"
+            f" counted AS (UPDATE {job_datapoint_table} jd SET leases_active = jd.leases_active + 1"
             f" FROM leased WHERE jd.id = leased.job_datapoint_id)"
-            f" SELECT held.* FROM held UNION ALL SELECT leased.id, %s, slot.id, NULL, %s, %s,"
-            f" slot.datapoint_id, slot.position FROM leased JOIN slot ON slot.id = leased.job_datapoint_id",
+            f" SELECT held.* FROM held UNION ALL SELECT leased.id, %s, job_datapoint.id, NULL, %s, %s,"
+            f" job_datapoint.datapoint_id, job_datapoint.position FROM leased JOIN job_datapoint ON job_datapoint.id = leased.job_datapoint_id",
             [*held_params, *open_params,
              public_id, job.pk, labeler.pk, Lease.Status.ACTIVE, rows.datetime_param(now),
              rows.datetime_param(expires_at), public_id, rows.datetime_param(now), rows.datetime_param(expires_at)],
@@ -180,26 +180,26 @@ def _held_or_new_lease(*, job: Job, labeler: AbstractBaseUser, now, duration: ti
 
 
 def _held_from_row(job: Job, labeler: AbstractBaseUser, row: Sequence) -> Lease:
-    lease_id, public_id, slot_id, example_id, leased_at, expires_at, datapoint_id, position = row
-    lease = rows.instance(Lease, id=lease_id, public_id=public_id, job_id=job.pk, job_datapoint_id=slot_id,
+    lease_id, public_id, job_datapoint_id, example_id, leased_at, expires_at, datapoint_id, position = row
+    lease = rows.instance(Lease, id=lease_id, public_id=public_id, job_id=job.pk, job_datapoint_id=job_datapoint_id,
                           example_id=example_id, labeler_id=labeler.pk, status=Lease.Status.ACTIVE,
                           leased_at=rows.value(Lease, "leased_at", leased_at),
                           expires_at=rows.value(Lease, "expires_at", expires_at))
     lease.job = job
-    if slot_id is not None:
-        lease.job_datapoint = rows.instance(JobDatapoint, id=slot_id, job_id=job.pk, datapoint_id=datapoint_id,
+    if job_datapoint_id is not None:
+        lease.job_datapoint = rows.instance(JobDatapoint, id=job_datapoint_id, job_id=job.pk, datapoint_id=datapoint_id,
                                             position=position)
     return lease
 
 
-def _lease_if_room(*, job: Job, slot: OpenDatapoint, labeler: AbstractBaseUser, now,
+def _lease_if_room(*, job: Job, job_datapoint: OpenDatapoint, labeler: AbstractBaseUser, now,
                    duration: timedelta) -> Lease | None:
-    """A live lease of the locked ``slot`` for ``labeler``, running
+    """A live lease of the locked ``job_datapoint`` for ``labeler``, running
     ``duration``, if it still has room (``live_room_sql``): a new row, or (their
     earlier lease ran out) the old row renewed under a new id, and the
-    slot's active leases counted afresh (``JobDatapoint.leases_active``). ``None`` when full, or when the
+    datapoint's active leases counted afresh (``JobDatapoint.leases_active``). ``None`` when full, or when the
     labeler's row there was answered or skipped (never revived: callers
-    pass only slots ``open_datapoint_sql`` finds, which leaves those out)."""
+    pass only job datapoints ``open_datapoint_sql`` finds, which leaves those out)."""
     public_id, expires_at = ids.task_id(), now + duration
     room, room_params = live_room_sql(job.definition.responses_per_datapoint, now, other_than=labeler)
     lease_table = Lease._meta.db_table
@@ -214,18 +214,18 @@ def _lease_if_room(*, job: Job, slot: OpenDatapoint, labeler: AbstractBaseUser, 
             f" WHERE {lease_table}.status NOT IN (%s, %s)"
             f" RETURNING id",
             [public_id, job.pk, labeler.pk, Lease.Status.ACTIVE, rows.datetime_param(now),
-             rows.datetime_param(expires_at), slot.id, *room_params, *ENDED_FOR_GOOD],
+             rows.datetime_param(expires_at), job_datapoint.id, *room_params, *ENDED_FOR_GOOD],
         )
         row = cursor.fetchone()
         if row is None:
             return None
-        cursor.execute(*leases_recount_sql(slot.id))
-    lease = rows.instance(Lease, id=row[0], public_id=public_id, job_id=job.pk, job_datapoint_id=slot.id,
+        cursor.execute(*leases_recount_sql(job_datapoint.id))
+    lease = rows.instance(Lease, id=row[0], public_id=public_id, job_id=job.pk, job_datapoint_id=job_datapoint.id,
                           example_id=None, labeler_id=labeler.pk, status=Lease.Status.ACTIVE, leased_at=now,
                           expires_at=expires_at)
     lease.job = job
-    lease.job_datapoint = rows.instance(JobDatapoint, id=slot.id, job_id=job.pk, datapoint_id=slot.datapoint_id,
-                                        position=slot.position)
+    lease.job_datapoint = rows.instance(JobDatapoint, id=job_datapoint.id, job_id=job.pk, datapoint_id=job_datapoint.datapoint_id,
+                                        position=job_datapoint.position)
     return lease
 
 
@@ -235,16 +235,16 @@ def _claim_lease(*, labeler: AbstractBaseUser, task_id: Any) -> tuple[Lease, Job
     change only under its lock, so the status read after it is current."""
     if not isinstance(task_id, str):
         raise Lease.DoesNotExist
-    slot = locks.job_datapoint_lock_for_task(task_id=task_id, labeler_id=labeler.pk)
-    if slot is None:  # a quality check (no datapoint), or not this labeler's task
+    job_datapoint = locks.job_datapoint_lock_for_task(task_id=task_id, labeler_id=labeler.pk)
+    if job_datapoint is None:  # a quality check (no datapoint), or not this labeler's task
         lease = locks.lease_lock(public_id=task_id, labeler_id=labeler.pk)
     else:
         lease = Lease.objects.select_related("job__definition", "job__audience").get(
             public_id=task_id, labeler=labeler
         )
-        lease.job_datapoint = slot
+        lease.job_datapoint = job_datapoint
     lease_check_open(lease.status)
-    return lease, slot
+    return lease, job_datapoint
 
 
 def lease_check_open(status: str) -> None:
@@ -263,20 +263,20 @@ def job_check_takes_answers(job: Job) -> None:
 
 @transaction.atomic
 def task_skip(*, labeler: AbstractBaseUser, task_id: Any) -> Lease:
-    """Give the task back: its slot returns to the pool, and the labeler will
+    """Give the task back: its place returns to the pool, and the labeler will
     not be offered this datapoint again."""
-    lease, slot = _claim_lease(labeler=labeler, task_id=task_id)
-    _lease_end(lease, slot, Lease.Status.SKIPPED)
+    lease, job_datapoint = _claim_lease(labeler=labeler, task_id=task_id)
+    _lease_end(lease, job_datapoint, Lease.Status.SKIPPED)
     return lease
 
 
-def _lease_end(lease: Lease, slot: JobDatapoint | None, status: str) -> None:
+def _lease_end(lease: Lease, job_datapoint: JobDatapoint | None, status: str) -> None:
     """Give the claimed ``lease`` its final ``status`` (skipped, released)
     and, when it was still active, count it out of its locked datapoint's
     row, in one round trip."""
     writes = [(f"UPDATE {Lease._meta.db_table} SET status = %s WHERE id = %s", [status, lease.pk])]
-    if slot is not None and lease.status == Lease.Status.ACTIVE:  # a released lease no longer counts
-        writes.append((f"UPDATE {JobDatapoint._meta.db_table} SET {LEASE_ENDED} WHERE id = %s", [slot.pk]))
+    if job_datapoint is not None and lease.status == Lease.Status.ACTIVE:  # a released lease no longer counts
+        writes.append((f"UPDATE {JobDatapoint._meta.db_table} SET {LEASE_ENDED} WHERE id = %s", [job_datapoint.pk]))
     rows.write_together(writes)
     lease.status = status
 
@@ -310,7 +310,7 @@ def task_release(*, labeler: AbstractBaseUser, task_id: Any) -> Lease:
     datapoint again later. Releasing a released task changes nothing; one
     that ran out is released all the same (it stops counting)."""
     with transaction.atomic():
-        lease, slot = _claim_lease(labeler=labeler, task_id=task_id)
+        lease, job_datapoint = _claim_lease(labeler=labeler, task_id=task_id)
         if lease.status != Lease.Status.RELEASED:
-            _lease_end(lease, slot, Lease.Status.RELEASED)
+            _lease_end(lease, job_datapoint, Lease.Status.RELEASED)
     return lease

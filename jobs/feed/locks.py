@@ -47,13 +47,13 @@ def job_datapoint_lock_with_lease(*, pk: int, lease_id: int, now, room: tuple[st
     status of its lease ``lease_id``, whether that lease ran out before
     ``now`` (a database datetime), and whether the condition ``room`` (SQL
     on ``jd``, with its parameters) holds."""
-    slot_table, lease_table = JobDatapoint._meta.db_table, Lease._meta.db_table
+    job_datapoint_table, lease_table = JobDatapoint._meta.db_table, Lease._meta.db_table
     room_condition, room_params = room
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT jd.response_count, jd.closed, jd.stopped_early, l.status,"
             f" CASE WHEN l.expires_at <= %s THEN 1 ELSE 0 END, CASE WHEN {room_condition} THEN 1 ELSE 0 END"
-            f" FROM {slot_table} jd JOIN {lease_table} l ON l.job_datapoint_id = jd.id"
+            f" FROM {job_datapoint_table} jd JOIN {lease_table} l ON l.job_datapoint_id = jd.id"
             f" WHERE jd.id = %s AND l.id = %s{for_update_clause('jd')}",
             [now, *room_params, pk, lease_id],
         )

@@ -63,7 +63,7 @@ def open_datapoint_sql(*, select: str, job: Job, labeler: AbstractBaseUser, now,
                    tail: str = "", unless: str = "", room_on_row: bool = False) -> tuple[str, list]:
     """SQL over the job datapoints with room for one more lease that
     ``labeler`` has not answered or skipped: the one definition of an open
-    slot. Written as SQL rather than through the ORM because it runs on every
+    job datapoint. Written as SQL rather than through the ORM because it runs on every
     task a labeler is given, and building this query with the ORM cost more
     than running it. ``unless``: a parameterless SQL condition under which
     there is none. ``room_on_row``: room as the row tells it
@@ -105,7 +105,7 @@ OPEN_DATAPOINT_COLUMNS = "jd.id, jd.datapoint_id, jd.position"
 
 
 def open_datapoint_find(*, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[int], lock: bool) -> OpenDatapoint | None:
-    """The open slot closest to completion. ``lock``: the first one no one
+    """The open datapoint closest to completion. ``lock``: the first one no one
     else holds locked, locked (see ``jobs.locks``); otherwise as of now,
     locked or not, and waiting on nothing."""
     sql, params = open_datapoint_sql(select=OPEN_DATAPOINT_COLUMNS, job=job, labeler=labeler, now=now, exclude=exclude,
@@ -119,23 +119,23 @@ def open_datapoint_find(*, job: Job, labeler: AbstractBaseUser, now, exclude: Se
     return None if row is None else OpenDatapoint(*row)
 
 
-def datapoint_has_room(slot_id: int, needed: int, labeler: AbstractBaseUser, now) -> bool:
-    """Whether the locked job datapoint ``slot_id`` still has room for
+def datapoint_has_room(job_datapoint_id: int, needed: int, labeler: AbstractBaseUser, now) -> bool:
+    """Whether the locked job datapoint ``job_datapoint_id`` still has room for
     ``labeler`` (see ``live_room_sql``)."""
     room, params = live_room_sql(needed, now, other_than=labeler)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT 1 FROM {JobDatapoint._meta.db_table} jd WHERE jd.id = %s AND {room}",
-                       [slot_id, *params])
+                       [job_datapoint_id, *params])
         return cursor.fetchone() is not None
 
 
-def leases_recount_sql(slot_id: int) -> tuple[str, list]:
+def leases_recount_sql(job_datapoint_id: int) -> tuple[str, list]:
     """Count the active leases of a job datapoint (whose lock the caller
     holds) into its row, whatever the count said before."""
     return (
         f"UPDATE {JobDatapoint._meta.db_table} SET leases_active = (SELECT COUNT(*) FROM {Lease._meta.db_table} l"
         f" WHERE l.job_datapoint_id = %s AND l.status = %s) WHERE id = %s",
-        [slot_id, Lease.Status.ACTIVE, slot_id],
+        [job_datapoint_id, Lease.Status.ACTIVE, job_datapoint_id],
     )
 
 
