@@ -1,4 +1,4 @@
-# CrowdCanvas: `make demo` starts the demo, `make test` runs the tests.
+# CrowdCanvas: `make demo` starts the demo, `make test` runs the lint checks and the tests.
 # Both do all set-up on a fresh machine (Python 3.11, Debian).
 
 PYTHON ?= python3.11
@@ -16,7 +16,7 @@ SYSTEM_PACKAGES := postgresql redis-server chromium
 # pages by the browser tests' accessibility check.
 AXE := var/axe/node_modules/axe-core/axe.min.js
 
-.PHONY: demo test bench system-deps venv venv-dev browser-deps hosted-client clean
+.PHONY: demo test lint format bench system-deps venv venv-dev browser-deps hosted-client clean
 
 $(BIN)/.runtime: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,8 +62,17 @@ demo: venv
 	DEBUG=1 $(BIN)/python manage.py seed_demo
 	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-test: system-deps venv-dev browser-deps hosted-client
+test: system-deps venv-dev browser-deps hosted-client lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Lint and format checks (settings in pyproject.toml); `make format` applies them.
+lint: venv-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 bench: system-deps venv-dev
 	$(BIN)/python -m bench

@@ -19,12 +19,12 @@ from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
 from django.utils.html import format_html
 
-from jobs import wire
-from jobs.admin import LARGE_THUMBNAIL_SIZE, THUMBNAIL_SIZE, Shown, assets_preview, labeler_column
-from jobs.models import TaskKind
-from labeling.admin_base import ReadOnlyInline, ScopedAdmin, adopt
-from jobs.selectors import labeler_anonymous_id
-from labeling.services import REQUESTERS_GROUP
+from assets import wire
+from assets.models import TaskKind
+from assets.previews import LARGE_THUMBNAIL_SIZE, THUMBNAIL_SIZE, Shown, assets_preview
+from core.admin_base import ReadOnlyInline, ScopedAdmin, adopt, labeler_column
+from core.pseudonyms import labeler_anonymous_id
+from core.roles import REQUESTERS_GROUP
 
 from .models import Audience, Membership, QualificationExample, TruthBox
 from .selectors import audiences_visible_q

@@ -14,10 +14,10 @@ from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from jobs import wire
-from jobs.api import ItemField, PairField
-from jobs.models import TaskKind
-from labeling.api_common import (
+from assets import wire
+from assets.api_fields import ItemField, PairField
+from assets.models import TaskKind
+from core.api_common import (
     FindQuerySerializer,
     PageQuerySerializer,
     RawCharField,

@@ -2,7 +2,7 @@
 user score. Pure functions: no database access.
 
 Draw answers
-    The strokes are rasterized on the response grid (``jobs.raster``).
+    The strokes are rasterized on the response grid (``assets.raster``).
     *precision* is the share of inked cells inside the union of the truth
     boxes; *completeness* is the share of truth boxes the ink touches. An
     answer is correct when both reach the example's ``required_precision``
@@ -12,7 +12,7 @@ Draw answers
 Compare answers
     Correct when the choice is the truth item.
 
-Graduation (DESIGN.md, "Qualification")
+Graduation (README.md, "How it works": qualification)
     With ``n`` examples, ``low = min(min_tasks, n)`` and
     ``high = min(max(max_tasks, min_tasks), n)``: graduated as soon as at
     least ``low`` answers reach ``target_accuracy``; dropped as soon as even
@@ -54,14 +54,14 @@ Staying in the audience (ongoing quality checks)
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import betainc, betaln
 
-from jobs.raster import box_cells, boxes_mask, rasterize_lines
-from jobs.wire import Box
+from assets.raster import box_cells, boxes_mask, rasterize_lines
+from assets.wire import Box
 
 CHANCE = {"draw": 0.0, "compare": 0.5}
 SCORE_PRIOR = 0.5
@@ -114,6 +114,12 @@ def graduation_decision(*, answers: int, correct: int, examples: int, min_tasks:
     if answers >= high or best_possible < target_accuracy * high - eps:
         return Decision.DROPPED
     return Decision.QUALIFYING
+
+
+def chance_sum(answers_by_kind: Mapping[str, int]) -> float:
+    """What answers (counted per task kind) would get right by guessing:
+    the ``chance_sum`` of ``user_score``."""
+    return sum(CHANCE[kind] * count for kind, count in answers_by_kind.items())
 
 
 def user_score(*, answers: int, correct: int, chance_sum: float) -> float:

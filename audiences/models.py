@@ -6,9 +6,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from jobs import wire
-from jobs.models import Asset, TaskKind, _compare_items_constraints
-from labeling import ids
+from assets import wire
+from assets.models import Asset, TaskKind, compare_items_constraints
+from core import ids
 
 GLOBAL_AUDIENCE_ID = "global"
 
@@ -100,7 +100,7 @@ class QualificationExample(models.Model):
     class Meta:
         ordering = ["audience", "created_at", "id"]
         constraints = [
-            *_compare_items_constraints("example"),
+            *compare_items_constraints("example"),
             models.CheckConstraint(
                 name="example_truth_matches_kind",
                 condition=(Q(kind=TaskKind.DRAW) & Q(truth_asset__isnull=True))

@@ -16,16 +16,17 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from jobs import wire
-from jobs.models import Asset, TaskKind
-from jobs.raster import grid_shape
-from jobs.services import assets_from_items, compare_pair_specs
-from labeling import ids, locks, validation
-from labeling.errors import Conflict, ErrorCode
-from labeling.validation import field
+from assets import wire
+from assets.models import Asset, TaskKind
+from assets.raster import grid_shape
+from assets.services import assets_from_items, compare_pair_specs
+from core import ids, validation
+from core.errors import Conflict, ErrorCode
+from core.validation import field
 
-from . import grading
+from . import grading, locks
 from .models import Audience, Membership, QualificationAnswer, QualificationExample, TruthBox
+from .signals import membership_dropped
 
 MAX_TASKS_LIMIT = 1000
 
@@ -351,7 +352,7 @@ def membership_grade_gold(*, membership: Membership, example: QualificationExamp
     return grade
 
 
-def membership_check_bar(*, membership: Membership) -> bool:
+def membership_drop_if_below_bar(*, membership: Membership) -> bool:
     """Keep a graduated labeler unless their graded answers show, with
     enough evidence, an accuracy below the audience's target
     (``grading.below_target``: one answering at the target is ever dropped
@@ -371,8 +372,6 @@ def membership_set_state(*, membership: Membership, state: str) -> Membership:
     """An operator's decision on a labeler's membership: drop them from the
     audience (their tasks in its jobs go back to the pool) or reinstate them
     as graduated. Answers already collected keep the score they were given with."""
-    from jobs.models import Lease
-
     if state not in (Membership.State.GRADUATED, Membership.State.DROPPED):
         raise ValidationError({"state": ["must be graduated or dropped."]})
     if membership.audience.kind == Audience.Kind.GLOBAL and state == Membership.State.DROPPED:
@@ -386,6 +385,5 @@ def membership_set_state(*, membership: Membership, state: str) -> Membership:
     membership.current_task_id = ""
     membership.save()
     if state == Membership.State.DROPPED:
-        Lease.objects.filter(labeler_id=membership.labeler_id, job__audience_id=membership.audience_id,
-                             status=Lease.Status.ACTIVE).end(timezone.now())
+        membership_dropped.send(sender=Membership, membership=membership)
     return membership

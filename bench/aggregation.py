@@ -33,7 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labeling.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DEBUG", "1")
 
 import labeling  # noqa: E402,F401 - the servers' process settings (BLAS threads) before numpy loads
@@ -44,8 +44,8 @@ import django  # noqa: E402
 django.setup()
 
 from jobs import aggregation  # noqa: E402
-from jobs.raster import grid_shape, rasterize_lines  # noqa: E402
-from labeling.simulation import fill_box, pseudo_region, scribble  # noqa: E402
+from assets.raster import grid_shape, rasterize_lines  # noqa: E402
+from demo.simulation import fill_box, pseudo_region, scribble  # noqa: E402
 
 SHAPE = grid_shape(800, 600, 256)  # (192, 256)
 

@@ -85,7 +85,7 @@ def set_up(datapoints: int, responses: int, labelers: int, *, paced_datapoints: 
 
     django.setup()
     from labeling.services import requester_create
-    from labeling.simulation import create_labelers
+    from demo.simulation import create_labelers
 
     owner, _ = requester_create(username="bench-owner")
     answers: dict = {}
@@ -98,9 +98,9 @@ def set_up(datapoints: int, responses: int, labelers: int, *, paced_datapoints: 
 
 def _job_pair(owner, datapoints: int, responses: int, answers: dict, *, tag: str) -> list[str]:
     from audiences.selectors import global_audience
-    from jobs import services
-    from labeling.demo_images import book_scene, png_bytes
-    from labeling.simulation import fill_box
+    from assets import services
+    from demo.images import book_scene, png_bytes
+    from demo.simulation import fill_box
 
     rng = random.Random(tag)
     images = []
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> dict:
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
         os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "MEDIA_ROOT",
                                                "CROWDCANVAS_VAR_DIR", "ALLOWED_HOSTS")})
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labeling.settings")
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
         setup = set_up(args.datapoints, args.responses, args.labelers, paced_datapoints=args.paced_datapoints)
         from django.db import connection
 

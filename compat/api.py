@@ -3,7 +3,7 @@ calls, served at the root of ``api.<SERVICE_DOMAIN>`` (``compat.hosts``).
 
 One view per endpoint, each a few lines: parse with ``compat.wire``, write
 with ``compat.services``, answer with ``compat.documents``. Errors are the
-project's (``labeling.api_errors``): 400 with the field and what is wrong,
+project's (``core.api_errors``): 400 with the field and what is wrong,
 404 for anything not the caller's.
 """
 
@@ -20,9 +20,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audiences.selectors import audience_find, audience_get
+from assets import services as asset_services
 from jobs import services as job_services
 from jobs.selectors import job_get
-from labeling.parsers import JSONParser
+from core.parsers import JSONParser
 
 from . import documents, services
 from .auth import BearerAuthentication
@@ -136,7 +137,7 @@ class AssetFileApi(CompatApi):
         upload = request.FILES.get("file")
         if upload is None:
             raise ValidationError({"file": ["send the image as multipart field `file`."]})
-        asset = job_services.asset_upload(owner=request.user, upload=upload)
+        asset = asset_services.asset_upload(owner=request.user, upload=upload)
         return Response({"fileName": asset.public_id, "warnings": [], "wasCompressed": False})
 
 

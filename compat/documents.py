@@ -26,7 +26,7 @@ from audiences.models import Audience
 from audiences.selectors import audience_stats
 from audiences.services import MIN_EXAMPLES_TO_OPEN
 from jobs.models import Job, JobDatapoint, TaskKind
-from jobs.result_services import AGGREGATOR_VERSION
+from jobs.result_updates import AGGREGATOR_VERSION
 from jobs.selectors import job_progress, job_results
 
 from .models import BatchUpload, UrlFetch

@@ -75,7 +75,7 @@ class Dataset(models.Model):
 
 class DatasetDatapoint(models.Model):
     """One datapoint as sent: its items (asset public ids or texts, as
-    ``jobs.wire`` items), its context and its place."""
+    ``assets.wire`` items), its context and its place."""
 
     public_id = models.CharField(max_length=40, unique=True, default=dataset_datapoint_id, editable=False)
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="datapoints")

@@ -1,6 +1,6 @@
 """Writes behind the compatible API: each turns the hosted service's
 request shape into a call of our own services (``jobs.services``,
-``audiences.services``, ``jobs.url_fetch``), which hold every rule.
+``audiences.services``, ``assets.url_fetch``), which hold every rule.
 
 Failures are ``ValidationError({field: [message]})`` (a 400), keyword-only
 arguments, one transaction each.
@@ -21,7 +21,7 @@ from audiences import services as audience_services
 from audiences.models import Audience, QualificationExample
 from audiences.selectors import audience_get
 from jobs import services as job_services
-from jobs import url_fetch
+from assets import url_fetch
 from jobs.models import Asset, Job, JobDefinition, TaskKind
 from jobs.selectors import job_definition_get
 

@@ -27,5 +27,5 @@ urlpatterns = [
     path("job/<str:job_id>/download-results", api.JobDownloadResultsApi.as_view(), name="compat-job-results"),
     path("job/<str:job_id>/retry", api.JobRetryApi.as_view(), name="compat-job-retry"),
     path("openapi.json", schema.openapi, name="compat-openapi"),
-    path("", include("labeling.urls")),
+    path("", include("config.urls")),
 ]

@@ -10,5 +10,5 @@ urlpatterns = [
          name="compat-definition-page"),
     path("audiences/<str:audience_id>/job/<str:job_id>",
          RedirectView.as_view(url="/dashboard/jobs/%(job_id)s/"), name="compat-job-page"),
-    path("", include("labeling.urls")),
+    path("", include("config.urls")),
 ]

@@ -7,5 +7,5 @@ from . import auth_views
 urlpatterns = [
     path("connect/token", auth_views.token, name="compat-token"),
     path("connect/userinfo", auth_views.userinfo, name="compat-userinfo"),
-    path("", include("labeling.urls")),
+    path("", include("config.urls")),
 ]

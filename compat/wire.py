@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from jobs import wire as job_wire
+from assets import wire as job_wire
 
 
 def _error(where: str, message: str) -> ValidationError:

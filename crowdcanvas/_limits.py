@@ -3,10 +3,10 @@
 
 Copied from the server; ``tests/test_client.py`` asserts that they still match:
 
-- ``jobs/wire.py``: text lengths, URLs, boxes;
+- ``assets/wire.py``: text lengths, URLs, boxes;
 - ``jobs/services.py``: datapoints per definition, responses per datapoint;
 - ``audiences/services.py``: ``MAX_TASKS_LIMIT``; gold rate at most 0.5;
-- ``labeling/api_common.py``: page size.
+- ``core/api_common.py``: page size.
 """
 
 MAX_NAME_LENGTH = 200

@@ -1,4 +1,4 @@
-"""Client-side checks, mirroring the server's (``jobs/wire.py`` and the
+"""Client-side checks, mirroring the server's (``assets/wire.py`` and the
 services), so bad input is a ``ValueError`` before any request."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from . import _limits
 from .box import Box
 
-# Same pattern as jobs/wire.py: a string starting with scheme:// is a URL.
+# Same pattern as assets/wire.py: a string starting with scheme:// is a URL.
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif")
 

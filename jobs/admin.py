@@ -1,6 +1,6 @@
 """Admin for assets, job definitions (datapoints inline), jobs and responses.
 
-Scoping and writes through services come from ``labeling.admin_base``.
+Scoping and writes through services come from ``core.admin_base``.
 Definitions arrive with their datapoints through the API, and no service
 changes a definition, an asset or a job's state yet, so those pages are
 read-only; jobs are created here through ``job_create``.
@@ -8,83 +8,29 @@ read-only; jobs are created here through ``job_create``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Sum
 from django.db.models.functions import Coalesce
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from labeling import validation
-from labeling.errors import DomainError
-from labeling.admin_base import ReadOnlyInline, ScopedAdmin, adopt
+from assets import wire
+from assets.models import Asset, TaskKind
+from assets.previews import LARGE_THUMBNAIL_SIZE, THUMBNAIL_SIZE, Shown, assets_preview
+from assets.services import asset_upload, assets_from_items
+from core import validation
+from core.admin_base import ReadOnlyInline, ScopedAdmin, adopt, labeler_column
+from core.errors import DomainError
+from core.pseudonyms import labeler_anonymous_id
 
-from . import wire
-from .media import thumbnail_url
-from .models import Asset, Datapoint, Job, JobDefinition, Response, TaskKind
-from .selectors import labeler_anonymous_id
-from .services import asset_upload, assets_from_items, job_create, job_set_paused
+from .models import Datapoint, Job, JobDefinition, Response
+from .services import job_create, job_set_paused
 
-THUMBNAIL_SIZE = 160
-LARGE_THUMBNAIL_SIZE = 320
 
 # --- how assets look in the admin ---------------------------------------------------
-
-
-@dataclass
-class Shown:
-    """An asset to show, with the boxes to draw over it and a caption."""
-
-    asset: Asset
-    boxes: Sequence[wire.Box] = field(default_factory=tuple)
-    caption: str = ""
-    marked: bool = False
-
-
-def _image_src(asset: Asset, size: int) -> str:
-    if asset.kind == Asset.Kind.IMAGE:
-        return thumbnail_url(asset.file.name, size)
-    if asset.kind == Asset.Kind.URL and asset.url.lower().startswith(("http://", "https://")):
-        return asset.url
-    return ""
-
-
-def _box_style(box: wire.Box) -> dict[str, str]:
-    """A box as CSS percentages of the image it is drawn over."""
-
-    def percent(ratio: float) -> str:
-        return f"{ratio * 100:.2f}"
-
-    return {
-        "left": percent(box.x_min),
-        "top": percent(box.y_min),
-        "width": percent(box.x_max - box.x_min),
-        "height": percent(box.y_max - box.y_min),
-    }
-
-
-def assets_preview(shown: Iterable[Shown], *, size: int = THUMBNAIL_SIZE) -> SafeString:
-    """Assets side by side: images as lazy-loaded thumbnails (an <img> of the
-    URL for URL assets) with their boxes drawn over them, texts as escaped
-    text. Everything a user typed is escaped by the template."""
-    items = []
-    for item in shown:
-        src = _image_src(item.asset, size)
-        items.append({
-            "src": src,
-            "alt": item.asset.value[:200],
-            "text": "" if src else item.asset.value,
-            "boxes": [_box_style(box) for box in item.boxes] if src else [],
-            "caption": item.caption,
-            "marked": item.marked,
-        })
-    return render_to_string("admin/crowdcanvas/items.html", {"items": items, "size": size})
 
 
 def datapoint_preview(datapoint: Datapoint, *, size: int = THUMBNAIL_SIZE) -> SafeString:
@@ -289,13 +235,6 @@ class JobAdmin(ScopedAdmin):
 
 
 # --- responses ---------------------------------------------------------------------------
-
-
-def labeler_column(request, names):
-    """Operators see labelers' accounts; requesters their pseudonyms."""
-    if not request.user.is_superuser:
-        return list(names)
-    return ["labeler" if name == "labeler_name" else name for name in names]
 
 
 @admin.register(Response)

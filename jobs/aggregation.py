@@ -1,11 +1,11 @@
 """Aggregating responses: draw consensus, compare votes, rankings.
 
-Pure functions over numpy arrays; the services in ``jobs.services`` load and
+Pure functions over numpy arrays; the services in ``jobs.result_updates`` load and
 store their state. Every result is deterministic, so it is the same whichever
 worker computes it, and recomputing changes nothing.
 
 Draw
-    Each response is rasterized once (``jobs.raster``) into a mask on the
+    Each response is rasterized once (``assets.raster``) into a mask on the
     datapoint's grid. Its weight is its user score at submission, which is a
     multiple of 1/4096 (``audiences.grading.user_score`` quantizes it), so
     weights are kept as integer *units* and every sum is exact in any order.

@@ -1,5 +1,5 @@
-"""Assets, job definitions and their datapoints, jobs, leases, responses and
-results.
+"""Job definitions and their datapoints, jobs, leases, responses and results
+(assets, the items they show, are ``assets.models``).
 
 Rules a database can hold are constraints here; the rest lives in
 ``services.py``. Objects are addressed from outside by ``public_id``.
@@ -14,106 +14,9 @@ from django.db import models
 from django.db.models import F, Q, Value
 from django.db.models.functions import Greatest
 
-from labeling import ids
-
-from . import wire
-
-
-class TaskKind(models.TextChoices):
-    DRAW = "draw", "Draw"
-    COMPARE = "compare", "Compare"
-
-
-class Asset(models.Model):
-    """An item shown to labelers: an uploaded image, an image URL or a text.
-
-    Uploaded images are stored once under their content hash; ``key`` is the
-    hash of what identifies the asset (the bytes, the URL or the text), so the
-    same item given twice by one owner is one asset.
-    """
-
-    class Kind(models.TextChoices):
-        IMAGE = "image", "Uploaded image"
-        URL = "url", "URL"
-        TEXT = "text", "Text"
-
-    public_id = models.CharField(max_length=40, unique=True, default=ids.asset_id, editable=False)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assets")
-    kind = models.CharField(max_length=5, choices=Kind.choices)
-    key = models.CharField(max_length=64, help_text="sha256 of the identifying content")
-    file = models.FileField(upload_to="assets/", max_length=200, blank=True)
-    name = models.CharField(max_length=255, blank=True, help_text="original file name of an upload")
-    content_type = models.CharField(max_length=40, blank=True)
-    byte_size = models.PositiveBigIntegerField(null=True, blank=True)
-    width = models.PositiveIntegerField(null=True, blank=True)
-    height = models.PositiveIntegerField(null=True, blank=True)
-    url = models.URLField(max_length=wire.MAX_URL_LENGTH, blank=True)
-    text = models.TextField(max_length=wire.MAX_TEXT_ITEM_LENGTH, blank=True)
-    known_regions = models.JSONField(
-        null=True,
-        blank=True,
-        help_text=(
-            "Boxes known to hold the target, recorded by image generators (the demo) "
-            "for simulated labelers. Never sent to labelers."
-        ),
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["owner", "key"], name="asset_unique_per_owner"),
-            models.CheckConstraint(
-                name="asset_kind_has_content",
-                condition=(
-                    (
-                        Q(kind="image")
-                        & ~Q(file="")
-                        & Q(width__isnull=False, width__gt=0)
-                        & Q(height__isnull=False, height__gt=0)
-                    )
-                    | (Q(kind="url") & ~Q(url=""))
-                    | (Q(kind="text") & ~Q(text=""))
-                ),
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.value[:80]
-
-    @property
-    def value(self) -> str:
-        """The item as a requester names it: the URL, the text or the file name."""
-        if self.kind == self.Kind.URL:
-            return self.url
-        if self.kind == self.Kind.TEXT:
-            return self.text
-        return self.name or self.file.name.rsplit("/", 1)[-1]
-
-    @property
-    def labeler_value(self) -> str:
-        """What a labeler's browser gets for this item, and sends back as a
-        compare choice: the URL, the text, or the stored image's URL (named
-        by content hash, so it says nothing about the datapoint)."""
-        if self.kind == self.Kind.IMAGE:
-            return settings.MEDIA_URL + self.file.name
-        return self.value
-
-    @property
-    def is_image(self) -> bool:
-        return self.kind in (self.Kind.IMAGE, self.Kind.URL)
-
-
-def _compare_items_constraints(prefix: str) -> list[models.BaseConstraint]:
-    """Draw rows carry one asset; compare rows two distinct ones."""
-    return [
-        models.CheckConstraint(
-            name=f"{prefix}_items_match_kind",
-            condition=(
-                (Q(kind=TaskKind.DRAW) & Q(asset_b__isnull=True))
-                | (Q(kind=TaskKind.COMPARE) & Q(asset_b__isnull=False) & ~Q(asset_b=F("asset")))
-            ),
-        ),
-    ]
+from assets import wire
+from assets.models import Asset, TaskKind, compare_items_constraints
+from core import ids
 
 
 class JobDefinition(models.Model):
@@ -176,7 +79,7 @@ class Datapoint(models.Model):
         ordering = ["definition", "position"]
         constraints = [
             models.UniqueConstraint(fields=["definition", "position"], name="datapoint_unique_position"),
-            *_compare_items_constraints("datapoint"),
+            *compare_items_constraints("datapoint"),
         ]
 
     def __str__(self) -> str:
@@ -229,7 +132,7 @@ class JobDatapoint(models.Model):
     creates a lease or ends one changes it in the same transaction, under
     this row's lock. Short of its answers by more than that count, the datapoint
     has room, which a statement that has just locked the row can tell from
-    the row alone (see ``jobs.services.task_next``).
+    the row alone (see ``jobs.feed.leasing.task_next``).
     """
 
     # Indexed first in job_dp_feed and job_datapoint_unique: no index of its own.

@@ -2,7 +2,7 @@
 
 The task feed's statements run on every task a labeler takes and answers;
 building them with the ORM cost more than running them (see
-``jobs.services``). These helpers keep that SQL honest on both databases:
+``jobs.feed``). These helpers keep that SQL honest on both databases:
 values go in as Django would send them and come back as Django would
 return them, and models built from a partial row load any other field on
 first access, as ``QuerySet.only`` does, instead of holding a default.
@@ -88,7 +88,7 @@ def analyze_after_bulk_insert(model: type[Model], *, added: int) -> None:
 
     Autovacuum would do the same, but up to a minute later, and until then
     the planner takes a new job's rows for a handful: the task feed's
-    open-slot search (``jobs.services``) then visits every open datapoint of
+    open-slot search (``jobs.feed.room``) then visits every open datapoint of
     the job and sorts them, instead of walking its index to the first one
     with room. ``ANALYZE`` reads a fixed-size sample, so its cost does not
     grow with the table."""

@@ -4,13 +4,10 @@ and anything else does not exist for them (``DoesNotExist``, a 404)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import (
     Avg,
@@ -31,11 +28,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audiences.selectors import membership_counts
+from core.pseudonyms import labeler_anonymous_id
 
-from .models import Datapoint, DatapointResult, Job, JobDatapoint, JobDefinition, Response, TaskKind
-from .result_services import AGGREGATOR_VERSION, draw_grid, item_names, job_summary_refresh
+from assets.models import TaskKind
 
-LABELER_ID_LENGTH = 16
+from .models import Datapoint, DatapointResult, Job, JobDatapoint, JobDefinition, Response
+from .result_updates import AGGREGATOR_VERSION, draw_grid, item_names
+
 RESULTS_PAGE_SIZE = 100
 RESULTS_MAX_PAGE_SIZE = 1000
 RATE_WINDOW = timedelta(minutes=5)
@@ -177,17 +176,8 @@ def job_progress(*, job: Job) -> dict[str, Any]:
 # --- results ---------------------------------------------------------------------------------
 
 
-def labeler_anonymous_id(labeler_id: int) -> str:
-    """A stable pseudonym for a labeler: an HMAC of their pk with the
-    ``SECRET_KEY``, truncated. Results never carry usernames or pks."""
-    digest = hmac.new(settings.SECRET_KEY.encode(), f"crowdcanvas-labeler:{labeler_id}".encode(), hashlib.sha256)
-    return digest.hexdigest()[:LABELER_ID_LENGTH]
-
-
 def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
-
-
 
 
 def _current_result(slot: JobDatapoint) -> DatapointResult | None:
@@ -293,7 +283,8 @@ DRAW_AGGREGATES = ("consensusMask", "consensusBoxes", "agreement", "summedUserSc
 
 
 def _results_summary(job: Job) -> dict[str, Any]:
-    """Job-wide figures, in one query (plus the ranking's, for compare jobs)."""
+    """Job-wide figures, in one query (the ranking, for compare jobs, from the
+    job's summary)."""
     fresh = Q(result__response_count__gt=0, result__aggregator_version=AGGREGATOR_VERSION)
     aggregates = {"datapoints": Count("id"), "responses": Coalesce(Sum("response_count"), 0)}
     if job.definition.kind == TaskKind.DRAW:
@@ -305,7 +296,7 @@ def _results_summary(job: Job) -> dict[str, Any]:
         mean = totals["mean_agreement"]
         summary["meanAgreement"] = None if mean is None else round(float(mean), 6)
     else:
-        summary["ranking"] = job_summary_refresh(job=job).get("ranking")
+        summary["ranking"] = (job.summary or {}).get("ranking")
     return summary
 
 
@@ -317,13 +308,14 @@ def job_results(*, job: Job, page: int | None = None, page_size: int | None = No
     "summary": {...}}``, keys in camelCase as the hosted service's result
     format has them; with ``page`` (1-based) and ``page_size`` only that slice
     of ``results``, and ``count``, ``page``, ``pageSize`` (the summary stays
-    job-wide). The API's serializers (``jobs.api``) document every field.
+    job-wide). The API's serializers (``jobs.serializers``) document every field.
 
     Aggregates come from the stored results (``DatapointResult``): a
     datapoint whose result does not include all its responses yet (or that
     has none) is listed with its responses and null aggregates; nothing is
-    aggregated here, except the compare ranking when it is behind
-    (``job_summary_refresh``). Items are named as the requester gave them,
+    aggregated here: the caller brings the job's summary (the compare
+    ranking) up to date first (``result_updates.job_summary_refresh``).
+    Items are named as the requester gave them,
     and so is a compare vote; labelers only by pseudonym.
     ``absolute_url(path)`` makes the heatmap links absolute.
     """

@@ -34,7 +34,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
-from . import result_services
+from . import result_updates
 
 logger = logging.getLogger("crowdcanvas.tasks")
 
@@ -64,7 +64,7 @@ def aggregate_datapoint(job_datapoint_id: int) -> int | None:
         cache.delete(_queued_mark(job_datapoint_id))
     except Exception:  # Redis down: the mark expires on its own
         logger.warning("could not clear the queued mark", extra={"job_datapoint": job_datapoint_id}, exc_info=True)
-    result = result_services.datapoint_aggregate(job_datapoint_id=job_datapoint_id)
+    result = result_updates.datapoint_aggregate(job_datapoint_id=job_datapoint_id)
     return None if result is None else result.response_count
 
 
@@ -73,29 +73,15 @@ def aggregate_datapoints(job_datapoint_ids: list[int]) -> int:
     """Aggregate those of the datapoints whose results are behind their
     responses (another process's batch, or an earlier run of this one, may
     have brought the others up to date); how many it did."""
-    stale = result_services.stale_among(job_datapoint_ids)
+    stale = result_updates.stale_among(job_datapoint_ids)
     for job_datapoint_id in stale:
-        result_services.datapoint_aggregate(job_datapoint_id=job_datapoint_id)
+        result_updates.datapoint_aggregate(job_datapoint_id=job_datapoint_id)
     return len(stale)
 
 
 @shared_task(acks_late=True)
 def sweep_stale_results() -> dict[str, int]:
-    return result_services.results_sweep(enqueue=publish_aggregation)
-
-
-@shared_task
-def prune_heartbeats() -> int:
-    from labeling.services import heartbeat_prune
-
-    return heartbeat_prune()
-
-
-@shared_task
-def prune_expired_tokens() -> int:
-    from labeling.tokens import token_prune
-
-    return token_prune()
+    return result_updates.results_sweep(enqueue=publish_aggregation)
 
 
 class _Batch:

@@ -18,12 +18,13 @@ from rest_framework.views import APIView
 from audiences import services as audience_services
 from audiences.grading import graduation_bounds
 from audiences.models import Audience, Membership
-from jobs import services as job_services
+from core.api_common import DetailErrorSerializer, StrictInputSerializer, validated
+from core.errors import DomainError
+from core.throttles import SubmitRateThrottle
+from jobs import feed
 from jobs.models import Datapoint, Job, JobDefinition
 
 from . import selectors, services
-from .errors import DomainError
-from .throttles import SubmitRateThrottle
 
 # --- schema ------------------------------------------------------------------------
 
@@ -49,27 +50,18 @@ class TaskSerializer(serializers.Serializer):
                             allow_null=True)
 
 
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    code = serializers.CharField(required=False)
-
-
 RESPONSE_HELP = (
     'draw: {"lines": [{"size": s, "points": [{"x": x, "y": y}, ...]}, ...]} with x, y, size as ratios '
     '(size of the image width); compare: {"choice": <the value of one of the two items>}'
 )
 
 
-class BodySerializer(serializers.Serializer):
+class BodySerializer(StrictInputSerializer):
     """A request body: fields it does not know are refused (after the missing ones)."""
 
-    def validate(self, attrs):
-        # A form body (sendBeacon cannot set headers) carries its CSRF token as a field.
-        unknown = sorted(str(key) for key in self.initial_data
-                         if key not in self.fields and key != CSRF_FORM_FIELD)
-        if unknown:
-            raise serializers.ValidationError({key[:100]: ["unknown field."] for key in unknown[:20]})
-        return attrs
+    # A form body (sendBeacon cannot set headers) carries its CSRF token as a field.
+    accepted_extra = ("csrfmiddlewaretoken",)
+    unknown_fields_last = True
 
 
 class AnswerSerializer(BodySerializer):
@@ -81,7 +73,6 @@ class SubmitSerializer(BodySerializer):
     response = serializers.JSONField(help_text=RESPONSE_HELP)
 
 
-CSRF_FORM_FIELD = "csrfmiddlewaretoken"
 PAGE_LEASE, STANDARD_LEASE = "page", "standard"
 
 
@@ -151,21 +142,15 @@ class ReleaseResultSerializer(serializers.Serializer):
 
 ERRORS = {
     400: OpenApiResponse(description="invalid body: {field: [messages]}"),
-    401: OpenApiResponse(ErrorSerializer, description="not signed in"),
-    403: OpenApiResponse(ErrorSerializer, description="not eligible"),
-    404: OpenApiResponse(ErrorSerializer, description="not found"),
-    409: OpenApiResponse(ErrorSerializer, description="state conflict (code says which)"),
-    413: OpenApiResponse(ErrorSerializer, description="request body too large"),
-    429: OpenApiResponse(ErrorSerializer, description="too many requests: wait Retry-After seconds"),
+    401: OpenApiResponse(DetailErrorSerializer, description="not signed in"),
+    403: OpenApiResponse(DetailErrorSerializer, description="not eligible"),
+    404: OpenApiResponse(DetailErrorSerializer, description="not found"),
+    409: OpenApiResponse(DetailErrorSerializer, description="state conflict (code says which)"),
+    413: OpenApiResponse(DetailErrorSerializer, description="request body too large"),
+    429: OpenApiResponse(DetailErrorSerializer, description="too many requests: wait Retry-After seconds"),
 }
 
 NO_WORK = "No more tasks in this job for you."
-
-
-def _body(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 # --- qualification -------------------------------------------------------------------
@@ -208,7 +193,7 @@ class QualificationAnswerView(APIView):
                    responses={200: QualificationAnswerResultSerializer, **ERRORS},
                    summary="Answer the current example; returns the grade and the next example")
     def post(self, request, audience_id: str):
-        body = _body(AnswerSerializer, request)
+        body = validated(AnswerSerializer, request.data)
         audience = _audience(audience_id)
         outcome = audience_services.qualification_answer(
             labeler=request.user, audience=audience, task_id=body["task_id"], response=body["response"]
@@ -224,7 +209,7 @@ class QualificationAnswerView(APIView):
 
 
 def _next_task(request, job: Job, membership=None, *, seconds: int) -> dict | None:
-    lease = job_services.task_next(labeler=request.user, job=job, membership=membership, lease_seconds=seconds)
+    lease = feed.task_next(labeler=request.user, job=job, membership=membership, lease_seconds=seconds)
     return selectors.task_view(lease) if lease else None
 
 
@@ -246,7 +231,7 @@ class TaskNextView(APIView):
                    description="The body is optional. A task you hold keeps its time; a new one runs as "
                                "`lease` asks.")
     def post(self, request, job_id: str):
-        body = _body(LeaseSerializer, request)
+        body = validated(LeaseSerializer, request.data)
         # The definition comes from the process cache (task_next).
         job = get_object_or_404(Job.objects.select_related("audience"), public_id=job_id)
         task = _next_task(request, job, seconds=lease_seconds(body))
@@ -263,8 +248,8 @@ class TaskSubmitView(APIView):
                                "released is still taken while its datapoint has room (409 `task_expired` "
                                "once it has not).")
     def post(self, request, task_id: str):
-        body = _body(TaskSubmitSerializer, request)
-        submitted = job_services.task_submit(labeler=request.user, task_id=task_id, response=body["response"])
+        body = validated(TaskSubmitSerializer, request.data)
+        submitted = feed.task_submit(labeler=request.user, task_id=task_id, response=body["response"])
         next_task = _next_after(request, submitted.lease.job, submitted.membership,
                                 seconds=lease_seconds(body)) if submitted.membership else None
         return Response({"accepted": True, "next": next_task})
@@ -279,8 +264,8 @@ class TaskSkipView(APIView):
                            "returns your next task in the same job",
                    description="The body is optional; `lease` is for the next task.")
     def post(self, request, task_id: str):
-        body = _body(LeaseSerializer, request)
-        lease = job_services.task_skip(labeler=request.user, task_id=task_id)
+        body = validated(LeaseSerializer, request.data)
+        lease = feed.task_skip(labeler=request.user, task_id=task_id)
         return Response({"accepted": True, "next": _next_after(request, lease.job, seconds=lease_seconds(body))})
 
 
@@ -296,8 +281,8 @@ class TaskRenewView(APIView):
                                "`task_already_submitted` or `task_skipped`. The body is optional: `lease` "
                                "says how long (the work pages renew their page lease every third of it).")
     def post(self, request, task_id: str):
-        body = _body(LeaseSerializer, request)
-        lease = job_services.task_renew(labeler=request.user, task_id=task_id, lease_seconds=lease_seconds(body))
+        body = validated(LeaseSerializer, request.data)
+        lease = feed.task_renew(labeler=request.user, task_id=task_id, lease_seconds=lease_seconds(body))
         return Response({"id": lease.public_id, "expires_at": lease.expires_at.isoformat()})  # as in a task
 
 
@@ -312,8 +297,8 @@ class TaskReleaseView(APIView):
                                "with the CSRF token in its `csrfmiddlewaretoken` field). Releasing a "
                                "released task changes nothing; an answered or skipped one is a 409.")
     def post(self, request, task_id: str):
-        _body(ReleaseSerializer, request)
-        job_services.task_release(labeler=request.user, task_id=task_id)
+        validated(ReleaseSerializer, request.data)
+        feed.task_release(labeler=request.user, task_id=task_id)
         return Response({"released": True})
 
 
@@ -399,7 +384,7 @@ class PreviewCheckView(APIView):
                               **ERRORS},
                    summary="Validate an answer exactly as a submission would; nothing is stored")
     def post(self, request, definition_id: str, position: int):
-        body = _body(SubmitSerializer, request)
+        body = validated(SubmitSerializer, request.data)
         datapoint, _ = _preview_datapoint(request, definition_id, position)
-        job_services.response_validate(datapoint=datapoint, response=body["response"])
+        feed.response_validate(datapoint=datapoint, response=body["response"])
         return Response({"valid": True, "stored": False})

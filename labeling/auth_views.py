@@ -1,4 +1,4 @@
-"""Login pages with a limit on failed attempts (``labeling.throttles.LoginThrottle``).
+"""Login pages with a limit on failed attempts (``core.throttles.LoginThrottle``).
 
 Both ways in by password are limited: the site's login page
 (``/accounts/login/``, routed before ``django.contrib.auth.urls``) and the
@@ -17,7 +17,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
-from .throttles import LoginThrottle
+from core.throttles import LoginThrottle
 
 TOO_MANY_ATTEMPTS = "Too many failed login attempts. Try again in %(minutes)s minute(s)."
 

@@ -23,7 +23,7 @@ from audiences.models import Membership
 from jobs.models import Job
 from jobs.selectors import job_progress
 
-from . import events
+from core import events
 
 MIN_INTERVAL = 0.25
 CLOSE_UNAUTHENTICATED = 4401

@@ -2,9 +2,9 @@
 
 from django.urls import path
 
-from . import api, dashboard, dashboard_authoring, views
+from . import api, views
 
-app_name = "labeling"
+# Named in the "labeling" namespace with the dashboard's (see the project's urls).
 
 api_patterns = [
     path("api/labeler/home/", api.LabelerHomeView.as_view(), name="api-home"),
@@ -32,13 +32,4 @@ page_patterns = [
     path("preview/<str:definition_id>/", views.preview, name="preview"),
 ]
 
-dashboard_patterns = [
-    path("dashboard/", dashboard.index, name="dashboard"),
-    path("dashboard/tokens/", dashboard.tokens, name="dashboard-tokens"),
-    path("dashboard/audiences/<str:audience_id>/", dashboard.audience, name="dashboard-audience"),
-    path("dashboard/jobs/<str:job_id>/", dashboard.job, name="dashboard-job"),
-    path("dashboard/jobs/<str:job_id>/cards/", dashboard.job_cards, name="dashboard-job-cards"),
-]
-
-# Before the dashboard's: "new" is not an audience or job id.
-urlpatterns = [*api_patterns, *page_patterns, *dashboard_authoring.urlpatterns, *dashboard_patterns]
+urlpatterns = [*api_patterns, *page_patterns]

@@ -15,12 +15,13 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from audiences.grading import CHANCE, user_score
+from assets.models import Asset, TaskKind
+from audiences.grading import chance_sum, user_score
 from audiences.models import Audience, Membership
 from audiences.services import MIN_EXAMPLES_TO_OPEN
-from jobs import content
-from jobs.models import Asset, Datapoint, Job, Lease
-from jobs.services import has_work_for
+from jobs import content_cache
+from jobs.feed import has_work_for
+from jobs.models import Datapoint, Job, Lease
 
 
 def item_view(asset: Asset) -> dict:
@@ -66,9 +67,9 @@ def task_view(lease: Lease) -> dict:
     job = lease.job
     if lease.example_id:
         # A quality check looks exactly like the job's own tasks.
-        source, media = content.example(lease.example_id), None
+        source, media = content_cache.example(lease.example_id), None
     else:
-        source = content.datapoint(lease.job_datapoint.datapoint_id)
+        source = content_cache.datapoint(lease.job_datapoint.datapoint_id)
         media = source.media_context
     return _task(
         task_id=lease.public_id, kind=job.definition.kind, instruction=job.definition.instruction,
@@ -112,12 +113,12 @@ def qualification_record(membership: Membership) -> tuple[int, int, float]:
     Memberships from ``labeler_memberships`` carry the counts already."""
     if hasattr(membership, "qualification_answers"):
         answers, correct = membership.qualification_answers, membership.qualification_correct
-        compare = membership.qualification_compare
+        by_kind = {kind: getattr(membership, f"qualification_{kind}") for kind in TaskKind.values}
     else:
         qualification = membership.graded_answers.filter(gold=False)
         answers, correct = qualification.count(), qualification.filter(correct=True).count()
-        compare = qualification.filter(example__kind="compare").count()
-    return answers, correct, user_score(answers=answers, correct=correct, chance_sum=CHANCE["compare"] * compare)
+        by_kind = dict(qualification.values_list("example__kind").annotate(count=Count("id")).order_by())
+    return answers, correct, user_score(answers=answers, correct=correct, chance_sum=chance_sum(by_kind))
 
 
 def membership_view(membership: Membership) -> dict:
@@ -144,8 +145,8 @@ def labeler_memberships(*, labeler: AbstractBaseUser):
         .annotate(
             qualification_answers=Count("graded_answers", filter=qualification),
             qualification_correct=Count("graded_answers", filter=qualification & Q(graded_answers__correct=True)),
-            qualification_compare=Count("graded_answers", filter=qualification
-                                        & Q(graded_answers__example__kind="compare")),
+            **{f"qualification_{kind}": Count("graded_answers", filter=qualification
+                                              & Q(graded_answers__example__kind=kind)) for kind in TaskKind.values},
         )
         .order_by("audience__kind", "audience__name")
     )

@@ -13,11 +13,10 @@ from django.utils import timezone
 
 from audiences.models import Membership
 from audiences.selectors import global_audience
+from core.roles import REQUESTERS_GROUP
 
 from .models import Heartbeat
 from .tokens import token_create
-
-REQUESTERS_GROUP = "Requesters"
 
 # What a requester may do in the admin; row-level scoping is in audiences.admin
 # and jobs.admin (every queryset filtered by owner).

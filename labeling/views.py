@@ -4,8 +4,6 @@ page shell, the home page and the sign-up form."""
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -13,23 +11,19 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from audiences.models import Audience
-from jobs import wire
+from assets import wire
 from jobs.models import Job, JobDefinition
 
-from . import api, throttles
+from core import throttles
+from core.csp import with_csp
+
+from . import api
 from .forms import SignupForm
 
 TOO_MANY_SIGNUPS = "Too many sign-ups from your address. Try again in %(minutes)s minute(s)."
 
-# Scripts and styles from our own origin only (no inline code); images also
-# from http(s) URLs, since URL assets are shown straight from where they live.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: http: data: blob:; "
-    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-    "frame-ancestors 'none'"
-)
 
-# The draw UI enforces the server's limits before sending (jobs.wire).
+# The draw UI enforces the server's limits before sending (assets.wire).
 DRAW_LIMITS = {
     "max-lines": wire.MAX_LINES,
     "max-points-per-line": wire.MAX_POINTS_PER_LINE,
@@ -37,16 +31,6 @@ DRAW_LIMITS = {
     "min-brush": wire.MIN_BRUSH,
     "max-brush": wire.MAX_BRUSH,
 }
-
-
-def with_csp(view):
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        response = view(request, *args, **kwargs)
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        return response
-
-    return wrapped
 
 
 @with_csp

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labeling.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("broker-test")
 app.config_from_object("django.conf:settings", namespace="CELERY")

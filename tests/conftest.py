@@ -16,16 +16,16 @@ ARTIFACTS = Path(os.environ.get("CROWDCANVAS_ARTIFACTS", stack.ROOT / "test-arti
 
 @pytest.fixture(autouse=True)
 def fresh_caches():
-    """Rate limits count in Django's cache (``labeling.throttles``), and
-    definitions and datapoints are cached per process (``jobs.content``):
+    """Rate limits count in Django's cache (``core.throttles``), and
+    definitions and datapoints are cached per process (``jobs.content_cache``):
     every test starts with nothing counted or cached, whatever the tests
     before it did."""
     from django.core.cache import cache
 
-    from jobs import content
+    from jobs import content_cache
 
     cache.clear()
-    content.clear()
+    content_cache.clear()
     yield
 
 

@@ -240,7 +240,7 @@ class Demo:
         """Run ``code`` (which calls ``django.setup()``) in a process of its
         own on the demo's database and settings; what it printed."""
         result = subprocess.run([PYTHON, "-c", code], cwd=ROOT,
-                                env={**self._env(), "DJANGO_SETTINGS_MODULE": "labeling.settings"},
+                                env={**self._env(), "DJANGO_SETTINGS_MODULE": "config.settings"},
                                 capture_output=True, text=True, timeout=timeout)
         if result.returncode != 0:
             raise RuntimeError(f"script exited {result.returncode}:\n{result.stderr[-3000:]}")

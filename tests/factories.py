@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from rest_framework.test import APIClient
+
 from audiences import services as audience_services
+from jobs import feed
 from jobs import services as job_services
 
 BLUE_BOX = {"x_min": 0.1, "y_min": 0.1, "x_max": 0.4, "y_max": 0.5}
@@ -83,3 +86,16 @@ def active_leases_counted(job) -> dict[int, tuple[int, int]]:
 def miscounted_leases(job) -> dict[int, tuple[int, int]]:
     """``active_leases_counted`` where the two differ: empty when every row counts right."""
     return {position: pair for position, pair in active_leases_counted(job).items() if pair[0] != pair[1]}
+
+
+def api_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def answer_all(job, labelers, respond):
+    """Each labeler takes tasks until none is left, answering with ``respond(task)``."""
+    for labeler in labelers:
+        while (lease := feed.task_next(labeler=labeler, job=job)) is not None:
+            feed.task_submit(labeler=labeler, task_id=lease.public_id, response=respond(lease))

@@ -154,7 +154,7 @@ class TlsAsgiServer(ManagedProcess):
 
     def __init__(self, env: dict[str, str], log_path: Path, tls: Tls, port: int | None = None) -> None:
         self.port = port or free_port()
-        super().__init__([PYTHON, "-m", "uvicorn", "labeling.asgi:application", "--host", "127.0.0.1",
+        super().__init__([PYTHON, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
                           "--port", str(self.port), "--log-level", "info",
                           "--ssl-keyfile", str(tls.key_path), "--ssl-certfile", str(tls.cert_path)],
                          env, log_path)

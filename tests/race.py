@@ -19,7 +19,7 @@ def race(*, labelers: int, datapoints: int, responses: int, prefix: str = "racer
     from django.db import close_old_connections, connection
 
     from audiences.selectors import global_audience
-    from jobs import services
+    from jobs import feed
     from jobs.models import Response
     from labeling.services import labeler_create, requester_create
     from tests import factories
@@ -34,10 +34,10 @@ def race(*, labelers: int, datapoints: int, responses: int, prefix: str = "racer
         try:
             start.wait()
             while True:
-                lease = services.task_next(labeler=user, job=job)
+                lease = feed.task_next(labeler=user, job=job)
                 if lease is None:
                     return
-                services.task_submit(labeler=user, task_id=lease.public_id, response={"lines": []})
+                feed.task_submit(labeler=user, task_id=lease.public_id, response={"lines": []})
         except Exception as exc:  # reported, and fails the test
             errors.append(f"{type(exc).__name__}: {exc}")
         finally:
@@ -64,7 +64,7 @@ def race(*, labelers: int, datapoints: int, responses: int, prefix: str = "racer
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labeling.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
     django.setup()

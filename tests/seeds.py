@@ -1,4 +1,4 @@
-"""The requester workflows of the seed pages (shared/seeds/), as written:
+"""The requester workflows of the hosted service's documentation pages, as written:
 only the import line changed to our client. Used by test_client_seeds.py
 (against a fake server) and test_seeds_e2e.py (against a live one)."""
 

@@ -225,7 +225,7 @@ class AsgiServer(ManagedProcess):
 
     def __init__(self, env: dict[str, str], log_path: Path, port: int | None = None, workers: int = 1) -> None:
         self.port = port or free_port()
-        args = [PYTHON, "-m", "uvicorn", "labeling.asgi:application", "--host", "127.0.0.1",
+        args = [PYTHON, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
                 "--port", str(self.port), "--log-level", "warning", "--no-access-log"]
         if workers > 1:
             args += ["--workers", str(workers)]
@@ -248,7 +248,7 @@ class AsgiServer(ManagedProcess):
 
 class CeleryWorker(ManagedProcess):
     def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 1, beat: bool = False) -> None:
-        args = [PYTHON, "-m", "celery", "-A", "labeling", "worker", "--loglevel", "INFO",
+        args = [PYTHON, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
                 "--concurrency", str(concurrency), "--without-gossip", "--without-mingle", "-n",
                 f"worker-{os.getpid()}-{free_port()}@%h"]
         if beat:

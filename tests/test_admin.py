@@ -15,9 +15,11 @@ from django.urls import reverse
 from audiences.models import Audience, QualificationExample
 from audiences.selectors import global_audience
 from audiences.services import audience_create, example_add_compare, example_add_draw
-from jobs.media import thumbnail_url
-from jobs.models import Asset, Job, JobDatapoint, JobDefinition, Response
-from jobs.services import asset_create_image, job_create, job_definition_create_draw
+from assets.media import thumbnail_url
+from assets.models import Asset
+from jobs.models import Job, JobDatapoint, JobDefinition, Response
+from assets.services import asset_create_image
+from jobs.services import job_create, job_definition_create_draw
 
 XSS = "<script>alert(1)</script>"
 ESCAPED_XSS = "&lt;script&gt;alert(1)&lt;/script&gt;"

@@ -10,9 +10,9 @@ from django.utils import timezone
 from audiences.models import Membership
 from audiences.selectors import global_audience
 from audiences.services import membership_set_state
-from jobs import services as job_services
+from jobs import feed
 from jobs.models import Lease, Response
-from jobs.selectors import labeler_anonymous_id
+from core.pseudonyms import labeler_anonymous_id
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +61,7 @@ def test_operator_drops_and_reinstates(client, operator, member):
 
 def test_dropping_returns_the_labelers_tasks_to_the_pool(requester, member):
     job = factories.draw_job(requester, member.audience, datapoints=2, responses=1)
-    lease = job_services.task_next(labeler=member.labeler, job=job)
+    lease = feed.task_next(labeler=member.labeler, job=job)
     membership_set_state(membership=member, state=Membership.State.DROPPED)
     lease.refresh_from_db()
     assert lease.expires_at <= timezone.now()
@@ -77,8 +77,8 @@ def test_nobody_is_dropped_from_the_global_audience(labeler):
 
 def test_responses_show_pseudonyms_to_requesters(client, requester, labeler):
     job = factories.draw_job(requester, global_audience(), datapoints=1, responses=1)
-    lease = job_services.task_next(labeler=labeler, job=job)
-    job_services.task_submit(labeler=labeler, task_id=lease.public_id, response={"lines": []})
+    lease = feed.task_next(labeler=labeler, job=job)
+    feed.task_submit(labeler=labeler, task_id=lease.public_id, response={"lines": []})
     response = Response.objects.get()
     client.force_login(requester)
     for url in (reverse("admin:jobs_response_changelist"), reverse("admin:jobs_response_change", args=[response.pk])):

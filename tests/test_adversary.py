@@ -24,7 +24,7 @@ from scipy.stats import binomtest
 from audiences import services as audience_services
 from jobs import services as job_services
 from jobs.models import Lease
-from labeling.simulation import create_labelers
+from demo.simulation import create_labelers
 from tests.stack import AsgiServer, django_env
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]

@@ -12,7 +12,7 @@ from PIL import Image
 
 from jobs import aggregation
 from jobs.aggregation import DrawState, weight_units
-from jobs.raster import rasterize_lines
+from assets.raster import rasterize_lines
 
 SHAPE = (48, 64)
 
@@ -91,7 +91,7 @@ def test_without_weight_every_response_counts_once():
 
 
 def test_incremental_state_equals_one_pass_and_survives_serialization():
-    rows = [r for r in random_tasks(tasks=1, workers=20)]
+    rows = list(random_tasks(tasks=1, workers=20))
     incremental = DrawState.empty(SHAPE)
     for _, _, mask, score in rows:
         incremental = DrawState.load(incremental.dump())  # as stored between responses

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from audiences import services as audience_services
 from audiences.models import Audience, Membership, QualificationExample, TruthBox
-from jobs.models import Asset
+from assets.models import Asset
 from labeling.tokens import token_create
 
 pytestmark = pytest.mark.django_db

@@ -30,6 +30,7 @@ def seeded(make_requester, make_labeler):
     address; a labeler with a task in the job."""
     from audiences import services as audience_services
     from audiences.selectors import global_audience
+    from jobs import feed
     from jobs import services as job_services
     from labeling.tokens import token_create
 
@@ -44,7 +45,7 @@ def seeded(make_requester, make_labeler):
                                                             instruction="Which?", datapoints=[pair] * 3)
     job = job_services.job_create(owner=requester, definition=definition, audience=global_audience())
     labeler = make_labeler("fuzzy")
-    task = job_services.task_next(labeler=labeler, job=job)
+    task = feed.task_next(labeler=labeler, job=job)
     return {"token": requester.api_token, "labeler_token": token_create(user=labeler)[1],
             "audience_id": audience.public_id, "definition_id": definition.public_id, "job_id": job.public_id,
             "task_id": task.public_id, "position": 0}

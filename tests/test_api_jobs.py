@@ -15,7 +15,8 @@ from rest_framework.test import APIClient
 from audiences import services as audience_services
 from audiences.models import Audience, Membership
 from jobs import services as job_services
-from jobs.models import Asset, Datapoint, Job, JobDatapoint, JobDefinition, Response
+from assets.models import Asset
+from jobs.models import Datapoint, Job, JobDatapoint, JobDefinition, Response
 from tests.conftest import image_bytes
 
 pytestmark = pytest.mark.django_db

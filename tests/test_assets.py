@@ -12,8 +12,8 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from jobs import services
-from jobs.models import Asset
+from assets import services
+from assets.models import Asset
 from tests.conftest import image_bytes
 
 pytestmark = pytest.mark.django_db
@@ -128,7 +128,7 @@ def test_media_is_served_to_signed_in_users_only(client, requester, labeler, med
 
 
 def test_thumbnails_are_made_on_demand(client, requester, media_root):
-    from jobs.media import thumbnail_url
+    from assets.media import thumbnail_url
 
     asset = upload(requester, image_bytes(800, 400))
     client.force_login(requester)

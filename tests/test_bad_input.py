@@ -31,8 +31,10 @@ from django.db import connection
 from django.test import Client
 from PIL import Image
 
+from assets import services as asset_services
 from audiences import services as audience_services
 from audiences.selectors import global_audience
+from jobs import feed
 from jobs import services as job_services
 from tests import factories
 from tests.conftest import image_bytes
@@ -209,8 +211,8 @@ def world(requester, labeler, settings) -> World:
     compare_definition = job_services.job_definition_create_compare(
         owner=requester, name="Compare", instruction="Which?", datapoints=[[URL_A, URL_B]])
     compare_job = job_services.job_create(owner=requester, definition=compare_definition, audience=global_audience())
-    draw_task = job_services.task_next(labeler=labeler, job=draw_job).public_id
-    compare_task = job_services.task_next(labeler=labeler, job=compare_job).public_id
+    draw_task = feed.task_next(labeler=labeler, job=draw_job).public_id
+    compare_task = feed.task_next(labeler=labeler, job=compare_job).public_id
     membership = audience_services.qualification_next(labeler=labeler, audience=audience)
     from rest_framework.test import APIClient
 
@@ -680,7 +682,7 @@ def test_admin_add_forms_refuse_bad_input(world, other_requester):
     boxes = {"truth_boxes-TOTAL_FORMS": 1, "truth_boxes-INITIAL_FORMS": 0, "truth_boxes-MIN_NUM_FORMS": 0,
              "truth_boxes-MAX_NUM_FORMS": 1000, "truth_boxes-0-x_min": 0.1, "truth_boxes-0-y_min": 0.1,
              "truth_boxes-0-x_max": 0.5, "truth_boxes-0-y_max": 0.5}
-    image = job_services.asset_create_image(owner=world.requester, data=png())
+    image = asset_services.asset_create_image(owner=world.requester, data=png())
     example = {"audience": world.audience.pk, "kind": "draw", "instruction": "Color the bird", "context": "",
                "asset": image.pk, "asset_b": "", "truth": "", "required_precision": 0.8, "required_completeness": 1.0,
                "explanation": "", **boxes}

@@ -3,23 +3,18 @@
 Real processes: a redis-server and a Celery worker with the project's broker
 settings (``tests/broker_worker_app.py``)."""
 
-import time
 
 import pytest
 from celery import Celery
 
 from tests import stack
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.services
 
 
 def wait_for(condition, timeout: float, what: str, worker: stack.ManagedProcess) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}\n{worker.log()[-4000:]}")
+    wait_until(condition, timeout, what=what, log=worker.log, interval=0.1)
 
 
 def test_worker_keeps_running_when_redis_goes_away_during_a_task(tmp_path):
@@ -35,7 +30,7 @@ def test_worker_keeps_running_when_redis_goes_away_during_a_task(tmp_path):
     sender = Celery("broker-test-sender", broker=redis_server.url, set_as_current=False)
     try:
         wait_for(lambda: "ready." in worker.log(), 60, "the worker to start", worker)
-        assert "Connected to labeling.broker:Transport://" in worker.log()  # the settings chose it
+        assert "Connected to core.broker:Transport://" in worker.log()  # the settings chose it
         running = lambda name: tasks_log.exists() and f"{name} started" in tasks_log.read_text()  # noqa: E731
         done = lambda name: tasks_log.exists() and f"{name} done" in tasks_log.read_text()  # noqa: E731
 

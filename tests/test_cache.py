@@ -8,15 +8,15 @@ import pytest
 import redis
 from django.core.cache import caches
 
-from labeling.cache import RedisCache
+from core.cache import RedisCache
 
 
 @pytest.fixture
 def redis_cache(settings, redis_server):
     settings.CACHES = {"default": {
-        "BACKEND": "labeling.cache.RedisCache", "LOCATION": redis_server.url, "KEY_PREFIX": "cache-test",
+        "BACKEND": "core.cache.RedisCache", "LOCATION": redis_server.url, "KEY_PREFIX": "cache-test",
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1,
-                    "pool_class": "labeling.cache.SharedConnectionPool"},
+                    "pool_class": "core.cache.SharedConnectionPool"},
     }}
     yield
     redis.Redis.from_url(redis_server.url).flushdb()

@@ -48,7 +48,7 @@ def client(server, carol):
 
 
 def test_custom_audience_workflow_against_a_live_server(client, tmp_path, capsys):
-    from jobs.models import Asset
+    from assets.models import Asset
 
     audience = client.audience.create_audience(name="Custom Prompt Alignment Audience", min_tasks=3)
     assert audience.id.startswith("aud_") and audience.kind == "custom" and audience.owned

@@ -1,6 +1,6 @@
 """The requester workflows our client must support run as written, with only
 the import line changed: the code of the custom-audience and draw-job pages
-(DESIGN.md, seeds/), against a fake server that answers like ours. The
+(``tests/seeds.py``), against a fake server that answers like ours. The
 "Reusing audiences" snippet has its placeholders ("audience_id",
 new_job_definition) filled in. test_seeds_e2e.py runs them against a live
 server with simulated labelers."""

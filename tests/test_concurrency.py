@@ -61,13 +61,13 @@ def test_a_labeler_waiting_on_a_datapoint_being_answered_gets_it_once_the_answer
     from django.db import connection, transaction
 
     from audiences.selectors import global_audience
-    from jobs import services
-    from labeling import events
+    from jobs import feed
+    from core import events
     from tests import factories
 
     job = factories.draw_job(requester, global_audience(), datapoints=1, responses=2)
     y, x = make_labeler("answering"), make_labeler("waiting")
-    lease = services.task_next(labeler=y, job=job)
+    lease = feed.task_next(labeler=y, job=job)
     stored, release, outcome = threading.Event(), threading.Event(), {}
     progressed = events.job_progressed
 
@@ -82,13 +82,13 @@ def test_a_labeler_waiting_on_a_datapoint_being_answered_gets_it_once_the_answer
     def answer():
         try:  # in a transaction of its own, so the hook above runs before it commits whichever way it is stored
             with transaction.atomic():
-                services.task_submit(labeler=y, task_id=lease.public_id, response={"lines": []})
+                feed.task_submit(labeler=y, task_id=lease.public_id, response={"lines": []})
         finally:
             connection.close()
 
     def ask():
         try:
-            outcome["lease"] = services.task_next(labeler=x, job=job)
+            outcome["lease"] = feed.task_next(labeler=x, job=job)
         finally:
             connection.close()
 

@@ -13,16 +13,18 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from assets import services as asset_services
 from audiences import services as audience_services
 from audiences.models import Audience, Membership
 from audiences.selectors import global_audience
-from jobs import result_services
+from jobs import result_updates
+from jobs import feed
 from jobs import services as job_services
 from jobs.models import DatapointResult, Job, JobDatapoint
-from jobs.selectors import labeler_anonymous_id
-from labeling.dashboard_selectors import CARDS_PER_PAGE
+from core.pseudonyms import labeler_anonymous_id
+from dashboard.selectors import CARDS_PER_PAGE
 from labeling.models import Heartbeat
-from labeling.views import CONTENT_SECURITY_POLICY
+from core.csp import CONTENT_SECURITY_POLICY
 from tests import factories
 from tests.conftest import image_bytes
 
@@ -45,13 +47,13 @@ def text(response) -> str:
 
 def answer(job, labeler, respond):
     """``labeler`` answers every task of ``job`` they get with ``respond(lease)``."""
-    while (lease := job_services.task_next(labeler=labeler, job=job)) is not None:
-        job_services.task_submit(labeler=labeler, task_id=lease.public_id, response=respond(lease))
+    while (lease := feed.task_next(labeler=labeler, job=job)) is not None:
+        feed.task_submit(labeler=labeler, task_id=lease.public_id, response=respond(lease))
 
 
 def aggregate(job):
     for slot in JobDatapoint.objects.filter(job=job):
-        result_services.datapoint_aggregate(job_datapoint_id=slot.pk)
+        result_updates.datapoint_aggregate(job_datapoint_id=slot.pk)
 
 
 def card_html(page: str, position: int) -> str:
@@ -247,7 +249,7 @@ def bulk_results(job):
     slots = list(JobDatapoint.objects.filter(job=job))
     JobDatapoint.objects.filter(job=job).update(response_count=1)
     DatapointResult.objects.bulk_create([
-        DatapointResult(job=job, job_datapoint=slot, response_count=1, aggregator_version=result_services.AGGREGATOR_VERSION, data={
+        DatapointResult(job=job, job_datapoint=slot, response_count=1, aggregator_version=result_updates.AGGREGATOR_VERSION, data={
             "consensusBoxes": [{"x_min": 0.1, "y_min": 0.2, "x_max": 0.3, "y_max": 0.4}], "agreement": 0.5,
             "summedUserScores": 0.5,
         })
@@ -360,19 +362,19 @@ def test_compare_gallery_marks_datapoints_stopped_early(requester, make_labeler)
 def test_draw_gallery_shows_image_heatmap_and_consensus_boxes(requester, make_labeler):
     definition = job_services.job_definition_create_draw(
         owner=requester, name="Blue books", instruction="Color in the blue books",
-        datapoints=[{"asset_id": job_services.asset_create_image(owner=requester, data=image_bytes(200, 100))
+        datapoints=[{"asset_id": asset_services.asset_create_image(owner=requester, data=image_bytes(200, 100))
                      .public_id}, factories.url("nobody-drew")],
         responses_per_datapoint=3,
     )
     job = job_services.job_create(owner=requester, definition=definition, audience=global_audience())
     for index in range(3):
         labeler = make_labeler(f"painter{index}")
-        while (lease := job_services.task_next(labeler=labeler, job=job)) is not None:
+        while (lease := feed.task_next(labeler=labeler, job=job)) is not None:
             if lease.job_datapoint.position == 0:
                 response = factories.stroke_inside(size=0.01)
             else:
                 response = {"lines": []} if index else factories.stroke_outside()
-            job_services.task_submit(labeler=labeler, task_id=lease.public_id, response=response)
+            feed.task_submit(labeler=labeler, task_id=lease.public_id, response=response)
     aggregate(job)
     client = logged_in(requester)
     page = text(client.get(f"/dashboard/jobs/{job.public_id}/"))

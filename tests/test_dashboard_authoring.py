@@ -19,8 +19,8 @@ from audiences import services as audience_services
 from audiences.models import Audience, Membership, QualificationAnswer, QualificationExample
 from audiences.selectors import global_audience
 from jobs.models import Asset, Datapoint, Job, JobDefinition
-from labeling import dashboard_uploads
-from labeling.dashboard_example_selectors import example_pass_rates
+from dashboard import uploads as dashboard_uploads
+from dashboard.example_selectors import example_pass_rates
 from tests import factories
 from tests.conftest import image_bytes
 

@@ -13,8 +13,8 @@ from django.core.management.base import CommandError
 from django.db import transaction
 from PIL import Image
 
-from labeling import demo_images
-from labeling.management.commands import seed_demo as demo
+from demo import images as demo_images
+from demo.management.commands import seed_demo as demo
 
 # A pixel is "book blue" when its hue is blue and it is clearly saturated:
 # the blue-grey wall background stays below saturation 0.2.
@@ -102,7 +102,7 @@ def _demo_objects():
 
 def test_seed_demo_creates_accounts_with_roles(seeded):
     from audiences.models import Membership
-    from labeling.services import REQUESTERS_GROUP
+    from core.roles import REQUESTERS_GROUP
     from labeling.tokens import AuthToken
 
     objects = _demo_objects()
@@ -205,7 +205,7 @@ def test_every_draw_job_image_has_its_blue_book_regions_recorded(seeded):
 
 
 def test_stored_images_have_blue_pixels_inside_each_region_and_none_far_outside(seeded):
-    from jobs.models import Asset
+    from assets.models import Asset
 
     objects = _demo_objects()
     assets = [dp.asset for dp in objects["draw"].datapoints.select_related("asset")]
@@ -261,7 +261,8 @@ def test_count_examples_truth_has_more_blue_books(seeded):
 
 def _counts() -> dict[str, int]:
     from audiences.models import Audience, Membership, QualificationExample, TruthBox
-    from jobs.models import Asset, Datapoint, Job, JobDatapoint, JobDefinition
+    from assets.models import Asset
+    from jobs.models import Datapoint, Job, JobDatapoint, JobDefinition
     from labeling.tokens import AuthToken
 
     models = [get_user_model(), AuthToken, Audience, Membership, QualificationExample, TruthBox, Asset,

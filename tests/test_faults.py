@@ -20,12 +20,13 @@ from collections import Counter
 import httpx
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from audiences.selectors import global_audience
-from jobs import result_services
-from jobs import services as job_services
+from jobs import result_updates
+from jobs import feed
 from jobs.models import DatapointResult, Job, JobDatapoint, Lease, Response
-from labeling.simulation import Oracle, SimulatedLabeler, create_labelers
+from demo.simulation import Oracle, SimulatedLabeler, create_labelers
 from tests import factories
 from tests.stack import AsgiServer, CeleryWorker, RedisServer, django_env
 from tests.test_pipeline_integration import assert_results_complete_and_reproducible, wait_completed
@@ -118,18 +119,21 @@ def kill_mid_task(worker: CeleryWorker, *, done: int, timeout: float = 90.0) -> 
     running another. It is frozen (SIGSTOP) while its log is read, so the
     task seen running cannot finish between the look and the kill. Returns
     the tasks it had finished and those it was running."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def killed_mid_task() -> tuple[set[str], set[str]] | None:
         received, succeeded = task_states(worker.log())
-        if len(succeeded) >= done and received - succeeded:
-            os.killpg(worker.process.pid, signal.SIGSTOP)
-            received, succeeded = task_states(worker.log())
-            if received - succeeded:
-                worker.kill()
-                return succeeded, received - succeeded
-            os.killpg(worker.process.pid, signal.SIGCONT)
-        time.sleep(0.01)
-    raise AssertionError(f"the worker never ran a task after {done} done\n{worker.log()[-3000:]}")
+        if len(succeeded) < done or not received - succeeded:
+            return None
+        os.killpg(worker.process.pid, signal.SIGSTOP)
+        received, succeeded = task_states(worker.log())
+        if received - succeeded:
+            worker.kill()
+            return succeeded, received - succeeded
+        os.killpg(worker.process.pid, signal.SIGCONT)
+        return None
+
+    return wait_until(killed_mid_task, timeout, what=f"the worker running a task after {done} done",
+                      log=worker.log, interval=0.01)
 
 
 @pytest.mark.parametrize("delay_ms", [0, 1000], ids=["single-tasks", "batches"])
@@ -207,8 +211,8 @@ def test_labelers_carry_on_through_server_restarts_and_counts_stay_exact(test_da
     assert answered() == 90
     assert_exact_counts(job, 3, labelers)
     # Aggregation ran in the server process; a result cut off by the crash is caught up by the sweep.
-    result_services.results_sweep(
-        enqueue=lambda pk: result_services.datapoint_aggregate(job_datapoint_id=pk))
+    result_updates.results_sweep(
+        enqueue=lambda pk: result_updates.datapoint_aggregate(job_datapoint_id=pk))
     job.refresh_from_db()
     assert job.state == Job.State.COMPLETED
     assert_results_complete_and_reproducible(job, 3)
@@ -237,7 +241,9 @@ def test_leases_of_vanished_labelers_expire_and_their_slots_are_served_again(tes
             assert take(latecomer) is None  # all six slots are held
             assert Lease.objects.filter(job=job, status=Lease.Status.ACTIVE).count() == 6
 
-            time.sleep(2.2)  # the leases expire
+            wait_until(lambda: not Lease.objects.filter(job=job, status=Lease.Status.ACTIVE,
+                                                         expires_at__gt=timezone.now()).exists(),
+                       10, what="the vanished labelers' leases to run out")
             labelers, threads, errors = run_labelers(server.url, job.public_id, create_labelers(3, prefix="finisher"))
             join(threads)
             assert errors == [], errors
@@ -265,8 +271,8 @@ def test_fifty_labelers_racing_for_the_last_slots_never_overfill_a_datapoint(tes
     job = factories.draw_job(requester, global_audience(), datapoints=10, responses=3)
     early = [make_labeler(f"early{i}") for i in range(3)]
     for labeler in [labeler for labeler in early for _ in range(10)][:24]:
-        lease = job_services.task_next(labeler=labeler, job=job)
-        job_services.task_submit(labeler=labeler, task_id=lease.public_id, response={"lines": []})
+        lease = feed.task_next(labeler=labeler, job=job)
+        feed.task_submit(labeler=labeler, task_id=lease.public_id, response={"lines": []})
     assert Response.objects.filter(job=job).count() == 24  # 6 slots left
 
     server = AsgiServer(django_env(test_database_url, SUBMIT_RATE="none"), tmp_path / "server.log",

@@ -59,7 +59,7 @@ def test_seed_workflows_complete_on_the_embedded_default_under_a_crowd_of_40(dem
         assert job["state"] == "completed", job
         assert job["responses"] == job["counted"] == JOBS[job["name"]], job
         assert job["twice"] == 0 and job["miscounted_leases"] == 0, job
-    for name, run in runs.items():  # each printed its results
+    for run in runs.values():  # each printed its results
         assert run.job_id in census and "'state': 'completed'" in run.output(), run.output()[-2000:]
     summary = crowd.log()
     assert "jobs completed" in summary, summary[-3000:]

@@ -14,8 +14,8 @@ from audiences.grading import (
     graduation_decision,
     user_score,
 )
-from jobs.raster import box_cells, grid_shape, rasterize_lines
-from jobs.wire import Box
+from assets.raster import box_cells, grid_shape, rasterize_lines
+from assets.wire import Box
 
 SHAPE = (100, 100)
 LEFT = Box(0.1, 0.1, 0.4, 0.4)

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from audiences.selectors import global_audience
 from jobs.models import DatapointResult, Job, JobDatapoint, Lease, Response
-from jobs.result_services import results_sweep
+from jobs.result_updates import results_sweep
 from tests import factories
 
 pytestmark = pytest.mark.django_db

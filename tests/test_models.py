@@ -9,7 +9,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audiences.models import Audience, Membership, QualificationExample, TruthBox
-from jobs.models import Asset, Datapoint, Job, JobDatapoint, JobDefinition, Lease, Response
+from assets.models import Asset
+from jobs.models import Datapoint, Job, JobDatapoint, JobDefinition, Lease, Response
 
 pytestmark = pytest.mark.django_db
 

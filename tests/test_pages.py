@@ -16,7 +16,7 @@ from audiences import services as audience_services
 from audiences.models import Membership
 from audiences.selectors import global_audience
 from jobs import services as job_services
-from labeling.views import CONTENT_SECURITY_POLICY
+from core.csp import CONTENT_SECURITY_POLICY
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -11,10 +11,11 @@ import pytest
 from django.db import connection
 
 from audiences.selectors import global_audience
-from jobs import result_services
+from jobs import result_updates
 from jobs.models import DatapointResult, Job, JobDatapoint, Response
-from labeling.simulation import Oracle, SimulatedLabeler, create_labelers
+from demo.simulation import Oracle, SimulatedLabeler, create_labelers
 from tests import factories
+from tests.waiting import wait_until
 from tests.stack import AsgiServer, CeleryWorker, django_env
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -59,14 +60,11 @@ def work(server, job_ids, labelers: int, prefix: str, *, stop=lambda: False, ans
 
 
 def wait_completed(jobs, timeout=90.0, worker=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        states = set(Job.objects.filter(pk__in=[j.pk for j in jobs]).values_list("state", flat=True))
-        if states == {Job.State.COMPLETED}:
-            return
-        time.sleep(0.3)
-    log = worker.log()[-4000:] if worker else ""
-    raise AssertionError(f"jobs not completed in {timeout}s: {states}\n{log}")
+    def states() -> set[str]:
+        return set(Job.objects.filter(pk__in=[j.pk for j in jobs]).values_list("state", flat=True))
+
+    wait_until(lambda: states() == {Job.State.COMPLETED}, timeout, what="every job completed", interval=0.3,
+               log=lambda: f"job states: {states()}\n{worker.log() if worker else ''}")
 
 
 def assert_results_complete_and_reproducible(job, responses_per_datapoint):
@@ -79,7 +77,7 @@ def assert_results_complete_and_reproducible(job, responses_per_datapoint):
     # The same results, computed again here instead of by the worker.
     DatapointResult.objects.filter(job=job).delete()
     for slot in slots:
-        result_services.datapoint_aggregate(job_datapoint_id=slot.pk)
+        result_updates.datapoint_aggregate(job_datapoint_id=slot.pk)
     again = {r.job_datapoint_id: (r.response_count, r.data) for r in DatapointResult.objects.filter(job=job)}
     assert again == stored
 

@@ -23,7 +23,7 @@ def test_no_missing_migrations():
 
 
 def test_the_asgi_application_keeps_its_startup_objects_out_of_garbage_collection():
-    code = "import gc, labeling.asgi; print(gc.get_freeze_count())"
+    code = "import gc, config.asgi; print(gc.get_freeze_count())"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=django_env(None, DEBUG="1"),
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -42,7 +42,7 @@ def membership(requester, labeler):
 )
 def test_a_labeler_at_or_above_target_stays(membership, target, answers, correct):
     member = membership(target=target, answers=answers, correct=correct)
-    assert audience_services.membership_check_bar(membership=member) is True
+    assert audience_services.membership_drop_if_below_bar(membership=member) is True
     member.refresh_from_db()
     assert member.state == Membership.State.GRADUATED
 
@@ -58,7 +58,7 @@ def test_a_labeler_at_or_above_target_stays(membership, target, answers, correct
 )
 def test_a_labeler_clearly_below_target_is_dropped(membership, target, answers, correct, kind):
     member = membership(target=target, answers=answers, correct=correct, kind=kind)
-    assert audience_services.membership_check_bar(membership=member) is False
+    assert audience_services.membership_drop_if_below_bar(membership=member) is False
     member.refresh_from_db()
     assert member.state == Membership.State.DROPPED
 
@@ -80,7 +80,7 @@ def simulate(member: Membership, *, accuracy: float, labelers: int, golds: int, 
         for _ in range(golds):
             audience_services.membership_record_grade(membership=member, kind=kind,
                                                       correct=rng.random() < accuracy)
-            if not audience_services.membership_check_bar(membership=member):
+            if not audience_services.membership_drop_if_below_bar(membership=member):
                 dropped += 1
                 break
     return dropped

@@ -17,13 +17,14 @@ from django.utils import timezone
 from PIL import Image
 from rest_framework.test import APIClient
 
+from assets import services as asset_services
 from audiences import services as audience_services
 from audiences.selectors import global_audience
-from jobs import aggregation, result_services
+from jobs import aggregation, result_updates
 from jobs import services as job_services
 from jobs.models import DatapointResult, Job, JobDatapoint, Response
-from jobs.raster import rasterize_lines
-from jobs.selectors import labeler_anonymous_id
+from assets.raster import rasterize_lines
+from core.pseudonyms import labeler_anonymous_id
 from tests import factories
 from tests.conftest import image_bytes
 
@@ -65,7 +66,7 @@ def respond(job: Job, position: int, labeler, payload: dict, *, user_score: floa
     slot.closed = slot.response_count >= job.definition.responses_per_datapoint
     slot.save()
     if aggregate:
-        result_services.datapoint_aggregate(job_datapoint_id=slot.pk)
+        result_updates.datapoint_aggregate(job_datapoint_id=slot.pk)
     return response
 
 
@@ -81,7 +82,7 @@ def compare_job(requester, trio, png_bytes):
     #0 (two URLs): votes A, B, B -> winner B by count, A by summed score.
     #1 (an uploaded file and a text): votes left.png, text, left.png.
     """
-    upload = job_services.asset_create_image(owner=requester, data=png_bytes, name="left.png")
+    upload = asset_services.asset_create_image(owner=requester, data=png_bytes, name="left.png")
     definition = job_services.job_definition_create_compare(
         owner=requester, name="Prompt Alignment Job", instruction="Which image follows the prompt?",
         datapoints=[[URL_A, URL_B], [{"asset_id": upload.public_id}, TEXT]],
@@ -102,7 +103,7 @@ def draw_job(requester, trio):
     """Two draw datapoints: an uploaded 96x64 image and a URL. On #0 two
     labelers color the blue box and one scribbles elsewhere; #1 has no
     response."""
-    upload = job_services.asset_create_image(owner=requester, data=image_bytes(96, 64), name="books.png")
+    upload = asset_services.asset_create_image(owner=requester, data=image_bytes(96, 64), name="books.png")
     definition = job_services.job_definition_create_draw(
         owner=requester, name="Blue Books Example", instruction="Color in all the blue books",
         datapoints=[{"asset_id": upload.public_id}, URL_A], responses_per_datapoint=3)
@@ -129,7 +130,7 @@ def test_compare_results_count_votes_and_name_items_as_given(api, compare_job, t
         "name": "Prompt Alignment Job", "type": "compare", "instruction": "Which image follows the prompt?",
         "responsesPerDatapoint": 3, "audienceId": "global", "state": "completed",
         "created": compare_job.created_at.isoformat(), "completed": compare_job.completed_at.isoformat(),
-        "aggregatorVersion": result_services.AGGREGATOR_VERSION,
+        "aggregatorVersion": result_updates.AGGREGATOR_VERSION,
     }
     first, second = document["results"]
     assert set(first) == {"position", "items", "context", "mediaContext", "responses", "aggregatedResponses", "stoppedEarly",
@@ -206,7 +207,7 @@ def test_draw_results_hold_the_consensus_of_the_strokes(api, draw_job, trio):
     document = results_of(api, draw_job)
     info = document["info"]
     assert (info["type"], info["drawAlgorithm"], info["aggregatorVersion"]) == (
-        "draw", "majority", result_services.AGGREGATOR_VERSION)
+        "draw", "majority", result_updates.AGGREGATOR_VERSION)
     first, second = document["results"]
     assert set(first) == {"position", "item", "context", "mediaContext", "imageSize", "responses",
                           "aggregatedResponses", "gridSize",
@@ -341,7 +342,7 @@ def big_job(owner, labelers, kind: str, datapoints: int = 1000) -> Job:
             {"winner": None, "aggregatedResults": {}})
     DatapointResult.objects.bulk_create([
         DatapointResult(job=job, job_datapoint=slot, response_count=len(labelers), data=data,
-                        aggregator_version=result_services.AGGREGATOR_VERSION)
+                        aggregator_version=result_updates.AGGREGATOR_VERSION)
         for slot in slots
     ])
     return job

@@ -33,7 +33,7 @@ from django.test import Client
 
 from audiences.selectors import global_audience
 from jobs.models import Lease, Response
-from labeling import throttles
+from core import throttles
 from tests import factories
 from tests.stack import ROOT, AsgiServer, RedisServer, django_env
 from tests.test_security_isolation import fill, routes
@@ -113,7 +113,7 @@ def test_admin_login_has_the_same_limit(requester, clock):
 
 
 def test_login_limit_steps_aside_when_the_cache_is_down(settings, labeler):
-    settings.CACHES = {"default": {"BACKEND": "labeling.cache.RedisCache",
+    settings.CACHES = {"default": {"BACKEND": "core.cache.RedisCache",
                                    "LOCATION": "redis://127.0.0.1:9/0",  # nothing listens on port 9
                                    "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}}}
     for _ in range(6):
@@ -252,7 +252,7 @@ def test_the_default_limit_is_above_what_a_person_needs_and_can_be_lifted(settin
 
 def test_submission_limit_steps_aside_when_the_cache_is_down(settings, requester, labeler):
     settings.SUBMIT_RATE = "1/min"
-    settings.CACHES = {"default": {"BACKEND": "labeling.cache.RedisCache",
+    settings.CACHES = {"default": {"BACKEND": "core.cache.RedisCache",
                                    "LOCATION": "redis://127.0.0.1:9/0",
                                    "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}}}
     job = factories.draw_job(requester, global_audience())
@@ -303,7 +303,7 @@ def test_limits_hold_across_server_processes_sharing_redis(test_database_url, tm
 # --- Content-Security-Policy -----------------------------------------------------------------------------
 
 def test_every_html_page_carries_a_csp_without_inline_scripts(requester, labeler, operator, png_bytes):
-    from jobs.services import asset_create_image
+    from assets.services import asset_create_image
 
     audience = factories.draw_audience(requester)
     job = factories.draw_job(requester, audience)

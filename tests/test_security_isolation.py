@@ -30,10 +30,12 @@ from django.urls.resolvers import RegexPattern
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
+from assets import services as asset_services
 from audiences.selectors import global_audience
+from jobs import feed
 from jobs import services as job_services
 from audiences.models import Audience
-from labeling.api_common import IsRequester
+from core.api_common import IsRequester
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -118,16 +120,16 @@ def row_counts() -> dict[str, int]:
 def tenant(owner, labeler, png_bytes: bytes, capture) -> dict:
     """A requester's objects, and a task of ``labeler`` in their job."""
     audience = factories.compare_audience(owner, name=f"Audience of {owner.username}", examples=3)
-    image = job_services.asset_create_image(owner=owner, data=png_bytes, name=f"{owner.username}.png")
+    image = asset_services.asset_create_image(owner=owner, data=png_bytes, name=f"{owner.username}.png")
     definition = job_services.job_definition_create_draw(
         owner=owner, name=f"Books of {owner.username}", instruction="Color in the books",
         datapoints=[{"asset_id": image.public_id}, factories.url(f"{owner.username}-1")], responses_per_datapoint=3,
     )
     job = job_services.job_create(owner=owner, definition=definition, audience=global_audience())
     with capture(execute=True):  # aggregated in-process on commit: the first datapoint has a result
-        lease = job_services.task_next(labeler=labeler, job=job)
-        job_services.task_submit(labeler=labeler, task_id=lease.public_id, response=factories.stroke_inside())
-    task = job_services.task_next(labeler=labeler, job=job)
+        lease = feed.task_next(labeler=labeler, job=job)
+        feed.task_submit(labeler=labeler, task_id=lease.public_id, response=factories.stroke_inside())
+    task = feed.task_next(labeler=labeler, job=job)
     return {"owner": owner, "audience_id": audience.public_id, "definition_id": definition.public_id,
             "job_id": job.public_id, "position": 0, "task_id": task.public_id, "asset_id": image.public_id}
 
@@ -245,7 +247,7 @@ def fresh_channel_layer():
 
 @pytest.mark.django_db(transaction=True)
 def test_job_websocket_opens_for_its_owner_only(requester, other_requester, labeler, fresh_channel_layer):
-    from labeling.asgi import application
+    from config.asgi import application
 
     job = factories.draw_job(requester, global_audience())
     sessions = {user.username: signed_in(user, Client).cookies["sessionid"].value

@@ -21,7 +21,7 @@ from django.test import Client
 
 from audiences import services as audience_services
 from audiences.models import Membership, QualificationAnswer
-from jobs import services as job_services
+from jobs import feed
 from jobs.models import Lease
 from tests import factories
 from tests.test_pages import DRAW_TRUTHS, EXPLANATION, assert_no_draw_truth
@@ -35,7 +35,7 @@ TASK_KEYS = {"id", "kind", "instruction", "context", "media_context", "items", "
 
 
 class EveryOtherTaskIsGold:
-    """Stands in for ``jobs.services._random``: every other served task is a
+    """Stands in for ``jobs.feed.gold._random``: every other served task is a
     gold task (``random() < gold_rate``)."""
 
     def __init__(self) -> None:
@@ -97,7 +97,7 @@ def wrong_answer(task: dict, compare_truth: dict) -> dict:
 def test_no_truth_reaches_a_labeler_through_qualification_or_gold_tasks(requester, labeler, audiences,
                                                                          monkeypatch):
     draw, draw_truth, compare, compare_truth = audiences
-    monkeypatch.setattr(job_services, "_random", EveryOtherTaskIsGold())
+    monkeypatch.setattr(feed.gold, "_random", EveryOtherTaskIsGold())
     draw_job = factories.draw_job(requester, draw, datapoints=4, responses=2)
     compare_job = factories.compare_job(requester, compare, datapoints=4, responses=2)
     client = Client()
@@ -190,20 +190,20 @@ def test_nothing_marks_a_compare_gold_tasks_truth(requester, make_labeler, audie
     from labeling.selectors import task_view
 
     _, _, compare, compare_truth = audiences
-    monkeypatch.setattr(job_services, "_random", AlwaysGold())
+    monkeypatch.setattr(feed.gold, "_random", AlwaysGold())
     job = factories.compare_job(requester, compare, datapoints=1, responses=1)
     positions = []
     for index in range(3):  # each labeler is shown each of the 8 examples once
         labeler = make_labeler(f"checked{index}")
         Membership.objects.create(labeler=labeler, audience=compare, state=Membership.State.GRADUATED,
                                   user_score=0.9)
-        while (lease := job_services.task_next(labeler=labeler, job=job)).example_id is not None:
+        while (lease := feed.task_next(labeler=labeler, job=job)).example_id is not None:
             task = task_view(lease)
             values = [item["value"] for item in task["items"]]
             assert set(task["items"][0]) == set(task["items"][1])
             positions.append(values.index(compare_truth[frozenset(values)]))
-            job_services.task_skip(labeler=labeler, task_id=lease.public_id)
-        job_services.task_skip(labeler=labeler, task_id=lease.public_id)  # the job's own task: room for the next
+            feed.task_skip(labeler=labeler, task_id=lease.public_id)
+        feed.task_skip(labeler=labeler, task_id=lease.public_id)  # the job's own task: room for the next
     assert len(positions) == 24
     assert set(positions) == {0, 1}, positions  # p of a fluke: 2 / 2**24
 
@@ -211,7 +211,7 @@ def test_nothing_marks_a_compare_gold_tasks_truth(requester, make_labeler, audie
 def test_a_gold_answer_does_not_show_in_what_the_labeler_sees(requester, labeler, audiences, monkeypatch):
     _, _, compare, compare_truth = audiences
     Membership.objects.create(labeler=labeler, audience=compare, state=Membership.State.GRADUATED, user_score=0.9)
-    monkeypatch.setattr(job_services, "_random", AlwaysGold())
+    monkeypatch.setattr(feed.gold, "_random", AlwaysGold())
     job = factories.compare_job(requester, compare, datapoints=1, responses=1)
     client = Client()
     client.force_login(labeler)
@@ -230,23 +230,23 @@ def test_a_check_is_handed_out_and_shown_with_the_statements_of_a_job_task(reque
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from jobs import content
+    from jobs import content_cache
     from labeling.selectors import task_view
 
     if connection.vendor != "postgresql":
         pytest.skip("counts PostgreSQL statements")
     _, _, compare, _ = audiences
     job = factories.compare_job(requester, compare, datapoints=4, responses=3)
-    content.definition(job.definition_id)  # as in a process that served this job before
-    content.shows_media_context(job.definition_id)
+    content_cache.definition(job.definition_id)  # as in a process that served this job before
+    content_cache.shows_media_context(job.definition_id)
     statements = {}
     for index, gold in enumerate((False, True, True)):
         labeler = make_labeler(f"timed{index}")
         membership = Membership.objects.create(labeler=labeler, audience=compare,
                                                state=Membership.State.GRADUATED)
-        monkeypatch.setattr(job_services, "_random", AlwaysGold() if gold else random_never_gold())
+        monkeypatch.setattr(feed.gold, "_random", AlwaysGold() if gold else random_never_gold())
         with CaptureQueriesContext(connection) as queries:
-            lease = job_services.task_next(labeler=labeler, job=job, membership=membership)
+            lease = feed.task_next(labeler=labeler, job=job, membership=membership)
             task_view(lease)
         assert (lease.example_id is not None) == gold
         statements.setdefault(gold, []).append(len(queries.captured_queries))
@@ -358,7 +358,7 @@ def test_the_compare_order_is_fixed_for_a_task(requester, labeler, monkeypatch, 
             self.calls += 1
             return 0.0 if Lease.objects.filter(labeler=labeler).count() % 2 else 0.999
 
-    monkeypatch.setattr(job_services, "_random", EveryOtherLeaseIsGold())
+    monkeypatch.setattr(feed.gold, "_random", EveryOtherLeaseIsGold())
     job = factories.compare_job(requester, audience, datapoints=4, responses=1)
     kinds = set()
     task = post(f"/api/labeler/jobs/{job.public_id}/tasks/next/")["task"]
@@ -401,7 +401,7 @@ def test_nothing_a_labeler_fetches_moves_with_a_gold_answer(requester, labeler, 
         assert state["status"] == Membership.State.GRADUATED
     jobs = [factories.draw_job(requester, draw, datapoints=2, responses=1),
             factories.compare_job(requester, compare, datapoints=2, responses=1)]
-    monkeypatch.setattr(job_services, "_random", AlwaysGold())
+    monkeypatch.setattr(feed.gold, "_random", AlwaysGold())
 
     def everything() -> dict:
         seen = {"home api": client.get("/api/labeler/home/").json(),
@@ -429,7 +429,7 @@ def test_nothing_a_labeler_fetches_moves_with_a_gold_answer(requester, labeler, 
             after = everything()
             for where in before:
                 assert after[where] == before[where], (job.definition.kind, right, where)
-            job_services.task_skip(labeler=labeler, task_id=reply["next"]["id"])
+            feed.task_skip(labeler=labeler, task_id=reply["next"]["id"])
     assert QualificationAnswer.objects.filter(gold=True).count() == 4
 
 
@@ -461,6 +461,6 @@ def test_the_home_page_moves_no_more_with_a_job_answer_than_with_a_gold_answer(r
     answered = client.post(f"/api/labeler/tasks/{task['id']}/submit/", json.dumps(
         {"response": good_answer(task, draw_truth, compare_truth)}), content_type="application/json")
     assert answered.status_code == 200 and Lease.objects.get(public_id=task["id"]).example_id is None
-    job_services.task_skip(labeler=labeler, task_id=answered.json()["next"]["id"])
+    feed.task_skip(labeler=labeler, task_id=answered.json()["next"]["id"])
     assert home() == before
     assert [entry["id"] for entry in before[0]["jobs"]] == [job.public_id]

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import close_old_connections, connection
 
-from labeling.simulation import Oracle, SimulatedLabeler, _stable_random, create_labelers, pseudo_region
+from demo.simulation import Oracle, SimulatedLabeler, _stable_random, create_labelers, pseudo_region
 from tests.seeds import CUSTOM_COMPARE, DRAW_ADVANCED, DRAW_SIMPLE, REUSE_AUDIENCE
 from tests.stack import AsgiServer, django_env
 

@@ -8,10 +8,12 @@ import math
 import pytest
 from django.core.exceptions import ValidationError
 
+from assets import services as asset_services
 from audiences import services as audience_services
 from audiences.models import Audience, QualificationExample, TruthBox
 from jobs import services as job_services
-from jobs.models import Asset, Datapoint, Job, JobDatapoint, JobDefinition
+from assets.models import Asset
+from jobs.models import Datapoint, Job, JobDatapoint, JobDefinition
 
 pytestmark = pytest.mark.django_db
 
@@ -218,7 +220,7 @@ def test_job_definition_create_rejects(requester, kind, kwargs, field, fragment)
 
 
 def test_uploaded_asset_of_another_owner_is_unknown(requester, other_requester, png_bytes):
-    theirs = job_services.asset_create_image(owner=other_requester, data=png_bytes, name="b.png")
+    theirs = asset_services.asset_create_image(owner=other_requester, data=png_bytes, name="b.png")
     assert_rejected(
         lambda: job_services.job_definition_create_draw(
             owner=requester, name="Job", instruction="Color", datapoints=[{"asset_id": theirs.public_id}]
@@ -228,7 +230,7 @@ def test_uploaded_asset_of_another_owner_is_unknown(requester, other_requester, 
 
 
 def test_job_definition_create_compare_with_contexts(requester, png_bytes):
-    upload = job_services.asset_create_image(owner=requester, data=png_bytes, name="local/a.png")
+    upload = asset_services.asset_create_image(owner=requester, data=png_bytes, name="local/a.png")
     definition = job_services.job_definition_create_compare(
         owner=requester, name="Prompt alignment", instruction="Which image follows the prompt?",
         datapoints=[[URL_A, URL_B], [{"asset_id": upload.public_id}, "text item"]],

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from audiences.models import Membership
 from audiences.selectors import global_audience
 from jobs.models import Job, JobDatapoint, Lease, Response
-from jobs import services as services_for_feed
+from jobs import feed
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -301,21 +301,21 @@ def test_next_task_keeps_looking_past_slots_that_filled_up_meanwhile(global_draw
     """Under load, several candidates can turn out full once locked (other
     labelers leased them while this request ran); the labeler must still get
     the datapoint that has room rather than be told there is no work."""
-    from jobs import services
+    from jobs.feed import leasing
 
     job = factories.draw_job(global_draw_job.owner, global_audience(), datapoints=6, responses=1)
-    real_lease_if_room = services._lease_if_room
+    real_lease_if_room = leasing._lease_if_room
     seen = []
 
-    def filled_meanwhile(*, job, slot, labeler, now, duration):
-        seen.append(slot.position)
-        return real_lease_if_room(job=job, slot=slot, labeler=labeler, now=now, duration=duration) \
+    def filled_meanwhile(*, job, job_datapoint, labeler, now, duration):
+        seen.append(job_datapoint.position)
+        return real_lease_if_room(job=job, job_datapoint=job_datapoint, labeler=labeler, now=now, duration=duration) \
             if len(seen) > 4 else None
 
-    monkeypatch.setattr(services, "_lease_if_room", filled_meanwhile)
+    monkeypatch.setattr(leasing, "_lease_if_room", filled_meanwhile)
     # The one-statement lease skips rows others hold; this is the general path.
-    monkeypatch.setattr(services, "_held_or_new_lease", lambda **_: None)
-    lease = services.task_next(labeler=labeler, job=job)
+    monkeypatch.setattr(leasing, "_held_or_new_lease", lambda **_: None)
+    lease = leasing.task_next(labeler=labeler, job=job)
     assert lease is not None and lease.job_datapoint.position == 4
     assert seen == [0, 1, 2, 3, 4]
 
@@ -358,7 +358,7 @@ def test_only_running_jobs_pause_and_only_the_owner_can(requester, other_request
 def test_an_answer_to_a_full_datapoint_is_refused_even_with_a_live_lease(global_draw_job, labeler):
     """Whatever left a lease live on a datapoint that has all its answers,
     the answer is refused and nothing is counted."""
-    lease = services_for_feed.task_next(labeler=labeler, job=global_draw_job)
+    lease = feed.task_next(labeler=labeler, job=global_draw_job)
     JobDatapoint.objects.filter(pk=lease.job_datapoint_id).update(response_count=2, closed=True)
     response = submit(api_for(labeler), lease.public_id, {"lines": []})
     assert response.status_code == 409 and response.json()["code"] == "task_expired"
@@ -373,12 +373,12 @@ def test_an_answer_to_a_live_lease_is_stored_in_one_statement_on_postgresql(glob
 
     if connection.vendor != "postgresql":
         pytest.skip("the one-statement path is PostgreSQL's")
-    from jobs import content
+    from jobs import content_cache
 
-    lease = services_for_feed.task_next(labeler=labeler, job=global_draw_job)
-    content.datapoint(lease.job_datapoint.datapoint_id)  # as after the task was shown
+    lease = feed.task_next(labeler=labeler, job=global_draw_job)
+    content_cache.datapoint(lease.job_datapoint.datapoint_id)  # as after the task was shown
     with CaptureQueriesContext(connection) as queries:
-        services_for_feed.task_submit(labeler=labeler, task_id=lease.public_id, response={"lines": []})
+        feed.task_submit(labeler=labeler, task_id=lease.public_id, response={"lines": []})
     # The lease with its job and membership, then the answer itself (no BEGIN or COMMIT).
     assert len(queries.captured_queries) == 2, [q["sql"][:80] for q in queries.captured_queries]
     slot = JobDatapoint.objects.get(pk=lease.job_datapoint_id)
@@ -397,21 +397,21 @@ def test_a_new_lease_is_one_statement_on_postgresql(global_draw_job, labeler):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from jobs import content
+    from jobs import content_cache
 
     if connection.vendor != "postgresql":
         pytest.skip("counts PostgreSQL statements")
-    membership = services_for_feed.working_membership(labeler=labeler, audience=global_draw_job.audience)
-    content.definition(global_draw_job.definition_id)  # as in a process that served this job before
+    membership = feed.working_membership_get_or_create(labeler=labeler, audience=global_draw_job.audience)
+    content_cache.definition(global_draw_job.definition_id)  # as in a process that served this job before
     with CaptureQueriesContext(connection) as queries:
-        lease = services_for_feed.task_next(labeler=labeler, job=global_draw_job, membership=membership)
+        lease = feed.task_next(labeler=labeler, job=global_draw_job, membership=membership)
     # The labeler's held lease or else a new one, with the slot's lease count: one statement, no
     # transaction (nor savepoint) around it.
     assert len(queries.captured_queries) == 1, [q["sql"][:80] for q in queries.captured_queries]
     assert lease is not None and Lease.objects.get(pk=lease.pk).status == Lease.Status.ACTIVE
     assert JobDatapoint.objects.get(pk=lease.job_datapoint_id).leases_active == 1
     with CaptureQueriesContext(connection) as queries:
-        again = services_for_feed.task_next(labeler=labeler, job=global_draw_job, membership=membership)
+        again = feed.task_next(labeler=labeler, job=global_draw_job, membership=membership)
     assert again.pk == lease.pk and again.public_id == lease.public_id  # held: the same task
     assert again.expires_at == lease.expires_at
     assert len(queries.captured_queries) == 1
@@ -490,17 +490,17 @@ def test_datapoints_are_read_in_runs_and_kept(requester, labeler):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from jobs import content
+    from jobs import content_cache
     from jobs.models import Datapoint
 
     job = factories.draw_job(requester, global_audience(), datapoints=5, responses=1)
     ids = list(Datapoint.objects.filter(definition_id=job.definition_id).order_by("pk").values_list("pk", flat=True))
     with CaptureQueriesContext(connection) as queries:
-        shown = [content.datapoint(pk) for pk in ids]
+        shown = [content_cache.datapoint(pk) for pk in ids]
     assert len(queries.captured_queries) == 1  # the first read brought the ones after it too
     assert [d.pk for d in shown] == ids and shown[2].asset.value  # items loaded with them
     with pytest.raises(Datapoint.DoesNotExist):
-        content.datapoint(ids[-1] + 10_000)
+        content_cache.datapoint(ids[-1] + 10_000)
 
 
 # --- the general path's upsert -----------------------------------------------------------------------
@@ -509,14 +509,14 @@ def test_datapoints_are_read_in_runs_and_kept(requester, labeler):
 @pytest.mark.parametrize("status", [Lease.Status.SUBMITTED, Lease.Status.SKIPPED])
 def test_the_general_paths_upsert_never_revives_an_answered_or_skipped_lease(requester, labeler, status):
     one_slot_job = factories.draw_job(requester, global_audience(), datapoints=1, responses=1)
-    lease = services_for_feed.task_next(labeler=labeler, job=one_slot_job)
+    lease = feed.task_next(labeler=labeler, job=one_slot_job)
     Lease.objects.filter(pk=lease.pk).update(status=status)
     JobDatapoint.objects.filter(pk=lease.job_datapoint_id).update(leases_active=0)
-    slot = services_for_feed.OpenSlot(lease.job_datapoint_id, lease.job_datapoint.datapoint_id, 0)
+    slot = feed.room.OpenDatapoint(lease.job_datapoint_id, lease.job_datapoint.datapoint_id, 0)
     from django.db import transaction
 
     with transaction.atomic():
-        revived = services_for_feed._lease_if_room(job=one_slot_job, slot=slot, labeler=labeler, now=timezone.now(),
+        revived = feed.leasing._lease_if_room(job=one_slot_job, job_datapoint=slot, labeler=labeler, now=timezone.now(),
                                                    duration=timedelta(seconds=60))
     assert revived is None
     assert Lease.objects.get(pk=lease.pk).status == status

@@ -13,9 +13,10 @@ from rest_framework.test import APIClient
 
 from audiences.models import Membership
 from audiences.selectors import global_audience
-from jobs import services
+from jobs import feed
 from jobs.models import JobDatapoint, Lease, Response
 from tests import factories
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -348,11 +349,11 @@ def test_quality_check_leases_renew_and_release_alike(page_settings, requester, 
     lara = make_labeler("lara")
     Membership.objects.create(labeler=lara, audience=audience, state=Membership.State.GRADUATED, user_score=0.8)
     client = api_for(lara)
-    monkeypatch.setattr(services, "_gold_due", lambda job: True)
+    monkeypatch.setattr(feed.leasing, "gold_due", lambda job: True)
     gold = next_task(client, job, PAGE)
     gold_lease = Lease.objects.get(public_id=gold["id"])
     assert gold_lease.job_datapoint_id is None and gold_lease.expires_at - gold_lease.leased_at == timedelta(seconds=90)
-    monkeypatch.setattr(services, "_gold_due", lambda job: False)
+    monkeypatch.setattr(feed.leasing, "gold_due", lambda job: False)
     renewed = renew(client, gold["id"], PAGE)
     assert renewed.status_code == 200 and set(renewed.json()) == {"id", "expires_at"}
     assert Lease.objects.get(pk=gold_lease.pk).expires_at > gold_lease.expires_at
@@ -383,15 +384,15 @@ def test_a_renewal_that_waited_for_the_lock_past_the_lease_end_takes_no_room_giv
 
     from django.db import connection, transaction
 
-    from jobs.services import task_renew
-    from labeling import locks
-    from labeling.errors import Conflict
+    from jobs.feed import task_renew
+    from jobs.feed import locks
+    from core.errors import Conflict
 
     if connection.vendor != "postgresql":
         pytest.skip("row locks: on SQLite a transaction waits before it begins (BEGIN IMMEDIATE)")
     job = factories.draw_job(requester, global_audience(), datapoints=1, responses=1)
     lara, otto = make_labeler("lara"), make_labeler("otto")
-    lease = services.task_next(labeler=lara, job=job)
+    lease = feed.task_next(labeler=lara, job=job)
     end = timezone.now() + timedelta(seconds=1)
     Lease.objects.filter(pk=lease.pk).update(expires_at=end)
     locked, give_away, outcome = threading.Event(), threading.Event(), {}
@@ -402,7 +403,7 @@ def test_a_renewal_that_waited_for_the_lock_past_the_lease_end_takes_no_room_giv
                 locks.job_datapoint_lock_id(pk=lease.job_datapoint_id)
                 locked.set()
                 assert give_away.wait(10)
-                outcome["otto"] = services.task_next(labeler=otto, job=job)
+                outcome["otto"] = feed.task_next(labeler=otto, job=job)
         finally:
             connection.close()
 
@@ -421,10 +422,7 @@ def test_a_renewal_that_waited_for_the_lock_past_the_lease_end_takes_no_room_giv
     renewing.start()
     renewing.join(0.3)
     assert renewing.is_alive() and timezone.now() < end  # waiting for the lock while her lease is live
-    deadline = timezone.now() + timedelta(seconds=10)
-    while timezone.now() <= end:  # until her lease has run out
-        assert timezone.now() < deadline
-        renewing.join(0.05)
+    wait_until(lambda: timezone.now() > end, 10, what="her lease to run out")
     give_away.set()
     asking.join(10)
     renewing.join(10)

@@ -12,8 +12,9 @@ from django.core.cache import cache
 from audiences.selectors import global_audience
 from jobs import tasks
 from jobs.models import DatapointResult, JobDatapoint
-from labeling.simulation import Oracle, SimulatedLabeler, create_labelers
+from demo.simulation import Oracle, SimulatedLabeler, create_labelers
 from tests import factories
+from tests.waiting import wait_until
 from tests.stack import AsgiServer, CeleryWorker, RedisServer, django_env
 
 
@@ -62,10 +63,7 @@ def with_broker(monkeypatch, settings):
 
 
 def wait_for(condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_until(condition, timeout, interval=0.01)
 
 
 def test_with_a_delay_answers_are_collected_and_sent_as_one_task_after_it(published, with_broker, settings):
@@ -108,7 +106,7 @@ def test_without_a_delay_a_second_response_while_one_task_is_queued_sends_none(p
 
 def test_a_task_that_starts_lets_the_next_response_send_one(published, monkeypatch, settings):
     settings.AGGREGATION_DELAY_MS = 0
-    monkeypatch.setattr(tasks.result_services, "datapoint_aggregate", lambda job_datapoint_id: None)
+    monkeypatch.setattr(tasks.result_updates, "datapoint_aggregate", lambda job_datapoint_id: None)
     tasks.publish_aggregation(7)
     tasks.aggregate_datapoint.run(7)  # the worker picks it up
     tasks.publish_aggregation(7)
@@ -120,7 +118,7 @@ def test_tasks_run_eagerly_are_sent_for_every_response_while_no_mark_stands(publ
     response after it needs one of its own."""
     settings.AGGREGATION_DELAY_MS = 1000
     monkeypatch.setitem(tasks.aggregate_datapoint.app.conf, "task_always_eager", True)
-    monkeypatch.setattr(tasks.result_services, "datapoint_aggregate", lambda job_datapoint_id: None)
+    monkeypatch.setattr(tasks.result_updates, "datapoint_aggregate", lambda job_datapoint_id: None)
     tasks.publish_aggregation(7)
     tasks.aggregate_datapoint.run(7)  # ran as it was sent
     tasks.publish_aggregation(7)
@@ -143,15 +141,15 @@ def test_a_failed_send_leaves_no_mark_behind(published, monkeypatch, settings):
 
 @pytest.mark.django_db
 def test_a_batch_aggregates_the_datapoints_whose_results_are_behind(requester, make_labeler):
-    from jobs import services
+    from jobs import feed
 
     job = factories.draw_job(requester, global_audience(), datapoints=3, responses=2)
     slots = list(JobDatapoint.objects.filter(job=job).order_by("position").values_list("pk", flat=True))
     for name in ("lara", "otto"):  # two answers each to the first two datapoints
         labeler = make_labeler(name)
         for _ in range(2):
-            lease = services.task_next(labeler=labeler, job=job)
-            services.task_submit(labeler=labeler, task_id=lease.public_id, response={"lines": []})
+            lease = feed.task_next(labeler=labeler, job=job)
+            feed.task_submit(labeler=labeler, task_id=lease.public_id, response={"lines": []})
     answered = sorted(JobDatapoint.objects.filter(job=job, response_count__gt=0).values_list("pk", flat=True))
     assert len(answered) == 2 and DatapointResult.objects.filter(job=job).count() == 0
     assert tasks.aggregate_datapoints.run(slots) == 2  # the third has nothing to aggregate
@@ -180,13 +178,11 @@ def test_responses_to_one_datapoint_queue_one_task_that_counts_them_all(test_dat
 
     worker = CeleryWorker(env, tmp_path / "worker.log", concurrency=1).start().wait_ready()
     try:
-        deadline = time.monotonic() + 30
-        while "succeeded" not in worker.log():
-            assert time.monotonic() < deadline, worker.log()[-3000:]
-            time.sleep(0.1)
-        time.sleep(0.5)  # time for a second task, were there one
+        wait_until(lambda: "succeeded" in worker.log(), 30, what="the task to succeed", log=worker.log)
     finally:
         worker.stop()
+    # The one task queued was the only one: the queue is empty and ran it once.
+    assert redis_lib.Redis.from_url(own_redis.url).llen("celery") == 0
     assert worker.log().count("succeeded") == 1
     assert DatapointResult.objects.get(job=job).response_count == 3
 
@@ -223,10 +219,7 @@ def test_a_worker_keeps_its_database_connections_across_tasks(test_database_url,
     worker = CeleryWorker(env, tmp_path / "worker.log", concurrency=1).start().wait_ready()
     try:
         before = database_sessions()
-        deadline = time.monotonic() + 60
-        while worker.log().count("succeeded") < 20:
-            assert time.monotonic() < deadline, worker.log()[-3000:]
-            time.sleep(0.1)
+        wait_until(lambda: worker.log().count("succeeded") >= 20, 60, what="twenty tasks to succeed", log=worker.log)
         opened = database_sessions() - before
     finally:
         worker.stop()

@@ -1,4 +1,4 @@
-"""Fetching images from URLs on the server (``jobs.url_fetch``): only public
+"""Fetching images from URLs on the server (``assets.url_fetch``): only public
 addresses unless the operator routes a host, every redirect checked, size
 and content checked, stored once."""
 
@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from jobs import url_fetch
+from assets import url_fetch
 from jobs.models import Asset
 from tests.conftest import image_bytes
 

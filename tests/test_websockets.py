@@ -12,10 +12,12 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
 from audiences.selectors import global_audience
-from jobs import services as job_services
-from labeling import consumers, events
-from labeling.routing import websocket_urlpatterns
+from jobs import feed
+from core import events
+from labeling import consumers
+from config.routing import websocket_urlpatterns
 from tests import factories
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,8 +59,8 @@ async def receive_until(communicator, predicate, timeout=5.0, seen=None):
 
 @database_sync_to_async
 def answer_one(job, labeler):
-    lease = job_services.task_next(labeler=labeler, job=job)
-    job_services.task_submit(labeler=labeler, task_id=lease.public_id, response=factories.stroke_inside())
+    lease = feed.task_next(labeler=labeler, job=job)
+    feed.task_submit(labeler=labeler, task_id=lease.public_id, response=factories.stroke_inside())
 
 
 def test_owner_receives_progress_while_responses_arrive(requester, make_labeler):
@@ -136,7 +138,7 @@ def test_events_are_coalesced_to_a_few_per_second(requester):
 
 def test_token_in_the_handshake_authenticates_programs(requester, other_requester, settings):
     settings.ALLOWED_HOSTS = ["localhost"]  # read when the ASGI app is built
-    from labeling.asgi import application
+    from config.asgi import application
 
     job = factories.draw_job(requester, global_audience())
     token, other = requester.api_token, other_requester.api_token
@@ -182,8 +184,9 @@ def test_progress_notices_are_coalesced_per_process_on_a_shared_layer(monkeypatc
     started = time.monotonic()
     for _ in range(100):
         coalescer.send("job.x", {"type": events.JOB_EVENT, "change": "progress"})
-        time.sleep(0.003)
-    time.sleep(0.35)
+        time.sleep(0.003)  # a burst spread over about 0.3 s
+    burst_end = time.monotonic()
+    wait_until(lambda: sent and sent[-1][0] >= burst_end, 2, what="the trailing notice")
     assert 2 <= len(sent) <= (time.monotonic() - started) / 0.2 + 1
     assert sent[-1][0] - started >= 0.28  # the trailing notice came after the burst
     assert all(later - earlier >= 0.19 for (earlier, _), (later, _) in zip(sent, sent[1:]))
@@ -199,8 +202,12 @@ def test_result_notices_are_coalesced_with_every_position_kept(monkeypatch):
         coalescer.send("job.x", {"type": events.JOB_EVENT, "change": "result", "positions": [position]})
     coalescer.send("job.x", {"type": events.JOB_EVENT, "change": "progress"})
     coalescer.send("job.y", {"type": events.JOB_EVENT, "change": "result", "positions": [2]})
-    time.sleep(0.35)
-    results = [message["positions"] for group, message in sent if group == "job.x" and message["change"] == "result"]
+
+    def result_positions() -> list:
+        return [message["positions"] for group, message in sent if group == "job.x" and message["change"] == "result"]
+
+    wait_until(lambda: len(result_positions()) >= 2, 2, what="the trailing result notice")
+    results = result_positions()
     assert results == [[4], [1, 4, 9]]  # the first at once, the rest folded into the trailing one
     assert ("job.x", {"type": events.JOB_EVENT, "change": "progress"}) in sent
     assert ("job.y", {"type": events.JOB_EVENT, "change": "result", "positions": [2]}) in sent

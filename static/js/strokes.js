@@ -1,5 +1,5 @@
 // The stroke model of a drawing: lines of points as ratios of the image,
-// undo/redo history, and the server's limits (jobs/wire.py), which the page
+// undo/redo history, and the server's limits (assets/wire.py), which the page
 // passes in, so a drawing the server would refuse is never built.
 
 export const DEFAULT_LIMITS = {

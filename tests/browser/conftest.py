@@ -142,7 +142,7 @@ def picture(width: int = 480, height: int = 360, boxes=(), seed: int = 0, backgr
 
 
 def upload(owner, data: bytes) -> dict:
-    from jobs.services import asset_create_image
+    from assets.services import asset_create_image
 
     return {"asset_id": asset_create_image(owner=owner, data=data).public_id}
 

@@ -12,14 +12,16 @@ import pytest
 from django.db import connection
 from PIL import Image
 
+from assets import services as asset_services
 from audiences import services as audience_services
 from audiences.models import Membership
 from audiences.selectors import global_audience
-from jobs import result_services
+from jobs import result_updates
+from jobs import feed
 from jobs import services as job_services
 from jobs.models import Job, JobDatapoint
 from labeling.models import Heartbeat
-from labeling.simulation import Oracle, SimulatedLabeler, create_labelers
+from demo.simulation import Oracle, SimulatedLabeler, create_labelers
 from tests.browser.conftest import PASSWORD, log_in, picture
 from tests.waiting import wait_until
 
@@ -98,7 +100,7 @@ def test_job_page_follows_labelers_live_and_shows_their_heatmap(make_requester, 
     requester = make_requester("requester", password=PASSWORD)
     datapoints = []
     for index, box in enumerate(REGIONS):
-        asset = job_services.asset_create_image(owner=requester, data=picture(boxes=[box], seed=500 + index),
+        asset = asset_services.asset_create_image(owner=requester, data=picture(boxes=[box], seed=500 + index),
                                                 known_regions=[box])
         datapoints.append({"asset_id": asset.public_id})
     definition = job_services.job_definition_create_draw(
@@ -209,7 +211,7 @@ def test_labeler_home_lists_new_work_without_reload(make_requester, make_labeler
 def test_compare_gallery_dashboard_home_and_audience_pages(make_requester, make_labeler, page, screenshot):
     requester = make_requester("requester", password=PASSWORD)
     colors = [(240, 200, 80), (90, 160, 220), (200, 90, 90), (90, 200, 120)]
-    items = [job_services.asset_create_image(owner=requester, data=picture(320, 240, seed=700 + i, background=c))
+    items = [asset_services.asset_create_image(owner=requester, data=picture(320, 240, seed=700 + i, background=c))
              for i, c in enumerate(colors)]
     definition = job_services.job_definition_create_compare(
         owner=requester, name="Prompt alignment", instruction="Which image follows the prompt?",
@@ -222,18 +224,18 @@ def test_compare_gallery_dashboard_home_and_audience_pages(make_requester, make_
     for index in range(4):
         labeler = make_labeler(f"voter{index}")
         Membership.objects.filter(labeler=labeler).update(user_score=0.9 if index == 3 else 0.1)
-        while (lease := job_services.task_next(labeler=labeler, job=job)) is not None:
+        while (lease := feed.task_next(labeler=labeler, job=job)) is not None:
             datapoint = lease.job_datapoint.datapoint
             pick = datapoint.asset_b if index == 3 or lease.job_datapoint.position == 1 else datapoint.asset
-            job_services.task_submit(labeler=labeler, task_id=lease.public_id,
+            feed.task_submit(labeler=labeler, task_id=lease.public_id,
                                      response={"choice": pick.labeler_value})
     for slot in JobDatapoint.objects.filter(job=job):
-        result_services.datapoint_aggregate(job_datapoint_id=slot.pk)
+        result_updates.datapoint_aggregate(job_datapoint_id=slot.pk)
 
     audience = audience_services.audience_create(owner=requester, name="Blue book finders",
                                                  description="Labelers who find blue books.")
     for index, box in enumerate(REGIONS):
-        asset = job_services.asset_create_image(owner=requester, data=picture(boxes=[box], seed=800 + index))
+        asset = asset_services.asset_create_image(owner=requester, data=picture(boxes=[box], seed=800 + index))
         audience_services.example_add_draw(audience=audience, owner=requester, instruction="Color in the blue book",
                                            datapoint={"asset_id": asset.public_id}, truths=[box])
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from audiences.selectors import global_audience
+from jobs import feed
 from jobs import services as job_services
 from jobs.models import Lease, Response
 from tests.browser.conftest import (
@@ -120,7 +121,7 @@ def test_server_errors_are_announced_and_a_stale_task_moves_on(make_requester, m
     log_in(page, "twotabs")
     page.goto(f"/jobs/{job.public_id}/work/")
     task = wait_for_draw(page)
-    job_services.task_skip(labeler=labeler, task_id=task)  # say, from another tab
+    feed.task_skip(labeler=labeler, task_id=task)  # say, from another tab
     mouse_stroke(page, [(0.3, 0.3), (0.6, 0.6)])
     page.keyboard.press("Enter")
     wait_for_draw(page, task)
@@ -135,7 +136,7 @@ def test_stroke_model_keeps_drawings_within_the_server_limits(page, server):
     """Whatever is drawn, the answer the page sends is one the server takes."""
     from django.core.exceptions import ValidationError
 
-    from jobs import wire
+    from assets import wire
 
     page.goto("/accounts/login/")
     result = page.evaluate("""async () => {

@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 
 from audiences.selectors import global_audience
+from jobs import feed
 from jobs import services as job_services
 from jobs.models import Lease
 from tests import factories
@@ -58,7 +59,7 @@ def open_work_page(page, job) -> Lease:
 
 def take(labeler, job):
     """The other labeler asks for work (as their API client would)."""
-    return job_services.task_next(labeler=labeler, job=job)
+    return feed.task_next(labeler=labeler, job=job)
 
 
 def test_a_closed_work_page_gives_its_task_back_at_once(last_datapoint, page):

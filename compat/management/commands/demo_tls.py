@@ -47,7 +47,7 @@ class Command(BaseCommand):
 echo '127.0.0.1 {domain} api.{domain} auth.{domain} app.{domain}' >> /etc/hosts
 
 # 2. The demo over HTTPS (beside `make demo`, same database):
-DEBUG=1 SERVICE_DOMAIN={environment} .venv/bin/python -m uvicorn labeling.asgi:application \\
+DEBUG=1 SERVICE_DOMAIN={environment} .venv/bin/python -m uvicorn config.asgi:application \\
     --host 127.0.0.1 --port {port} --ssl-keyfile {q(str(key_path))} --ssl-certfile {q(str(cert_path))}
 
 # 3. Client credentials for a requester (prints two lines to export):

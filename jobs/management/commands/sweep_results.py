@@ -3,7 +3,7 @@ whose results are all in: the same sweep celery beat runs periodically."""
 
 from django.core.management.base import BaseCommand
 
-from jobs import result_services
+from jobs import result_updates
 from jobs.tasks import publish_aggregation
 
 
@@ -16,7 +16,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, inline: bool = False, **options):
         def aggregate_here(pk: int) -> None:
-            result_services.datapoint_aggregate(job_datapoint_id=pk)
+            result_updates.datapoint_aggregate(job_datapoint_id=pk)
 
-        summary = result_services.results_sweep(enqueue=aggregate_here if inline else publish_aggregation)
+        summary = result_updates.results_sweep(enqueue=aggregate_here if inline else publish_aggregation)
         self.stdout.write(f"requeued {summary['requeued']} stale result(s); completed {summary['completed']} job(s)")
