@@ -21,7 +21,6 @@ from rest_framework.views import APIView
 
 from audiences.selectors import audience_find, audience_get
 from assets import services as asset_services
-from jobs import services as job_services
 from jobs.selectors import job_get
 from core.parsers import JSONParser
 
