@@ -8,7 +8,7 @@ Another requester's object is a 404.
 
 from __future__ import annotations
 
-import json
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,7 @@ from django.db import models, transaction
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
-from django.utils.http import content_disposition_header, parse_etags, quote_etag
+from django.utils.http import parse_etags, quote_etag
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema, extend_schema_field
 from rest_framework import parsers, serializers, status
@@ -47,7 +47,7 @@ from labeling.api_common import (
 from labeling.parsers import JSONParser, json_loads
 from labeling.validation import field
 
-from . import aggregation, exports, result_services, selectors, services, wire
+from . import aggregation, exports, result_services, selectors, services, streaming, tasks, wire
 from .models import Asset, Job, JobDefinition, TaskKind
 
 PAYLOAD_FIELD = "payload"
@@ -798,13 +798,6 @@ class FixedJsonNegotiation(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-def _attachment(content: bytes | str, *, content_type: str, filename: str) -> HttpResponse:
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
-    patch_cache_control(response, private=True, no_cache=True)
-    return response
-
-
 class JobResultsApi(RequesterApiView):
     @extend_schema(
         operation_id="jobs_results",
@@ -825,8 +818,23 @@ class JobResultsApi(RequesterApiView):
     def get(self, request, job_id: str):
         query = validated(ResultsQuerySerializer, request.query_params)
         job = selectors.job_get(user=request.user, public_id=job_id)
-        return Response(selectors.job_results(job=job, page=query.get("page"), page_size=query.get("page_size"),
-                                              absolute_url=request.build_absolute_uri))
+        if query.get("page") is None and query.get("page_size") is None:
+            summary = _results_summary(job)
+            return streaming.streaming_json(selectors.job_results_text(
+                job=job, summary=summary, absolute_url=request.build_absolute_uri))
+        document = selectors.job_results(job=job, page=query.get("page"), page_size=query.get("page_size"),
+                                         absolute_url=request.build_absolute_uri)
+        if selectors.ranking_behind(document["summary"]):
+            tasks.publish_ranking(job.pk)
+        return Response(document)
+
+
+def _results_summary(job: Job) -> dict:
+    """The results summary; a ranking behind its responses is sent to a worker."""
+    summary = selectors.job_results_summary(job=job)
+    if selectors.ranking_behind(summary):
+        tasks.publish_ranking(job.pk)
+    return summary
 
 
 class JobDatapointHeatmapApi(RequesterApiView):
@@ -905,12 +913,17 @@ class JobResultsDownloadApi(RequesterApiView):
             raise ValidationError({"format": ["csv is for compare jobs; download draw results as json or coco."]})
         if export == ExportFormat.COCO and kind != TaskKind.DRAW:
             raise ValidationError({"format": ["coco is for draw jobs; download compare results as json or csv."]})
-        document = selectors.job_results(job=job, absolute_url=request.build_absolute_uri)
         if export == ExportFormat.CSV:
-            return _attachment(exports.compare_csv(document), content_type="text/csv; charset=utf-8",
-                               filename=f"{job.public_id}-results.csv")
+            return streaming.streaming_attachment(
+                exports.compare_csv_lines(selectors.job_result_entries(job=job, with_responses=False)),
+                content_type="text/csv; charset=utf-8", filename=f"{job.public_id}-results.csv")
         if export == ExportFormat.COCO:
-            return _attachment(json.dumps(exports.draw_coco(document)), content_type="application/json",
-                               filename=f"{job.public_id}-coco.json")
-        return _attachment(json.dumps(document, ensure_ascii=False), content_type="application/json",
-                           filename=f"{job.public_id}-results.json")
+            entries = partial(selectors.job_result_entries, job=job, absolute_url=request.build_absolute_uri,
+                              with_responses=False)
+            return streaming.streaming_attachment(
+                exports.draw_coco_text(selectors.results_info(job=job), entries),
+                content_type="application/json", filename=f"{job.public_id}-coco.json")
+        summary = _results_summary(job)
+        return streaming.streaming_attachment(
+            selectors.job_results_text(job=job, summary=summary, absolute_url=request.build_absolute_uri),
+            content_type="application/json", filename=f"{job.public_id}-results.json")
