@@ -425,8 +425,12 @@ class RankingSerializer(serializers.Serializer):
 
     method = serializers.CharField()
     regularized = serializers.BooleanField(help_text="a weak prior was needed for finite scores")
-    comparisons = serializers.IntegerField()
+    comparisons = serializers.IntegerField(help_text="votes the ranking includes")
     items = RankedItemSerializer(many=True)
+    state = serializers.ChoiceField(
+        choices=["ready", "computing"],
+        help_text="ready: the ranking includes every vote; computing: a worker is bringing it up to date, and "
+                  "this is the ranking of the votes it last included (no items before the first)")
 
 
 class CompareSummarySerializer(serializers.Serializer):
