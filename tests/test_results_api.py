@@ -125,6 +125,26 @@ def results_of(api, job, **params) -> dict:
     return json.loads(body(response))
 
 
+def test_em_runs_once_when_a_datapoint_closes_with_the_weighted_vote_live_before(requester, trio, monkeypatch):
+    definition = job_services.job_definition_create_draw(
+        owner=requester, name="EM", instruction="Color in all the blue books", datapoints=[URL_A],
+        responses_per_datapoint=3, draw_aggregation="em")
+    job = job_services.job_create(owner=requester, definition=definition, audience=global_audience())
+    runs = []
+    em_consensus = aggregation.em_consensus
+    monkeypatch.setattr(aggregation, "em_consensus", lambda masks: runs.append(len(masks)) or em_consensus(masks))
+    payloads = [factories.stroke_inside(), OUTSIDE, factories.stroke_inside()]
+    for labeler, payload in zip(trio[:2], payloads):
+        respond(job, 0, labeler, payload)
+    live = DatapointResult.objects.get(job=job).data
+    assert runs == [] and live["algorithm"] == "majority"  # the weighted vote while responses come in
+    respond(job, 0, trio[2], payloads[2])  # the last: the datapoint closes
+    final = DatapointResult.objects.get(job=job)
+    assert runs == [3] and final.data["algorithm"] == "em"
+    masks = aggregation.DrawState.load(bytes(final.state)).mask_stack()
+    assert np.array_equal(aggregation.rle_decode(final.data["consensusMask"]), em_consensus(masks))
+
+
 # --- compare -------------------------------------------------------------------------------------------
 
 
