@@ -43,10 +43,15 @@ def draw_grid(datapoint: Datapoint) -> tuple[int, int]:
     return grid_shape(datapoint.asset.width, datapoint.asset.height, settings.RASTER_LONG_SIDE)
 
 
-def _draw_data(state: aggregation.DrawState, algorithm: str) -> dict:
-    if algorithm == JobDefinition.DrawAggregation.EM:
+def _draw_data(state: aggregation.DrawState, algorithm: str, *, closed: bool) -> dict:
+    """The draw result. EM, which iterates over every mask, runs once, when
+    the datapoint closes (all its responses in); until then the weighted
+    vote, whose cost per response does not grow with those already in,
+    stands in, and ``algorithm`` says which made the consensus."""
+    if algorithm == JobDefinition.DrawAggregation.EM and closed:
         consensus = aggregation.em_consensus(state.mask_stack())
     else:
+        algorithm = JobDefinition.DrawAggregation.MAJORITY
         consensus = aggregation.consensus_mask(state)
     score = aggregation.agreement(state, consensus)
     return {
@@ -99,7 +104,7 @@ def datapoint_aggregate(*, job_datapoint_id: int) -> DatapointResult | None:
                     state = aggregation.DrawState.from_masks(
                         masks, [aggregation.weight_units(r.user_score) for r in responses])
                 result.state = state.dump()
-                result.data = _draw_data(state, definition.draw_aggregation)
+                result.data = _draw_data(state, definition.draw_aggregation, closed=slot.closed)
             else:
                 result.data = _compare_data(datapoint, responses)
             result.response_count = len(responses)
