@@ -132,11 +132,20 @@ def _parse_common(*, name: Any, instruction: Any, datapoints: Any, responses_per
                                       required=True)
     rpd = validation.integer(responses_per_datapoint, "responses_per_datapoint",
                              low=1, high=MAX_RESPONSES_PER_DATAPOINT)
+    clean_contexts, media_contexts = _parse_datapoint_lists(datapoints=datapoints, contexts=contexts,
+                                                            media_contexts=media_contexts)
+    return name, instruction, rpd, clean_contexts, media_contexts
+
+
+def _parse_datapoint_lists(*, datapoints: Any, contexts: Any, media_contexts: Any,
+                           room: int = MAX_DATAPOINTS) -> tuple[list[str], list | None]:
+    """The datapoints' list checked (at most ``room`` of them), their
+    contexts checked, and the media contexts' list checked."""
     if not isinstance(datapoints, (list, tuple)):
         raise ValidationError({"datapoints": ["must be a list."]})
     if not datapoints:
         raise ValidationError({"datapoints": ["must not be empty."]})
-    if len(datapoints) > MAX_DATAPOINTS:
+    if len(datapoints) > room:
         raise ValidationError({"datapoints": [f"at most {MAX_DATAPOINTS} datapoints per definition."]})
     count = len(datapoints)
     if contexts is None:
@@ -158,7 +167,7 @@ def _parse_common(*, name: Any, instruction: Any, datapoints: Any, responses_per
             raise ValidationError(
                 {"media_contexts": [f"has {len(media_contexts)} entries but there are {count} datapoints."]}
             )
-    return name, instruction, rpd, clean_contexts, media_contexts
+    return clean_contexts, media_contexts
 
 
 def _media_context_specs(media_contexts: list | None) -> list[wire.ItemSpec | None]:
@@ -218,6 +227,21 @@ def job_definition_create(
         raise ValidationError({"draw_aggregation": [
             f"must be one of {', '.join(JobDefinition.DrawAggregation.values)}."]})
 
+    definition = JobDefinition.objects.create(
+        owner=owner, kind=kind, name=name, instruction=instruction, responses_per_datapoint=rpd,
+        confidence_threshold=confidence_threshold, draw_aggregation=draw_aggregation,
+    )
+    rows = _datapoint_rows(owner=owner, definition=definition, datapoints=datapoints, contexts=clean_contexts,
+                           media_contexts=media_contexts, start=0)
+    Datapoint.objects.bulk_create(rows, batch_size=2000)
+    return definition
+
+
+def _datapoint_rows(*, owner: AbstractBaseUser, definition: JobDefinition, datapoints: Sequence,
+                    contexts: list[str], media_contexts: list | None, start: int) -> list[Datapoint]:
+    """The definition's datapoints (unsaved) at positions ``start`` on, their
+    items resolved to ``owner``'s assets (URL and text assets made)."""
+    kind = definition.kind
     specs: list[wire.ItemSpec] = []
     for index, item in enumerate(datapoints):
         where = f"datapoints[{index}]"
@@ -241,27 +265,22 @@ def job_definition_create(
     media_iter = iter(media_resolved)
     media_assets = [next(media_iter) if spec is not None else None for spec in media_specs]
 
-    definition = JobDefinition.objects.create(
-        owner=owner, kind=kind, name=name, instruction=instruction, responses_per_datapoint=rpd,
-        confidence_threshold=confidence_threshold, draw_aggregation=draw_aggregation,
-    )
     width = 1 if kind == TaskKind.DRAW else 2
     rows = []
-    for position in range(len(clean_contexts)):
-        items = resolved[position * width:(position + 1) * width]
+    for index in range(len(contexts)):
+        items = resolved[index * width:(index + 1) * width]
         rows.append(
             Datapoint(
                 definition=definition,
-                position=position,
+                position=start + index,
                 kind=kind,
                 asset=items[0],
                 asset_b=items[1] if width == 2 else None,
-                context=clean_contexts[position],
-                media_context=media_assets[position] if media_assets else None,
+                context=contexts[index],
+                media_context=media_assets[index] if media_assets else None,
             )
         )
-    Datapoint.objects.bulk_create(rows, batch_size=2000)
-    return definition
+    return rows
 
 
 def job_definition_create_draw(*, owner: AbstractBaseUser, name: Any, instruction: Any, datapoints: Any,
