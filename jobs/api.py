@@ -166,6 +166,26 @@ class JobDefinitionCreateSerializer(StrictInputSerializer):
     )
     draw_aggregation = RawChoiceField(choices=JobDefinition.DrawAggregation.choices, required=False,
                                       help_text="draw only; default majority")
+    client_key = RawCharField(
+        required=False, max_length=services.MAX_CLIENT_KEY_LENGTH,
+        help_text="a key of your choosing, new for each definition: the request sent again with it (its reply "
+                  "lost) returns the definition made the first time instead of a second one")
+
+
+class DatapointBatchSerializer(StrictInputSerializer):
+    """More datapoints for a definition no job runs yet, from position `start` on."""
+
+    start = RawIntegerField(min_value=0, max_value=services.MAX_DATAPOINTS,
+                            help_text="the position of the batch's first datapoint: the definition's datapoint "
+                                      "count, or less for a batch sent again")
+    datapoints = DatapointsField()
+    contexts = ContextsField(required=False, allow_null=True)
+    media_contexts = MediaContextsField(required=False, allow_null=True)
+
+
+class DatapointBatchResultSerializer(serializers.Serializer):
+    added = serializers.IntegerField(help_text="datapoints new in this batch (0: it had been stored already)")
+    datapoint_count = serializers.IntegerField(help_text="the definition's datapoints now")
 
 
 class JobDefinitionSerializer(serializers.Serializer):
@@ -692,6 +712,28 @@ class JobDefinitionDetailApi(RequesterApiView):
     def get(self, request, definition_id: str):
         definition = selectors.job_definition_get(user=request.user, public_id=definition_id)
         return Response(JobDefinitionSerializer(definition, context={"request": request}).data)
+
+
+class JobDefinitionDatapointsApi(RequesterApiView):
+    @extend_schema(
+        operation_id="job_definitions_add_datapoints",
+        tags=["job definitions"],
+        summary="Add a batch of datapoints to a definition",
+        description=(
+            "For a definition too large for one request: create it with the first batch (with a `client_key`), "
+            "then send the rest in order, each with `start` = the datapoints so far. A batch sent again (its "
+            "reply lost) adds nothing if it is the same as the first time (a 400 if it differs). A definition "
+            "assigned to a job takes no more datapoints (409)."
+        ),
+        request=DatapointBatchSerializer,
+        responses={200: DatapointBatchResultSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request, definition_id: str):
+        definition = selectors.job_definition_get(user=request.user, public_id=definition_id)
+        data = validated(DatapointBatchSerializer, request.data)
+        added = services.job_definition_add_datapoints(owner=request.user, definition=definition, **data)
+        count = selectors.job_definition_get(user=request.user, public_id=definition_id).datapoint_count
+        return Response({"added": added, "datapoint_count": count})
 
 
 # --- views: jobs ---------------------------------------------------------------------------------------------

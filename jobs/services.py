@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from audiences.models import Audience, Membership, QualificationAnswer, QualificationExample
@@ -210,14 +210,22 @@ def job_definition_create(
     media_contexts: Any = None,
     confidence_threshold: Any = None,
     draw_aggregation: Any = JobDefinition.DrawAggregation.MAJORITY,
+    client_key: Any = None,
 ) -> JobDefinition:
-    """Create a draw or compare definition with its datapoints, all or nothing."""
+    """Create a draw or compare definition with its datapoints, all or nothing.
+
+    ``client_key``: the requester's key for this request. A definition of
+    theirs made with it already is returned as it is (the reply to the first
+    request was lost and the request sent again), never made twice."""
     if kind not in TaskKind.values:
         raise ValidationError({"kind": [f"must be one of {', '.join(TaskKind.values)}."]})
+    key = _client_key(client_key)
     name, instruction, rpd, clean_contexts, media_contexts = _parse_common(
         name=name, instruction=instruction, datapoints=datapoints,
         responses_per_datapoint=responses_per_datapoint, contexts=contexts, media_contexts=media_contexts,
     )
+    if key and (existing := _definition_by_key(owner=owner, key=key, kind=kind, name=name)) is not None:
+        return existing
     if confidence_threshold is not None:
         if kind != TaskKind.COMPARE:
             raise ValidationError({"confidence_threshold": ["applies to compare definitions only."]})
@@ -227,14 +235,83 @@ def job_definition_create(
         raise ValidationError({"draw_aggregation": [
             f"must be one of {', '.join(JobDefinition.DrawAggregation.values)}."]})
 
-    definition = JobDefinition.objects.create(
-        owner=owner, kind=kind, name=name, instruction=instruction, responses_per_datapoint=rpd,
-        confidence_threshold=confidence_threshold, draw_aggregation=draw_aggregation,
-    )
+    try:
+        with transaction.atomic():  # a savepoint: the same key sent twice at once makes one definition
+            definition = JobDefinition.objects.create(
+                owner=owner, kind=kind, name=name, instruction=instruction, responses_per_datapoint=rpd,
+                confidence_threshold=confidence_threshold, draw_aggregation=draw_aggregation, client_key=key,
+            )
+    except IntegrityError:
+        if not key:
+            raise
+        return _definition_by_key(owner=owner, key=key, kind=kind, name=name)
     rows = _datapoint_rows(owner=owner, definition=definition, datapoints=datapoints, contexts=clean_contexts,
                            media_contexts=media_contexts, start=0)
     Datapoint.objects.bulk_create(rows, batch_size=2000)
     return definition
+
+
+MAX_CLIENT_KEY_LENGTH = 64
+
+
+def _client_key(value: Any) -> str:
+    if value is None:
+        return ""
+    with field("client_key"):
+        return wire.check_text(value, "client_key", max_length=MAX_CLIENT_KEY_LENGTH, required=True)
+
+
+def _definition_by_key(*, owner: AbstractBaseUser, key: str, kind: Any, name: Any) -> JobDefinition | None:
+    """``owner``'s definition made with ``client_key`` ``key``, if any; a
+    400 when it is not of this ``kind`` and ``name`` (the key was reused)."""
+    definition = JobDefinition.objects.filter(owner=owner, client_key=key).first()
+    if definition is not None and (definition.kind, definition.name) != (kind, name):
+        raise ValidationError({"client_key": [
+            f"already made the definition {definition.public_id} ({definition.kind}, {definition.name[:80]!r}); "
+            "use a new key for a new definition."]})
+    return definition
+
+
+@transaction.atomic
+def job_definition_add_datapoints(*, owner: AbstractBaseUser, definition: JobDefinition, start: Any,
+                                  datapoints: Any, contexts: Any = None, media_contexts: Any = None) -> int:
+    """Add a batch of datapoints to ``owner``'s definition at positions
+    ``start``, ``start + 1``, ...; how many were new.
+
+    Positions run on without gaps (``start`` at most the datapoints stored).
+    A batch sent again after its reply was lost finds its datapoints stored
+    as sent and adds nothing; one that differs from what is stored at its
+    positions is a 400. A definition assigned to a job takes no more (its
+    jobs keep the datapoints they were made with)."""
+    if definition.owner_id != owner.pk:
+        raise ValidationError({"job_definition": ["not found."]})
+    start = validation.integer(start, "start", low=0, high=MAX_DATAPOINTS)
+    clean_contexts, media_contexts = _parse_datapoint_lists(
+        datapoints=datapoints, contexts=contexts, media_contexts=media_contexts, room=MAX_DATAPOINTS - start)
+    definition = locks.job_definition_lock(pk=definition.pk)
+    if definition.jobs.exists():
+        raise Conflict(ErrorCode.DEFINITION_ASSIGNED,
+                       "The definition is assigned to a job already: its datapoints are fixed. Make a new one.")
+    count = definition.datapoints.count()
+    if start > count:
+        raise ValidationError({"start": [
+            f"is {start} but the definition has {count} datapoints: send the batches in order, "
+            "the next one starting at the count."]})
+    rows = _datapoint_rows(owner=owner, definition=definition, datapoints=datapoints, contexts=clean_contexts,
+                           media_contexts=media_contexts, start=start)
+    stored = {
+        row[0]: row[1:] for row in definition.datapoints.filter(position__gte=start, position__lt=start + len(rows))
+        .values_list("position", "asset_id", "asset_b_id", "context", "media_context_id")
+    }
+    for index, row in enumerate(rows):
+        if row.position in stored and stored[row.position] != (row.asset_id, row.asset_b_id, row.context,
+                                                               row.media_context_id):
+            raise ValidationError({"datapoints": [
+                f"datapoints[{index}] differs from the datapoint stored at position {row.position}: a batch "
+                "sent again must be the same as the first time."]})
+    new = [row for row in rows if row.position not in stored]
+    Datapoint.objects.bulk_create(new, batch_size=2000)
+    return len(new)
 
 
 def _datapoint_rows(*, owner: AbstractBaseUser, definition: JobDefinition, datapoints: Sequence,
@@ -315,6 +392,7 @@ def job_create(*, owner: AbstractBaseUser, definition: JobDefinition, audience: 
         raise ValidationError({"job_definition": ["not found."]})
     if not audience_visible_to(audience, owner):
         raise ValidationError({"audience": ["not found."]})
+    locks.job_definition_lock(pk=definition.pk)  # no batch of datapoints is being added meanwhile
     positions = list(definition.datapoints.order_by("position").values_list("id", "position"))
     if not positions:
         raise ValidationError({"job_definition": ["has no datapoints."]})

@@ -21,12 +21,18 @@ from django.db import connection
 
 from audiences.models import Membership
 from jobs import rows
-from jobs.models import DatapointResult, Job, JobDatapoint, Lease
+from jobs.models import DatapointResult, Job, JobDatapoint, JobDefinition, Lease
 
 
 def membership_lock(*, labeler_id: int, audience_id: int) -> Membership:
     """Lock the labeler's membership row (``Membership.DoesNotExist`` if none)."""
     return Membership.objects.select_for_update().get(labeler_id=labeler_id, audience_id=audience_id)
+
+
+def job_definition_lock(*, pk: int) -> JobDefinition:
+    """Lock a job definition's row: datapoints are added to it, and jobs
+    made of it, one at a time."""
+    return JobDefinition.objects.select_for_update(of=("self",)).get(pk=pk)
 
 
 def job_datapoint_lock_for_task(*, task_id: str, labeler_id: int, related: tuple[str, ...] = ()) -> JobDatapoint | None:

@@ -112,7 +112,8 @@ def test_a_definition_assigned_to_a_job_takes_no_more_datapoints(requester):
     definition = JobDefinition.objects.get(public_id=definition_id)
     job_services.job_create(owner=requester, definition=definition, audience=global_audience())
     response = add(api, definition_id, 3, urls(3, 4))
-    assert response.status_code == 400 and "its datapoints are fixed" in response.json()["job_definition"][0]
+    assert response.status_code == 409 and "its datapoints are fixed" in response.json()["detail"]
+    assert response.json()["code"] == "definition_assigned"
     assert len(stored(definition_id)) == 3
 
 
