@@ -389,7 +389,12 @@ def pair_counts(n_items: int, winners: np.ndarray, losers: np.ndarray) -> tuple[
     """The distinct (winner, loser) pairs of the comparisons and how often
     each occurred, as three arrays: what ``bradley_terry_pairs`` takes."""
     keys = np.asarray(winners, dtype=np.int64) * n_items + np.asarray(losers, dtype=np.int64)
-    pairs, counts = np.unique(keys, return_counts=True)
+    if n_items * n_items <= len(keys):  # few items, many comparisons: a count per possible pair is no larger
+        all_counts = np.bincount(keys, minlength=n_items * n_items)
+        pairs = np.flatnonzero(all_counts)
+        counts = all_counts[pairs]
+    else:
+        pairs, counts = np.unique(keys, return_counts=True)
     return pairs // n_items, pairs % n_items, counts.astype(np.float64)
 
 
