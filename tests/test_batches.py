@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from audiences.selectors import global_audience
 from crowdcanvas import CrowdCanvasClient
 from jobs import services as job_services
+from jobs import wire
 from jobs.models import Datapoint, JobDefinition
 from tests import factories
 from tests.stack import AsgiServer, django_env
@@ -210,3 +211,12 @@ def test_the_client_sends_a_definition_in_batches_and_a_lost_reply_stores_nothin
     assert JobDefinition.objects.filter(owner=requester).count() == 1
     assert stored(definition.id) == [(i, item, context) for i, (item, context) in enumerate(zip(items, contexts))]
     assert "Traceback" not in server.log()
+
+
+@pytest.mark.django_db
+def test_items_past_the_databases_parameter_limit_resolve(requester):
+    # PostgreSQL takes at most 65,535 parameters a statement; a definition may have 100,000 datapoints.
+    specs = [wire.ItemSpec("text", f"caption {i}") for i in range(66_000)]
+    assets = job_services.assets_from_items(owner=requester, specs=specs, where="datapoints")
+    assert [asset.text for asset in assets[:2]] == ["caption 0", "caption 1"] and len(assets) == 66_000
+    assert len({asset.pk for asset in assets}) == 66_000
