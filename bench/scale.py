@@ -18,10 +18,14 @@ in one run on PostgreSQL and Redis servers and the ASGI server started here.
    the server process's peak resident memory (``VmHWM`` of the uvicorn
    process, which serves nothing else) after each download. The compare
    job's ranking, computed from the database as the worker does.
-6. Task feed, full: the tables filled with bulk SQL (``generate_series``
-   style ``INSERT ... SELECT``) to ``--fill-responses`` responses and
-   ``--fill-leases`` leases, then the same feed measurement on a new job of
-   the same size: the ratio to the empty one.
+6. Task feed, full: the tables filled with bulk SQL (``INSERT ... SELECT``
+   over every datapoint times a set of labelers, in one statement) to
+   ``--fill-responses`` responses and ``--fill-leases`` leases, then the
+   same feed measurement on a new job of the same size: the ratio to the
+   empty one. Then, as this machine is shared and its speed varies, three
+   rounds alternating between this database and an empty one on the same
+   server (each round a new job, in a process of its own): the ratio of
+   their medians is the figure that counts.
 7. Labeler home: whether a job has work for a labeler (``has_work_for``, run
    per running job on every load) on the small job and on running jobs of
    ``--datapoints`` (all open; all closed): the ratio.
@@ -200,6 +204,43 @@ def feed_measure(owner, labelers, tag: str) -> dict:
     return feed_latency(feed_job(owner, tag, 200, 5), labelers, 10)
 
 
+FEED_ROUND = """
+import json, os, sys
+sys.path.insert(0, {root!r})
+os.environ["DATABASE_URL"] = {url!r}
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labeling.settings")
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from bench.scale import feed_measure
+from labeling.services import requester_create
+from labeling.simulation import create_labelers
+owner, _ = requester_create(username="feed-{tag}")
+names = [name for name, _ in create_labelers(20, prefix="feed-{tag}")]
+labelers = list(get_user_model().objects.filter(username__in=names).order_by("pk"))
+print(json.dumps(feed_measure(owner, labelers, "{tag}")))
+"""
+
+
+def feed_rounds(env: dict, urls: dict[str, str], rounds: int) -> dict:
+    """The feed measured on each database in turn, ``rounds`` times, each
+    round in a process of its own on a new job: the median of each
+    database's medians (alternating, so that a slow moment of this shared
+    machine weighs on both alike)."""
+    runs: dict[str, list] = {name: [] for name in urls}
+    for number in range(rounds):
+        for name, url in urls.items():
+            code = FEED_ROUND.format(root=str(ROOT), url=url, tag=f"{name}-{number}")
+            out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                                 check=True)
+            runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    report = {name: {"median_ms": statistics.median(run["median_ms"] for run in values),
+                     "p90_ms": statistics.median(run["p90_ms"] for run in values),
+                     "rounds_median_ms": [run["median_ms"] for run in values]}
+              for name, values in runs.items()}
+    return report
+
+
 # --- 5/6. bulk fills -----------------------------------------------------------------------------------------
 
 
@@ -328,6 +369,23 @@ def has_work_ms(job, labeler, repeats: int = 50) -> float:
     return round(statistics.median(times) * 1000, 3)
 
 
+def open_slot_plan(job, labeler) -> dict:
+    """``EXPLAIN ANALYZE`` of the open-slot search ``has_work_for`` runs:
+    the database's own time, and the plan's first line."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from jobs.services import FEED_ORDER, OPEN_SLOT_COLUMNS, _open_slot_sql
+
+    sql, params = _open_slot_sql(select=OPEN_SLOT_COLUMNS, job=job, labeler=labeler, now=timezone.now(),
+                                 tail=FEED_ORDER)
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN ANALYZE " + sql, params)
+        lines = [row[0] for row in cursor.fetchall()]
+    execution = next(line for line in lines if line.startswith("Execution Time"))
+    return {"execution_ms": float(execution.split(":")[1].split()[0]), "plan": lines[:6]}
+
+
 # --- the run -------------------------------------------------------------------------------------------------
 
 
@@ -450,11 +508,21 @@ def main(argv: list[str] | None = None) -> dict:
         analyze()
         fill_s = time.perf_counter() - started
         filled_tables = table_rows()
-        report["feed"]["full"] = feed_measure(owner, labelers[:20], "full")
+        report["feed"]["full_first"] = feed_measure(owner, labelers[:20], "full")
         report["feed"]["full_tables"] = filled_tables
         report["feed"]["fill_seconds"] = round(fill_s, 1)
+        report["feed"]["median_ratio_full_vs_empty_first"] = round(
+            report["feed"]["full_first"]["median_ms"] / report["feed"]["empty"]["median_ms"], 3)
+        # Then, alternating, on this database and on an empty one of the same server.
+        subprocess.run([str(postgres.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(postgres.port),
+                        "-U", postgres.user, "crowdcanvas_empty"], check=True)
+        empty_env = {**env, "DATABASE_URL": postgres.url("crowdcanvas_empty")}
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=empty_env, check=True)
+        connection.close()
+        rounds = feed_rounds(env, {"empty": postgres.url("crowdcanvas_empty"), "full": postgres.url()}, 3)
+        report["feed"]["alternating"] = rounds
         report["feed"]["median_ratio_full_vs_empty"] = round(
-            report["feed"]["full"]["median_ms"] / report["feed"]["empty"]["median_ms"], 3)
+            rounds["full"]["median_ms"] / rounds["empty"]["median_ms"], 3)
         report["feed"]["targets"] = {"median_ratio_at_most": 1.2, "responses_at_least": args.fill_responses,
                                      "leases_at_least": args.fill_leases}
         print(json.dumps(report["feed"], indent=2), flush=True)
@@ -465,9 +533,14 @@ def main(argv: list[str] | None = None) -> dict:
         small_ms = has_work_ms(small, newcomer)
         open_ms = has_work_ms(Job.objects.select_related("definition").get(pk=open_job.pk), newcomer)
         closed_ms = has_work_ms(Job.objects.select_related("definition").get(pk=filler.pk), labelers[-1])
+        big_open = Job.objects.select_related("definition").get(pk=open_job.pk)
+        big_closed = Job.objects.select_related("definition").get(pk=filler.pk)
         report["labeler_home"] = {
             "has_work_for_ms": {"small_job_100": small_ms, f"open_job_{args.datapoints}": open_ms,
                                 f"closed_job_{args.datapoints}": closed_ms},
+            "open_slot_explain_analyze": {"small_job_100": open_slot_plan(small, newcomer),
+                                          f"open_job_{args.datapoints}": open_slot_plan(big_open, newcomer),
+                                          f"closed_job_{args.datapoints}": open_slot_plan(big_closed, newcomer)},
             "ratio_large_open_vs_small": round(open_ms / small_ms, 2),
             "ratio_large_closed_vs_small": round(closed_ms / small_ms, 2),
         }
