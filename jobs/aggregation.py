@@ -449,10 +449,11 @@ def _newman(n_items: int, winners: np.ndarray, losers: np.ndarray, weights: np.n
     strengths = np.ones(n_items)
     log_scores = np.zeros(n_items)
     for iteration in range(1, limit + 1):
-        inverse_sums = weights / (strengths[winners] + strengths[losers])
-        won = np.bincount(winners, inverse_sums * strengths[losers], minlength=n_items)
+        loser_strengths = strengths[losers]
+        inverse_sums = weights / (strengths[winners] + loser_strengths)
+        won = np.bincount(winners, inverse_sums * loser_strengths, minlength=n_items)
         lost = np.bincount(losers, inverse_sums, minlength=n_items)
-        new_log = np.log(won) - np.log(lost)
+        new_log = np.log(won / lost)
         new_log -= new_log.mean()
         change = float(np.abs(new_log - log_scores).max())
         log_scores, strengths = new_log, np.exp(new_log)
