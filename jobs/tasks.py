@@ -54,8 +54,9 @@ def _ranking_mark(job_id: int) -> str:
     return f"ranking-queued:{job_id}"
 
 
-# How long a "ranking queued" mark lives: a job's results read while its
-# ranking is behind send one task in this long at most.
+# How long a "ranking queued" mark lives (cleared when its task starts): a
+# job's results read while its ranking is behind send no second task while
+# one waits, and a lost task holds the next back this long at most.
 RANKING_MARK_SECONDS = 60
 
 
