@@ -76,12 +76,12 @@ def assets_from_items(*, owner: AbstractBaseUser, specs: Sequence[wire.ItemSpec]
             asset_ids.add(spec.value)
         else:
             wanted[_key(spec.kind, spec.value)] = (spec.kind, spec.value)
-    uploaded = {a.public_id: a for a in Asset.objects.filter(owner=owner, public_id__in=asset_ids)}
+    uploaded = {a.public_id: a for a in _owned_assets(owner=owner, field="public_id", values=list(asset_ids))}
     missing_ids = sorted(asset_ids - uploaded.keys())
     if missing_ids:
         raise ValidationError({where: [f"unknown asset id {missing_ids[0]!r}; upload the file first."]})
     if wanted:
-        by_key = {a.key: a for a in Asset.objects.filter(owner=owner, key__in=list(wanted))}
+        by_key = {a.key: a for a in _owned_assets(owner=owner, field="key", values=list(wanted))}
         new = [
             Asset(owner=owner, key=key, kind=kind, **({"url": value} if kind == "url" else {"text": value}))
             for key, (kind, value) in wanted.items()
@@ -89,11 +89,23 @@ def assets_from_items(*, owner: AbstractBaseUser, specs: Sequence[wire.ItemSpec]
         ]
         if new:
             Asset.objects.bulk_create(new, ignore_conflicts=True, batch_size=1000)
-            by_key = {a.key: a for a in Asset.objects.filter(owner=owner, key__in=list(wanted))}
+            by_key = {a.key: a for a in _owned_assets(owner=owner, field="key", values=list(wanted))}
     return [
         uploaded[spec.value] if spec.kind == "asset" else by_key[_key(spec.kind, spec.value)]
         for spec in specs
     ]
+
+
+# Values per ``IN`` lookup: PostgreSQL takes at most 65,535 parameters a
+# statement, and a definition may name 200,000 items.
+LOOKUP_CHUNK = 10_000
+
+
+def _owned_assets(*, owner: AbstractBaseUser, field: str, values: list[str]) -> list[Asset]:
+    """``owner``'s assets whose ``field`` is among ``values``, looked up
+    ``LOOKUP_CHUNK`` values at a time."""
+    return [asset for start in range(0, len(values), LOOKUP_CHUNK)
+            for asset in Asset.objects.filter(owner=owner, **{f"{field}__in": values[start:start + LOOKUP_CHUNK]})]
 
 
 def compare_pair_specs(pair: Any, where: str) -> tuple[wire.ItemSpec, wire.ItemSpec]:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ["bench.aggregation", "bench.load", "bench.seed_run", "bench.gold_timing"]
+BENCHMARKS = ["bench.aggregation", "bench.load", "bench.seed_run", "bench.gold_timing", "bench.scale"]
 
 
 def main() -> None:

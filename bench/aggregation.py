@@ -201,7 +201,7 @@ def ranking_benchmark(items: int, comparisons: int, seed: int = 11, repeats: int
         "ours_vs_evalica_time": round(ours_s / evalica_s, 3),
         "ours_max_abs_error_vs_mle": float(np.abs(ours.log_scores - mle).max()),
         "evalica_max_abs_error_vs_mle": float(np.abs(evalica_scores - mle).max()),
-        "targets": {"max_abs_error_at_most": 1e-4, "time_vs_evalica_at_most": 1.0},
+        "targets": {"max_abs_error_at_most": 1e-6, "time_vs_evalica_at_most": 1.0},
     }
 
 

@@ -20,6 +20,7 @@ class ErrorCode(StrEnum):
     TASK_EXPIRED = "task_expired"
     TASK_RELEASED = "task_released"
     RATE_LIMITED = "rate_limited"
+    DEFINITION_ASSIGNED = "definition_assigned"
 
 
 class DomainError(Exception):

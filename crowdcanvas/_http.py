@@ -1,5 +1,5 @@
-"""The HTTP session: token auth, JSON, error mapping, retries of reads,
-and uploads of local files (each file once per client)."""
+"""The HTTP session: token auth, JSON, error mapping, retries of reads
+and of idempotent writes, and uploads of local files (each file once per client)."""
 
 from __future__ import annotations
 
@@ -79,8 +79,10 @@ class Http:
     def close(self) -> None:
         self._client.close()
 
-    def _send(self, method: str, path: str, **kwargs) -> httpx.Response:
-        attempts = _GET_ATTEMPTS if method == "GET" else 1
+    def _send(self, method: str, path: str, *, idempotent: bool = False, **kwargs) -> httpx.Response:
+        """One request; a read, or a write the server makes idempotent
+        (``idempotent``), is sent again after a dropped connection or a 502-504."""
+        attempts = _GET_ATTEMPTS if method == "GET" or idempotent else 1
         for attempt in range(1, attempts + 1):
             try:
                 response = self._client.request(method, path, **kwargs)
@@ -95,8 +97,8 @@ class Http:
             return response
         raise AssertionError("unreachable")
 
-    def request(self, method: str, path: str, **kwargs) -> Any:
-        response = self._send(method, path, **kwargs)
+    def request(self, method: str, path: str, *, idempotent: bool = False, **kwargs) -> Any:
+        response = self._send(method, path, idempotent=idempotent, **kwargs)
         try:
             body: Any = response.json()
         except ValueError:
@@ -141,8 +143,11 @@ class Http:
                 raise ConnectionFailed(f"cannot reach the CrowdCanvas server at {self.base_url}: {exc}") from exc
         raise AssertionError("unreachable")
 
-    def post(self, path: str, json: Any = None) -> Any:
-        return self.request("POST", path, json=json)
+    def post(self, path: str, json: Any = None, *, idempotent: bool = False) -> Any:
+        """POST ``json``; ``idempotent``: the server takes the same request
+        twice as once (a client key, a batch's positions), so it is sent
+        again when its reply is lost."""
+        return self.request("POST", path, json=json, idempotent=idempotent)
 
     # --- uploads ---------------------------------------------------------------------------
 

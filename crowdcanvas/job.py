@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import uuid
 import webbrowser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -32,6 +33,9 @@ logger = logging.getLogger("crowdcanvas")
 
 DEFAULT_POLL_INTERVAL = 2.0
 DEFAULT_STALL_TIMEOUT = 300.0
+# Datapoints per request when creating a definition: a few hundred kilobytes
+# of URLs, well under the server's request size limit.
+BATCH_SIZE = 5000
 
 
 def _browser_available() -> bool:
@@ -406,12 +410,38 @@ class JobManager:
             "datapoints": values,
         }
 
-    def _create(self, body: dict[str, Any]) -> JobDefinition:
-        return JobDefinition(self._http, self._http.post("job-definitions/", json=body))
+    def _create(self, body: dict[str, Any], *, batch_size: int, progress: bool) -> JobDefinition:
+        """Create the definition: its first ``batch_size`` datapoints with it,
+        the rest in batches after it, each request sent again if its reply is
+        lost (the definition by a client key, each batch by its positions:
+        the server stores neither twice). A progress bar when there is more
+        than one batch and ``progress``."""
+        batch_size = check_int(batch_size, "batch_size", low=1, high=_limits.MAX_DATAPOINTS)
+        datapoints, contexts = body["datapoints"], body.get("contexts")
+        first = {**body, "datapoints": datapoints[:batch_size], "client_key": uuid.uuid4().hex}
+        if contexts is not None:
+            first["contexts"] = contexts[:batch_size]
+        batched = len(datapoints) > batch_size
+        from tqdm.auto import tqdm
+
+        with tqdm(total=len(datapoints), desc=body["name"][:40], unit="datapoint",
+                  disable=not (progress and batched)) as bar:
+            data = self._http.post("job-definitions/", json=first, idempotent=True)
+            bar.update(min(batch_size, len(datapoints)))
+            for start in range(batch_size, len(datapoints), batch_size):
+                batch: dict[str, Any] = {"start": start, "datapoints": datapoints[start:start + batch_size]}
+                if contexts is not None:
+                    batch["contexts"] = contexts[start:start + batch_size]
+                self._http.post(f"job-definitions/{path_id(data['id'])}/datapoints/", json=batch, idempotent=True)
+                bar.update(len(batch["datapoints"]))
+        if batched:
+            data = self._http.get(f"job-definitions/{path_id(data['id'])}/")
+        return JobDefinition(self._http, data)
 
     def create_draw_job_definition(self, name: str, instruction: str, datapoints: list,
                                    responses_per_datapoint: int = 10, contexts: list | None = None,
-                                   draw_aggregation: str | None = None) -> JobDefinition:
+                                   draw_aggregation: str | None = None, batch_size: int = BATCH_SIZE,
+                                   progress: bool = True) -> JobDefinition:
         """Create a draw job definition: labelers paint over the regions of
         each image that match the instruction.
 
@@ -424,6 +454,9 @@ class JobManager:
             draw_aggregation: ``"majority"`` (default: cells inked by at least half
                 of the responses' weight) or ``"em"`` (expectation-maximization
                 over the responses' masks).
+            batch_size: datapoints sent per request; more are sent in batches,
+                each sent again if its reply is lost (never stored twice).
+            progress: show a progress bar while batches are sent.
 
         Returns:
             The new :class:`JobDefinition`; ``preview()`` it, then
@@ -439,11 +472,12 @@ class JobManager:
         body["datapoints"] = [self._http.wire_item(item) for item in items]
         if draw_aggregation is not None:
             body["draw_aggregation"] = draw_aggregation
-        return self._create({"kind": "draw", **body})
+        return self._create({"kind": "draw", **body}, batch_size=batch_size, progress=progress)
 
     def create_compare_job_definition(self, name: str, instruction: str, datapoints: list,
                                       responses_per_datapoint: int = 10, contexts: list | None = None,
-                                      confidence_threshold: float | None = None) -> JobDefinition:
+                                      confidence_threshold: float | None = None, batch_size: int = BATCH_SIZE,
+                                      progress: bool = True) -> JobDefinition:
         """Create a compare job definition: labelers pick the better of two
         items for the instruction.
 
@@ -462,6 +496,9 @@ class JobManager:
                 its leader is this certain, in (0, 1). Only votes of labelers
                 with graded answers (custom and curated audiences) count toward
                 it; in the global audience every pair takes all its votes.
+            batch_size: pairs sent per request; more are sent in batches,
+                each sent again if its reply is lost (never stored twice).
+            progress: show a progress bar while batches are sent.
 
         Returns:
             The new :class:`JobDefinition`.
@@ -475,7 +512,7 @@ class JobManager:
                                                        low_open=True, high_open=True)
         pairs = [plan_pair(value, f"datapoints[{index}]") for index, value in enumerate(body["datapoints"])]
         body["datapoints"] = [[self._http.wire_item(first), self._http.wire_item(second)] for first, second in pairs]
-        return self._create({"kind": "compare", **body})
+        return self._create({"kind": "compare", **body}, batch_size=batch_size, progress=progress)
 
     def get_job_definition_by_id(self, job_definition_id: str) -> JobDefinition:
         """Your job definition with this id (``NotFoundError`` otherwise)."""

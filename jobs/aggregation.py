@@ -30,7 +30,7 @@ Compare
     ``None`` on a tie or without votes; the leader's posterior confidence
     (see ``leader_confidence``: only votes of labelers with graded answers
     move it); a Bradley-Terry ranking over every item of a job
-    (``bradley_terry``).
+    (``bradley_terry_pairs``, from distinct pairs and their counts).
 """
 
 from __future__ import annotations
@@ -41,9 +41,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import evalica
 import numpy as np
-import pandas as pd
 from PIL import Image
 from scipy import ndimage
 from scipy.sparse import coo_matrix
@@ -387,40 +385,78 @@ def _mle_exists(n_items: int, winners: np.ndarray, losers: np.ndarray) -> bool:
     return count == 1
 
 
-def bradley_terry(n_items: int, winners: np.ndarray, losers: np.ndarray, *, tolerance: float = 1e-9,
+def pair_counts(n_items: int, winners: np.ndarray, losers: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (winner, loser) pairs of the comparisons and how often
+    each occurred, as three arrays: what ``bradley_terry_pairs`` takes."""
+    keys = np.asarray(winners, dtype=np.int64) * n_items + np.asarray(losers, dtype=np.int64)
+    if n_items * n_items <= len(keys):  # few items, many comparisons: a count per possible pair is no larger
+        all_counts = np.bincount(keys, minlength=n_items * n_items)
+        pairs = np.flatnonzero(all_counts)
+        counts = all_counts[pairs]
+    else:
+        pairs, counts = np.unique(keys, return_counts=True)
+    return pairs // n_items, pairs % n_items, counts.astype(np.float64)
+
+
+def bradley_terry(n_items: int, winners: np.ndarray, losers: np.ndarray, *, tolerance: float = 1e-10,
                   limit: int = 10_000) -> Ranking:
     """Bradley-Terry log-strengths of ``n_items`` items (centered) from
-    comparisons given as integer arrays of winner and loser indices.
+    comparisons given as integer arrays of winner and loser indices: those
+    of ``bradley_terry_pairs`` over their distinct pairs (``pair_counts``)."""
+    if len(winners) == 0:
+        return Ranking(np.zeros(n_items), False, 0)
+    return bradley_terry_pairs(n_items, *pair_counts(n_items, winners, losers), tolerance=tolerance, limit=limit)
 
-    The maximum-likelihood estimate, computed by evalica (Newman's iteration)
-    to ``tolerance``. Repeated (winner, loser) pairs are passed once with
-    their count as weight: the same likelihood, a fraction of the input.
-    When the comparisons do not determine a finite estimate (an item that
-    never won or never lost, or groups never compared with each other), every
-    item also gets one virtual win and one virtual loss against a reference
-    item (Newman 2023), which keeps all scores finite and ranks unbeaten items
-    first.
+
+def bradley_terry_pairs(n_items: int, winners: np.ndarray, losers: np.ndarray, weights: np.ndarray, *,
+                        tolerance: float = 1e-10, limit: int = 10_000) -> Ranking:
+    """Bradley-Terry log-strengths of ``n_items`` items (centered) from
+    distinct (winner, loser) pairs, each with how often it occurred.
+
+    The maximum-likelihood estimate, by Newman's iteration (Newman 2023,
+    "Efficient computation of rankings from pairwise comparisons") over the
+    pairs: memory and time per iteration linear in items plus distinct
+    pairs, never items squared. It stops once no log-strength moved more
+    than ``tolerance`` in an iteration. When the comparisons do not
+    determine a finite estimate (an item that never won or never lost, or
+    groups never compared with each other), every item also gets one
+    virtual win and one virtual loss against a reference item, which keeps
+    all scores finite and ranks unbeaten items first.
     """
     winners = np.asarray(winners, dtype=np.int64)
     losers = np.asarray(losers, dtype=np.int64)
+    weights = np.asarray(weights, dtype=np.float64)
     if n_items == 0:
         return Ranking(np.zeros(0), False, 0)
     if len(winners) == 0:
         return Ranking(np.zeros(n_items), False, 0)
-    counts = np.bincount(winners * n_items + losers, minlength=n_items * n_items)
-    pairs = np.flatnonzero(counts)
-    pair_winners, pair_losers, weights = pairs // n_items, pairs % n_items, counts[pairs].astype(np.float64)
-    regularized = not _mle_exists(n_items, pair_winners, pair_losers)
+    regularized = not _mle_exists(n_items, winners, losers)
     if regularized:
         reference, items = n_items, np.arange(n_items, dtype=np.int64)
-        pair_winners = np.concatenate([pair_winners, items, np.full(n_items, reference)])
-        pair_losers = np.concatenate([pair_losers, np.full(n_items, reference), items])
+        winners = np.concatenate([winners, items, np.full(n_items, reference)])
+        losers = np.concatenate([losers, np.full(n_items, reference), items])
         weights = np.concatenate([weights, np.ones(2 * n_items)])
-    total = n_items + int(regularized)
-    result = evalica.bradley_terry(
-        pair_winners, pair_losers, [evalica.Winner.X] * len(pair_winners), index=pd.RangeIndex(total),
-        weights=weights, tolerance=tolerance, limit=limit,
-    )
-    scores = result.scores.reindex(pd.RangeIndex(total)).to_numpy(dtype=np.float64)
-    log_scores = np.log(scores[:n_items])
-    return Ranking(log_scores - log_scores.mean(), regularized, int(result.iterations))
+    log_scores, iterations = _newman(n_items + int(regularized), winners, losers, weights, tolerance, limit)
+    log_scores = log_scores[:n_items]
+    return Ranking(log_scores - log_scores.mean(), regularized, iterations)
+
+
+def _newman(n_items: int, winners: np.ndarray, losers: np.ndarray, weights: np.ndarray, tolerance: float,
+            limit: int) -> tuple[np.ndarray, int]:
+    """Log-strengths by Newman's iteration: each item's strength becomes
+    ``sum_j w_ij p_j / (p_i + p_j)`` over ``sum_j w_ji / (p_i + p_j)``, with
+    every item having won and lost at least once (``_mle_exists``)."""
+    strengths = np.ones(n_items)
+    log_scores = np.zeros(n_items)
+    for iteration in range(1, limit + 1):
+        loser_strengths = strengths[losers]
+        inverse_sums = weights / (strengths[winners] + loser_strengths)
+        won = np.bincount(winners, inverse_sums * loser_strengths, minlength=n_items)
+        lost = np.bincount(losers, inverse_sums, minlength=n_items)
+        new_log = np.log(won / lost)
+        new_log -= new_log.mean()
+        change = float(np.abs(new_log - log_scores).max())
+        log_scores, strengths = new_log, np.exp(new_log)
+        if change < tolerance:
+            return log_scores, iteration
+    return log_scores, limit

@@ -8,7 +8,7 @@ Another requester's object is a 404.
 
 from __future__ import annotations
 
-import json
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpResponse
 from django.utils.cache import patch_cache_control
-from django.utils.http import content_disposition_header, parse_etags, quote_etag
+from django.utils.http import parse_etags, quote_etag
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import parsers, status
@@ -40,9 +40,11 @@ from core.api_common import (
 from core.parsers import JSONParser, json_loads
 from core.validation import field
 
-from . import aggregation, exports, result_updates, selectors, services
-from .models import JobDefinition
+from . import aggregation, exports, result_updates, selectors, services, streaming, tasks
+from .models import Job, JobDefinition
 from .serializers import (
+    DatapointBatchResultSerializer,
+    DatapointBatchSerializer,
     AssetSerializer,
     AssetUploadSerializer,
     CocoDatasetSerializer,
@@ -223,6 +225,28 @@ class JobDefinitionDetailApi(RequesterApiView):
         return Response(JobDefinitionSerializer(definition, context={"request": request}).data)
 
 
+class JobDefinitionDatapointsApi(RequesterApiView):
+    @extend_schema(
+        operation_id="job_definitions_add_datapoints",
+        tags=["job definitions"],
+        summary="Add a batch of datapoints to a definition",
+        description=(
+            "For a definition too large for one request: create it with the first batch (with a `client_key`), "
+            "then send the rest in order, each with `start` = the datapoints so far. A batch sent again (its "
+            "reply lost) adds nothing if it is the same as the first time (a 400 if it differs). A definition "
+            "assigned to a job takes no more datapoints (409)."
+        ),
+        request=DatapointBatchSerializer,
+        responses={200: DatapointBatchResultSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request, definition_id: str):
+        definition = selectors.job_definition_get(user=request.user, public_id=definition_id)
+        data = validated(DatapointBatchSerializer, request.data)
+        added = services.job_definition_add_datapoints(owner=request.user, definition=definition, **data)
+        count = selectors.job_definition_get(user=request.user, public_id=definition_id).datapoint_count
+        return Response({"added": added, "datapoint_count": count})
+
+
 # --- views: jobs ---------------------------------------------------------------------------------------------
 
 
@@ -331,13 +355,6 @@ class FixedJsonNegotiation(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-def _attachment(content: bytes | str, *, content_type: str, filename: str) -> HttpResponse:
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
-    patch_cache_control(response, private=True, no_cache=True)
-    return response
-
-
 class JobResultsApi(RequesterApiView):
     @extend_schema(
         operation_id="jobs_results",
@@ -358,9 +375,23 @@ class JobResultsApi(RequesterApiView):
     def get(self, request, job_id: str):
         query = validated(ResultsQuerySerializer, request.query_params)
         job = selectors.job_get(user=request.user, public_id=job_id)
-        result_updates.job_summary_refresh(job=job)
-        return Response(selectors.job_results(job=job, page=query.get("page"), page_size=query.get("page_size"),
-                                              absolute_url=request.build_absolute_uri))
+        if query.get("page") is None and query.get("page_size") is None:
+            summary = _results_summary(job)
+            return streaming.streaming_json(selectors.job_results_text(
+                job=job, summary=summary, absolute_url=request.build_absolute_uri))
+        document = selectors.job_results(job=job, page=query.get("page"), page_size=query.get("page_size"),
+                                         absolute_url=request.build_absolute_uri)
+        if selectors.ranking_behind(document["summary"]):
+            tasks.publish_ranking(job.pk)
+        return Response(document)
+
+
+def _results_summary(job: Job) -> dict:
+    """The results summary; a ranking behind its responses is sent to a worker."""
+    summary = selectors.job_results_summary(job=job)
+    if selectors.ranking_behind(summary):
+        tasks.publish_ranking(job.pk)
+    return summary
 
 
 class JobDatapointHeatmapApi(RequesterApiView):
@@ -439,13 +470,17 @@ class JobResultsDownloadApi(RequesterApiView):
             raise ValidationError({"format": ["csv is for compare jobs; download draw results as json or coco."]})
         if export == ExportFormat.COCO and kind != TaskKind.DRAW:
             raise ValidationError({"format": ["coco is for draw jobs; download compare results as json or csv."]})
-        result_updates.job_summary_refresh(job=job)
-        document = selectors.job_results(job=job, absolute_url=request.build_absolute_uri)
         if export == ExportFormat.CSV:
-            return _attachment(exports.compare_csv(document), content_type="text/csv; charset=utf-8",
-                               filename=f"{job.public_id}-results.csv")
+            return streaming.streaming_attachment(
+                exports.compare_csv_lines(selectors.job_result_entries(job=job, with_responses=False)),
+                content_type="text/csv; charset=utf-8", filename=f"{job.public_id}-results.csv")
         if export == ExportFormat.COCO:
-            return _attachment(json.dumps(exports.draw_coco(document)), content_type="application/json",
-                               filename=f"{job.public_id}-coco.json")
-        return _attachment(json.dumps(document, ensure_ascii=False), content_type="application/json",
-                           filename=f"{job.public_id}-results.json")
+            entries = partial(selectors.job_result_entries, job=job, absolute_url=request.build_absolute_uri,
+                              with_responses=False)
+            return streaming.streaming_attachment(
+                exports.draw_coco_text(selectors.results_info(job=job), entries),
+                content_type="application/json", filename=f"{job.public_id}-coco.json")
+        summary = _results_summary(job)
+        return streaming.streaming_attachment(
+            selectors.job_results_text(job=job, summary=summary, absolute_url=request.build_absolute_uri),
+            content_type="application/json", filename=f"{job.public_id}-results.json")

@@ -1,16 +1,17 @@
 """Result exports built from the results document (``selectors.job_results``):
 CSV for compare jobs, a COCO dataset for draw jobs. Pure functions of the
-document, so every export says what the results API says."""
+document, so every export says what the results API says; each also comes
+as text written entry by entry (``compare_csv_lines``, ``draw_coco_text``)
+from the entries as ``selectors.job_result_entries`` reads them."""
 
 from __future__ import annotations
 
-import csv
-import io
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
-from . import aggregation
+from . import aggregation, streaming
 
 CSV_COLUMNS = (
     "position", "item_a", "item_b", "context", "votes_a", "votes_b", "ratio_a", "ratio_b",
@@ -36,22 +37,26 @@ def _per_item(mapping: dict | None, item: str) -> Any:
 def compare_csv(document: dict) -> str:
     """One row per datapoint (``CSV_COLUMNS``); aggregates a datapoint does not
     have yet are empty cells."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for entry in document["results"]:
-        item_a, item_b = entry["items"]
-        row = (
-            entry["position"], item_a, item_b, entry["context"],
-            _per_item(entry["aggregatedResults"], item_a), _per_item(entry["aggregatedResults"], item_b),
-            _per_item(entry["aggregatedResultsRatios"], item_a), _per_item(entry["aggregatedResultsRatios"], item_b),
-            _per_item(entry["summedUserScores"], item_a), _per_item(entry["summedUserScores"], item_b),
-            entry["winner"] or "", entry["weightedWinner"] or "",
-            "" if entry["confidence"] is None else entry["confidence"],
-            entry["responses"], "true" if entry["stoppedEarly"] else "false",
-        )
-        writer.writerow([csv_safe(value) for value in row])
-    return buffer.getvalue()
+    return "".join(compare_csv_lines(document["results"]))
+
+
+def compare_csv_lines(entries: Iterable[dict]) -> Iterator[str]:
+    """``compare_csv`` line by line, from the results entries as they come."""
+    return streaming.csv_lines(CSV_COLUMNS, (_csv_row(entry) for entry in entries))
+
+
+def _csv_row(entry: dict) -> list:
+    item_a, item_b = entry["items"]
+    row = (
+        entry["position"], item_a, item_b, entry["context"],
+        _per_item(entry["aggregatedResults"], item_a), _per_item(entry["aggregatedResults"], item_b),
+        _per_item(entry["aggregatedResultsRatios"], item_a), _per_item(entry["aggregatedResultsRatios"], item_b),
+        _per_item(entry["summedUserScores"], item_a), _per_item(entry["summedUserScores"], item_b),
+        entry["winner"] or "", entry["weightedWinner"] or "",
+        "" if entry["confidence"] is None else entry["confidence"],
+        entry["responses"], "true" if entry["stoppedEarly"] else "false",
+    )
+    return [csv_safe(value) for value in row]
 
 
 def _mask_bbox(mask: np.ndarray) -> list[int]:
@@ -71,39 +76,65 @@ def draw_coco(document: dict) -> dict:
     (``iscrowd`` 1) with its pixel ``bbox`` and ``area``, and each consensus
     box as a bbox-only annotation (``iscrowd`` 0).
     """
-    info = document["info"]
-    images, annotations = [], []
-    for entry in document["results"]:
-        image_id = entry["position"] + 1
-        rows, cols = entry["gridSize"]
-        width, height = entry["imageSize"] or (cols, rows)
-        images.append({"id": image_id, "file_name": entry["item"], "width": width, "height": height})
-        if entry["consensusMask"] is not None:
-            mask = aggregation.rle_decode(entry["consensusMask"])
-            if mask.shape != (height, width):
-                mask = aggregation.resize_mask(mask, width, height)
-            if mask.any():
-                annotations.append({
-                    "id": len(annotations) + 1, "image_id": image_id, "category_id": COCO_CATEGORY_ID,
-                    "segmentation": aggregation.rle_encode(mask), "area": int(mask.sum()),
-                    "bbox": _mask_bbox(mask), "iscrowd": 1,
-                })
-        for box in entry["consensusBoxes"] or []:
-            x, y = box["x_min"] * width, box["y_min"] * height
-            w, h = (box["x_max"] - box["x_min"]) * width, (box["y_max"] - box["y_min"]) * height
-            annotations.append({
-                "id": len(annotations) + 1, "image_id": image_id, "category_id": COCO_CATEGORY_ID,
-                "bbox": [round(x, 3), round(y, 3), round(w, 3), round(h, 3)], "area": round(w * h, 3),
-                "iscrowd": 0,
-            })
-    return {
-        "info": {
+    entries = document["results"]
+    return dict((key, list(value) if isinstance(value, Iterator) else value)
+                for key, value in _coco_fields(document["info"], lambda: iter(entries)))
+
+
+def draw_coco_text(info: dict, entries: Callable[[], Iterator[dict]]) -> Iterator[str]:
+    """``draw_coco`` as JSON text, written as the entries come: images in
+    one pass over ``entries()``, annotations in a second."""
+    return streaming.json_object(_coco_fields(info, entries))
+
+
+def _coco_fields(info: dict, entries: Callable[[], Iterator[dict]]) -> list[tuple[str, Any]]:
+    return [
+        ("info", {
             "description": f"{info['name']}: consensus of CrowdCanvas job {info['jobId']}",
             "version": info["aggregatorVersion"],
             "date_created": info["completed"] or info["created"],
-        },
-        "licenses": [],
-        "images": images,
-        "categories": [{"id": COCO_CATEGORY_ID, "name": info["instruction"], "supercategory": ""}],
-        "annotations": annotations,
-    }
+        }),
+        ("licenses", []),
+        ("images", (_coco_image(entry) for entry in entries())),
+        ("categories", [{"id": COCO_CATEGORY_ID, "name": info["instruction"], "supercategory": ""}]),
+        ("annotations", _coco_annotations(entries())),
+    ]
+
+
+def _image_size(entry: dict) -> tuple[int, int]:
+    rows, cols = entry["gridSize"]
+    width, height = entry["imageSize"] or (cols, rows)
+    return width, height
+
+
+def _coco_image(entry: dict) -> dict:
+    width, height = _image_size(entry)
+    return {"id": entry["position"] + 1, "file_name": entry["item"], "width": width, "height": height}
+
+
+def _coco_annotations(entries: Iterator[dict]) -> Iterator[dict]:
+    """Every datapoint's annotations in turn, numbered from 1."""
+    next_id = 1
+    for entry in entries:
+        for annotation in _entry_annotations(entry):
+            yield {"id": next_id, **annotation}
+            next_id += 1
+
+
+def _entry_annotations(entry: dict) -> Iterator[dict]:
+    image_id = entry["position"] + 1
+    width, height = _image_size(entry)
+    if entry["consensusMask"] is not None:
+        mask = aggregation.rle_decode(entry["consensusMask"])
+        if mask.shape != (height, width):
+            mask = aggregation.resize_mask(mask, width, height)
+        if mask.any():
+            yield {"image_id": image_id, "category_id": COCO_CATEGORY_ID,
+                   "segmentation": aggregation.rle_encode(mask), "area": int(mask.sum()),
+                   "bbox": _mask_bbox(mask), "iscrowd": 1}
+    for box in entry["consensusBoxes"] or []:
+        x, y = box["x_min"] * width, box["y_min"] * height
+        w, h = (box["x_max"] - box["x_min"]) * width, (box["y_max"] - box["y_min"]) * height
+        yield {"image_id": image_id, "category_id": COCO_CATEGORY_ID,
+               "bbox": [round(x, 3), round(y, 3), round(w, 3), round(h, 3)], "area": round(w * h, 3),
+               "iscrowd": 0}

@@ -6,7 +6,13 @@ from __future__ import annotations
 from django.db import connection
 
 from . import rows
-from .models import DatapointResult, Job, JobDatapoint
+from .models import DatapointResult, Job, JobDatapoint, JobDefinition
+
+
+def job_definition_lock(*, pk: int) -> JobDefinition:
+    """Lock a job definition's row: datapoints are added to it, and jobs
+    made of it, one at a time."""
+    return JobDefinition.objects.select_for_update(of=("self",)).get(pk=pk)
 
 
 RESULT_FIELDS = ("id", "response_count", "data", "state", "aggregator_version", "updated_at")

@@ -42,11 +42,17 @@ class JobDefinition(models.Model):
     draw_aggregation = models.CharField(
         max_length=10, choices=DrawAggregation.choices, default=DrawAggregation.MAJORITY
     )
+    client_key = models.CharField(
+        max_length=64, blank=True, default="",
+        help_text="the requester's key for the request that made it: the same request sent again finds it",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
+            models.UniqueConstraint(fields=["owner", "client_key"], condition=~Q(client_key=""),
+                                    name="definition_client_key_unique"),
             models.CheckConstraint(
                 name="definition_responses_at_least_one",
                 condition=Q(responses_per_datapoint__gte=1) & Q(responses_per_datapoint__lte=1000),

@@ -16,14 +16,14 @@ from typing import NamedTuple
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from core import events
 
 
 from . import aggregation, content_cache, locks, rows
-from assets.models import TaskKind
+from assets.models import Asset, TaskKind
 from .models import Datapoint, DatapointResult, Job, JobDatapoint, JobDefinition, Response
 from assets.raster import grid_shape, rasterize_lines
 
@@ -45,10 +45,15 @@ def draw_grid(datapoint: Datapoint) -> tuple[int, int]:
     return grid_shape(datapoint.asset.width, datapoint.asset.height, settings.RASTER_LONG_SIDE)
 
 
-def _draw_data(state: aggregation.DrawState, algorithm: str) -> dict:
-    if algorithm == JobDefinition.DrawAggregation.EM:
+def _draw_data(state: aggregation.DrawState, algorithm: str, *, closed: bool) -> dict:
+    """The draw result. EM, which iterates over every mask, runs once, when
+    the datapoint closes (all its responses in); until then the weighted
+    vote, whose cost per response does not grow with those already in,
+    stands in, and ``algorithm`` says which made the consensus."""
+    if algorithm == JobDefinition.DrawAggregation.EM and closed:
         consensus = aggregation.em_consensus(state.mask_stack())
     else:
+        algorithm = JobDefinition.DrawAggregation.MAJORITY
         consensus = aggregation.consensus_mask(state)
     score = aggregation.agreement(state, consensus)
     return {
@@ -101,7 +106,7 @@ def datapoint_aggregate(*, job_datapoint_id: int) -> DatapointResult | None:
                     state = aggregation.DrawState.from_masks(
                         masks, [aggregation.weight_units(r.user_score) for r in responses])
                 result.state = state.dump()
-                result.data = _draw_data(state, definition.draw_aggregation)
+                result.data = _draw_data(state, definition.draw_aggregation, closed=slot.closed)
             else:
                 result.data = _compare_data(datapoint, responses)
             result.response_count = len(responses)
@@ -136,40 +141,45 @@ def _slot(job_datapoint_id: int) -> JobDatapoint | None:
 
 def job_summary(job: Job) -> dict:
     """Job-wide results: for compare jobs, the Bradley-Terry ranking of every
-    item over all pairs."""
+    item over all pairs.
+
+    Votes are read counted per datapoint and choice (at most two rows a
+    datapoint) and ranked from their distinct pairs
+    (``aggregation.bradley_terry_pairs``): memory linear in items plus
+    datapoints, whatever the number of responses."""
     if job.definition.kind != TaskKind.COMPARE:
         return {}
-    datapoints = {
-        d.pk: d for d in Datapoint.objects.filter(definition_id=job.definition_id).select_related("asset", "asset_b")
-    }
-    slots = dict(JobDatapoint.objects.filter(job=job).values_list("pk", "datapoint_id"))
-    index: dict[int, int] = {}
-    names: list[str] = []
-    for datapoint in sorted(datapoints.values(), key=lambda d: d.position):
-        for asset in datapoint.assets:
-            if asset.pk not in index:
-                index[asset.pk] = len(names)
-                names.append(asset.value)
-    winners, losers = [], []
-    wins = np.zeros(len(names), dtype=np.int64)
-    games = np.zeros(len(names), dtype=np.int64)
-    for slot_id, choice in Response.objects.filter(job=job).values_list("job_datapoint_id", "payload__choice"):
-        datapoint = datapoints[slots[slot_id]]
-        first, second = datapoint.asset, datapoint.asset_b
-        won, lost = (first, second) if choice == first.labeler_value else (second, first)
-        winners.append(index[won.pk])
-        losers.append(index[lost.pk])
+    index: dict[int, int] = {}  # asset pk -> item index
+    items_of: dict[int, tuple[int, int]] = {}  # datapoint pk -> its two item indices
+    pairs = Datapoint.objects.filter(definition_id=job.definition_id).order_by("position")
+    for datapoint_id, first, second in pairs.values_list("id", "asset_id", "asset_b_id").iterator(chunk_size=5000):
+        items_of[datapoint_id] = (index.setdefault(first, len(index)), index.setdefault(second, len(index)))
+    names, shown = [""] * len(index), [""] * len(index)
+    for column in ("asset_id", "asset_b_id"):
+        used = Datapoint.objects.filter(definition_id=job.definition_id).values(column)
+        for asset in Asset.objects.filter(pk__in=used).iterator(chunk_size=2000):
+            names[index[asset.pk]], shown[index[asset.pk]] = asset.value, asset.labeler_value
+    votes = (Response.objects.filter(job=job).order_by().values_list("job_datapoint__datapoint_id", "payload__choice")
+             .annotate(n=Count("id")))
+    winners, losers, counts = [], [], []
+    for datapoint_id, choice, n in votes.iterator(chunk_size=5000):
+        first, second = items_of[datapoint_id]
+        won, lost = (first, second) if choice == shown[first] else (second, first)
+        winners.append(won)
+        losers.append(lost)
+        counts.append(n)
     winners_arr, losers_arr = np.asarray(winners, dtype=np.int64), np.asarray(losers, dtype=np.int64)
-    np.add.at(wins, winners_arr, 1)
-    np.add.at(games, winners_arr, 1)
-    np.add.at(games, losers_arr, 1)
-    ranking = aggregation.bradley_terry(len(names), winners_arr, losers_arr)
+    counts_arr = np.asarray(counts, dtype=np.float64)
+    wins = np.bincount(winners_arr, counts_arr, minlength=len(names))
+    games = wins + np.bincount(losers_arr, counts_arr, minlength=len(names))
+    ranking = aggregation.bradley_terry_pairs(len(names), *_merged_pairs(len(names), winners_arr, losers_arr,
+                                                                         counts_arr))
     order = sorted(range(len(names)), key=lambda i: (-ranking.log_scores[i], names[i]))
     return {
         "ranking": {
             "method": "bradley-terry",
             "regularized": ranking.regularized,
-            "comparisons": len(winners),
+            "comparisons": int(counts_arr.sum()),
             "items": [
                 {"rank": rank, "item": names[i], "score": round(float(ranking.log_scores[i]), 8),
                  "wins": int(wins[i]), "comparisons": int(games[i])}
@@ -179,15 +189,31 @@ def job_summary(job: Job) -> dict:
     }
 
 
+def _merged_pairs(n_items: int, winners: np.ndarray, losers: np.ndarray,
+                  counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (winner, loser) pairs and their summed counts (two
+    datapoints may compare the same items)."""
+    pairs, inverse = np.unique(winners * n_items + losers, return_inverse=True)
+    return pairs // max(n_items, 1), pairs % max(n_items, 1), np.bincount(inverse, counts, minlength=len(pairs))
+
+
 def job_summary_refresh(*, job: Job) -> dict:
-    """The job's summary, recomputed when responses arrived since it was made."""
+    """The job's summary, recomputed when responses arrived since it was
+    made (run by a worker: ``jobs.tasks.rank_job`` and the job's completion)."""
     count = Response.objects.filter(job=job).count()
     if job.summary_response_count == count and (job.summary or job.definition.kind != TaskKind.COMPARE):
         return job.summary
     summary = job_summary(job)
     Job.objects.filter(pk=job.pk).update(summary=summary, summary_response_count=count)
     job.summary, job.summary_response_count = summary, count
+    logger.info("ranked", extra={"job": job.public_id, "responses": count})
     return summary
+
+
+def job_summary_refresh_by_id(*, job_id: int) -> dict | None:
+    """``job_summary_refresh`` of the job ``job_id`` (``None``: no such job)."""
+    job = Job.objects.select_related("definition").filter(pk=job_id).first()
+    return None if job is None else job_summary_refresh(job=job)
 
 
 def job_finalize_if_done(*, job_id: int) -> bool:

@@ -4,7 +4,7 @@ and anything else does not exist for them (``DoesNotExist``, a 404)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -32,6 +32,7 @@ from core.pseudonyms import labeler_anonymous_id
 
 from assets.models import TaskKind
 
+from . import streaming
 from .models import Datapoint, DatapointResult, Job, JobDatapoint, JobDefinition, Response
 from .result_updates import AGGREGATOR_VERSION, draw_grid, item_names
 
@@ -190,6 +191,11 @@ def _current_result(slot: JobDatapoint) -> DatapointResult | None:
     return result
 
 
+def results_info(*, job: Job) -> dict[str, Any]:
+    """The ``info`` of the job's results document."""
+    return _results_info(job)
+
+
 def _results_info(job: Job) -> dict[str, Any]:
     definition = job.definition
     info = {
@@ -296,8 +302,32 @@ def _results_summary(job: Job) -> dict[str, Any]:
         mean = totals["mean_agreement"]
         summary["meanAgreement"] = None if mean is None else round(float(mean), 6)
     else:
-        summary["ranking"] = (job.summary or {}).get("ranking")
+        summary["ranking"] = _stored_ranking(job, responses=totals["responses"])
     return summary
+
+
+def _stored_ranking(job: Job, *, responses: int) -> dict[str, Any]:
+    """The compare job's ranking as a worker last stored it, never computed
+    here: ``state`` is ``ready`` when it includes every response, else
+    ``computing`` (the ranking of the responses it includes, or no items
+    before the first)."""
+    ranking = (job.summary or {}).get("ranking") or {
+        "method": "bradley-terry", "regularized": False, "comparisons": 0, "items": []}
+    ready = bool(job.summary) and job.summary_response_count == responses
+    return {**ranking, "state": RANKING_READY if ready else RANKING_COMPUTING}
+
+
+RANKING_READY, RANKING_COMPUTING = "ready", "computing"
+
+
+def ranking_behind(summary: dict[str, Any]) -> bool:
+    """Whether the results summary's ranking waits for a worker."""
+    return (summary.get("ranking") or {}).get("state") == RANKING_COMPUTING
+
+
+def job_results_summary(*, job: Job) -> dict[str, Any]:
+    """The job-wide ``summary`` of the results document."""
+    return _results_summary(job)
 
 
 def job_results(*, job: Job, page: int | None = None, page_size: int | None = None,
@@ -313,48 +343,92 @@ def job_results(*, job: Job, page: int | None = None, page_size: int | None = No
     Aggregates come from the stored results (``DatapointResult``): a
     datapoint whose result does not include all its responses yet (or that
     has none) is listed with its responses and null aggregates; nothing is
-    aggregated here: the caller brings the job's summary (the compare
-    ranking) up to date first (``result_updates.job_summary_refresh``).
-    Items are named as the requester gave them,
-    and so is a compare vote; labelers only by pseudonym.
+    aggregated here, not even the compare ranking: it is the one a worker
+    stored, marked ``computing`` while it is behind the responses. Items
+    are named as the requester gave them, and so is a compare vote;
+    labelers only by pseudonym.
     ``absolute_url(path)`` makes the heatmap links absolute.
     """
-    definition = job.definition
     summary = _results_summary(job)
-    slots = (
+    if page is None and page_size is None:
+        results = list(job_result_entries(job=job, absolute_url=absolute_url))
+        return {"info": _results_info(job), "results": results, "summary": summary}
+    page, page_size = page or 1, page_size or RESULTS_PAGE_SIZE
+    offset = (page - 1) * page_size
+    slots = list(_result_slots(job)[offset:offset + page_size]) if offset < summary["datapoints"] else []
+    results = _entries(job, slots, pseudonyms=_Pseudonyms(), absolute_url=absolute_url, with_responses=True)
+    return {"info": _results_info(job), "count": summary["datapoints"], "page": page, "pageSize": page_size,
+            "results": results, "summary": summary}
+
+
+def job_results_text(*, job: Job, summary: dict[str, Any],
+                     absolute_url: Callable[[str], str] = lambda path: path) -> Iterator[str]:
+    """The text of the whole results document (``job_results`` without a
+    page), written ``RESULTS_CHUNK`` datapoints at a time
+    (``job_result_entries``): what a server holds of it is bounded whatever
+    the job's size. ``summary``: ``job_results_summary``, read first."""
+    return streaming.json_object([
+        ("info", _results_info(job)),
+        ("results", job_result_entries(job=job, absolute_url=absolute_url)),
+        ("summary", summary),
+    ])
+
+
+def job_result_entries(*, job: Job, absolute_url: Callable[[str], str] = lambda path: path,
+                       with_responses: bool = True, chunk_size: int | None = None) -> Iterator[dict[str, Any]]:
+    """Every datapoint's results entry, by position, reading ``chunk_size``
+    datapoints (default ``RESULTS_CHUNK``) and their responses at a time, a
+    chunk after the position the last one ended at: two queries a chunk,
+    and no more than one chunk's rows held. Without ``with_responses`` the
+    entries have no ``detailedResults`` (exports that list none)."""
+    chunk_size = chunk_size or RESULTS_CHUNK
+    pseudonyms = _Pseudonyms()
+    last = -1
+    while True:
+        slots = list(_result_slots(job).filter(position__gt=last)[:chunk_size])
+        yield from _entries(job, slots, pseudonyms=pseudonyms, absolute_url=absolute_url,
+                            with_responses=with_responses)
+        if len(slots) < chunk_size:
+            return
+        last = slots[-1].position
+
+
+# Datapoints read at a time by ``job_result_entries``: with a few responses
+# each, a few megabytes of rows.
+RESULTS_CHUNK = 500
+
+
+def _result_slots(job: Job) -> QuerySet[JobDatapoint]:
+    return (
         JobDatapoint.objects.filter(job=job)
         .select_related("datapoint__asset", "datapoint__asset_b", "datapoint__media_context", "result")
         .defer("result__state")
         .order_by("position")
     )
-    paged = page is not None or page_size is not None
-    if paged:
-        page, page_size = page or 1, page_size or RESULTS_PAGE_SIZE
-        offset = (page - 1) * page_size
-        slots = list(slots[offset:offset + page_size]) if offset < summary["datapoints"] else []
-    else:
-        slots = list(slots)
-    responses = Response.objects.filter(job=job).order_by("created_at", "id").only(
-        "job_datapoint_id", "labeler_id", "payload", "user_score", "time_spent_ms", "created_at")
-    if paged:
-        responses = responses.filter(job_datapoint_id__in=[slot.pk for slot in slots]) if slots else []
+
+
+def _entries(job: Job, slots: list[JobDatapoint], *, pseudonyms: _Pseudonyms, absolute_url: Callable[[str], str],
+             with_responses: bool) -> list[dict[str, Any]]:
+    """The results entries of ``slots``, their responses read in one query."""
     by_slot: dict[int, list[Response]] = {}
-    for response in responses:
-        by_slot.setdefault(response.job_datapoint_id, []).append(response)
-    pseudonyms = _Pseudonyms()
-    if definition.kind == TaskKind.COMPARE:
-        results = [_compare_entry(slot, by_slot.get(slot.pk, []), pseudonyms) for slot in slots]
+    if slots and with_responses:
+        responses = Response.objects.filter(job_datapoint_id__in=[slot.pk for slot in slots]).order_by(
+            "created_at", "id").only("job_datapoint_id", "labeler_id", "payload", "user_score", "time_spent_ms",
+                                     "created_at")
+        for response in responses:
+            by_slot.setdefault(response.job_datapoint_id, []).append(response)
+    if job.definition.kind == TaskKind.COMPARE:
+        entries = [_compare_entry(slot, by_slot.get(slot.pk, []), pseudonyms) for slot in slots]
     else:
-        results = [
+        entries = [
             _draw_entry(slot, by_slot.get(slot.pk, []), pseudonyms, absolute_url(reverse(
                 "jobs:job-datapoint-heatmap", kwargs={"job_id": job.public_id, "position": slot.position})))
             for slot in slots
         ]
-    document: dict[str, Any] = {"info": _results_info(job)}
-    if paged:
-        document.update(count=summary["datapoints"], page=page, pageSize=page_size)
-    document.update(results=results, summary=summary)
-    return document
+    if not with_responses:
+        for entry in entries:
+            del entry["detailedResults"]
+    return entries
 
 
 def job_datapoint_result(*, job: Job, position: int) -> tuple[JobDatapoint, DatapointResult | None]:

@@ -103,6 +103,27 @@ class JobDefinitionCreateSerializer(StrictInputSerializer):
     )
     draw_aggregation = RawChoiceField(choices=JobDefinition.DrawAggregation.choices, required=False,
                                       help_text="draw only; default majority")
+    client_key = RawCharField(
+        required=False, max_length=services.MAX_CLIENT_KEY_LENGTH,
+        help_text="a key of your choosing, new for each definition: the request sent again with it (its reply "
+                  "lost) returns the definition made the first time instead of a second one")
+
+
+
+class DatapointBatchSerializer(StrictInputSerializer):
+    """More datapoints for a definition no job runs yet, from position `start` on."""
+
+    start = RawIntegerField(min_value=0, max_value=services.MAX_DATAPOINTS,
+                            help_text="the position of the batch's first datapoint: the definition's datapoint "
+                                      "count, or less for a batch sent again")
+    datapoints = DatapointsField()
+    contexts = ContextsField(required=False, allow_null=True)
+    media_contexts = MediaContextsField(required=False, allow_null=True)
+
+
+class DatapointBatchResultSerializer(serializers.Serializer):
+    added = serializers.IntegerField(help_text="datapoints new in this batch (0: it had been stored already)")
+    datapoint_count = serializers.IntegerField(help_text="the definition's datapoints now")
 
 
 class JobDefinitionSerializer(serializers.Serializer):
@@ -360,8 +381,12 @@ class RankingSerializer(serializers.Serializer):
 
     method = serializers.CharField()
     regularized = serializers.BooleanField(help_text="a weak prior was needed for finite scores")
-    comparisons = serializers.IntegerField()
+    comparisons = serializers.IntegerField(help_text="votes the ranking includes")
     items = RankedItemSerializer(many=True)
+    state = serializers.ChoiceField(
+        choices=["ready", "computing"],
+        help_text="ready: the ranking includes every vote; computing: a worker is bringing it up to date, and "
+                  "this is the ranking of the votes it last included (no items before the first)")
 
 
 class CompareSummarySerializer(serializers.Serializer):

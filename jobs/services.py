@@ -7,11 +7,12 @@ are ``ValidationError({field: [message]})``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from assets import wire
 from assets.services import assets_from_items, compare_pair_specs
@@ -44,11 +45,20 @@ def _parse_common(*, name: Any, instruction: Any, datapoints: Any, responses_per
                                       required=True)
     rpd = validation.integer(responses_per_datapoint, "responses_per_datapoint",
                              low=1, high=MAX_RESPONSES_PER_DATAPOINT)
+    clean_contexts, media_contexts = _parse_datapoint_lists(datapoints=datapoints, contexts=contexts,
+                                                            media_contexts=media_contexts)
+    return name, instruction, rpd, clean_contexts, media_contexts
+
+
+def _parse_datapoint_lists(*, datapoints: Any, contexts: Any, media_contexts: Any,
+                           room: int = MAX_DATAPOINTS) -> tuple[list[str], list | None]:
+    """The datapoints' list checked (at most ``room`` of them), their
+    contexts checked, and the media contexts' list checked."""
     if not isinstance(datapoints, (list, tuple)):
         raise ValidationError({"datapoints": ["must be a list."]})
     if not datapoints:
         raise ValidationError({"datapoints": ["must not be empty."]})
-    if len(datapoints) > MAX_DATAPOINTS:
+    if len(datapoints) > room:
         raise ValidationError({"datapoints": [f"at most {MAX_DATAPOINTS} datapoints per definition."]})
     count = len(datapoints)
     if contexts is None:
@@ -70,7 +80,7 @@ def _parse_common(*, name: Any, instruction: Any, datapoints: Any, responses_per
             raise ValidationError(
                 {"media_contexts": [f"has {len(media_contexts)} entries but there are {count} datapoints."]}
             )
-    return name, instruction, rpd, clean_contexts, media_contexts
+    return clean_contexts, media_contexts
 
 
 def _media_context_specs(media_contexts: list | None) -> list[wire.ItemSpec | None]:
@@ -102,14 +112,22 @@ def job_definition_create(
     media_contexts: Any = None,
     confidence_threshold: Any = None,
     draw_aggregation: Any = JobDefinition.DrawAggregation.MAJORITY,
+    client_key: Any = None,
 ) -> JobDefinition:
-    """Create a draw or compare definition with its datapoints, all or nothing."""
+    """Create a draw or compare definition with its datapoints, all or nothing.
+
+    ``client_key``: the requester's key for this request. A definition of
+    theirs made with it already is returned as it is (the reply to the first
+    request was lost and the request sent again), never made twice."""
     if kind not in TaskKind.values:
         raise ValidationError({"kind": [f"must be one of {', '.join(TaskKind.values)}."]})
+    key = _client_key(client_key)
     name, instruction, rpd, clean_contexts, media_contexts = _parse_common(
         name=name, instruction=instruction, datapoints=datapoints,
         responses_per_datapoint=responses_per_datapoint, contexts=contexts, media_contexts=media_contexts,
     )
+    if key and (existing := _definition_by_key(owner=owner, key=key, kind=kind, name=name)) is not None:
+        return existing
     if confidence_threshold is not None:
         if kind != TaskKind.COMPARE:
             raise ValidationError({"confidence_threshold": ["applies to compare definitions only."]})
@@ -119,6 +137,90 @@ def job_definition_create(
         raise ValidationError({"draw_aggregation": [
             f"must be one of {', '.join(JobDefinition.DrawAggregation.values)}."]})
 
+    try:
+        with transaction.atomic():  # a savepoint: the same key sent twice at once makes one definition
+            definition = JobDefinition.objects.create(
+                owner=owner, kind=kind, name=name, instruction=instruction, responses_per_datapoint=rpd,
+                confidence_threshold=confidence_threshold, draw_aggregation=draw_aggregation, client_key=key,
+            )
+    except IntegrityError:
+        if not key:
+            raise
+        return _definition_by_key(owner=owner, key=key, kind=kind, name=name)
+    rows = _datapoint_rows(owner=owner, definition=definition, datapoints=datapoints, contexts=clean_contexts,
+                           media_contexts=media_contexts, start=0)
+    Datapoint.objects.bulk_create(rows, batch_size=2000)
+    return definition
+
+
+MAX_CLIENT_KEY_LENGTH = 64
+
+
+def _client_key(value: Any) -> str:
+    if value is None:
+        return ""
+    with field("client_key"):
+        return wire.check_text(value, "client_key", max_length=MAX_CLIENT_KEY_LENGTH, required=True)
+
+
+def _definition_by_key(*, owner: AbstractBaseUser, key: str, kind: Any, name: Any) -> JobDefinition | None:
+    """``owner``'s definition made with ``client_key`` ``key``, if any; a
+    400 when it is not of this ``kind`` and ``name`` (the key was reused)."""
+    definition = JobDefinition.objects.filter(owner=owner, client_key=key).first()
+    if definition is not None and (definition.kind, definition.name) != (kind, name):
+        raise ValidationError({"client_key": [
+            f"already made the definition {definition.public_id} ({definition.kind}, {definition.name[:80]!r}); "
+            "use a new key for a new definition."]})
+    return definition
+
+
+@transaction.atomic
+def job_definition_add_datapoints(*, owner: AbstractBaseUser, definition: JobDefinition, start: Any,
+                                  datapoints: Any, contexts: Any = None, media_contexts: Any = None) -> int:
+    """Add a batch of datapoints to ``owner``'s definition at positions
+    ``start``, ``start + 1``, ...; how many were new.
+
+    Positions run on without gaps (``start`` at most the datapoints stored).
+    A batch sent again after its reply was lost finds its datapoints stored
+    as sent and adds nothing; one that differs from what is stored at its
+    positions is a 400. A definition assigned to a job takes no more (its
+    jobs keep the datapoints they were made with)."""
+    if definition.owner_id != owner.pk:
+        raise ValidationError({"job_definition": ["not found."]})
+    start = validation.integer(start, "start", low=0, high=MAX_DATAPOINTS)
+    clean_contexts, media_contexts = _parse_datapoint_lists(
+        datapoints=datapoints, contexts=contexts, media_contexts=media_contexts, room=MAX_DATAPOINTS - start)
+    definition = locks.job_definition_lock(pk=definition.pk)
+    if definition.jobs.exists():
+        raise Conflict(ErrorCode.DEFINITION_ASSIGNED,
+                       "The definition is assigned to a job already: its datapoints are fixed. Make a new one.")
+    count = definition.datapoints.count()
+    if start > count:
+        raise ValidationError({"start": [
+            f"is {start} but the definition has {count} datapoints: send the batches in order, "
+            "the next one starting at the count."]})
+    rows = _datapoint_rows(owner=owner, definition=definition, datapoints=datapoints, contexts=clean_contexts,
+                           media_contexts=media_contexts, start=start)
+    stored = {
+        row[0]: row[1:] for row in definition.datapoints.filter(position__gte=start, position__lt=start + len(rows))
+        .values_list("position", "asset_id", "asset_b_id", "context", "media_context_id")
+    }
+    for index, row in enumerate(rows):
+        if row.position in stored and stored[row.position] != (row.asset_id, row.asset_b_id, row.context,
+                                                               row.media_context_id):
+            raise ValidationError({"datapoints": [
+                f"datapoints[{index}] differs from the datapoint stored at position {row.position}: a batch "
+                "sent again must be the same as the first time."]})
+    new = [row for row in rows if row.position not in stored]
+    Datapoint.objects.bulk_create(new, batch_size=2000)
+    return len(new)
+
+
+def _datapoint_rows(*, owner: AbstractBaseUser, definition: JobDefinition, datapoints: Sequence,
+                    contexts: list[str], media_contexts: list | None, start: int) -> list[Datapoint]:
+    """The definition's datapoints (unsaved) at positions ``start`` on, their
+    items resolved to ``owner``'s assets (URL and text assets made)."""
+    kind = definition.kind
     specs: list[wire.ItemSpec] = []
     for index, item in enumerate(datapoints):
         where = f"datapoints[{index}]"
@@ -142,27 +244,22 @@ def job_definition_create(
     media_iter = iter(media_resolved)
     media_assets = [next(media_iter) if spec is not None else None for spec in media_specs]
 
-    definition = JobDefinition.objects.create(
-        owner=owner, kind=kind, name=name, instruction=instruction, responses_per_datapoint=rpd,
-        confidence_threshold=confidence_threshold, draw_aggregation=draw_aggregation,
-    )
     width = 1 if kind == TaskKind.DRAW else 2
     rows = []
-    for position in range(len(clean_contexts)):
-        items = resolved[position * width:(position + 1) * width]
+    for index in range(len(contexts)):
+        items = resolved[index * width:(index + 1) * width]
         rows.append(
             Datapoint(
                 definition=definition,
-                position=position,
+                position=start + index,
                 kind=kind,
                 asset=items[0],
                 asset_b=items[1] if width == 2 else None,
-                context=clean_contexts[position],
-                media_context=media_assets[position] if media_assets else None,
+                context=contexts[index],
+                media_context=media_assets[index] if media_assets else None,
             )
         )
-    Datapoint.objects.bulk_create(rows, batch_size=2000)
-    return definition
+    return rows
 
 
 def job_definition_create_draw(*, owner: AbstractBaseUser, name: Any, instruction: Any, datapoints: Any,
@@ -197,6 +294,7 @@ def job_create(*, owner: AbstractBaseUser, definition: JobDefinition, audience: 
         raise ValidationError({"job_definition": ["not found."]})
     if not audience_visible_to(audience, owner):
         raise ValidationError({"audience": ["not found."]})
+    locks.job_definition_lock(pk=definition.pk)  # no batch of datapoints is being added meanwhile
     positions = list(definition.datapoints.order_by("position").values_list("id", "position"))
     if not positions:
         raise ValidationError({"job_definition": ["has no datapoints."]})

@@ -50,6 +50,16 @@ def _queued_mark(job_datapoint_id: int) -> str:
     return f"aggregation-queued:{job_datapoint_id}"
 
 
+def _ranking_mark(job_id: int) -> str:
+    return f"ranking-queued:{job_id}"
+
+
+# How long a "ranking queued" mark lives (cleared when its task starts): a
+# job's results read while its ranking is behind send no second task while
+# one waits, and a lost task holds the next back this long at most.
+RANKING_MARK_SECONDS = 60
+
+
 # Aggregation tasks: acknowledged once done (a task killed mid-run comes
 # back), retried with backoff while the database is unreachable.
 AGGREGATION_TASK = {"acks_late": True, "autoretry_for": (Exception,), "retry_backoff": True,
@@ -77,6 +87,17 @@ def aggregate_datapoints(job_datapoint_ids: list[int]) -> int:
     for job_datapoint_id in stale:
         result_updates.datapoint_aggregate(job_datapoint_id=job_datapoint_id)
     return len(stale)
+
+
+@shared_task(**AGGREGATION_TASK)
+def rank_job(job_id: int) -> int | None:
+    """Bring a compare job's ranking up to date; how many responses it includes."""
+    try:
+        cache.delete(_ranking_mark(job_id))
+    except Exception:  # Redis down: the mark expires on its own
+        logger.warning("could not clear the ranking mark", extra={"job": job_id}, exc_info=True)
+    summary = result_updates.job_summary_refresh_by_id(job_id=job_id)
+    return None if summary is None else len((summary.get("ranking") or {}).get("items", []))
 
 
 @shared_task(acks_late=True)
@@ -161,6 +182,25 @@ def publish_aggregation(job_datapoint_id: int) -> bool:
         return True
     except Exception:  # the broker is unreachable: the sweeper will catch up
         logger.warning("could not enqueue aggregation", extra={"job_datapoint": job_datapoint_id}, exc_info=True)
+        return False
+
+
+def publish_ranking(job_id: int) -> bool:
+    """Have a worker bring the job's ranking up to date, unless a task for
+    it is queued and not yet started; ``False`` (logged) when the broker is
+    down (the next read of the results asks again)."""
+    mark = _ranking_mark(job_id)
+    try:
+        if not cache.add(mark, 1, timeout=RANKING_MARK_SECONDS):
+            return True
+        try:
+            rank_job.apply_async((job_id,))
+        except Exception:
+            cache.delete(mark)
+            raise
+        return True
+    except Exception:
+        logger.warning("could not enqueue ranking", extra={"job": job_id}, exc_info=True)
         return False
 
 

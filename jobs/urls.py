@@ -10,6 +10,8 @@ urlpatterns = [
     path("job-definitions/", api.JobDefinitionListApi.as_view(), name="job-definition-list"),
     path("job-definitions/<slug:definition_id>/", api.JobDefinitionDetailApi.as_view(),
          name="job-definition-detail"),
+    path("job-definitions/<slug:definition_id>/datapoints/", api.JobDefinitionDatapointsApi.as_view(),
+         name="job-definition-datapoints"),
     path("jobs/", api.JobListApi.as_view(), name="job-list"),
     path("jobs/<slug:job_id>/", api.JobDetailApi.as_view(), name="job-detail"),
     path("jobs/<slug:job_id>/pause/", api.JobPauseApi.as_view(), name="job-pause"),

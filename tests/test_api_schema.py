@@ -30,6 +30,7 @@ REQUESTER_ENDPOINTS = [
     ("get", "/api/job-definitions/"),
     ("post", "/api/job-definitions/"),
     ("get", "/api/job-definitions/jdf_x/"),
+    ("post", "/api/job-definitions/jdf_x/datapoints/"),
     ("get", "/api/jobs/"),
     ("post", "/api/jobs/"),
     ("get", "/api/jobs/job_x/"),
@@ -124,7 +125,8 @@ def test_schema_documents_fields_and_both_definition_content_types(schema):
     assert "payload" in create["multipart/form-data"]["schema"]["properties"]
     body = schema["components"]["schemas"]["JobDefinitionCreateRequest"]
     assert set(body["properties"]) == {"kind", "name", "instruction", "datapoints", "contexts", "media_contexts",
-                                       "responses_per_datapoint", "confidence_threshold", "draw_aggregation"}
+                                       "responses_per_datapoint", "confidence_threshold", "draw_aggregation",
+                                       "client_key"}
     assert set(body["required"]) == {"kind", "name", "instruction", "datapoints"}
     progress = schema["components"]["schemas"]["JobProgress"]["properties"]
     assert {"datapoints_total", "datapoints_done", "responses_collected", "responses_needed",

@@ -482,6 +482,7 @@ def tables(w: World) -> list[tuple[str, str, str, str, list[Case]]]:
     ]
     find_cases = [*page_query_cases, Case("name past 200", raw="name=" + "n" * 201, field="name")]
     answer = {"task_id": w.qualification_task, "response": {"lines": [LINE]}}
+    batch = {"start": 0, "datapoints": [factories.url("batch")]}
     submit_draw = {"response": {"lines": [LINE]}}
     labeler_submit = f"/api/labeler/tasks/{w.draw_task}/submit/"
     preview = f"/api/preview/{w.draw_definition.public_id}/tasks/0/check/"
@@ -497,6 +498,14 @@ def tables(w: World) -> list[tuple[str, str, str, str, list[Case]]]:
         ("jobs:asset-upload", "post", "/api/assets/", "requester", upload_cases()),
         ("jobs:job-definition-list", "post", "/api/job-definitions/", "requester", definition_cases),
         ("jobs:job-definition-list", "get", "/api/job-definitions/", "requester", find_cases),
+        ("jobs:job-definition-datapoints", "post", f"/api/job-definitions/{w.draw_definition.public_id}/datapoints/",
+         "requester", [
+             *json_cases(batch, required=["start", "datapoints"]),
+             Case("start negative", body={**batch, "start": -1}, field="start"),
+             Case("start as text", body={**batch, "start": "0"}, field="start"),
+             Case("start past the limit", body={**batch, "start": 100_001}, field="start"),
+             Case("a definition assigned to a job", body=batch, status=409, fragment="definition_assigned"),
+         ]),
         ("jobs:job-list", "post", "/api/jobs/", "requester", job_cases),
         ("jobs:job-list", "get", "/api/jobs/", "requester", [
             *find_cases, Case("state unknown", raw="state=finished", field="state"),
@@ -558,7 +567,7 @@ def test_every_api_route_has_a_bad_input_table(world):
 
 def table_ids():
     return ["audience create", "audience find", "audience get", "example list", "draw example", "compare example",
-            "asset upload", "definition create", "definition find", "job create", "job find", "results",
+            "asset upload", "definition create", "definition find", "definition batch", "job create", "job find", "results",
             "results download (draw)", "results download (compare)", "qualification answer", "task submit (draw)",
             "task submit (compare)", "preview check", "task next", "task skip", "task renew", "task release",
             "task submit (lease)"]

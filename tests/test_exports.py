@@ -20,6 +20,7 @@ from tests.test_results_api import (  # noqa: F401 - fixtures
     URL_A,
     URL_B,
     api,
+    body,
     compare_job,
     draw_job,
     other_api,
@@ -40,13 +41,14 @@ def test_json_download_is_the_results_document(api, compare_job):
     response = download(api, compare_job, None)
     assert response.status_code == 200 and response["Content-Type"] == "application/json"
     assert response["Content-Disposition"] == f'attachment; filename="{compare_job.public_id}-results.json"'
-    assert json.loads(response.content) == results_of(api, compare_job)
-    assert download(api, compare_job, "json").content == response.content
+    content = body(response)
+    assert json.loads(content) == results_of(api, compare_job)
+    assert body(download(api, compare_job, "json")) == content
 
 
 def parse_csv(response) -> list[dict]:
     assert response["Content-Type"] == "text/csv; charset=utf-8"
-    return list(csv.DictReader(io.StringIO(response.content.decode("utf-8"))))
+    return list(csv.DictReader(io.StringIO(body(response).decode("utf-8"))))
 
 
 def test_compare_csv_has_one_row_per_datapoint(api, compare_job):
@@ -90,7 +92,7 @@ def test_coco_export_decodes_to_the_consensus_at_image_size(api, draw_job):
     response = download(api, draw_job, "coco")
     assert response.status_code == 200 and response["Content-Type"] == "application/json"
     assert response["Content-Disposition"] == f'attachment; filename="{draw_job.public_id}-coco.json"'
-    coco = json.loads(response.content)
+    coco = json.loads(body(response))
     assert coco["images"] == [
         {"id": 1, "file_name": "books.png", "width": 96, "height": 64},
         {"id": 2, "file_name": URL_A, "width": 256, "height": 256},  # URL image: the grid's size
@@ -124,7 +126,7 @@ def test_coco_export_decodes_to_the_consensus_at_image_size(api, draw_job):
 
 def test_coco_masks_of_url_images_stay_at_grid_size(api, draw_job, make_labeler):
     respond(draw_job, 1, make_labeler("url"), factories.stroke_inside())
-    coco = json.loads(download(api, draw_job, "coco").content)
+    coco = json.loads(body(download(api, draw_job, "coco")))
     (mask_annotation,) = [a for a in coco["annotations"] if a["iscrowd"] == 1 and a["image_id"] == 2]
     entry = results_of(api, draw_job)["results"][1]
     assert mask_annotation["segmentation"] == entry["consensusMask"]

@@ -13,6 +13,8 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from PIL import Image
 from rest_framework.test import APIClient
@@ -20,7 +22,7 @@ from rest_framework.test import APIClient
 from assets import services as asset_services
 from audiences import services as audience_services
 from audiences.selectors import global_audience
-from jobs import aggregation, result_updates
+from jobs import aggregation, result_updates, selectors, tasks
 from jobs import services as job_services
 from jobs.models import DatapointResult, Job, JobDatapoint, Response
 from assets.raster import rasterize_lines
@@ -113,10 +115,35 @@ def draw_job(requester, trio):
     return job
 
 
+def body(response) -> bytes:
+    """A response's body, streamed (every results document and download) or not."""
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
 def results_of(api, job, **params) -> dict:
     response = api.get(f"/api/jobs/{job.public_id}/results/", params)
-    assert response.status_code == 200, response.content
-    return response.json()
+    assert response.status_code == 200, body(response)
+    return json.loads(body(response))
+
+
+def test_em_runs_once_when_a_datapoint_closes_with_the_weighted_vote_live_before(requester, trio, monkeypatch):
+    definition = job_services.job_definition_create_draw(
+        owner=requester, name="EM", instruction="Color in all the blue books", datapoints=[URL_A],
+        responses_per_datapoint=3, draw_aggregation="em")
+    job = job_services.job_create(owner=requester, definition=definition, audience=global_audience())
+    runs = []
+    em_consensus = aggregation.em_consensus
+    monkeypatch.setattr(aggregation, "em_consensus", lambda masks: runs.append(len(masks)) or em_consensus(masks))
+    payloads = [factories.stroke_inside(), OUTSIDE, factories.stroke_inside()]
+    for labeler, payload in zip(trio[:2], payloads):
+        respond(job, 0, labeler, payload)
+    live = DatapointResult.objects.get(job=job).data
+    assert runs == [] and live["algorithm"] == "majority"  # the weighted vote while responses come in
+    respond(job, 0, trio[2], payloads[2])  # the last: the datapoint closes
+    final = DatapointResult.objects.get(job=job)
+    assert runs == [3] and final.data["algorithm"] == "em"
+    masks = aggregation.DrawState.load(bytes(final.state)).mask_stack()
+    assert np.array_equal(aggregation.rle_decode(final.data["consensusMask"]), em_consensus(masks))
 
 
 # --- compare -------------------------------------------------------------------------------------------
@@ -170,12 +197,36 @@ def test_compare_results_count_votes_and_name_items_as_given(api, compare_job, t
     assert scores["left.png"] == pytest.approx(scores[URL_B]) and scores["left.png"] > scores[TEXT]
 
 
-def test_compare_ranking_is_refreshed_when_behind(api, compare_job, make_labeler):
-    before = results_of(api, compare_job)["summary"]["ranking"]["comparisons"]
+def test_a_ranking_behind_is_computing_until_a_worker_brings_it_up_to_date(api, compare_job, make_labeler):
+    before = results_of(api, compare_job)["summary"]["ranking"]
+    assert (before["state"], before["comparisons"]) == ("ready", 6)
     respond(compare_job, 0, make_labeler("late"), {"choice": URL_A}, aggregate=False)
-    after = results_of(api, compare_job)
-    assert (before, after["summary"]["ranking"]["comparisons"]) == (6, 7)
-    assert Job.objects.get(pk=compare_job.pk).summary_response_count == 7
+    conf = tasks.rank_job.app.conf
+    conf.task_always_eager = False  # the task goes to the (in-memory) broker: no worker runs it
+    try:
+        behind = results_of(api, compare_job)["summary"]["ranking"]
+        paged = results_of(api, compare_job, page=1)["summary"]["ranking"]
+    finally:
+        conf.task_always_eager = True
+    # The request said so and computed nothing: the stored ranking is the one it showed.
+    assert (behind["state"], behind["comparisons"]) == (paged["state"], paged["comparisons"]) == ("computing", 6)
+    assert behind["items"] == before["items"]
+    assert Job.objects.get(pk=compare_job.pk).summary_response_count == 6
+    tasks.rank_job(compare_job.pk)  # as the worker runs it
+    after = results_of(api, compare_job)["summary"]["ranking"]
+    assert (after["state"], after["comparisons"]) == ("ready", 7)
+
+
+def test_a_ranking_never_made_is_computing_with_no_items(api, requester):
+    job = factories.compare_job(requester, global_audience(), datapoints=2)
+    conf = tasks.rank_job.app.conf
+    conf.task_always_eager = False
+    try:
+        ranking = results_of(api, job)["summary"]["ranking"]
+    finally:
+        conf.task_always_eager = True
+    assert ranking == {"method": "bradley-terry", "regularized": False, "comparisons": 0, "items": [],
+                       "state": "computing"}
 
 
 def test_a_lagging_result_is_shown_with_the_responses_it_includes(api, compare_job, make_labeler):
@@ -349,16 +400,40 @@ def big_job(owner, labelers, kind: str, datapoints: int = 1000) -> Job:
 
 
 @pytest.mark.parametrize("kind", ["draw", "compare"])
-def test_results_take_a_constant_number_of_queries(api, requester, trio, kind, django_assert_max_num_queries):
+def test_results_take_a_constant_number_of_queries_per_chunk(api, requester, trio, kind, monkeypatch,
+                                                             django_assert_max_num_queries):
     job = big_job(requester, trio, kind)
+    monkeypatch.setattr(selectors, "RESULTS_CHUNK", 250)
     results_of(api, job)  # a compare job's ranking is brought up to date once
-    # Authentication (token, user), the job, the datapoints with their results, the responses, the summary.
-    with django_assert_max_num_queries(7):
+    # Authentication (token, user), the job, the summary; per chunk of 250 datapoints, the datapoints with
+    # their results and their responses; the empty chunk after the last.
+    with django_assert_max_num_queries(4 + 2 * 4 + 1):
         document = results_of(api, job)
     assert len(document["results"]) == 1000 and document["summary"]["responses"] == 3000
     assert all(len(entry["detailedResults"]) == 3 for entry in document["results"])
     with django_assert_max_num_queries(7):
         assert len(results_of(api, job, page=3, page_size=250)["results"]) == 250
+
+
+@pytest.mark.parametrize("with_responses", [True, False])
+def test_result_entries_hold_one_chunk_of_rows_at_a_time(requester, trio, with_responses):
+    job = big_job(requester, trio, "compare", datapoints=50)
+    entries = selectors.job_result_entries(job=job, chunk_size=20, with_responses=with_responses)
+    per_query = 2 if with_responses else 1
+    with CaptureQueriesContext(connection) as queries:
+        first = next(entries)
+    # The first entry needs the first chunk only: 20 datapoints (and their 60 responses), nothing after.
+    assert first["position"] == 0 and len(queries) == per_query
+    assert "LIMIT 20" in queries[0]["sql"]
+    with CaptureQueriesContext(connection) as queries:
+        rest = list(entries)
+    assert [entry["position"] for entry in [first, *rest]] == list(range(50))
+    assert len(queries) == per_query * 2  # two more chunks (20, 10): the second one short, so no more
+    assert all("LIMIT 20" in query["sql"] for query in queries if "jobdatapoint" in query["sql"].split("FROM")[1])
+    assert all(("detailedResults" in entry) == with_responses for entry in rest)
+    document = selectors.job_results(job=job)
+    assert [dict(entry, detailedResults=[]) for entry in document["results"]] == [
+        dict(entry, detailedResults=[]) for entry in [first, *rest]]
 
 
 # --- progress ----------------------------------------------------------------------------------------------

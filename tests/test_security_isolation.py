@@ -55,6 +55,7 @@ VALID_BODIES = {
     "audiences:example-create-compare": {"instruction": "Which?", "datapoint": [factories.url("p"),
                                                                                  factories.url("q")],
                                          "truth": factories.url("p")},
+    "jobs:job-definition-datapoints": {"start": 0, "datapoints": [factories.url("x")]},
     "labeling:api-preview-check": {"response": {"lines": []}},
     "labeling:api-task-submit": {"response": {"lines": []}},
 }

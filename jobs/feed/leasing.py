@@ -129,8 +129,9 @@ def _held_lease_sql(*, job: Job, labeler: AbstractBaseUser, now) -> tuple[str, l
     return (
         f"SELECT {HELD_COLUMNS} FROM {Lease._meta.db_table} l"
         f" LEFT JOIN {JobDatapoint._meta.db_table} jd ON jd.id = l.job_datapoint_id"
-        f" WHERE l.job_id = %s AND l.labeler_id = %s AND l.status = %s AND l.expires_at > %s LIMIT 1",
-        [job.pk, labeler.pk, Lease.Status.ACTIVE, rows.datetime_param(now)],
+        f" WHERE l.job_id = %s AND l.labeler_id = %s AND l.status = '{Lease.Status.ACTIVE}' AND l.expires_at > %s"
+        f" LIMIT 1",
+        [job.pk, labeler.pk, rows.datetime_param(now)],
     )
 
 
