@@ -176,13 +176,17 @@ def test_responses_to_one_datapoint_queue_one_task_that_counts_them_all(test_dat
     assert JobDatapoint.objects.get(job=job).response_count == 3
     assert redis_lib.Redis.from_url(own_redis.url).llen("celery") == 1
 
+    broker = redis_lib.Redis.from_url(own_redis.url)
     worker = CeleryWorker(env, tmp_path / "worker.log", concurrency=1).start().wait_ready()
     try:
-        wait_until(lambda: "succeeded" in worker.log(), 30, what="the task to succeed", log=worker.log)
+        # Done and acknowledged (the task is acks_late: until then the broker keeps it, and a worker
+        # stopped before acknowledging would give it back to the queue).
+        wait_until(lambda: "succeeded" in worker.log() and broker.hlen("unacked") == 0, 30,
+                   what="the task to succeed and be acknowledged", log=worker.log)
     finally:
         worker.stop()
     # The one task queued was the only one: the queue is empty and ran it once.
-    assert redis_lib.Redis.from_url(own_redis.url).llen("celery") == 0
+    assert broker.llen("celery") == 0
     assert worker.log().count("succeeded") == 1
     assert DatapointResult.objects.get(job=job).response_count == 3
 
