@@ -93,11 +93,15 @@ def ranking_small() -> dict:
     choix_s, mle = best_of(lambda: choix.ilsr_pairwise(items, pairs, alpha=0.0, tol=1e-12, max_iter=10_000))
     mle = mle - mle.mean()
     ours_s, ours = best_of(lambda: aggregation.bradley_terry(items, winners, losers))
-    evalica_s, _ = best_of(lambda: evalica.bradley_terry(winners, losers, [evalica.Winner.X] * comparisons,
-                                                          index=pd.RangeIndex(items)))
+    evalica_s, _ = best_of(
+        lambda: evalica.bradley_terry(winners, losers, [evalica.Winner.X] * comparisons, index=pd.RangeIndex(items))
+    )
     return {
-        "items": items, "comparisons": comparisons,
-        "ours_s": round(ours_s, 4), "evalica_s": round(evalica_s, 4), "choix_s": round(choix_s, 4),
+        "items": items,
+        "comparisons": comparisons,
+        "ours_s": round(ours_s, 4),
+        "evalica_s": round(evalica_s, 4),
+        "choix_s": round(choix_s, 4),
         "ours_vs_evalica_time": round(ours_s / evalica_s, 3),
         "max_abs_error_vs_choix_mle": float(np.abs(ours.log_scores - mle).max()),
         "targets": {"max_abs_error_at_most": 1e-6, "time_vs_evalica_at_most": 1.0},
@@ -125,7 +129,9 @@ def ranking_large(items: int = 20_000, comparisons: int = 1_000_000) -> dict:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     return {
-        "items": items, "comparisons": comparisons, "seconds": round(figures["seconds"], 3),
+        "items": items,
+        "comparisons": comparisons,
+        "seconds": round(figures["seconds"], 3),
         "iterations": figures["iterations"],
         "process_peak_mb": round(figures["peak_kb"] / 1024, 1),
         "process_mb_before_ranking": round(figures["before_kb"] / 1024, 1),
@@ -141,11 +147,11 @@ def em_cost() -> dict:
 
     import numpy as np
 
-    from bench.aggregation import SHAPE, realistic_response
-    from jobs import aggregation
     from assets.raster import rasterize_lines
-    from jobs.result_updates import _draw_data
+    from bench.aggregation import SHAPE, realistic_response
     from demo.simulation import pseudo_region
+    from jobs import aggregation
+    from jobs.result_updates import _draw_data
 
     rng = random.Random(5)
     regions = [pseudo_region((5, 0, k)) for k in range(2)]
@@ -155,15 +161,19 @@ def em_cost() -> dict:
         for _ in range(count):
             lines, score = realistic_response(regions, rng)
             state.add(rasterize_lines(lines, SHAPE), aggregation.weight_units(score))
-        live_s, _ = best_of(lambda: _draw_data(state, "em", closed=False), repeats=5)
-        em_s, _ = best_of(lambda: _draw_data(state, "em", closed=True), repeats=2)
-        report[f"responses_in_{count}"] = {"live_weighted_vote_ms": round(live_s * 1000, 3),
-                                           "em_ms": round(em_s * 1000, 3)}
+        live_s, _ = best_of(lambda state=state: _draw_data(state, "em", closed=False), repeats=5)
+        em_s, _ = best_of(lambda state=state: _draw_data(state, "em", closed=True), repeats=2)
+        report[f"responses_in_{count}"] = {
+            "live_weighted_vote_ms": round(live_s * 1000, 3),
+            "em_ms": round(em_s * 1000, 3),
+        }
     small, large = report["responses_in_10"], report["responses_in_1000"]
     report["live_ms_ratio_1000_vs_10"] = round(large["live_weighted_vote_ms"] / small["live_weighted_vote_ms"], 2)
     report["em_ms_ratio_1000_vs_10"] = round(large["em_ms"] / small["em_ms"], 2)
-    report["note"] = ("EM runs once per datapoint, when it closes; each response before costs the live figure. "
-                      "Both include agreement and regions over the stored masks.")
+    report["note"] = (
+        "EM runs once per datapoint, when it closes; each response before costs the live figure. "
+        "Both include agreement and regions over the stored masks."
+    )
     del np
     return report
 
@@ -176,9 +186,12 @@ def feed_job(owner, tag: str, datapoints: int, responses: int):
     from jobs import services
 
     definition = services.job_definition_create_draw(
-        owner=owner, name=f"Feed {tag}", instruction="Color in all the blue books",
+        owner=owner,
+        name=f"Feed {tag}",
+        instruction="Color in all the blue books",
         datapoints=[f"https://assets.example.org/feed-{tag}-{i}.jpg" for i in range(datapoints)],
-        responses_per_datapoint=responses)
+        responses_per_datapoint=responses,
+    )
     return services.job_create(owner=owner, definition=definition, audience=global_audience())
 
 
@@ -195,8 +208,12 @@ def feed_latency(job, labelers, cycles_per_labeler: int) -> dict:
             feed.task_submit(labeler=labeler, task_id=lease.public_id, response={"lines": [LINE]})
             times.append(time.perf_counter() - started)
     ms = sorted(t * 1000 for t in times)
-    return {"cycles": len(ms), "median_ms": round(statistics.median(ms), 3),
-            "p90_ms": round(ms[int(0.9 * (len(ms) - 1))], 3), "mean_ms": round(statistics.fmean(ms), 3)}
+    return {
+        "cycles": len(ms),
+        "median_ms": round(statistics.median(ms), 3),
+        "p90_ms": round(ms[int(0.9 * (len(ms) - 1))], 3),
+        "mean_ms": round(statistics.fmean(ms), 3),
+    }
 
 
 def feed_measure(owner, labelers, tag: str) -> dict:
@@ -231,13 +248,18 @@ def feed_rounds(env: dict, urls: dict[str, str], rounds: int) -> dict:
     for number in range(rounds):
         for name, url in urls.items():
             code = FEED_ROUND.format(root=str(ROOT), url=url, tag=f"{name}-{number}")
-            out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                                 check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+            )
             runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
-    report = {name: {"median_ms": statistics.median(run["median_ms"] for run in values),
-                     "p90_ms": statistics.median(run["p90_ms"] for run in values),
-                     "rounds_median_ms": [run["median_ms"] for run in values]}
-              for name, values in runs.items()}
+    report = {
+        name: {
+            "median_ms": statistics.median(run["median_ms"] for run in values),
+            "p90_ms": statistics.median(run["p90_ms"] for run in values),
+            "rounds_median_ms": [run["median_ms"] for run in values],
+        }
+        for name, values in runs.items()
+    }
     return report
 
 
@@ -256,10 +278,14 @@ def fill_responses(job_id: int, labeler_ids: list[int], payload_sql: str, *, clo
             f" now() - interval '1 hour'"
             f" FROM jobs_jobdatapoint jd JOIN jobs_datapoint d ON d.id = jd.datapoint_id"
             f" JOIN jobs_asset a ON a.id = d.asset_id CROSS JOIN unnest(%s::int[]) AS l(id)"
-            f" WHERE jd.job_id = %s", [labeler_ids, job_id])
+            f" WHERE jd.job_id = %s",
+            [labeler_ids, job_id],
+        )
         added = cursor.rowcount
-        cursor.execute("UPDATE jobs_jobdatapoint SET response_count = %s, closed = %s,"
-                       " last_response_at = now() WHERE job_id = %s", [len(labeler_ids), closed, job_id])
+        cursor.execute(
+            "UPDATE jobs_jobdatapoint SET response_count = %s, closed = %s, last_response_at = now() WHERE job_id = %s",
+            [len(labeler_ids), closed, job_id],
+        )
     return added
 
 
@@ -273,7 +299,8 @@ def fill_leases(job_id: int, labeler_ids: list[int]) -> int:
             " SELECT 'tsk_f' || jd.id || 'x' || l.id, jd.job_id, jd.id, NULL, l.id, 'submitted',"
             " now() - interval '2 hours', now() - interval '1 hour'"
             " FROM jobs_jobdatapoint jd CROSS JOIN unnest(%s::int[]) AS l(id) WHERE jd.job_id = %s",
-            [labeler_ids, job_id])
+            [labeler_ids, job_id],
+        )
         return cursor.rowcount
 
 
@@ -289,7 +316,9 @@ def fill_results(job_id: int, data_sql: str) -> int:
             f" SELECT jd.id, jd.job_id, jd.response_count, {data_sql}, NULL, %s, now()"
             f" FROM jobs_jobdatapoint jd JOIN jobs_datapoint d ON d.id = jd.datapoint_id"
             f" JOIN jobs_asset a ON a.id = d.asset_id LEFT JOIN jobs_asset b ON b.id = d.asset_b_id"
-            f" WHERE jd.job_id = %s", [AGGREGATOR_VERSION, job_id])
+            f" WHERE jd.job_id = %s",
+            [AGGREGATOR_VERSION, job_id],
+        )
         return cursor.rowcount
 
 
@@ -304,8 +333,10 @@ def table_rows() -> dict:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT (SELECT count(*) FROM jobs_response), (SELECT count(*) FROM jobs_lease),"
-                       " (SELECT count(*) FROM jobs_jobdatapoint)")
+        cursor.execute(
+            "SELECT (SELECT count(*) FROM jobs_response), (SELECT count(*) FROM jobs_lease),"
+            " (SELECT count(*) FROM jobs_jobdatapoint)"
+        )
         responses, leases, job_datapoints = cursor.fetchone()
     return {"responses": responses, "leases": leases, "job_datapoints": job_datapoints}
 
@@ -315,13 +346,15 @@ DRAW_RESULT_SQL = (
     " 'consensusMask', jsonb_build_object('size', jsonb_build_array(192, 256),"
     " 'counts', jsonb_build_array(8000 + jd.position %% 500, 1200, 39952 - jd.position %% 500)),"
     " 'consensusBoxes', jsonb_build_array(jsonb_build_object('x_min', 0.16, 'y_min', 0.2, 'x_max', 0.2,"
-    " 'y_max', 0.4)), 'agreement', 0.8, 'summedUserScores', 2.5)")
+    " 'y_max', 0.4)), 'agreement', 0.8, 'summedUserScores', 2.5)"
+)
 COMPARE_RESULT_SQL = (
     "jsonb_build_object('aggregatedResults', jsonb_build_object(a.text, 3, b.text, 2),"
     " 'aggregatedResultsRatios', jsonb_build_object(a.text, 0.6, b.text, 0.4),"
     " 'summedUserScores', jsonb_build_object(a.text, 1.5, b.text, 1.0),"
     " 'summedUserScoresRatios', jsonb_build_object(a.text, 0.6, b.text, 0.4),"
-    " 'winner', a.text, 'weightedWinner', a.text, 'confidence', 0.7)")
+    " 'winner', a.text, 'weightedWinner', a.text, 'confidence', 0.7)"
+)
 
 
 # --- 5. downloads ------------------------------------------------------------------------------------------
@@ -341,14 +374,24 @@ def download(server: AsgiServer, token: str, job_id: str, fmt: str) -> dict:
 
     started = time.perf_counter()
     size = 0
-    with httpx.Client(timeout=600) as client, client.stream(
-            "GET", f"{server.url}/api/jobs/{job_id}/results/download/", params={"format": fmt},
-            headers={"Authorization": f"Token {token}"}) as response:
+    with (
+        httpx.Client(timeout=600) as client,
+        client.stream(
+            "GET",
+            f"{server.url}/api/jobs/{job_id}/results/download/",
+            params={"format": fmt},
+            headers={"Authorization": f"Token {token}"},
+        ) as response,
+    ):
         response.raise_for_status()
         for chunk in response.iter_bytes():
             size += len(chunk)
-    return {"format": fmt, "megabytes": round(size / 2**20, 1), "seconds": round(time.perf_counter() - started, 1),
-            "server_after": peak_rss_mb(server.process.pid)}
+    return {
+        "format": fmt,
+        "megabytes": round(size / 2**20, 1),
+        "seconds": round(time.perf_counter() - started, 1),
+        "server_after": peak_rss_mb(server.process.pid),
+    }
 
 
 # --- 7. labeler home -----------------------------------------------------------------------------------------
@@ -377,8 +420,9 @@ def open_slot_plan(job, labeler) -> dict:
 
     from jobs.feed.room import FEED_ORDER, OPEN_DATAPOINT_COLUMNS, open_datapoint_sql
 
-    sql, params = open_datapoint_sql(select=OPEN_DATAPOINT_COLUMNS, job=job, labeler=labeler, now=timezone.now(),
-                                 tail=FEED_ORDER)
+    sql, params = open_datapoint_sql(
+        select=OPEN_DATAPOINT_COLUMNS, job=job, labeler=labeler, now=timezone.now(), tail=FEED_ORDER
+    )
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN ANALYZE " + sql, params)
         lines = [row[0] for row in cursor.fetchall()]
@@ -408,20 +452,38 @@ def main(argv: list[str] | None = None) -> dict:
     server = None
     finished = False
     try:
-        env = django_env(postgres.url(), redis.url, MEDIA_ROOT=str(tmp / "media"), LOG_LEVEL="WARNING",
-                         CROWDCANVAS_VAR_DIR=str(tmp), DB_POOL="1")
+        env = django_env(
+            postgres.url(),
+            redis.url,
+            MEDIA_ROOT=str(tmp / "media"),
+            LOG_LEVEL="WARNING",
+            CROWDCANVAS_VAR_DIR=str(tmp),
+            DB_POOL="1",
+        )
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-        os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "MEDIA_ROOT",
-                                               "CROWDCANVAS_VAR_DIR", "ALLOWED_HOSTS")})
+        os.environ.update(
+            {
+                k: env[k]
+                for k in (
+                    "DATABASE_URL",
+                    "REDIS_URL",
+                    "SECRET_KEY",
+                    "MEDIA_ROOT",
+                    "CROWDCANVAS_VAR_DIR",
+                    "ALLOWED_HOSTS",
+                )
+            }
+        )
         import django
 
         django.setup()
-        from audiences.selectors import global_audience
         from django.contrib.auth import get_user_model
+
+        from audiences.selectors import global_audience
+        from demo.simulation import create_labelers
         from jobs import result_updates, services
         from jobs.models import Job
         from labeling.services import requester_create
-        from demo.simulation import create_labelers
 
         report["em"] = em_cost()
         owner, token = requester_create(username="scale-owner")
@@ -445,11 +507,16 @@ def main(argv: list[str] | None = None) -> dict:
         started = time.perf_counter()
         with CrowdCanvasClient(server.url, token, timeout=120) as client:
             definition = client.job.create_draw_job_definition(
-                "Scale", "Color in all the blue books", urls, responses_per_datapoint=args.responses)
+                "Scale", "Color in all the blue books", urls, responses_per_datapoint=args.responses
+            )
             made = time.perf_counter() - started
             job = client.job.get_job_definition_by_id(definition.id)
-        report["client_create"] = {"datapoints": definition.datapoint_count, "seconds": round(made, 1),
-                                   "requests": -(-args.datapoints // 5000), "targets": {"seconds_at_most": 120}}
+        report["client_create"] = {
+            "datapoints": definition.datapoint_count,
+            "seconds": round(made, 1),
+            "requests": -(-args.datapoints // 5000),
+            "targets": {"seconds_at_most": 120},
+        }
         del job
         print(json.dumps(report["client_create"]), flush=True)
 
@@ -459,35 +526,49 @@ def main(argv: list[str] | None = None) -> dict:
         draw_definition = JobDefinition.objects.get(public_id=definition.id)
         draw_job = services.job_create(owner=owner, definition=draw_definition, audience=global_audience())
         ids = [user.pk for user in labelers]
-        draw_rows = fill_responses(draw_job.pk, ids[:args.responses],
-                                   "jsonb_build_object('lines', jsonb_build_array(jsonb_build_object('size', 0.02,"
-                                   " 'points', jsonb_build_array(jsonb_build_object('x', 0.2, 'y', 0.2),"
-                                   " jsonb_build_object('x', 0.4, 'y', 0.35)))))", closed=True)
+        draw_rows = fill_responses(
+            draw_job.pk,
+            ids[: args.responses],
+            "jsonb_build_object('lines', jsonb_build_array(jsonb_build_object('size', 0.02,"
+            " 'points', jsonb_build_array(jsonb_build_object('x', 0.2, 'y', 0.2),"
+            " jsonb_build_object('x', 0.4, 'y', 0.35)))))",
+            closed=True,
+        )
         fill_results(draw_job.pk, DRAW_RESULT_SQL)
         started = time.perf_counter()
         compare_definition = services.job_definition_create_compare(
-            owner=owner, name="Scale pairs", instruction="Which caption fits better?",
+            owner=owner,
+            name="Scale pairs",
+            instruction="Which caption fits better?",
             datapoints=[[f"caption {i} a", f"caption {i} b"] for i in range(args.datapoints)],
-            responses_per_datapoint=args.responses)
+            responses_per_datapoint=args.responses,
+        )
         compare_job = services.job_create(owner=owner, definition=compare_definition, audience=global_audience())
         compare_made = time.perf_counter() - started
-        compare_rows = fill_responses(compare_job.pk, ids[:args.responses],
-                                      "jsonb_build_object('choice', a.text)", closed=True)
+        compare_rows = fill_responses(
+            compare_job.pk, ids[: args.responses], "jsonb_build_object('choice', a.text)", closed=True
+        )
         fill_results(compare_job.pk, COMPARE_RESULT_SQL)
         analyze()
         connection.close()
         baseline = peak_rss_mb(server.process.pid)
-        downloads = [download(server, token, draw_job.public_id, "json"),
-                     download(server, token, draw_job.public_id, "coco"),
-                     download(server, token, compare_job.public_id, "csv")]
+        downloads = [
+            download(server, token, draw_job.public_id, "json"),
+            download(server, token, draw_job.public_id, "coco"),
+            download(server, token, compare_job.public_id, "csv"),
+        ]
         peak = max(item["server_after"]["VmHWM"] for item in downloads)
         started = time.perf_counter()
         ranked = result_updates.job_summary_refresh(job=Job.objects.get(pk=compare_job.pk))
         ranking_db_s = time.perf_counter() - started
         report["downloads"] = {
-            "datapoints": args.datapoints, "responses_per_datapoint": args.responses,
-            "draw_responses": draw_rows, "compare_responses": compare_rows,
-            "server_before": baseline, "runs": downloads, "server_peak_mb": peak,
+            "datapoints": args.datapoints,
+            "responses_per_datapoint": args.responses,
+            "draw_responses": draw_rows,
+            "compare_responses": compare_rows,
+            "server_before": baseline,
+            "runs": downloads,
+            "server_peak_mb": peak,
             "compare_definition_made_in_process_s": round(compare_made, 1),
             "compare_ranking_from_database_s": round(ranking_db_s, 2),
             "compare_ranking_items": len(ranked["ranking"]["items"]),
@@ -512,19 +593,35 @@ def main(argv: list[str] | None = None) -> dict:
         report["feed"]["full_tables"] = filled_tables
         report["feed"]["fill_seconds"] = round(fill_s, 1)
         report["feed"]["median_ratio_full_vs_empty_first"] = round(
-            report["feed"]["full_first"]["median_ms"] / report["feed"]["empty"]["median_ms"], 3)
+            report["feed"]["full_first"]["median_ms"] / report["feed"]["empty"]["median_ms"], 3
+        )
         # Then, alternating, on this database and on an empty one of the same server.
-        subprocess.run([str(postgres.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(postgres.port),
-                        "-U", postgres.user, "crowdcanvas_empty"], check=True)
+        subprocess.run(
+            [
+                str(postgres.bindir / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(postgres.port),
+                "-U",
+                postgres.user,
+                "crowdcanvas_empty",
+            ],
+            check=True,
+        )
         empty_env = {**env, "DATABASE_URL": postgres.url("crowdcanvas_empty")}
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=empty_env, check=True)
         connection.close()
         rounds = feed_rounds(env, {"empty": postgres.url("crowdcanvas_empty"), "full": postgres.url()}, 3)
         report["feed"]["alternating"] = rounds
         report["feed"]["median_ratio_full_vs_empty"] = round(
-            rounds["full"]["median_ms"] / rounds["empty"]["median_ms"], 3)
-        report["feed"]["targets"] = {"median_ratio_at_most": 1.2, "responses_at_least": args.fill_responses,
-                                     "leases_at_least": args.fill_leases}
+            rounds["full"]["median_ms"] / rounds["empty"]["median_ms"], 3
+        )
+        report["feed"]["targets"] = {
+            "median_ratio_at_most": 1.2,
+            "responses_at_least": args.fill_responses,
+            "leases_at_least": args.fill_leases,
+        }
         print(json.dumps(report["feed"], indent=2), flush=True)
 
         # 7. the labeler home's per-job look
@@ -536,11 +633,16 @@ def main(argv: list[str] | None = None) -> dict:
         big_open = Job.objects.select_related("definition").get(pk=open_job.pk)
         big_closed = Job.objects.select_related("definition").get(pk=filler.pk)
         report["labeler_home"] = {
-            "has_work_for_ms": {"small_job_100": small_ms, f"open_job_{args.datapoints}": open_ms,
-                                f"closed_job_{args.datapoints}": closed_ms},
-            "open_slot_explain_analyze": {"small_job_100": open_slot_plan(small, newcomer),
-                                          f"open_job_{args.datapoints}": open_slot_plan(big_open, newcomer),
-                                          f"closed_job_{args.datapoints}": open_slot_plan(big_closed, newcomer)},
+            "has_work_for_ms": {
+                "small_job_100": small_ms,
+                f"open_job_{args.datapoints}": open_ms,
+                f"closed_job_{args.datapoints}": closed_ms,
+            },
+            "open_slot_explain_analyze": {
+                "small_job_100": open_slot_plan(small, newcomer),
+                f"open_job_{args.datapoints}": open_slot_plan(big_open, newcomer),
+                f"closed_job_{args.datapoints}": open_slot_plan(big_closed, newcomer),
+            },
             "ratio_large_open_vs_small": round(open_ms / small_ms, 2),
             "ratio_large_closed_vs_small": round(closed_ms / small_ms, 2),
         }
@@ -555,8 +657,10 @@ def main(argv: list[str] | None = None) -> dict:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             print(f"server log kept in {tmp}", file=sys.stderr)
-    report["machine"] = {"cpus": os.cpu_count(), "max_rss_of_this_process_mb":
-                         round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    report["machine"] = {
+        "cpus": os.cpu_count(),
+        "max_rss_of_this_process_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "scale.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))

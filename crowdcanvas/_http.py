@@ -54,10 +54,16 @@ def _attachment_name(disposition: str) -> str:
 class Http:
     """Requests to ``<base_url>/api/``. Not part of the public API."""
 
-    def __init__(self, base_url: str, token: str, *, timeout: float = 30.0,
-                 transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.base_url = base_url
         self.sleep = sleep
         self.clock = clock
@@ -73,8 +79,9 @@ class Http:
         # not go over the network (a custom transport), so progress is polled.
         self.open_live: Callable[[str], _live.Socket] | None = None
         if transport is None:
-            self.open_live = lambda job_id: _live.connect(base_url, job_id, token=token, user_agent=user_agent,
-                                                          open_timeout=min(timeout, _live.OPEN_TIMEOUT))
+            self.open_live = lambda job_id: _live.connect(
+                base_url, job_id, token=token, user_agent=user_agent, open_timeout=min(timeout, _live.OPEN_TIMEOUT)
+            )
 
     def close(self) -> None:
         self._client.close()
@@ -105,7 +112,8 @@ class Http:
             body = response.text
         if response.is_error:
             raise _error_class(response.status_code)(
-                response.status_code, body, method=method, url=str(response.request.url))
+                response.status_code, body, method=method, url=str(response.request.url)
+            )
         return body
 
     def get(self, path: str, params: dict | None = None) -> Any:
@@ -127,7 +135,8 @@ class Http:
                         except ValueError:
                             body = response.text
                         raise _error_class(response.status_code)(
-                            response.status_code, body, method="GET", url=str(response.request.url))
+                            response.status_code, body, method="GET", url=str(response.request.url)
+                        )
                     if target.is_dir():
                         target = target / _attachment_name(response.headers.get("Content-Disposition", ""))
                     partial = target.with_name(target.name + ".part")

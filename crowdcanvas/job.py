@@ -7,8 +7,9 @@ import os
 import sys
 import uuid
 import webbrowser
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from . import _limits, _live
 from ._resource import Resource
@@ -151,8 +152,15 @@ class Job(Resource):
         self.state = progress.get("state", self.state)
         return progress
 
-    def _wait(self, *, poll_interval: float, timeout: float | None, stall_timeout: float | None,
-              on_progress: Callable[[dict], None] | None = None, live: bool = False) -> dict[str, Any]:
+    def _wait(
+        self,
+        *,
+        poll_interval: float,
+        timeout: float | None,
+        stall_timeout: float | None,
+        on_progress: Callable[[dict], None] | None = None,
+        live: bool = False,
+    ) -> dict[str, Any]:
         """Follow the job until it is completed; the last progress. With
         ``live``, over the job's websocket while it can, then by polling."""
         poll_interval = check_ratio(poll_interval, "poll_interval", low=0.0, high=3600.0, low_open=True)
@@ -178,8 +186,7 @@ class Job(Resource):
                 return progress
             self._http.sleep(watch.wait(poll_interval))
 
-    def _follow_live(self, watch: _Watch, seen: Callable[[dict], bool],
-                     poll_interval: float) -> dict[str, Any] | None:
+    def _follow_live(self, watch: _Watch, seen: Callable[[dict], bool], poll_interval: float) -> dict[str, Any] | None:
         """Follow the job's websocket: the final progress, or ``None`` when the
         websocket cannot be opened, drops or goes quiet (the caller polls then).
 
@@ -218,9 +225,13 @@ class Job(Resource):
         finally:
             socket.close()
 
-    def display_progress_bar(self, poll_interval: float = DEFAULT_POLL_INTERVAL, timeout: float | None = None,
-                             stall_timeout: float | None = DEFAULT_STALL_TIMEOUT, live: bool = True
-                             ) -> dict[str, Any]:
+    def display_progress_bar(
+        self,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float | None = None,
+        stall_timeout: float | None = DEFAULT_STALL_TIMEOUT,
+        live: bool = True,
+    ) -> dict[str, Any]:
         """Show a progress bar of responses collected out of needed until the
         job is completed, with the pace (responses per second) and the time
         left as the server estimates them.
@@ -244,19 +255,26 @@ class Job(Resource):
         """
         from tqdm.auto import tqdm
 
-        with tqdm(total=self.responses_needed or 0, desc=self.name or self.id, unit="response",
-                  dynamic_ncols=True) as bar:
+        with tqdm(
+            total=self.responses_needed or 0, desc=self.name or self.id, unit="response", dynamic_ncols=True
+        ) as bar:
+
             def update(progress: dict) -> None:
                 bar.total = progress["responses_needed"]
                 bar.n = min(progress["responses_collected"], progress["responses_needed"])
                 bar.set_postfix(_postfix(progress), refresh=False)
                 bar.refresh()
 
-            return self._wait(poll_interval=poll_interval, timeout=timeout, stall_timeout=stall_timeout,
-                              on_progress=update, live=live)
+            return self._wait(
+                poll_interval=poll_interval, timeout=timeout, stall_timeout=stall_timeout, on_progress=update, live=live
+            )
 
-    def get_results(self, timeout: float | None = None, stall_timeout: float | None = DEFAULT_STALL_TIMEOUT,
-                    poll_interval: float = DEFAULT_POLL_INTERVAL) -> Results:
+    def get_results(
+        self,
+        timeout: float | None = None,
+        stall_timeout: float | None = DEFAULT_STALL_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+    ) -> Results:
         """Wait until the job is completed, then return its results.
 
         It does not wait forever for a job that cannot complete: when nothing
@@ -324,8 +342,10 @@ def _postfix(progress: dict[str, Any]) -> dict[str, str]:
     """The bar's postfix: state, datapoints done, the pace and the time left."""
     from tqdm import tqdm
 
-    postfix = {"state": progress["state"],
-               "datapoints": f"{progress['datapoints_done']}/{progress['datapoints_total']}"}
+    postfix = {
+        "state": progress["state"],
+        "datapoints": f"{progress['datapoints_done']}/{progress['datapoints_total']}",
+    }
     per_minute = progress.get("responses_per_minute")
     if per_minute is not None:
         postfix["rate"] = f"{per_minute / 60:.2f} responses/s"
@@ -339,8 +359,9 @@ class _Watch:
     """Decides, from successive progress snapshots, when waiting ends: the
     job completed (done), failed, stalled or ran out of time (raised)."""
 
-    def __init__(self, job: Job, *, clock: Callable[[], float], timeout: float | None,
-                 stall_timeout: float | None) -> None:
+    def __init__(
+        self, job: Job, *, clock: Callable[[], float], timeout: float | None, stall_timeout: float | None
+    ) -> None:
         self.job = job
         self.clock = clock
         self.timeout = timeout
@@ -363,15 +384,23 @@ class _Watch:
             self.marker, self.last_change = marker, now
         members = progress.get("audience") or {}
         nobody = not members.get("graduated") and not members.get("qualifying")
-        if (self.stall_timeout is not None and now - self.last_change >= self.stall_timeout
-                and (nobody or state == "paused")):
-            reason = ("the job is paused" if state == "paused" else
-                      f"its audience {members.get('name', '')!r} ({members.get('id')}) has no graduated "
-                      "and no qualifying labelers")
+        if (
+            self.stall_timeout is not None
+            and now - self.last_change >= self.stall_timeout
+            and (nobody or state == "paused")
+        ):
+            reason = (
+                "the job is paused"
+                if state == "paused"
+                else f"its audience {members.get('name', '')!r} ({members.get('id')}) has no graduated "
+                "and no qualifying labelers"
+            )
             raise JobStalled(
                 f"job {self.job.id} cannot complete: {reason}, and nothing progressed for "
                 f"{now - self.last_change:.0f}s ({progress['responses_collected']}/{progress['responses_needed']} "
-                "responses).", progress)
+                "responses).",
+                progress,
+            )
         self.check_timeout()
         return False
 
@@ -381,7 +410,8 @@ class _Watch:
             raise JobTimeout(
                 f"job {self.job.id} did not complete within {self.timeout:g}s "
                 f"({progress.get('responses_collected', '?')}/{progress.get('responses_needed', '?')} responses).",
-                progress)
+                progress,
+            )
 
     def wait(self, poll_interval: float) -> float:
         """How long to wait for the next snapshot: ``poll_interval``, or less
@@ -397,15 +427,18 @@ class JobManager:
     def __init__(self, http: Http) -> None:
         self._http = http
 
-    def _common(self, name: Any, instruction: Any, datapoints: Any, responses_per_datapoint: Any,
-                contexts: Any) -> dict[str, Any]:
+    def _common(
+        self, name: Any, instruction: Any, datapoints: Any, responses_per_datapoint: Any, contexts: Any
+    ) -> dict[str, Any]:
         values = check_datapoint_count(datapoints)
         return {
             "name": check_text(name, "name", max_length=_limits.MAX_NAME_LENGTH, required=True),
-            "instruction": check_text(instruction, "instruction", max_length=_limits.MAX_INSTRUCTION_LENGTH,
-                                      required=True),
-            "responses_per_datapoint": check_int(responses_per_datapoint, "responses_per_datapoint", low=1,
-                                                 high=_limits.MAX_RESPONSES_PER_DATAPOINT),
+            "instruction": check_text(
+                instruction, "instruction", max_length=_limits.MAX_INSTRUCTION_LENGTH, required=True
+            ),
+            "responses_per_datapoint": check_int(
+                responses_per_datapoint, "responses_per_datapoint", low=1, high=_limits.MAX_RESPONSES_PER_DATAPOINT
+            ),
             "contexts": check_contexts(contexts, len(values)),
             "datapoints": values,
         }
@@ -424,24 +457,32 @@ class JobManager:
         batched = len(datapoints) > batch_size
         from tqdm.auto import tqdm
 
-        with tqdm(total=len(datapoints), desc=body["name"][:40], unit="datapoint",
-                  disable=not (progress and batched)) as bar:
+        with tqdm(
+            total=len(datapoints), desc=body["name"][:40], unit="datapoint", disable=not (progress and batched)
+        ) as bar:
             data = self._http.post("job-definitions/", json=first, idempotent=True)
             bar.update(min(batch_size, len(datapoints)))
             for start in range(batch_size, len(datapoints), batch_size):
-                batch: dict[str, Any] = {"start": start, "datapoints": datapoints[start:start + batch_size]}
+                batch: dict[str, Any] = {"start": start, "datapoints": datapoints[start : start + batch_size]}
                 if contexts is not None:
-                    batch["contexts"] = contexts[start:start + batch_size]
+                    batch["contexts"] = contexts[start : start + batch_size]
                 self._http.post(f"job-definitions/{path_id(data['id'])}/datapoints/", json=batch, idempotent=True)
                 bar.update(len(batch["datapoints"]))
         if batched:
             data = self._http.get(f"job-definitions/{path_id(data['id'])}/")
         return JobDefinition(self._http, data)
 
-    def create_draw_job_definition(self, name: str, instruction: str, datapoints: list,
-                                   responses_per_datapoint: int = 10, contexts: list | None = None,
-                                   draw_aggregation: str | None = None, batch_size: int = BATCH_SIZE,
-                                   progress: bool = True) -> JobDefinition:
+    def create_draw_job_definition(
+        self,
+        name: str,
+        instruction: str,
+        datapoints: list,
+        responses_per_datapoint: int = 10,
+        contexts: list | None = None,
+        draw_aggregation: str | None = None,
+        batch_size: int = BATCH_SIZE,
+        progress: bool = True,
+    ) -> JobDefinition:
         """Create a draw job definition: labelers paint over the regions of
         each image that match the instruction.
 
@@ -474,10 +515,17 @@ class JobManager:
             body["draw_aggregation"] = draw_aggregation
         return self._create({"kind": "draw", **body}, batch_size=batch_size, progress=progress)
 
-    def create_compare_job_definition(self, name: str, instruction: str, datapoints: list,
-                                      responses_per_datapoint: int = 10, contexts: list | None = None,
-                                      confidence_threshold: float | None = None, batch_size: int = BATCH_SIZE,
-                                      progress: bool = True) -> JobDefinition:
+    def create_compare_job_definition(
+        self,
+        name: str,
+        instruction: str,
+        datapoints: list,
+        responses_per_datapoint: int = 10,
+        contexts: list | None = None,
+        confidence_threshold: float | None = None,
+        batch_size: int = BATCH_SIZE,
+        progress: bool = True,
+    ) -> JobDefinition:
         """Create a compare job definition: labelers pick the better of two
         items for the instruction.
 
@@ -508,8 +556,9 @@ class JobManager:
         """
         body = self._common(name, instruction, datapoints, responses_per_datapoint, contexts)
         if confidence_threshold is not None:
-            body["confidence_threshold"] = check_ratio(confidence_threshold, "confidence_threshold",
-                                                       low_open=True, high_open=True)
+            body["confidence_threshold"] = check_ratio(
+                confidence_threshold, "confidence_threshold", low_open=True, high_open=True
+            )
         pairs = [plan_pair(value, f"datapoints[{index}]") for index, value in enumerate(body["datapoints"])]
         body["datapoints"] = [[self._http.wire_item(first), self._http.wire_item(second)] for first, second in pairs]
         return self._create({"kind": "compare", **body}, batch_size=batch_size, progress=progress)

@@ -43,11 +43,13 @@ from core.validation import field
 from . import aggregation, exports, result_updates, selectors, services, streaming, tasks
 from .models import Job, JobDefinition
 from .serializers import (
-    DatapointBatchResultSerializer,
-    DatapointBatchSerializer,
+    MULTIPART_DEFINITION_SCHEMA,
+    PAYLOAD_FIELD,
     AssetSerializer,
     AssetUploadSerializer,
     CocoDatasetSerializer,
+    DatapointBatchResultSerializer,
+    DatapointBatchSerializer,
     DownloadQuerySerializer,
     ExportFormat,
     JobCreateSerializer,
@@ -59,11 +61,8 @@ from .serializers import (
     JobProgressSerializer,
     JobResultsSerializer,
     JobSerializer,
-    MULTIPART_DEFINITION_SCHEMA,
-    PAYLOAD_FIELD,
     ResultsQuerySerializer,
 )
-
 
 # --- helpers -------------------------------------------------------------------------------------------
 
@@ -80,8 +79,9 @@ def _definition_body(request) -> tuple[Any, dict]:
         files[name] = request.FILES[name]
     others = sorted(set(request.data.keys()) - set(files) - {PAYLOAD_FIELD})
     if others:
-        raise ValidationError({name: [f"unknown form field; send the definition as JSON in `{PAYLOAD_FIELD}`."]
-                               for name in others[:20]})
+        raise ValidationError(
+            {name: [f"unknown form field; send the definition as JSON in `{PAYLOAD_FIELD}`."] for name in others[:20]}
+        )
     if PAYLOAD_FIELD in files:
         payload_file = files.pop(PAYLOAD_FIELD)
         if payload_file.size > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
@@ -124,7 +124,8 @@ def _upload_referenced_files(*, owner, data: dict, files: dict) -> dict:
         with field("datapoints"):
             data["datapoints"] = [
                 [resolve(item, f"datapoints[{i}][{j}]") for j, item in enumerate(datapoint)]
-                if isinstance(datapoint, list) else resolve(datapoint, f"datapoints[{i}]")
+                if isinstance(datapoint, list)
+                else resolve(datapoint, f"datapoints[{i}]")
                 for i, datapoint in enumerate(datapoints)
             ]
     media_contexts = data.get("media_contexts")
@@ -156,8 +157,8 @@ class AssetUploadApi(RequesterApiView):
         tags=["assets"],
         summary="Upload one image",
         description="Upload an image (JPEG, PNG, WebP or GIF, checked with Pillow) as multipart field "
-                    '`file`; refer to it in datapoints as `{"asset_id": <id>}`. The same bytes give the same '
-                    "asset.",
+        '`file`; refer to it in datapoints as `{"asset_id": <id>}`. The same bytes give the same '
+        "asset.",
         request={"multipart/form-data": AssetUploadSerializer},
         responses={201: AssetSerializer, **error_responses(400, 401, 403, 413, 415)},
     )
@@ -184,10 +185,14 @@ class JobDefinitionListApi(RequesterApiView):
         query = validated(FindQuerySerializer, request.query_params)
         definitions = selectors.job_definition_find(user=request.user, name=query["name"])
         page = paginate(definitions, page=query["page"], page_size=query["page_size"])
-        return Response({
-            "count": page.count, "page": page.page, "page_size": page.page_size,
-            "results": JobDefinitionSerializer(page.items, many=True, context={"request": request}).data,
-        })
+        return Response(
+            {
+                "count": page.count,
+                "page": page.page,
+                "page_size": page.page_size,
+                "results": JobDefinitionSerializer(page.items, many=True, context={"request": request}).data,
+            }
+        )
 
     @extend_schema(
         operation_id="job_definitions_create",
@@ -198,8 +203,7 @@ class JobDefinitionListApi(RequesterApiView):
             'in other fields, each named by an item `{"file": "<field name>"}`. All or nothing: a rejected '
             "definition stores nothing."
         ),
-        request={"application/json": JobDefinitionCreateSerializer,
-                 "multipart/form-data": MULTIPART_DEFINITION_SCHEMA},
+        request={"application/json": JobDefinitionCreateSerializer, "multipart/form-data": MULTIPART_DEFINITION_SCHEMA},
         responses={201: JobDefinitionSerializer, **error_responses(400, 401, 403, 413, 415)},
     )
     def post(self, request):
@@ -260,11 +264,22 @@ class JobListApi(RequesterApiView):
     )
     def get(self, request):
         query = validated(JobFindQuerySerializer, request.query_params)
-        jobs = selectors.job_find(user=request.user, name=query["name"], state=query.get("state"),
-                                  definition_id=query.get("job_definition"), audience_id=query.get("audience"))
+        jobs = selectors.job_find(
+            user=request.user,
+            name=query["name"],
+            state=query.get("state"),
+            definition_id=query.get("job_definition"),
+            audience_id=query.get("audience"),
+        )
         page = paginate(jobs, page=query["page"], page_size=query["page_size"])
-        return Response({"count": page.count, "page": page.page, "page_size": page.page_size,
-                         "results": JobSerializer(page.items, many=True).data})
+        return Response(
+            {
+                "count": page.count,
+                "page": page.page,
+                "page_size": page.page_size,
+                "results": JobSerializer(page.items, many=True).data,
+            }
+        )
 
     @extend_schema(
         operation_id="jobs_create",
@@ -276,10 +291,20 @@ class JobListApi(RequesterApiView):
     )
     def post(self, request):
         data = validated(JobCreateSerializer, request.data)
-        definition = _lookup(selectors.job_definition_get, JobDefinition.DoesNotExist, user=request.user,
-                             public_id=data["job_definition"], where="job_definition")
-        audience = _lookup(audience_selectors.audience_get, Audience.DoesNotExist, user=request.user,
-                           public_id=data["audience"], where="audience")
+        definition = _lookup(
+            selectors.job_definition_get,
+            JobDefinition.DoesNotExist,
+            user=request.user,
+            public_id=data["job_definition"],
+            where="job_definition",
+        )
+        audience = _lookup(
+            audience_selectors.audience_get,
+            Audience.DoesNotExist,
+            user=request.user,
+            public_id=data["audience"],
+            where="audience",
+        )
         job = services.job_create(owner=request.user, definition=definition, audience=audience)
         job = selectors.job_get(user=request.user, public_id=job.public_id)
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
@@ -335,7 +360,7 @@ class JobProgressApi(RequesterApiView):
             "Datapoints done (closed) of all, responses collected of needed, and the audience's members: "
             "an audience with no graduated and no qualifying members cannot make the job progress; the pace "
             "(responses per minute) and the estimated seconds left. The websocket `/ws/jobs/<id>/` sends the "
-            "same object (with `\"type\": \"progress\"`) whenever the job changes."
+            'same object (with `"type": "progress"`) whenever the job changes.'
         ),
         responses={200: JobProgressSerializer, **error_responses(401, 403, 404)},
     )
@@ -377,10 +402,12 @@ class JobResultsApi(RequesterApiView):
         job = selectors.job_get(user=request.user, public_id=job_id)
         if query.get("page") is None and query.get("page_size") is None:
             summary = _results_summary(job)
-            return streaming.streaming_json(selectors.job_results_text(
-                job=job, summary=summary, absolute_url=request.build_absolute_uri))
-        document = selectors.job_results(job=job, page=query.get("page"), page_size=query.get("page_size"),
-                                         absolute_url=request.build_absolute_uri)
+            return streaming.streaming_json(
+                selectors.job_results_text(job=job, summary=summary, absolute_url=request.build_absolute_uri)
+            )
+        document = selectors.job_results(
+            job=job, page=query.get("page"), page_size=query.get("page_size"), absolute_url=request.build_absolute_uri
+        )
         if selectors.ranking_behind(document["summary"]):
             tasks.publish_ranking(job.pk)
         return Response(document)
@@ -454,10 +481,13 @@ class JobResultsDownloadApi(RequesterApiView):
         parameters=[DownloadQuerySerializer],
         responses={
             (200, "application/json"): OpenApiResponse(
-                PolymorphicProxySerializer(component_name="ResultsExport",
-                                           serializers=[JobResultsSerializer, CocoDatasetSerializer],
-                                           resource_type_field_name=None),
-                description="an attachment: the results document (format=json) or a COCO dataset (format=coco)"),
+                PolymorphicProxySerializer(
+                    component_name="ResultsExport",
+                    serializers=[JobResultsSerializer, CocoDatasetSerializer],
+                    resource_type_field_name=None,
+                ),
+                description="an attachment: the results document (format=json) or a COCO dataset (format=coco)",
+            ),
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="an attachment (format=csv)"),
             **error_responses(400, 401, 403, 404),
         },
@@ -473,14 +503,21 @@ class JobResultsDownloadApi(RequesterApiView):
         if export == ExportFormat.CSV:
             return streaming.streaming_attachment(
                 exports.compare_csv_lines(selectors.job_result_entries(job=job, with_responses=False)),
-                content_type="text/csv; charset=utf-8", filename=f"{job.public_id}-results.csv")
+                content_type="text/csv; charset=utf-8",
+                filename=f"{job.public_id}-results.csv",
+            )
         if export == ExportFormat.COCO:
-            entries = partial(selectors.job_result_entries, job=job, absolute_url=request.build_absolute_uri,
-                              with_responses=False)
+            entries = partial(
+                selectors.job_result_entries, job=job, absolute_url=request.build_absolute_uri, with_responses=False
+            )
             return streaming.streaming_attachment(
                 exports.draw_coco_text(selectors.results_info(job=job), entries),
-                content_type="application/json", filename=f"{job.public_id}-coco.json")
+                content_type="application/json",
+                filename=f"{job.public_id}-coco.json",
+            )
         summary = _results_summary(job)
         return streaming.streaming_attachment(
             selectors.job_results_text(job=job, summary=summary, absolute_url=request.build_absolute_uri),
-            content_type="application/json", filename=f"{job.public_id}-results.json")
+            content_type="application/json",
+            filename=f"{job.public_id}-results.json",
+        )

@@ -14,8 +14,21 @@ import numpy as np
 from . import aggregation, streaming
 
 CSV_COLUMNS = (
-    "position", "item_a", "item_b", "context", "votes_a", "votes_b", "ratio_a", "ratio_b",
-    "summed_score_a", "summed_score_b", "winner", "weighted_winner", "confidence", "responses", "stopped_early",
+    "position",
+    "item_a",
+    "item_b",
+    "context",
+    "votes_a",
+    "votes_b",
+    "ratio_a",
+    "ratio_b",
+    "summed_score_a",
+    "summed_score_b",
+    "winner",
+    "weighted_winner",
+    "confidence",
+    "responses",
+    "stopped_early",
 )
 # A spreadsheet evaluates a cell starting with one of these as a formula
 # (OWASP "CSV injection"); such cells get a leading apostrophe.
@@ -48,13 +61,21 @@ def compare_csv_lines(entries: Iterable[dict]) -> Iterator[str]:
 def _csv_row(entry: dict) -> list:
     item_a, item_b = entry["items"]
     row = (
-        entry["position"], item_a, item_b, entry["context"],
-        _per_item(entry["aggregatedResults"], item_a), _per_item(entry["aggregatedResults"], item_b),
-        _per_item(entry["aggregatedResultsRatios"], item_a), _per_item(entry["aggregatedResultsRatios"], item_b),
-        _per_item(entry["summedUserScores"], item_a), _per_item(entry["summedUserScores"], item_b),
-        entry["winner"] or "", entry["weightedWinner"] or "",
+        entry["position"],
+        item_a,
+        item_b,
+        entry["context"],
+        _per_item(entry["aggregatedResults"], item_a),
+        _per_item(entry["aggregatedResults"], item_b),
+        _per_item(entry["aggregatedResultsRatios"], item_a),
+        _per_item(entry["aggregatedResultsRatios"], item_b),
+        _per_item(entry["summedUserScores"], item_a),
+        _per_item(entry["summedUserScores"], item_b),
+        entry["winner"] or "",
+        entry["weightedWinner"] or "",
         "" if entry["confidence"] is None else entry["confidence"],
-        entry["responses"], "true" if entry["stoppedEarly"] else "false",
+        entry["responses"],
+        "true" if entry["stoppedEarly"] else "false",
     )
     return [csv_safe(value) for value in row]
 
@@ -77,8 +98,10 @@ def draw_coco(document: dict) -> dict:
     box as a bbox-only annotation (``iscrowd`` 0).
     """
     entries = document["results"]
-    return dict((key, list(value) if isinstance(value, Iterator) else value)
-                for key, value in _coco_fields(document["info"], lambda: iter(entries)))
+    return {
+        key: list(value) if isinstance(value, Iterator) else value
+        for key, value in _coco_fields(document["info"], lambda: iter(entries))
+    }
 
 
 def draw_coco_text(info: dict, entries: Callable[[], Iterator[dict]]) -> Iterator[str]:
@@ -89,11 +112,14 @@ def draw_coco_text(info: dict, entries: Callable[[], Iterator[dict]]) -> Iterato
 
 def _coco_fields(info: dict, entries: Callable[[], Iterator[dict]]) -> list[tuple[str, Any]]:
     return [
-        ("info", {
-            "description": f"{info['name']}: consensus of CrowdCanvas job {info['jobId']}",
-            "version": info["aggregatorVersion"],
-            "date_created": info["completed"] or info["created"],
-        }),
+        (
+            "info",
+            {
+                "description": f"{info['name']}: consensus of CrowdCanvas job {info['jobId']}",
+                "version": info["aggregatorVersion"],
+                "date_created": info["completed"] or info["created"],
+            },
+        ),
         ("licenses", []),
         ("images", (_coco_image(entry) for entry in entries())),
         ("categories", [{"id": COCO_CATEGORY_ID, "name": info["instruction"], "supercategory": ""}]),
@@ -129,12 +155,21 @@ def _entry_annotations(entry: dict) -> Iterator[dict]:
         if mask.shape != (height, width):
             mask = aggregation.resize_mask(mask, width, height)
         if mask.any():
-            yield {"image_id": image_id, "category_id": COCO_CATEGORY_ID,
-                   "segmentation": aggregation.rle_encode(mask), "area": int(mask.sum()),
-                   "bbox": _mask_bbox(mask), "iscrowd": 1}
+            yield {
+                "image_id": image_id,
+                "category_id": COCO_CATEGORY_ID,
+                "segmentation": aggregation.rle_encode(mask),
+                "area": int(mask.sum()),
+                "bbox": _mask_bbox(mask),
+                "iscrowd": 1,
+            }
     for box in entry["consensusBoxes"] or []:
         x, y = box["x_min"] * width, box["y_min"] * height
         w, h = (box["x_max"] - box["x_min"]) * width, (box["y_max"] - box["y_min"]) * height
-        yield {"image_id": image_id, "category_id": COCO_CATEGORY_ID,
-               "bbox": [round(x, 3), round(y, 3), round(w, 3), round(h, 3)], "area": round(w * h, 3),
-               "iscrowd": 0}
+        yield {
+            "image_id": image_id,
+            "category_id": COCO_CATEGORY_ID,
+            "bbox": [round(x, 3), round(y, 3), round(w, 3), round(h, 3)],
+            "area": round(w * h, 3),
+            "iscrowd": 0,
+        }

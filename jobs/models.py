@@ -27,9 +27,7 @@ class JobDefinition(models.Model):
         EM = "em", "Expectation-maximization"
 
     public_id = models.CharField(max_length=40, unique=True, default=ids.job_definition_id, editable=False)
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="job_definitions"
-    )
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="job_definitions")
     kind = models.CharField(max_length=7, choices=TaskKind.choices)
     name = models.CharField(max_length=wire.MAX_NAME_LENGTH)
     instruction = models.CharField(max_length=wire.MAX_INSTRUCTION_LENGTH)
@@ -43,7 +41,9 @@ class JobDefinition(models.Model):
         max_length=10, choices=DrawAggregation.choices, default=DrawAggregation.MAJORITY
     )
     client_key = models.CharField(
-        max_length=64, blank=True, default="",
+        max_length=64,
+        blank=True,
+        default="",
         help_text="the requester's key for the request that made it: the same request sent again finds it",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -51,8 +51,9 @@ class JobDefinition(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["owner", "client_key"], condition=~Q(client_key=""),
-                                    name="definition_client_key_unique"),
+            models.UniqueConstraint(
+                fields=["owner", "client_key"], condition=~Q(client_key=""), name="definition_client_key_unique"
+            ),
             models.CheckConstraint(
                 name="definition_responses_at_least_one",
                 condition=Q(responses_per_datapoint__gte=1) & Q(responses_per_datapoint__lte=1000),
@@ -168,8 +169,11 @@ class LeaseQuerySet(models.QuerySet):
         """End these leases at ``now``, the time a request read before it
         waited for a lock: a lease taken meanwhile, after ``now``, ends just
         after it began, so ``expires_at > leased_at`` holds."""
-        return self.update(expires_at=Greatest(Value(now, output_field=models.DateTimeField()),
-                                               F("leased_at") + dt.timedelta(microseconds=1)))
+        return self.update(
+            expires_at=Greatest(
+                Value(now, output_field=models.DateTimeField()), F("leased_at") + dt.timedelta(microseconds=1)
+            )
+        )
 
 
 class Lease(models.Model):
@@ -204,8 +208,9 @@ class Lease(models.Model):
     )
     # PROTECT: a labeler's tasks are counted in their datapoint's row
     # (leases_active); deleting the labeler would leave the count behind.
-    labeler = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="leases",
-                                db_index=False)
+    labeler = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="leases", db_index=False
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     leased_at = models.DateTimeField()
     expires_at = models.DateTimeField()
@@ -228,8 +233,9 @@ class Lease(models.Model):
             models.Index(fields=["job_datapoint", "status", "expires_at"], name="lease_live"),
             models.Index(fields=["labeler", "job", "status"], name="lease_labeler_job"),
             # The quality checks a labeler was shown (never shown twice); few rows.
-            models.Index(fields=["labeler", "example"], name="lease_labeler_checks",
-                         condition=Q(example__isnull=False)),
+            models.Index(
+                fields=["labeler", "example"], name="lease_labeler_checks", condition=Q(example__isnull=False)
+            ),
         ]
 
 
@@ -238,8 +244,7 @@ class Response(models.Model):
 
     public_id = models.CharField(max_length=40, default=ids.response_id, editable=False)  # see Lease
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="responses", db_index=False)
-    job_datapoint = models.ForeignKey(JobDatapoint, on_delete=models.CASCADE, related_name="responses",
-                                      db_index=False)
+    job_datapoint = models.ForeignKey(JobDatapoint, on_delete=models.CASCADE, related_name="responses", db_index=False)
     # PROTECT: answers a requester paid for are never lost with the account,
     # and counts and results include them (labelers are deactivated instead).
     labeler = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="responses")
@@ -248,7 +253,8 @@ class Response(models.Model):
     graded_answers = models.PositiveIntegerField(
         default=0,
         help_text="graded answers (qualification and gold) behind user_score when submitted; "
-                  "0: the score is the prior, not evidence")
+        "0: the score is the prior, not evidence",
+    )
     time_spent_ms = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -19,13 +19,12 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from assets.models import Asset, TaskKind
+from assets.raster import grid_shape, rasterize_lines
 from core import events
 
-
 from . import aggregation, content_cache, locks, rows
-from assets.models import Asset, TaskKind
 from .models import Datapoint, DatapointResult, Job, JobDatapoint, JobDefinition, Response
-from assets.raster import grid_shape, rasterize_lines
 
 logger = logging.getLogger("crowdcanvas.aggregation")
 
@@ -89,22 +88,28 @@ def datapoint_aggregate(*, job_datapoint_id: int) -> DatapointResult | None:
         result = locks.datapoint_result_lock(slot=slot, now=timezone.now())
         definition = content_cache.definition(slot.job.definition_id)
         datapoint = content_cache.datapoint(slot.datapoint_id)
-        responses = [Vote(*row) for row in Response.objects.filter(job_datapoint_id=slot.pk).order_by("pk")
-                     .values_list("payload", "user_score", "graded_answers")]
+        responses = [
+            Vote(*row)
+            for row in Response.objects.filter(job_datapoint_id=slot.pk)
+            .order_by("pk")
+            .values_list("payload", "user_score", "graded_answers")
+        ]
         fresh = len(responses) != result.response_count or result.aggregator_version != AGGREGATOR_VERSION
         if fresh:
             if definition.kind == TaskKind.DRAW:
                 if result.state and result.aggregator_version == AGGREGATOR_VERSION:
                     state = aggregation.DrawState.load(bytes(result.state))
-                    for response in responses[state.count:]:
+                    for response in responses[state.count :]:
                         mask = rasterize_lines(response.payload["lines"], state.shape)
                         state.add(mask, aggregation.weight_units(response.user_score))
                 else:  # from scratch: every response at once
                     shape = draw_grid(datapoint)
                     masks = np.array([rasterize_lines(r.payload["lines"], shape) for r in responses]).reshape(
-                        len(responses), *shape)
+                        len(responses), *shape
+                    )
                     state = aggregation.DrawState.from_masks(
-                        masks, [aggregation.weight_units(r.user_score) for r in responses])
+                        masks, [aggregation.weight_units(r.user_score) for r in responses]
+                    )
                 result.state = state.dump()
                 result.data = _draw_data(state, definition.draw_aggregation, closed=slot.closed)
             else:
@@ -133,8 +138,14 @@ def _slot(job_datapoint_id: int) -> JobDatapoint | None:
     if row is None:
         return None
     job_id, datapoint_id, position, closed, job_public_id, definition_id = row
-    slot = rows.instance(JobDatapoint, id=job_datapoint_id, job_id=job_id, datapoint_id=datapoint_id,
-                         position=position, closed=bool(closed))
+    slot = rows.instance(
+        JobDatapoint,
+        id=job_datapoint_id,
+        job_id=job_id,
+        datapoint_id=datapoint_id,
+        position=position,
+        closed=bool(closed),
+    )
     slot.job = rows.instance(Job, id=job_id, public_id=job_public_id, definition_id=definition_id)
     return slot
 
@@ -159,8 +170,12 @@ def job_summary(job: Job) -> dict:
         used = Datapoint.objects.filter(definition_id=job.definition_id).values(column)
         for asset in Asset.objects.filter(pk__in=used).iterator(chunk_size=2000):
             names[index[asset.pk]], shown[index[asset.pk]] = asset.value, asset.labeler_value
-    votes = (Response.objects.filter(job=job).order_by().values_list("job_datapoint__datapoint_id", "payload__choice")
-             .annotate(n=Count("id")))
+    votes = (
+        Response.objects.filter(job=job)
+        .order_by()
+        .values_list("job_datapoint__datapoint_id", "payload__choice")
+        .annotate(n=Count("id"))
+    )
     winners, losers, counts = [], [], []
     for datapoint_id, choice, n in votes.iterator(chunk_size=5000):
         first, second = items_of[datapoint_id]
@@ -172,8 +187,9 @@ def job_summary(job: Job) -> dict:
     counts_arr = np.asarray(counts, dtype=np.float64)
     wins = np.bincount(winners_arr, counts_arr, minlength=len(names))
     games = wins + np.bincount(losers_arr, counts_arr, minlength=len(names))
-    ranking = aggregation.bradley_terry_pairs(len(names), *_merged_pairs(len(names), winners_arr, losers_arr,
-                                                                         counts_arr))
+    ranking = aggregation.bradley_terry_pairs(
+        len(names), *_merged_pairs(len(names), winners_arr, losers_arr, counts_arr)
+    )
     order = sorted(range(len(names)), key=lambda i: (-ranking.log_scores[i], names[i]))
     return {
         "ranking": {
@@ -181,16 +197,22 @@ def job_summary(job: Job) -> dict:
             "regularized": ranking.regularized,
             "comparisons": int(counts_arr.sum()),
             "items": [
-                {"rank": rank, "item": names[i], "score": round(float(ranking.log_scores[i]), 8),
-                 "wins": int(wins[i]), "comparisons": int(games[i])}
+                {
+                    "rank": rank,
+                    "item": names[i],
+                    "score": round(float(ranking.log_scores[i]), 8),
+                    "wins": int(wins[i]),
+                    "comparisons": int(games[i]),
+                }
                 for rank, i in enumerate(order, start=1)
             ],
         }
     }
 
 
-def _merged_pairs(n_items: int, winners: np.ndarray, losers: np.ndarray,
-                  counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _merged_pairs(
+    n_items: int, winners: np.ndarray, losers: np.ndarray, counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The distinct (winner, loser) pairs and their summed counts (two
     datapoints may compare the same items)."""
     pairs, inverse = np.unique(winners * n_items + losers, return_inverse=True)
@@ -243,8 +265,9 @@ def _has_open_slot(job_id: int) -> bool:
     nearly every aggregation, so written as SQL: building the query with the
     ORM cost more than running it."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT 1 FROM {JobDatapoint._meta.db_table} WHERE job_id = %s AND NOT closed LIMIT 1",
-                       [job_id])
+        cursor.execute(
+            f"SELECT 1 FROM {JobDatapoint._meta.db_table} WHERE job_id = %s AND NOT closed LIMIT 1", [job_id]
+        )
         return cursor.fetchone() is not None
 
 
@@ -267,13 +290,16 @@ def stale_among(job_datapoint_ids: list[int]) -> list[int]:
 def results_sweep(*, enqueue) -> dict[str, int]:
     """Re-enqueue every stale result, and finish jobs whose results are all
     in. ``enqueue(job_datapoint_id)`` schedules one aggregation."""
-    stale = list(_stale_slots().filter(job__state__in=[Job.State.RUNNING, Job.State.COMPLETED])
-                 .values_list("pk", flat=True)[:10_000])
+    stale = list(
+        _stale_slots()
+        .filter(job__state__in=[Job.State.RUNNING, Job.State.COMPLETED])
+        .values_list("pk", flat=True)[:10_000]
+    )
     for pk in stale:
         enqueue(pk)
     finished = 0
-    for job_id in Job.objects.filter(state=Job.State.RUNNING).exclude(
-        job_datapoints__closed=False
-    ).values_list("pk", flat=True):
+    for job_id in (
+        Job.objects.filter(state=Job.State.RUNNING).exclude(job_datapoints__closed=False).values_list("pk", flat=True)
+    ):
         finished += int(job_finalize_if_done(job_id=job_id))
     return {"requeued": len(stale), "completed": finished}

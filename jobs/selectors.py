@@ -27,10 +27,9 @@ from django.db.models.functions import Cast, Coalesce, Greatest
 from django.urls import reverse
 from django.utils import timezone
 
+from assets.models import TaskKind
 from audiences.selectors import membership_counts
 from core.pseudonyms import labeler_anonymous_id
-
-from assets.models import TaskKind
 
 from . import streaming
 from .models import Datapoint, DatapointResult, Job, JobDatapoint, JobDefinition, Response
@@ -53,8 +52,11 @@ def _owned_q(user: AbstractBaseUser) -> Q:
 def job_definition_list(*, user: AbstractBaseUser) -> QuerySet[JobDefinition]:
     """The definitions ``user`` may see, newest first, each with ``datapoint_count``."""
     count = (
-        Datapoint.objects.filter(definition=OuterRef("pk")).order_by()
-        .values("definition").annotate(n=Count("id")).values("n")
+        Datapoint.objects.filter(definition=OuterRef("pk"))
+        .order_by()
+        .values("definition")
+        .annotate(n=Count("id"))
+        .values("n")
     )
     return (
         JobDefinition.objects.filter(_owned_q(user))
@@ -87,8 +89,14 @@ def job_get(*, user: AbstractBaseUser, public_id: str) -> Job:
     return job_list(user=user).get(public_id=public_id)
 
 
-def job_find(*, user: AbstractBaseUser, name: str = "", state: str | None = None,
-             definition_id: str | None = None, audience_id: str | None = None) -> QuerySet[Job]:
+def job_find(
+    *,
+    user: AbstractBaseUser,
+    name: str = "",
+    state: str | None = None,
+    definition_id: str | None = None,
+    audience_id: str | None = None,
+) -> QuerySet[Job]:
     """Jobs whose definition's name contains ``name``, optionally in ``state``,
     of one definition or on one audience (public ids), newest first."""
     queryset = job_list(user=user)
@@ -253,8 +261,9 @@ def _compare_entry(slot: JobDatapoint, responses: list[Response], pseudonyms: _P
     }
 
 
-def _draw_entry(slot: JobDatapoint, responses: list[Response], pseudonyms: _Pseudonyms,
-                heatmap_url: str) -> dict[str, Any]:
+def _draw_entry(
+    slot: JobDatapoint, responses: list[Response], pseudonyms: _Pseudonyms, heatmap_url: str
+) -> dict[str, Any]:
     datapoint = slot.datapoint
     asset = datapoint.asset
     result = _current_result(slot)
@@ -283,8 +292,15 @@ def _draw_entry(slot: JobDatapoint, responses: list[Response], pseudonyms: _Pseu
     }
 
 
-COMPARE_AGGREGATES = ("aggregatedResults", "aggregatedResultsRatios", "summedUserScores", "summedUserScoresRatios",
-                      "winner", "weightedWinner", "confidence")
+COMPARE_AGGREGATES = (
+    "aggregatedResults",
+    "aggregatedResultsRatios",
+    "summedUserScores",
+    "summedUserScoresRatios",
+    "winner",
+    "weightedWinner",
+    "confidence",
+)
 DRAW_AGGREGATES = ("consensusMask", "consensusBoxes", "agreement", "summedUserScores")
 
 
@@ -312,7 +328,11 @@ def _stored_ranking(job: Job, *, responses: int) -> dict[str, Any]:
     ``computing`` (the ranking of the responses it includes, or no items
     before the first)."""
     ranking = (job.summary or {}).get("ranking") or {
-        "method": "bradley-terry", "regularized": False, "comparisons": 0, "items": []}
+        "method": "bradley-terry",
+        "regularized": False,
+        "comparisons": 0,
+        "items": [],
+    }
     ready = bool(job.summary) and job.summary_response_count == responses
     return {**ranking, "state": RANKING_READY if ready else RANKING_COMPUTING}
 
@@ -330,8 +350,13 @@ def job_results_summary(*, job: Job) -> dict[str, Any]:
     return _results_summary(job)
 
 
-def job_results(*, job: Job, page: int | None = None, page_size: int | None = None,
-                absolute_url: Callable[[str], str] = lambda path: path) -> dict[str, Any]:
+def job_results(
+    *,
+    job: Job,
+    page: int | None = None,
+    page_size: int | None = None,
+    absolute_url: Callable[[str], str] = lambda path: path,
+) -> dict[str, Any]:
     """The job's aggregated results so far, in a constant number of queries.
 
     ``{"info": {...}, "results": [one entry per datapoint, by position],
@@ -355,27 +380,41 @@ def job_results(*, job: Job, page: int | None = None, page_size: int | None = No
         return {"info": _results_info(job), "results": results, "summary": summary}
     page, page_size = page or 1, page_size or RESULTS_PAGE_SIZE
     offset = (page - 1) * page_size
-    slots = list(_result_slots(job)[offset:offset + page_size]) if offset < summary["datapoints"] else []
+    slots = list(_result_slots(job)[offset : offset + page_size]) if offset < summary["datapoints"] else []
     results = _entries(job, slots, pseudonyms=_Pseudonyms(), absolute_url=absolute_url, with_responses=True)
-    return {"info": _results_info(job), "count": summary["datapoints"], "page": page, "pageSize": page_size,
-            "results": results, "summary": summary}
+    return {
+        "info": _results_info(job),
+        "count": summary["datapoints"],
+        "page": page,
+        "pageSize": page_size,
+        "results": results,
+        "summary": summary,
+    }
 
 
-def job_results_text(*, job: Job, summary: dict[str, Any],
-                     absolute_url: Callable[[str], str] = lambda path: path) -> Iterator[str]:
+def job_results_text(
+    *, job: Job, summary: dict[str, Any], absolute_url: Callable[[str], str] = lambda path: path
+) -> Iterator[str]:
     """The text of the whole results document (``job_results`` without a
     page), written ``RESULTS_CHUNK`` datapoints at a time
     (``job_result_entries``): what a server holds of it is bounded whatever
     the job's size. ``summary``: ``job_results_summary``, read first."""
-    return streaming.json_object([
-        ("info", _results_info(job)),
-        ("results", job_result_entries(job=job, absolute_url=absolute_url)),
-        ("summary", summary),
-    ])
+    return streaming.json_object(
+        [
+            ("info", _results_info(job)),
+            ("results", job_result_entries(job=job, absolute_url=absolute_url)),
+            ("summary", summary),
+        ]
+    )
 
 
-def job_result_entries(*, job: Job, absolute_url: Callable[[str], str] = lambda path: path,
-                       with_responses: bool = True, chunk_size: int | None = None) -> Iterator[dict[str, Any]]:
+def job_result_entries(
+    *,
+    job: Job,
+    absolute_url: Callable[[str], str] = lambda path: path,
+    with_responses: bool = True,
+    chunk_size: int | None = None,
+) -> Iterator[dict[str, Any]]:
     """Every datapoint's results entry, by position, reading ``chunk_size``
     datapoints (default ``RESULTS_CHUNK``) and their responses at a time, a
     chunk after the position the last one ended at: two queries a chunk,
@@ -386,8 +425,7 @@ def job_result_entries(*, job: Job, absolute_url: Callable[[str], str] = lambda 
     last = -1
     while True:
         slots = list(_result_slots(job).filter(position__gt=last)[:chunk_size])
-        yield from _entries(job, slots, pseudonyms=pseudonyms, absolute_url=absolute_url,
-                            with_responses=with_responses)
+        yield from _entries(job, slots, pseudonyms=pseudonyms, absolute_url=absolute_url, with_responses=with_responses)
         if len(slots) < chunk_size:
             return
         last = slots[-1].position
@@ -407,22 +445,36 @@ def _result_slots(job: Job) -> QuerySet[JobDatapoint]:
     )
 
 
-def _entries(job: Job, slots: list[JobDatapoint], *, pseudonyms: _Pseudonyms, absolute_url: Callable[[str], str],
-             with_responses: bool) -> list[dict[str, Any]]:
+def _entries(
+    job: Job,
+    slots: list[JobDatapoint],
+    *,
+    pseudonyms: _Pseudonyms,
+    absolute_url: Callable[[str], str],
+    with_responses: bool,
+) -> list[dict[str, Any]]:
     """The results entries of ``slots``, their responses read in one query."""
     by_slot: dict[int, list[Response]] = {}
     if slots and with_responses:
-        responses = Response.objects.filter(job_datapoint_id__in=[slot.pk for slot in slots]).order_by(
-            "created_at", "id").only("job_datapoint_id", "labeler_id", "payload", "user_score", "time_spent_ms",
-                                     "created_at")
+        responses = (
+            Response.objects.filter(job_datapoint_id__in=[slot.pk for slot in slots])
+            .order_by("created_at", "id")
+            .only("job_datapoint_id", "labeler_id", "payload", "user_score", "time_spent_ms", "created_at")
+        )
         for response in responses:
             by_slot.setdefault(response.job_datapoint_id, []).append(response)
     if job.definition.kind == TaskKind.COMPARE:
         entries = [_compare_entry(slot, by_slot.get(slot.pk, []), pseudonyms) for slot in slots]
     else:
         entries = [
-            _draw_entry(slot, by_slot.get(slot.pk, []), pseudonyms, absolute_url(reverse(
-                "jobs:job-datapoint-heatmap", kwargs={"job_id": job.public_id, "position": slot.position})))
+            _draw_entry(
+                slot,
+                by_slot.get(slot.pk, []),
+                pseudonyms,
+                absolute_url(
+                    reverse("jobs:job-datapoint-heatmap", kwargs={"job_id": job.public_id, "position": slot.position})
+                ),
+            )
             for slot in slots
         ]
     if not with_responses:

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from assets import wire
+from assets.models import Asset, TaskKind
 from assets.services import assets_from_items, compare_pair_specs
 from audiences.models import Audience
 from audiences.selectors import audience_visible_to
@@ -23,7 +24,6 @@ from core.errors import Conflict, ErrorCode
 from core.validation import field
 
 from . import locks, rows
-from assets.models import Asset, TaskKind
 from .models import Datapoint, Job, JobDatapoint, JobDefinition
 
 MAX_DATAPOINTS = 100_000
@@ -36,22 +36,25 @@ MAX_RESPONSES_PER_DATAPOINT = 1000
 # --- Job definitions -------------------------------------------------------------
 
 
-def _parse_common(*, name: Any, instruction: Any, datapoints: Any, responses_per_datapoint: Any,
-                  contexts: Any, media_contexts: Any) -> tuple[str, str, int, list[str], list | None]:
+def _parse_common(
+    *, name: Any, instruction: Any, datapoints: Any, responses_per_datapoint: Any, contexts: Any, media_contexts: Any
+) -> tuple[str, str, int, list[str], list | None]:
     with field("name"):
         name = wire.check_text(name, "name", max_length=wire.MAX_NAME_LENGTH, required=True)
     with field("instruction"):
-        instruction = wire.check_text(instruction, "instruction", max_length=wire.MAX_INSTRUCTION_LENGTH,
-                                      required=True)
-    rpd = validation.integer(responses_per_datapoint, "responses_per_datapoint",
-                             low=1, high=MAX_RESPONSES_PER_DATAPOINT)
-    clean_contexts, media_contexts = _parse_datapoint_lists(datapoints=datapoints, contexts=contexts,
-                                                            media_contexts=media_contexts)
+        instruction = wire.check_text(instruction, "instruction", max_length=wire.MAX_INSTRUCTION_LENGTH, required=True)
+    rpd = validation.integer(
+        responses_per_datapoint, "responses_per_datapoint", low=1, high=MAX_RESPONSES_PER_DATAPOINT
+    )
+    clean_contexts, media_contexts = _parse_datapoint_lists(
+        datapoints=datapoints, contexts=contexts, media_contexts=media_contexts
+    )
     return name, instruction, rpd, clean_contexts, media_contexts
 
 
-def _parse_datapoint_lists(*, datapoints: Any, contexts: Any, media_contexts: Any,
-                           room: int = MAX_DATAPOINTS) -> tuple[list[str], list | None]:
+def _parse_datapoint_lists(
+    *, datapoints: Any, contexts: Any, media_contexts: Any, room: int = MAX_DATAPOINTS
+) -> tuple[list[str], list | None]:
     """The datapoints' list checked (at most ``room`` of them), their
     contexts checked, and the media contexts' list checked."""
     if not isinstance(datapoints, (list, tuple)):
@@ -123,32 +126,50 @@ def job_definition_create(
         raise ValidationError({"kind": [f"must be one of {', '.join(TaskKind.values)}."]})
     key = _client_key(client_key)
     name, instruction, rpd, clean_contexts, media_contexts = _parse_common(
-        name=name, instruction=instruction, datapoints=datapoints,
-        responses_per_datapoint=responses_per_datapoint, contexts=contexts, media_contexts=media_contexts,
+        name=name,
+        instruction=instruction,
+        datapoints=datapoints,
+        responses_per_datapoint=responses_per_datapoint,
+        contexts=contexts,
+        media_contexts=media_contexts,
     )
     if key and (existing := _definition_by_key(owner=owner, key=key, kind=kind, name=name)) is not None:
         return existing
     if confidence_threshold is not None:
         if kind != TaskKind.COMPARE:
             raise ValidationError({"confidence_threshold": ["applies to compare definitions only."]})
-        confidence_threshold = validation.ratio(confidence_threshold, "confidence_threshold",
-                                                low_open=True, high_open=True)
+        confidence_threshold = validation.ratio(
+            confidence_threshold, "confidence_threshold", low_open=True, high_open=True
+        )
     if draw_aggregation not in JobDefinition.DrawAggregation.values:
-        raise ValidationError({"draw_aggregation": [
-            f"must be one of {', '.join(JobDefinition.DrawAggregation.values)}."]})
+        raise ValidationError(
+            {"draw_aggregation": [f"must be one of {', '.join(JobDefinition.DrawAggregation.values)}."]}
+        )
 
     try:
         with transaction.atomic():  # a savepoint: the same key sent twice at once makes one definition
             definition = JobDefinition.objects.create(
-                owner=owner, kind=kind, name=name, instruction=instruction, responses_per_datapoint=rpd,
-                confidence_threshold=confidence_threshold, draw_aggregation=draw_aggregation, client_key=key,
+                owner=owner,
+                kind=kind,
+                name=name,
+                instruction=instruction,
+                responses_per_datapoint=rpd,
+                confidence_threshold=confidence_threshold,
+                draw_aggregation=draw_aggregation,
+                client_key=key,
             )
     except IntegrityError:
         if not key:
             raise
         return _definition_by_key(owner=owner, key=key, kind=kind, name=name)
-    rows = _datapoint_rows(owner=owner, definition=definition, datapoints=datapoints, contexts=clean_contexts,
-                           media_contexts=media_contexts, start=0)
+    rows = _datapoint_rows(
+        owner=owner,
+        definition=definition,
+        datapoints=datapoints,
+        contexts=clean_contexts,
+        media_contexts=media_contexts,
+        start=0,
+    )
     Datapoint.objects.bulk_create(rows, batch_size=2000)
     return definition
 
@@ -168,15 +189,27 @@ def _definition_by_key(*, owner: AbstractBaseUser, key: str, kind: Any, name: An
     400 when it is not of this ``kind`` and ``name`` (the key was reused)."""
     definition = JobDefinition.objects.filter(owner=owner, client_key=key).first()
     if definition is not None and (definition.kind, definition.name) != (kind, name):
-        raise ValidationError({"client_key": [
-            f"already made the definition {definition.public_id} ({definition.kind}, {definition.name[:80]!r}); "
-            "use a new key for a new definition."]})
+        raise ValidationError(
+            {
+                "client_key": [
+                    f"already made the definition {definition.public_id} ({definition.kind}, {definition.name[:80]!r}); "
+                    "use a new key for a new definition."
+                ]
+            }
+        )
     return definition
 
 
 @transaction.atomic
-def job_definition_add_datapoints(*, owner: AbstractBaseUser, definition: JobDefinition, start: Any,
-                                  datapoints: Any, contexts: Any = None, media_contexts: Any = None) -> int:
+def job_definition_add_datapoints(
+    *,
+    owner: AbstractBaseUser,
+    definition: JobDefinition,
+    start: Any,
+    datapoints: Any,
+    contexts: Any = None,
+    media_contexts: Any = None,
+) -> int:
     """Add a batch of datapoints to ``owner``'s definition at positions
     ``start``, ``start + 1``, ...; how many were new.
 
@@ -189,35 +222,67 @@ def job_definition_add_datapoints(*, owner: AbstractBaseUser, definition: JobDef
         raise ValidationError({"job_definition": ["not found."]})
     start = validation.integer(start, "start", low=0, high=MAX_DATAPOINTS)
     clean_contexts, media_contexts = _parse_datapoint_lists(
-        datapoints=datapoints, contexts=contexts, media_contexts=media_contexts, room=MAX_DATAPOINTS - start)
+        datapoints=datapoints, contexts=contexts, media_contexts=media_contexts, room=MAX_DATAPOINTS - start
+    )
     definition = locks.job_definition_lock(pk=definition.pk)
     if definition.jobs.exists():
-        raise Conflict(ErrorCode.DEFINITION_ASSIGNED,
-                       "The definition is assigned to a job already: its datapoints are fixed. Make a new one.")
+        raise Conflict(
+            ErrorCode.DEFINITION_ASSIGNED,
+            "The definition is assigned to a job already: its datapoints are fixed. Make a new one.",
+        )
     count = definition.datapoints.count()
     if start > count:
-        raise ValidationError({"start": [
-            f"is {start} but the definition has {count} datapoints: send the batches in order, "
-            "the next one starting at the count."]})
-    rows = _datapoint_rows(owner=owner, definition=definition, datapoints=datapoints, contexts=clean_contexts,
-                           media_contexts=media_contexts, start=start)
+        raise ValidationError(
+            {
+                "start": [
+                    f"is {start} but the definition has {count} datapoints: send the batches in order, "
+                    "the next one starting at the count."
+                ]
+            }
+        )
+    rows = _datapoint_rows(
+        owner=owner,
+        definition=definition,
+        datapoints=datapoints,
+        contexts=clean_contexts,
+        media_contexts=media_contexts,
+        start=start,
+    )
     stored = {
-        row[0]: row[1:] for row in definition.datapoints.filter(position__gte=start, position__lt=start + len(rows))
-        .values_list("position", "asset_id", "asset_b_id", "context", "media_context_id")
+        row[0]: row[1:]
+        for row in definition.datapoints.filter(position__gte=start, position__lt=start + len(rows)).values_list(
+            "position", "asset_id", "asset_b_id", "context", "media_context_id"
+        )
     }
     for index, row in enumerate(rows):
-        if row.position in stored and stored[row.position] != (row.asset_id, row.asset_b_id, row.context,
-                                                               row.media_context_id):
-            raise ValidationError({"datapoints": [
-                f"datapoints[{index}] differs from the datapoint stored at position {row.position}: a batch "
-                "sent again must be the same as the first time."]})
+        if row.position in stored and stored[row.position] != (
+            row.asset_id,
+            row.asset_b_id,
+            row.context,
+            row.media_context_id,
+        ):
+            raise ValidationError(
+                {
+                    "datapoints": [
+                        f"datapoints[{index}] differs from the datapoint stored at position {row.position}: a batch "
+                        "sent again must be the same as the first time."
+                    ]
+                }
+            )
     new = [row for row in rows if row.position not in stored]
     Datapoint.objects.bulk_create(new, batch_size=2000)
     return len(new)
 
 
-def _datapoint_rows(*, owner: AbstractBaseUser, definition: JobDefinition, datapoints: Sequence,
-                    contexts: list[str], media_contexts: list | None, start: int) -> list[Datapoint]:
+def _datapoint_rows(
+    *,
+    owner: AbstractBaseUser,
+    definition: JobDefinition,
+    datapoints: Sequence,
+    contexts: list[str],
+    media_contexts: list | None,
+    start: int,
+) -> list[Datapoint]:
     """The definition's datapoints (unsaved) at positions ``start`` on, their
     items resolved to ``owner``'s assets (URL and text assets made)."""
     kind = definition.kind
@@ -247,7 +312,7 @@ def _datapoint_rows(*, owner: AbstractBaseUser, definition: JobDefinition, datap
     width = 1 if kind == TaskKind.DRAW else 2
     rows = []
     for index in range(len(contexts)):
-        items = resolved[index * width:(index + 1) * width]
+        items = resolved[index * width : (index + 1) * width]
         rows.append(
             Datapoint(
                 definition=definition,
@@ -262,23 +327,50 @@ def _datapoint_rows(*, owner: AbstractBaseUser, definition: JobDefinition, datap
     return rows
 
 
-def job_definition_create_draw(*, owner: AbstractBaseUser, name: Any, instruction: Any, datapoints: Any,
-                               responses_per_datapoint: Any = 10, contexts: Any = None,
-                               media_contexts: Any = None,
-                               draw_aggregation: Any = JobDefinition.DrawAggregation.MAJORITY) -> JobDefinition:
+def job_definition_create_draw(
+    *,
+    owner: AbstractBaseUser,
+    name: Any,
+    instruction: Any,
+    datapoints: Any,
+    responses_per_datapoint: Any = 10,
+    contexts: Any = None,
+    media_contexts: Any = None,
+    draw_aggregation: Any = JobDefinition.DrawAggregation.MAJORITY,
+) -> JobDefinition:
     return job_definition_create(
-        owner=owner, kind=TaskKind.DRAW, name=name, instruction=instruction, datapoints=datapoints,
-        responses_per_datapoint=responses_per_datapoint, contexts=contexts, media_contexts=media_contexts,
+        owner=owner,
+        kind=TaskKind.DRAW,
+        name=name,
+        instruction=instruction,
+        datapoints=datapoints,
+        responses_per_datapoint=responses_per_datapoint,
+        contexts=contexts,
+        media_contexts=media_contexts,
         draw_aggregation=draw_aggregation,
     )
 
 
-def job_definition_create_compare(*, owner: AbstractBaseUser, name: Any, instruction: Any, datapoints: Any,
-                                  responses_per_datapoint: Any = 10, contexts: Any = None,
-                                  media_contexts: Any = None, confidence_threshold: Any = None) -> JobDefinition:
+def job_definition_create_compare(
+    *,
+    owner: AbstractBaseUser,
+    name: Any,
+    instruction: Any,
+    datapoints: Any,
+    responses_per_datapoint: Any = 10,
+    contexts: Any = None,
+    media_contexts: Any = None,
+    confidence_threshold: Any = None,
+) -> JobDefinition:
     return job_definition_create(
-        owner=owner, kind=TaskKind.COMPARE, name=name, instruction=instruction, datapoints=datapoints,
-        responses_per_datapoint=responses_per_datapoint, contexts=contexts, media_contexts=media_contexts,
+        owner=owner,
+        kind=TaskKind.COMPARE,
+        name=name,
+        instruction=instruction,
+        datapoints=datapoints,
+        responses_per_datapoint=responses_per_datapoint,
+        contexts=contexts,
+        media_contexts=media_contexts,
         confidence_threshold=confidence_threshold,
     )
 
@@ -320,14 +412,14 @@ def job_set_paused(*, job: Job, paused: bool) -> Job:
     """Pause a running job (no new tasks are handed out; answers to tasks
     already held are still taken) or resume a paused one."""
     job = locks.job_lock(pk=job.pk)
-    wanted, allowed_from = (
-        (Job.State.PAUSED, Job.State.RUNNING) if paused else (Job.State.RUNNING, Job.State.PAUSED)
-    )
+    wanted, allowed_from = (Job.State.PAUSED, Job.State.RUNNING) if paused else (Job.State.RUNNING, Job.State.PAUSED)
     if job.state == wanted:
         return job
     if job.state != allowed_from:
-        raise Conflict(ErrorCode.JOB_NOT_RUNNING,
-                       f"This job is {job.state}; only a {allowed_from} job can be {'paused' if paused else 'resumed'}.")
+        raise Conflict(
+            ErrorCode.JOB_NOT_RUNNING,
+            f"This job is {job.state}; only a {allowed_from} job can be {'paused' if paused else 'resumed'}.",
+        )
     job.state = wanted
     job.save(update_fields=["state"])
     events.job_state_changed(job.public_id, job.audience.public_id)

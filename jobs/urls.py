@@ -8,10 +8,12 @@ app_name = "jobs"
 urlpatterns = [
     path("assets/", api.AssetUploadApi.as_view(), name="asset-upload"),
     path("job-definitions/", api.JobDefinitionListApi.as_view(), name="job-definition-list"),
-    path("job-definitions/<slug:definition_id>/", api.JobDefinitionDetailApi.as_view(),
-         name="job-definition-detail"),
-    path("job-definitions/<slug:definition_id>/datapoints/", api.JobDefinitionDatapointsApi.as_view(),
-         name="job-definition-datapoints"),
+    path("job-definitions/<slug:definition_id>/", api.JobDefinitionDetailApi.as_view(), name="job-definition-detail"),
+    path(
+        "job-definitions/<slug:definition_id>/datapoints/",
+        api.JobDefinitionDatapointsApi.as_view(),
+        name="job-definition-datapoints",
+    ),
     path("jobs/", api.JobListApi.as_view(), name="job-list"),
     path("jobs/<slug:job_id>/", api.JobDetailApi.as_view(), name="job-detail"),
     path("jobs/<slug:job_id>/pause/", api.JobPauseApi.as_view(), name="job-pause"),
@@ -19,6 +21,9 @@ urlpatterns = [
     path("jobs/<slug:job_id>/progress/", api.JobProgressApi.as_view(), name="job-progress"),
     path("jobs/<slug:job_id>/results/", api.JobResultsApi.as_view(), name="job-results"),
     path("jobs/<slug:job_id>/results/download/", api.JobResultsDownloadApi.as_view(), name="job-results-download"),
-    path("jobs/<slug:job_id>/datapoints/<int:position>/heatmap.png", api.JobDatapointHeatmapApi.as_view(),
-         name="job-datapoint-heatmap"),
+    path(
+        "jobs/<slug:job_id>/datapoints/<int:position>/heatmap.png",
+        api.JobDatapointHeatmapApi.as_view(),
+        name="job-datapoint-heatmap",
+    ),
 ]

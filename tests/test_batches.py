@@ -13,10 +13,10 @@ import httpx
 import pytest
 from rest_framework.test import APIClient
 
+from assets import wire
 from audiences.selectors import global_audience
 from crowdcanvas import CrowdCanvasClient
 from jobs import services as job_services
-from assets import wire
 from jobs.models import Datapoint, JobDefinition
 from tests import factories
 from tests.stack import AsgiServer, django_env
@@ -33,19 +33,30 @@ def urls(start: int, stop: int) -> list[str]:
 
 
 def create(api, *, key: str = "k-1", name: str = "Batched", datapoints=None):
-    body = {"kind": "draw", "name": name, "instruction": "Color in all the blue books",
-            "datapoints": datapoints or urls(0, 3), "client_key": key}
+    body = {
+        "kind": "draw",
+        "name": name,
+        "instruction": "Color in all the blue books",
+        "datapoints": datapoints or urls(0, 3),
+        "client_key": key,
+    }
     return api.post("/api/job-definitions/", body, format="json")
 
 
 def add(api, definition_id: str, start: int, datapoints: list, **extra):
-    return api.post(f"/api/job-definitions/{definition_id}/datapoints/",
-                    {"start": start, "datapoints": datapoints, **extra}, format="json")
+    return api.post(
+        f"/api/job-definitions/{definition_id}/datapoints/",
+        {"start": start, "datapoints": datapoints, **extra},
+        format="json",
+    )
 
 
 def stored(definition_id: str) -> list[tuple[int, str, str]]:
-    return list(Datapoint.objects.filter(definition__public_id=definition_id).order_by("position")
-                .values_list("position", "asset__url", "context"))
+    return list(
+        Datapoint.objects.filter(definition__public_id=definition_id)
+        .order_by("position")
+        .values_list("position", "asset__url", "context")
+    )
 
 
 @pytest.mark.django_db
@@ -80,21 +91,25 @@ def test_a_batch_sent_again_adds_nothing(requester):
     # A batch overlapping the stored end adds only what is new.
     overlap = add(api, definition_id, 5, urls(5, 8), contexts=["c", "", ""])
     assert overlap.json() == {"added": 2, "datapoint_count": 8}
-    assert stored(definition_id) == [(i, factories.url(f"batch-{i}"), context)
-                                     for i, context in enumerate(["", "", "", "a", "b", "c", "", ""])]
+    assert stored(definition_id) == [
+        (i, factories.url(f"batch-{i}"), context) for i, context in enumerate(["", "", "", "a", "b", "c", "", ""])
+    ]
     assert api.get(f"/api/job-definitions/{definition_id}/").json()["datapoint_count"] == 8
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("start, datapoints, contexts, where, message", [
-    (4, urls(4, 5), None, "start", "send the batches in order"),
-    (1, urls(5, 7), None, "datapoints", "datapoints[0] differs from the datapoint stored at position 1"),
-    (2, urls(2, 3), ["other"], "datapoints", "differs from the datapoint stored at position 2"),
-    (-1, urls(3, 4), None, "start", ""),
-    (3, [], None, "datapoints", "must not be empty"),
-    (3, ["not a url"], None, "datapoints", ""),
-    (3, urls(3, 5), ["one"], "contexts", "has 1 entries but there are 2 datapoints"),
-])
+@pytest.mark.parametrize(
+    "start, datapoints, contexts, where, message",
+    [
+        (4, urls(4, 5), None, "start", "send the batches in order"),
+        (1, urls(5, 7), None, "datapoints", "datapoints[0] differs from the datapoint stored at position 1"),
+        (2, urls(2, 3), ["other"], "datapoints", "differs from the datapoint stored at position 2"),
+        (-1, urls(3, 4), None, "start", ""),
+        (3, [], None, "datapoints", "must not be empty"),
+        (3, ["not a url"], None, "datapoints", ""),
+        (3, urls(3, 5), ["one"], "contexts", "has 1 entries but there are 2 datapoints"),
+    ],
+)
 def test_a_bad_batch_is_a_400_that_changes_nothing(requester, start, datapoints, contexts, where, message):
     api = api_for(requester)
     definition_id = create(api).json()["id"]
@@ -157,8 +172,11 @@ class ReplyLosingProxy:
                     if method == "POST":
                         proxy.posts += 1
                     cut = method == "POST" and proxy.posts in lose
-                headers = {name: value for name, value in self.headers.items()
-                           if name.lower() in {"authorization", "content-type", "accept"}}
+                headers = {
+                    name: value
+                    for name, value in self.headers.items()
+                    if name.lower() in {"authorization", "content-type", "accept"}
+                }
                 upstream = proxy.client.request(method, self.path, content=body, headers=headers)
                 if cut:
                     with proxy.lock:
@@ -203,8 +221,14 @@ def test_the_client_sends_a_definition_in_batches_and_a_lost_reply_stores_nothin
     with ReplyLosingProxy(server.url, lose={1, 5}) as proxy:
         with CrowdCanvasClient(proxy.url, requester.api_token) as client:
             definition = client.job.create_draw_job_definition(
-                "Batched", "Color in all the blue books", items, contexts=contexts, responses_per_datapoint=2,
-                batch_size=10, progress=False)
+                "Batched",
+                "Color in all the blue books",
+                items,
+                contexts=contexts,
+                responses_per_datapoint=2,
+                batch_size=10,
+                progress=False,
+            )
     assert proxy.lost == ["/api/job-definitions/ 201", f"/api/job-definitions/{definition.id}/datapoints/ 200"]
     assert proxy.posts == 5 + 2
     assert definition.datapoint_count == 47

@@ -115,8 +115,9 @@ def test_server_errors_reach_the_caller(client):
         client.job.get_job_by_id("job_doesnotexist")
     global_audience = client.audience.get_audience_by_id("global")
     with pytest.raises(crowdcanvas.BadRequestError) as excinfo:
-        global_audience.add_draw_example("Color the books", "https://assets.example.org/a.jpg",
-                                         [Box(0.1, 0.1, 0.5, 0.5)])
+        global_audience.add_draw_example(
+            "Color the books", "https://assets.example.org/a.jpg", [Box(0.1, 0.1, 0.5, 0.5)]
+        )
     assert "global audience" in excinfo.value.errors["audience"][0]
     bad_token = CrowdCanvasClient(client.base_url, "0" * 40)
     with pytest.raises(crowdcanvas.AuthenticationError) as excinfo:
@@ -168,8 +169,11 @@ def run_draw_job(client, carol, server, capsys) -> tuple:
     from tests.test_seeds_e2e import Crew
 
     definition = client.job.create_draw_job_definition(
-        name="Blue Books Example", instruction="Color in all the blue books",
-        datapoints=[f"https://assets.example.org/books-{i}.jpg" for i in range(3)], responses_per_datapoint=3)
+        name="Blue Books Example",
+        instruction="Color in all the blue books",
+        datapoints=[f"https://assets.example.org/books-{i}.jpg" for i in range(3)],
+        responses_per_datapoint=3,
+    )
     job = client.audience.get_audience_by_id("global").assign_job(definition)
     with Crew(server.url, carol, labelers=3) as crew:
         final = job.display_progress_bar(poll_interval=0.5, timeout=60)
@@ -224,7 +228,8 @@ def test_results_and_downloads_from_a_live_server(client, carol, server, tmp_pat
     assert path == tmp_path / f"{job.id}-coco.json"
     coco = json.loads(path.read_text())
     assert [image["file_name"] for image in coco["images"]] == [
-        f"https://assets.example.org/books-{i}.jpg" for i in range(3)]
+        f"https://assets.example.org/books-{i}.jpg" for i in range(3)
+    ]
     masks = [a for a in coco["annotations"] if a["iscrowd"] == 1]
     assert len(masks) == 3 and all(aggregation.rle_decode(a["segmentation"]).sum() == a["area"] for a in masks)
     document = json.loads(job.download_results(tmp_path / "all.json").read_text())

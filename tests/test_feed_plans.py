@@ -23,8 +23,10 @@ def generic_plan(sql: str, params: list) -> str:
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
         cursor.execute(f"PREPARE held_lease AS {sql}")
-        values = ", ".join(str(value) if isinstance(value, int) else
-                           f"'{value.isoformat() if hasattr(value, 'isoformat') else value}'" for value in params)
+        values = ", ".join(
+            str(value) if isinstance(value, int) else f"'{value.isoformat() if hasattr(value, 'isoformat') else value}'"
+            for value in params
+        )
         cursor.execute(f"EXPLAIN EXECUTE held_lease({values})")
         plan = "\n".join(row[0] for row in cursor.fetchall())
         cursor.execute("DEALLOCATE held_lease")
@@ -43,7 +45,8 @@ def test_the_held_lease_lookup_uses_an_index_whatever_the_leases_stored(requeste
             " SELECT 'tsk_p' || jd.id || 'x' || l.id, jd.job_id, jd.id, NULL, l.id, 'submitted',"
             " now() - interval '2 hours', now() - interval '1 hour'"
             " FROM jobs_jobdatapoint jd CROSS JOIN unnest(%s::int[]) AS l(id) WHERE jd.job_id = %s",
-            [[labeler.pk for labeler in labelers], job.pk])
+            [[labeler.pk for labeler in labelers], job.pk],
+        )
         cursor.execute("ANALYZE jobs_lease")
     sql, params = _held_lease_sql(job=job, labeler=labelers[0], now=timezone.now())
     plan = generic_plan(sql, params)

@@ -12,11 +12,22 @@ from jobs import streaming
 
 
 def test_json_object_writes_iterators_as_arrays_as_json_dumps_would():
-    fields = [("info", {"name": "Bücher", "n": 1}), ("results", iter([{"a": 1}, {"b": [2, None]}])),
-              ("empty", iter([])), ("summary", {"ranking": None})]
+    fields = [
+        ("info", {"name": "Bücher", "n": 1}),
+        ("results", iter([{"a": 1}, {"b": [2, None]}])),
+        ("empty", iter([])),
+        ("summary", {"ranking": None}),
+    ]
     text = "".join(streaming.json_object(fields))
-    assert text == json.dumps({"info": {"name": "Bücher", "n": 1}, "results": [{"a": 1}, {"b": [2, None]}],
-                               "empty": [], "summary": {"ranking": None}}, ensure_ascii=False)
+    assert text == json.dumps(
+        {
+            "info": {"name": "Bücher", "n": 1},
+            "results": [{"a": 1}, {"b": [2, None]}],
+            "empty": [],
+            "summary": {"ranking": None},
+        },
+        ensure_ascii=False,
+    )
 
 
 def test_csv_lines_are_whole_rows():
