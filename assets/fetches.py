@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -84,3 +86,57 @@ def url_fetches_wait(fetches: Sequence[UrlFetch], *, seconds: float) -> None:
         for fetch in done:
             fetch.refresh_from_db()
         pending = [fetch for fetch in pending if fetch not in done]
+
+
+# --- our own API: fetch a list of URLs -------------------------------------------------------------
+
+MAX_FETCH_URLS = 1000
+# The longest a request waits for its fetches (the client asks again after).
+MAX_WAIT_SECONDS = 30.0
+
+
+def _refuse_now(urls: Sequence[str]) -> None:
+    """Refuse, before anything is stored, a URL that is malformed or whose
+    host we would not fetch from (each named; one lookup per host)."""
+    problems: list[str] = []
+    refused_hosts: dict[tuple[str, int], str | None] = {}
+    for index, url in enumerate(urls):
+        try:
+            _scheme, host, port = url_fetch.check_url(url)
+            if (host, port) not in refused_hosts:
+                try:
+                    url_fetch.resolve(host, port)
+                    refused_hosts[(host, port)] = None
+                except url_fetch.FetchError as exc:
+                    refused_hosts[(host, port)] = exc.message
+            if refused_hosts[(host, port)]:
+                raise url_fetch.FetchError(refused_hosts[(host, port)], stage="resolve")
+        except url_fetch.FetchError as exc:
+            problems.append(f"urls[{index}] {url[:200]!r}: {exc.message}")
+    if problems:
+        raise ValidationError({"urls": problems[:50]})
+
+
+def asset_fetch_urls(*, owner: AbstractBaseUser, urls: Any, wait: float) -> list[UrlFetch]:
+    """``owner``'s fetch of each URL, in order, waiting up to ``wait``
+    seconds for them to finish: the earlier fetch of a URL unless it failed,
+    else a new one. A URL refused before any fetch (malformed, or a host
+    that is not a public address) is a ``ValidationError`` naming it, and
+    nothing is stored; one that failed (not an image, too big, unreachable)
+    is reported by its fetch. Asked again with the same URLs, it answers
+    with the same fetches: that is how a client polls."""
+    if not isinstance(urls, list) or not urls:
+        raise ValidationError({"urls": ["must be a non-empty list of http(s) URLs."]})
+    for index, url in enumerate(urls[:MAX_FETCH_URLS + 1]):
+        if not isinstance(url, str):
+            raise ValidationError({"urls": [f"urls[{index}] must be a string, got {type(url).__name__}."]})
+    if len(urls) > MAX_FETCH_URLS:
+        raise ValidationError({"urls": [f"at most {MAX_FETCH_URLS} URLs per request, got {len(urls)}."]})
+    _refuse_now(urls)
+    url_fetches_fail_lost(owner=owner)
+    by_url: dict[str, UrlFetch] = {}
+    for url in urls:
+        if url not in by_url:
+            by_url[url] = url_fetch_find_or_start(owner=owner, url=url)
+    url_fetches_wait(list(by_url.values()), seconds=min(max(wait, 0.0), MAX_WAIT_SECONDS))
+    return [by_url[url] for url in urls]
