@@ -11,6 +11,8 @@ from ._validation import (
     check_paging,
     check_ratio,
     check_text,
+    check_url_assets,
+    fetch_url_items,
     path_id,
     plan_boxes,
     plan_image,
@@ -67,7 +69,7 @@ class Audience(Resource):
 
     def add_draw_example(self, instruction: str, datapoint: Any, truths: list, context: str | None = None,
                          explanation: str | None = None, required_precision: float | None = None,
-                         required_completeness: float | None = None) -> Audience:
+                         required_completeness: float | None = None, url_assets: str = "fetch") -> Audience:
         """Add a draw qualification example: an image and the box(es) a
         correct labeler colors in. Labelers' strokes must lie inside the boxes
         (``required_precision`` of the ink, default 0.8) and touch them
@@ -82,6 +84,10 @@ class Audience(Resource):
             explanation: optional text shown to a labeler after a wrong answer.
             required_precision: share of the ink that must lie inside the boxes (0..1).
             required_completeness: share of the boxes the ink must touch (0..1).
+            url_assets: ``"fetch"`` (default): the server fetches and stores
+                URL images (a URL it refuses or cannot fetch is a
+                ``ValueError`` naming it, and no example is added);
+                ``"link"``: labelers' browsers load them.
 
         Returns:
             This audience.
@@ -89,6 +95,7 @@ class Audience(Resource):
         Raises:
             ValueError: bad input (before any request), or the server's 400.
         """
+        url_assets = check_url_assets(url_assets)
         body: dict[str, Any] = {
             **_example_texts(instruction, context, explanation),
             "truths": [box.to_dict() for box in plan_boxes(truths, "truths")],
@@ -98,13 +105,13 @@ class Audience(Resource):
         if required_completeness is not None:
             body["required_completeness"] = check_ratio(required_completeness, "required_completeness")
         item = plan_image(datapoint, "datapoint")
-        body["datapoint"] = self._http.wire_item(item)
+        body["datapoint"] = self._http.wire_item(item, fetch_url_items(self._http, [item], url_assets))
         self._http.post(f"audiences/{path_id(self.id)}/examples/draw/", json=body)
         self.example_count += 1
         return self
 
     def add_compare_example(self, instruction: str, datapoint: list, truth: Any, context: str | None = None,
-                            explanation: str | None = None) -> Audience:
+                            explanation: str | None = None, url_assets: str = "fetch") -> Audience:
         """Add a compare qualification example: two items and which is right.
 
         Args:
@@ -119,6 +126,10 @@ class Audience(Resource):
                 items exactly (as you passed it).
             context: optional text shown with the items (e.g. the prompt).
             explanation: optional text shown to a labeler after a wrong answer.
+            url_assets: ``"fetch"`` (default): the server fetches and stores
+                URL images (a URL it refuses or cannot fetch is a
+                ``ValueError`` naming it, and no example is added);
+                ``"link"``: labelers' browsers load them.
 
         Returns:
             This audience.
@@ -126,13 +137,15 @@ class Audience(Resource):
         Raises:
             ValueError: bad input (before any request), or the server's 400.
         """
+        url_assets = check_url_assets(url_assets)
         body: dict[str, Any] = _example_texts(instruction, context, explanation)
         first, second = plan_pair(datapoint, "datapoint")
         matches = [index for index in (0, 1) if truth is not None and truth == datapoint[index]]
         if not matches:
             raise ValueError("truth must be exactly one of the two datapoint items "
                              f"(got {truth!r}, items {datapoint[0]!r} and {datapoint[1]!r}).")
-        items = [self._http.wire_item(first), self._http.wire_item(second)]
+        fetched = fetch_url_items(self._http, [first, second], url_assets)
+        items = [self._http.wire_item(first, fetched), self._http.wire_item(second, fetched)]
         body["datapoint"] = items
         body["truth"] = items[matches[0]]
         self._http.post(f"audiences/{path_id(self.id)}/examples/compare/", json=body)

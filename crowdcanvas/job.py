@@ -18,6 +18,8 @@ from ._validation import (
     check_paging,
     check_ratio,
     check_text,
+    check_url_assets,
+    fetch_url_items,
     path_id,
     plan_image,
     plan_pair,
@@ -411,7 +413,8 @@ class JobManager:
 
     def create_draw_job_definition(self, name: str, instruction: str, datapoints: list,
                                    responses_per_datapoint: int = 10, contexts: list | None = None,
-                                   draw_aggregation: str | None = None) -> JobDefinition:
+                                   draw_aggregation: str | None = None, url_assets: str = "fetch"
+                                   ) -> JobDefinition:
         """Create a draw job definition: labelers paint over the regions of
         each image that match the instruction.
 
@@ -424,6 +427,12 @@ class JobManager:
             draw_aggregation: ``"majority"`` (default: cells inked by at least half
                 of the responses' weight) or ``"em"`` (expectation-maximization
                 over the responses' masks).
+            url_assets: ``"fetch"`` (default): the server fetches each URL
+                and stores the image, so labelers see it even if the URL
+                changes or goes; a URL it refuses or cannot fetch (a private
+                address, not an image, too big) is a ``ValueError`` naming
+                it, and nothing is created. ``"link"``: URLs are kept as
+                links that labelers' browsers load.
 
         Returns:
             The new :class:`JobDefinition`; ``preview()`` it, then
@@ -434,16 +443,19 @@ class JobManager:
         """
         if draw_aggregation not in (None, "majority", "em"):
             raise ValueError(f"draw_aggregation must be 'majority' or 'em', got {draw_aggregation!r}")
+        url_assets = check_url_assets(url_assets)
         body = self._common(name, instruction, datapoints, responses_per_datapoint, contexts)
         items = [plan_image(value, f"datapoints[{index}]") for index, value in enumerate(body["datapoints"])]
-        body["datapoints"] = [self._http.wire_item(item) for item in items]
+        fetched = fetch_url_items(self._http, items, url_assets)
+        body["datapoints"] = [self._http.wire_item(item, fetched) for item in items]
         if draw_aggregation is not None:
             body["draw_aggregation"] = draw_aggregation
         return self._create({"kind": "draw", **body})
 
     def create_compare_job_definition(self, name: str, instruction: str, datapoints: list,
                                       responses_per_datapoint: int = 10, contexts: list | None = None,
-                                      confidence_threshold: float | None = None) -> JobDefinition:
+                                      confidence_threshold: float | None = None, url_assets: str = "fetch"
+                                      ) -> JobDefinition:
         """Create a compare job definition: labelers pick the better of two
         items for the instruction.
 
@@ -462,6 +474,12 @@ class JobManager:
                 its leader is this certain, in (0, 1). Only votes of labelers
                 with graded answers (custom and curated audiences) count toward
                 it; in the global audience every pair takes all its votes.
+            url_assets: ``"fetch"`` (default): the server fetches each URL
+                and stores the image, so labelers see it even if the URL
+                changes or goes; a URL it refuses or cannot fetch (a private
+                address, not an image, too big) is a ``ValueError`` naming
+                it, and nothing is created. ``"link"``: URLs are kept as
+                links that labelers' browsers load.
 
         Returns:
             The new :class:`JobDefinition`.
@@ -469,12 +487,15 @@ class JobManager:
         Raises:
             ValueError: bad input (checked before any request), or the server's 400.
         """
+        url_assets = check_url_assets(url_assets)
         body = self._common(name, instruction, datapoints, responses_per_datapoint, contexts)
         if confidence_threshold is not None:
             body["confidence_threshold"] = check_ratio(confidence_threshold, "confidence_threshold",
                                                        low_open=True, high_open=True)
         pairs = [plan_pair(value, f"datapoints[{index}]") for index, value in enumerate(body["datapoints"])]
-        body["datapoints"] = [[self._http.wire_item(first), self._http.wire_item(second)] for first, second in pairs]
+        fetched = fetch_url_items(self._http, [item for pair in pairs for item in pair], url_assets)
+        body["datapoints"] = [[self._http.wire_item(first, fetched), self._http.wire_item(second, fetched)]
+                              for first, second in pairs]
         return self._create({"kind": "compare", **body})
 
     def get_job_definition_by_id(self, job_definition_id: str) -> JobDefinition:
