@@ -25,6 +25,7 @@ class LocalImageHosts:
         self.hosts = hosts
         self.tls = Tls(directory, image_hosts=hosts)
         self.server = ImageServer(self.tls)
+        self.serving = False
 
     @property
     def requests(self) -> dict[str, int]:
@@ -44,11 +45,15 @@ class LocalImageHosts:
             setattr(settings, name, value)
 
     def __enter__(self) -> LocalImageHosts:
-        self.server.__enter__()
+        if not self.serving:
+            self.server.__enter__()
+            self.serving = True
         return self
 
     def __exit__(self, *exc_info) -> None:
-        self.server.__exit__(*exc_info)
+        if self.serving:
+            self.server.__exit__(*exc_info)
+            self.serving = False
 
 
 @pytest.fixture
