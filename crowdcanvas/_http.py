@@ -29,6 +29,9 @@ _RETRY_STATUSES = {502, 503, 504}
 _GET_ATTEMPTS = 3
 # Between asks while the server is still fetching URLs (it waits up to 30 s per ask itself).
 FETCH_POLL_SECONDS = 1.0
+# URLs per ask, under the server's limit: without a broker the server fetches
+# them within the request, which must end within the client's timeout.
+FETCH_URLS_PER_REQUEST = 50
 
 
 class Answer(NamedTuple):
@@ -175,8 +178,9 @@ class Http:
         and URL); their asset ids by URL. A URL the server refuses or cannot
         fetch is a ``BadRequestError`` (a ``ValueError``) naming it."""
         wanted = list(dict.fromkeys(url for url in urls if url not in self._fetched))
-        for start in range(0, len(wanted), _limits.MAX_FETCH_URLS):
-            chunk = wanted[start:start + _limits.MAX_FETCH_URLS]
+        per_request = min(FETCH_URLS_PER_REQUEST, _limits.MAX_FETCH_URLS)
+        for start in range(0, len(wanted), per_request):
+            chunk = wanted[start:start + per_request]
             while True:
                 answer = self.request_with_status("POST", "assets/fetch/", json={"urls": chunk})
                 if answer.status_code != 202:

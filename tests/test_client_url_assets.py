@@ -68,7 +68,7 @@ def test_a_url_the_server_refuses_is_a_value_error_naming_it_and_nothing_is_crea
 
 
 def test_more_urls_than_one_request_takes_are_sent_in_parts(client, server, monkeypatch):
-    monkeypatch.setattr(crowdcanvas._limits, "MAX_FETCH_URLS", 2)
+    monkeypatch.setattr(crowdcanvas._http, "FETCH_URLS_PER_REQUEST", 2)
     server.route("POST", "/api/job-definitions/", (201, DEFINITION))
     urls = [f"https://assets.example.org/{i}.jpg" for i in range(5)]
     client.job.create_draw_job_definition("J", "Color", urls + urls[:1])
