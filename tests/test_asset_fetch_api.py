@@ -13,10 +13,11 @@ from tests.factories import api_for
 from tests.test_url_fetch import images  # noqa: F401 (fixture: plain HTTP image host on loopback)
 
 # Committed rows: a fetch starts when its row commits, as it does in a request.
-pytestmark = pytest.mark.django_db(transaction=True)
+committed = pytest.mark.django_db(transaction=True)
 FETCH = "/api/assets/fetch/"
 
 
+@committed
 def test_each_url_is_answered_with_its_stored_asset_and_asking_again_fetches_nothing(images, requester):
     api = api_for(requester)
     response = api.post(FETCH, {"urls": ["http://images.test/img.png", "http://images.test/redirect-ok"]},
@@ -35,6 +36,7 @@ def test_each_url_is_answered_with_its_stored_asset_and_asking_again_fetches_not
     assert images.hits == hits
 
 
+@committed
 def test_a_url_to_a_private_address_is_a_400_naming_it_and_nothing_is_stored(images, requester):
     private = f"http://127.0.0.1:{images.port}/img.png"
     response = api_for(requester).post(FETCH, {"urls": ["http://images.test/img.png", private]}, format="json")
@@ -44,6 +46,7 @@ def test_a_url_to_a_private_address_is_a_400_naming_it_and_nothing_is_stored(ima
     assert images.hits == [] and not UrlFetch.objects.exists() and not Asset.objects.exists()
 
 
+@committed
 def test_what_is_not_an_image_or_too_big_is_a_400_naming_each_url(images, requester, settings):
     settings.ASSET_MAX_BYTES = 20_000
     urls = ["http://images.test/text", "http://images.test/big.png", "http://images.test/img.png"]
@@ -55,6 +58,7 @@ def test_what_is_not_an_image_or_too_big_is_a_400_naming_each_url(images, reques
     assert [a.name for a in Asset.objects.filter(owner=requester)] == ["img.png"]
 
 
+@committed
 def test_a_fetch_still_running_is_a_202_and_asking_again_finds_it(images, requester, monkeypatch):
     from assets import tasks
 
@@ -73,6 +77,7 @@ def test_a_fetch_still_running_is_a_202_and_asking_again_finds_it(images, reques
     assert delivered == [fetch_id] and UrlFetch.objects.count() == 1
 
 
+@committed
 def test_another_requesters_fetch_is_not_shared(images, requester, other_requester):
     mine = api_for(requester).post(FETCH, {"urls": ["http://images.test/img.png"]}, format="json").json()
     theirs = api_for(other_requester).post(FETCH, {"urls": ["http://images.test/img.png"]}, format="json").json()
