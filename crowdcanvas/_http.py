@@ -32,6 +32,7 @@ FETCH_POLL_SECONDS = 1.0
 # URLs per ask, under the server's limit: without a broker the server fetches
 # them within the request, which must end within the client's timeout.
 FETCH_URLS_PER_REQUEST = 50
+FETCH_WAIT_SECONDS = 20.0
 
 
 class Answer(NamedTuple):
@@ -69,6 +70,8 @@ class Http:
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.base_url = base_url
+        # How long the server may wait for URL fetches before answering: well within our timeout.
+        self.fetch_wait = min(FETCH_WAIT_SECONDS, timeout / 2)
         self.sleep = sleep
         self.clock = clock
         user_agent = f"crowdcanvas-python/{__version__}"
@@ -182,7 +185,8 @@ class Http:
         for start in range(0, len(wanted), per_request):
             chunk = wanted[start:start + per_request]
             while True:
-                answer = self.request_with_status("POST", "assets/fetch/", json={"urls": chunk})
+                answer = self.request_with_status("POST", "assets/fetch/",
+                                                  json={"urls": chunk, "wait": self.fetch_wait})
                 if answer.status_code != 202:
                     break
                 # Still fetching: asking again with the same URLs finds the same fetches.

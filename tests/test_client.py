@@ -262,7 +262,7 @@ def test_local_files_are_uploaded_then_referenced_by_asset_id(client, server, im
     assert body["kind"] == "draw" and body["responses_per_datapoint"] == 35
     assert body["datapoints"] == [{"asset_id": "ast_1"}, {"asset_id": "ast_url_1"}, {"asset_id": "ast_2"},
                                   {"asset_id": "ast_1"}]  # the URL fetched and stored by the server
-    assert server.bodies("POST", "/api/assets/fetch/") == [{"urls": [URL_A]}]
+    assert server.bodies("POST", "/api/assets/fetch/") == [{"urls": [URL_A], "wait": 15.0}]  # half the timeout
 
 
 def test_text_items_stay_text(client, server):

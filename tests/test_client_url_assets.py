@@ -52,7 +52,7 @@ def test_while_the_server_is_still_fetching_the_client_asks_again_with_the_same_
     slept = []
     client._http.sleep = slept.append
     client.job.create_compare_job_definition("J", "Which?", [[URL_A, URL_B]])
-    assert server.bodies("POST", "/api/assets/fetch/") == [{"urls": [URL_A, URL_B]}] * 3
+    assert server.bodies("POST", "/api/assets/fetch/") == [{"urls": [URL_A, URL_B], "wait": 15.0}] * 3
     assert len(slept) == 2
     (body,) = server.bodies("POST", "/api/job-definitions/")
     assert body["datapoints"] == [[{"asset_id": "ast_a"}, {"asset_id": "ast_b"}]]
