@@ -32,8 +32,13 @@ FILE_ITEM_SCHEMA = {
 UPLOAD_ITEM_SCHEMA = {"oneOf": [*ITEM_SCHEMA["oneOf"], FILE_ITEM_SCHEMA]}
 
 
-PAIR_SCHEMA = {"type": "array", "items": ITEM_SCHEMA, "minItems": 2, "maxItems": 2,
-               "description": "a compare datapoint: two distinct items"}
+PAIR_SCHEMA = {
+    "type": "array",
+    "items": ITEM_SCHEMA,
+    "minItems": 2,
+    "maxItems": 2,
+    "description": "a compare datapoint: two distinct items",
+}
 
 
 @extend_schema_field(ITEM_SCHEMA)

@@ -43,12 +43,15 @@ def url_fetch_run(*, fetch_id: int) -> UrlFetch | None:
     try:
         asset = url_fetch.asset_create_from_url(owner=fetch.owner, url=fetch.url)
     except url_fetch.FetchError as exc:
-        changes = {"status": UrlFetch.Status.FAILED, "error_message": exc.message, "stage": exc.stage,
-                   "upstream_status": exc.upstream_status}
+        changes = {
+            "status": UrlFetch.Status.FAILED,
+            "error_message": exc.message,
+            "stage": exc.stage,
+            "upstream_status": exc.upstream_status,
+        }
     else:
         changes = {"status": UrlFetch.Status.COMPLETED, "asset": asset, "stage": "stored", "upstream_status": 200}
-    UrlFetch.objects.filter(pk=fetch.pk, status=UrlFetch.Status.PENDING).update(
-        finished_at=timezone.now(), **changes)
+    UrlFetch.objects.filter(pk=fetch.pk, status=UrlFetch.Status.PENDING).update(finished_at=timezone.now(), **changes)
     fetch.refresh_from_db()
     return fetch
 
@@ -58,16 +61,23 @@ def url_fetches_fail_lost(*, owner: AbstractBaseUser) -> int:
     lost); how many."""
     cutoff = timezone.now() - timezone.timedelta(seconds=settings.ASSET_FETCH_TIMEOUT + FETCH_LOST_AFTER)
     return UrlFetch.objects.filter(owner=owner, status=UrlFetch.Status.PENDING, created_at__lt=cutoff).update(
-        status=UrlFetch.Status.FAILED, stage="lost", finished_at=timezone.now(),
-        error_message="The fetch did not finish in time; upload the URL again.")
+        status=UrlFetch.Status.FAILED,
+        stage="lost",
+        finished_at=timezone.now(),
+        error_message="The fetch did not finish in time; upload the URL again.",
+    )
 
 
 def url_fetch_find_or_start(*, owner: AbstractBaseUser, url: str) -> UrlFetch:
     """``owner``'s fetch of ``url``: the latest one not failed (pending or
     completed), else a new one, started once this commits. Asking again for
     the same URL finds the same fetch: that is how a client polls."""
-    fetch = (UrlFetch.objects.filter(owner=owner, url=url)
-             .exclude(status=UrlFetch.Status.FAILED).order_by("-created_at", "-id").first())
+    fetch = (
+        UrlFetch.objects.filter(owner=owner, url=url)
+        .exclude(status=UrlFetch.Status.FAILED)
+        .order_by("-created_at", "-id")
+        .first()
+    )
     if fetch is None:
         with transaction.atomic():
             fetch = UrlFetch.objects.create(owner=owner, url=url)
@@ -127,7 +137,7 @@ def asset_fetch_urls(*, owner: AbstractBaseUser, urls: Any, wait: float) -> list
     with the same fetches: that is how a client polls."""
     if not isinstance(urls, list) or not urls:
         raise ValidationError({"urls": ["must be a non-empty list of http(s) URLs."]})
-    for index, url in enumerate(urls[:MAX_FETCH_URLS + 1]):
+    for index, url in enumerate(urls[: MAX_FETCH_URLS + 1]):
         if not isinstance(url, str):
             raise ValidationError({"urls": [f"urls[{index}] must be a string, got {type(url).__name__}."]})
     if len(urls) > MAX_FETCH_URLS:

@@ -126,8 +126,9 @@ class UrlFetch(models.Model):
         COMPLETED = "Completed"
         FAILED = "Failed"
 
-    batch = models.ForeignKey("compat.BatchUpload", on_delete=models.CASCADE, related_name="items", null=True,
-                              blank=True)
+    batch = models.ForeignKey(
+        "compat.BatchUpload", on_delete=models.CASCADE, related_name="items", null=True, blank=True
+    )
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     position = models.PositiveIntegerField(default=0)
     url = models.TextField()

@@ -12,7 +12,6 @@ from . import wire
 from .media import thumbnail_url
 from .models import Asset
 
-
 THUMBNAIL_SIZE = 160
 
 
@@ -58,12 +57,14 @@ def assets_preview(shown: Iterable[Shown], *, size: int = THUMBNAIL_SIZE) -> Saf
     items = []
     for item in shown:
         src = _image_src(item.asset, size)
-        items.append({
-            "src": src,
-            "alt": item.asset.value[:200],
-            "text": "" if src else item.asset.value,
-            "boxes": [_box_style(box) for box in item.boxes] if src else [],
-            "caption": item.caption,
-            "marked": item.marked,
-        })
+        items.append(
+            {
+                "src": src,
+                "alt": item.asset.value[:200],
+                "text": "" if src else item.asset.value,
+                "boxes": [_box_style(box) for box in item.boxes] if src else [],
+                "caption": item.caption,
+                "marked": item.marked,
+            }
+        )
     return render_to_string("admin/crowdcanvas/items.html", {"items": items, "size": size})

@@ -23,26 +23,30 @@ def _key(kind: str, content: str) -> str:
 
 
 @transaction.atomic
-def asset_upload(*, owner: AbstractBaseUser, upload, name: str | None = None,
-                 known_regions: list[dict] | None = None) -> Asset:
+def asset_upload(
+    *, owner: AbstractBaseUser, upload, name: str | None = None, known_regions: list[dict] | None = None
+) -> Asset:
     """Store an uploaded image (checked with Pillow) as one of ``owner``'s assets."""
     with field("file"):
         data = asset_files.read_upload(upload)
-    return asset_create_image(owner=owner, data=data, name=name or getattr(upload, "name", "") or "",
-                              known_regions=known_regions)
+    return asset_create_image(
+        owner=owner, data=data, name=name or getattr(upload, "name", "") or "", known_regions=known_regions
+    )
 
 
 @transaction.atomic
-def asset_create_image(*, owner: AbstractBaseUser, data: bytes, name: str = "",
-                       known_regions: list[dict] | None = None) -> Asset:
+def asset_create_image(
+    *, owner: AbstractBaseUser, data: bytes, name: str = "", known_regions: list[dict] | None = None
+) -> Asset:
     with field("file"):
         checked = asset_files.check_image(data)
     if known_regions is not None:  # [] records that the image holds no target
         with field("known_regions"):
             if not isinstance(known_regions, list):
                 raise ValidationError("known_regions must be a list of boxes.")
-            known_regions = [wire.parse_box(box, f"known_regions[{i}]").as_dict()
-                             for i, box in enumerate(known_regions)]
+            known_regions = [
+                wire.parse_box(box, f"known_regions[{i}]").as_dict() for i, box in enumerate(known_regions)
+            ]
     name = (name or "").replace("\\", "/").rsplit("/", 1)[-1][:255]
     stored = asset_files.store_image(checked)
     asset, created = Asset.objects.get_or_create(
@@ -90,10 +94,7 @@ def assets_from_items(*, owner: AbstractBaseUser, specs: Sequence[wire.ItemSpec]
         if new:
             Asset.objects.bulk_create(new, ignore_conflicts=True, batch_size=1000)
             by_key = {a.key: a for a in Asset.objects.filter(owner=owner, key__in=list(wanted))}
-    return [
-        uploaded[spec.value] if spec.kind == "asset" else by_key[_key(spec.kind, spec.value)]
-        for spec in specs
-    ]
+    return [uploaded[spec.value] if spec.kind == "asset" else by_key[_key(spec.kind, spec.value)] for spec in specs]
 
 
 def compare_pair_specs(pair: Any, where: str) -> tuple[wire.ItemSpec, wire.ItemSpec]:

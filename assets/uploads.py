@@ -20,8 +20,12 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image, UnidentifiedImageError
 
-ALLOWED_FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png"),
-                   "WEBP": ("webp", "image/webp"), "GIF": ("gif", "image/gif")}
+ALLOWED_FORMATS = {
+    "JPEG": ("jpg", "image/jpeg"),
+    "PNG": ("png", "image/png"),
+    "WEBP": ("webp", "image/webp"),
+    "GIF": ("gif", "image/gif"),
+}
 # EXIF orientations that swap width and height when the browser applies them.
 _TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}
 
@@ -68,16 +72,12 @@ def check_image(data: bytes) -> CheckedImage:
             with Image.open(io.BytesIO(data)) as image:
                 fmt = image.format
                 if fmt not in ALLOWED_FORMATS:
-                    raise ValidationError(
-                        f"images must be JPEG, PNG, WebP or GIF; this file is {fmt or 'unknown'}."
-                    )
+                    raise ValidationError(f"images must be JPEG, PNG, WebP or GIF; this file is {fmt or 'unknown'}.")
                 width, height = image.size
                 if width < 1 or height < 1:
                     raise ValidationError("image has no pixels.")
                 if width * height > max_pixels:
-                    raise ValidationError(
-                        f"image is {width}x{height} pixels; the limit is {max_pixels} pixels in all."
-                    )
+                    raise ValidationError(f"image is {width}x{height} pixels; the limit is {max_pixels} pixels in all.")
                 orientation = image.getexif().get(0x0112, 1)
                 image.load()  # decode fully: truncated or corrupt data fails here
     except ValidationError:

@@ -71,8 +71,7 @@ def parse_connect_to(value: str) -> dict[tuple[str, int], tuple[str, int]]:
         try:
             mapping[(host.lower(), int(port))] = (address, int(to_port))
         except ValueError:
-            raise ImproperlyConfigured(
-                f"ASSET_FETCH_CONNECT_TO entry {entry!r} is not HOST:PORT:ADDR:PORT") from None
+            raise ImproperlyConfigured(f"ASSET_FETCH_CONNECT_TO entry {entry!r} is not HOST:PORT:ADDR:PORT") from None
         if not host or not address:
             raise ImproperlyConfigured(f"ASSET_FETCH_CONNECT_TO entry {entry!r} is not HOST:PORT:ADDR:PORT")
     return mapping
@@ -122,8 +121,10 @@ def resolve(host: str, port: int) -> Target:
         raise FetchError(f"the host {host!r} has no address.", stage="resolve")
     for address in addresses:
         if not address_is_public(address):
-            raise FetchError(f"the host {host!r} resolves to {address}, which is not a public address; "
-                             "it is not fetched.", stage="resolve")
+            raise FetchError(
+                f"the host {host!r} resolves to {address}, which is not a public address; it is not fetched.",
+                stage="resolve",
+            )
     return Target(host=host, port=port, address=addresses[0], trusted=False)
 
 
@@ -153,39 +154,55 @@ def fetch_bytes(url: str) -> bytes:
             headers = {"Host": _host_header(host, port, scheme), "User-Agent": USER_AGENT, "Accept": "image/*"}
             extensions = {"sni_hostname": host} if scheme == "https" else {}
             try:
-                with client.stream("GET", _address_url(scheme, target, url), headers=headers,
-                                   extensions=extensions) as response:
+                with client.stream(
+                    "GET", _address_url(scheme, target, url), headers=headers, extensions=extensions
+                ) as response:
                     if response.status_code in REDIRECT_STATUSES:
                         location = response.headers.get("Location")
                         if not location:
-                            raise FetchError("a redirect without a Location.", stage="download",
-                                             upstream_status=response.status_code)
+                            raise FetchError(
+                                "a redirect without a Location.", stage="download", upstream_status=response.status_code
+                            )
                         url = urljoin(url, location)
                         continue
                     if response.status_code != 200:
-                        raise FetchError(f"the server answered HTTP {response.status_code}.", stage="download",
-                                         upstream_status=response.status_code)
+                        raise FetchError(
+                            f"the server answered HTTP {response.status_code}.",
+                            stage="download",
+                            upstream_status=response.status_code,
+                        )
                     declared = response.headers.get("Content-Length", "")
                     if declared.isdigit() and int(declared) > max_bytes:
-                        raise FetchError(f"the image is {declared} bytes; the limit is {max_bytes} bytes.",
-                                         stage="download", upstream_status=200)
+                        raise FetchError(
+                            f"the image is {declared} bytes; the limit is {max_bytes} bytes.",
+                            stage="download",
+                            upstream_status=200,
+                        )
                     chunks, total = [], 0
                     for chunk in response.iter_bytes():
                         total += len(chunk)
                         if total > max_bytes:
-                            raise FetchError(f"the image is over the limit of {max_bytes} bytes.",
-                                             stage="download", upstream_status=200)
+                            raise FetchError(
+                                f"the image is over the limit of {max_bytes} bytes.",
+                                stage="download",
+                                upstream_status=200,
+                            )
                         if time.monotonic() > deadline:
-                            raise FetchError(f"the download took over {settings.ASSET_FETCH_TIMEOUT} seconds.",
-                                             stage="download", upstream_status=200)
+                            raise FetchError(
+                                f"the download took over {settings.ASSET_FETCH_TIMEOUT} seconds.",
+                                stage="download",
+                                upstream_status=200,
+                            )
                         chunks.append(chunk)
                     return b"".join(chunks)
             except httpx.TimeoutException:
-                raise FetchError(f"the server did not answer within {settings.ASSET_FETCH_TIMEOUT} seconds.",
-                                 stage="connect") from None
+                raise FetchError(
+                    f"the server did not answer within {settings.ASSET_FETCH_TIMEOUT} seconds.", stage="connect"
+                ) from None
             except httpx.HTTPError as exc:
-                raise FetchError(f"the image could not be downloaded ({exc.__class__.__name__}: {exc}).",
-                                 stage="connect") from None
+                raise FetchError(
+                    f"the image could not be downloaded ({exc.__class__.__name__}: {exc}).", stage="connect"
+                ) from None
     raise FetchError(f"more than {settings.ASSET_FETCH_MAX_REDIRECTS} redirects.", stage="download")
 
 

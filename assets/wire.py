@@ -186,7 +186,7 @@ def parse_item(value: Any, where: str = "datapoint") -> ItemSpec:
         return ItemSpec("asset", asset)
     if not isinstance(value, str):
         raise ValidationError(
-            f"{where} must be a URL, a text string or {{\"asset_id\": ...}}, got {type(value).__name__}."
+            f'{where} must be a URL, a text string or {{"asset_id": ...}}, got {type(value).__name__}.'
         )
     if not value.strip():
         raise ValidationError(f"{where} must not be empty.")

@@ -95,8 +95,14 @@ class AudienceAdmin(ScopedAdmin):
         if obj is None:
             chosen = ["kind", "owner"] if request.user.is_superuser else []
             return [*chosen, *self.rule_fields]
-        return ["public_id", "kind", *self.owner_fields(request), *self.rule_fields,
-                *self._examples_field(request, obj), "created_at"]
+        return [
+            "public_id",
+            "kind",
+            *self.owner_fields(request),
+            *self.rule_fields,
+            *self._examples_field(request, obj),
+            "created_at",
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -208,9 +214,7 @@ class QualificationExampleAdmin(ScopedAdmin):
 
     def get_queryset(self, request):
         return (
-            super().get_queryset(request)
-            .select_related("audience", "asset", "asset_b")
-            .prefetch_related("truth_boxes")
+            super().get_queryset(request).select_related("audience", "asset", "asset_b").prefetch_related("truth_boxes")
         )
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -220,11 +224,29 @@ class QualificationExampleAdmin(ScopedAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["audience", "kind", "instruction", "context", "asset", "asset_b", "truth", *self.draw_fields,
-                    "explanation"]
+            return [
+                "audience",
+                "kind",
+                "instruction",
+                "context",
+                "asset",
+                "asset_b",
+                "truth",
+                *self.draw_fields,
+                "explanation",
+            ]
         per_kind = self.draw_fields if obj.kind == TaskKind.DRAW else []
-        return ["public_id", "audience", "kind", "instruction", "context", "large_truth", *per_kind,
-                "explanation", "created_at"]
+        return [
+            "public_id",
+            "audience",
+            "kind",
+            "instruction",
+            "context",
+            "large_truth",
+            *per_kind,
+            "explanation",
+            "created_at",
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else ["public_id", "audience", "kind", "large_truth", "created_at"]
@@ -272,8 +294,11 @@ class QualificationExampleAdmin(ScopedAdmin):
         if data["kind"] == TaskKind.DRAW:
             (truth_boxes,) = formsets
             example = example_add_draw(
-                **common, datapoint=items, truths=truth_boxes.boxes(),
-                required_precision=data["required_precision"], required_completeness=data["required_completeness"],
+                **common,
+                datapoint=items,
+                truths=truth_boxes.boxes(),
+                required_precision=data["required_precision"],
+                required_completeness=data["required_completeness"],
             )
         else:
             truth = {"first": items[0], "second": items[-1]}.get(data["truth"], "")

@@ -43,15 +43,34 @@ class AudienceCreateSerializer(StrictInputSerializer):
 
     name = RawCharField(max_length=wire.MAX_NAME_LENGTH)
     description = RawCharField(required=False, allow_null=True, max_length=wire.MAX_CONTEXT_LENGTH)
-    target_accuracy = RawFloatField(required=False, allow_null=True, min_value=0, max_value=1,
-                                    help_text="share of correct answers to graduate, in (0, 1]; default 0.75")
-    min_tasks = RawIntegerField(required=False, allow_null=True, min_value=1, max_value=services.MAX_TASKS_LIMIT,
-                                help_text="answers before a labeler can graduate; default 5")
-    max_tasks = RawIntegerField(required=False, allow_null=True, min_value=1, max_value=services.MAX_TASKS_LIMIT,
-                                help_text="answers after which a labeler who has not graduated is dropped; "
-                                          "default 10")
-    gold_rate = RawFloatField(required=False, allow_null=True, min_value=0, max_value=0.5,
-                              help_text="share of served tasks that are this audience's examples; default 0.05")
+    target_accuracy = RawFloatField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=1,
+        help_text="share of correct answers to graduate, in (0, 1]; default 0.75",
+    )
+    min_tasks = RawIntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=services.MAX_TASKS_LIMIT,
+        help_text="answers before a labeler can graduate; default 5",
+    )
+    max_tasks = RawIntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=services.MAX_TASKS_LIMIT,
+        help_text="answers after which a labeler who has not graduated is dropped; default 10",
+    )
+    gold_rate = RawFloatField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=0.5,
+        help_text="share of served tasks that are this audience's examples; default 0.05",
+    )
 
 
 class MembersSerializer(serializers.Serializer):
@@ -130,12 +149,26 @@ class DrawExampleCreateSerializer(StrictInputSerializer):
     datapoint = ItemField(help_text="the image: a URL or an uploaded asset")
     truths = BoxesField(help_text=f"1 to {wire.MAX_BOXES} boxes a correct answer colors in")
     context = RawCharField(required=False, allow_null=True, max_length=wire.MAX_CONTEXT_LENGTH)
-    explanation = RawCharField(required=False, allow_null=True, max_length=wire.MAX_EXPLANATION_LENGTH,
-                               help_text="shown to a labeler after a wrong answer")
-    required_precision = RawFloatField(required=False, allow_null=True, min_value=0, max_value=1,
-                                       help_text="share of the ink that must lie inside the boxes; default 0.8")
-    required_completeness = RawFloatField(required=False, allow_null=True, min_value=0, max_value=1,
-                                          help_text="share of the boxes the ink must touch; default 1")
+    explanation = RawCharField(
+        required=False,
+        allow_null=True,
+        max_length=wire.MAX_EXPLANATION_LENGTH,
+        help_text="shown to a labeler after a wrong answer",
+    )
+    required_precision = RawFloatField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=1,
+        help_text="share of the ink that must lie inside the boxes; default 0.8",
+    )
+    required_completeness = RawFloatField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=1,
+        help_text="share of the boxes the ink must touch; default 1",
+    )
 
 
 class CompareExampleCreateSerializer(StrictInputSerializer):
@@ -145,8 +178,12 @@ class CompareExampleCreateSerializer(StrictInputSerializer):
     datapoint = PairField()
     truth = ItemField(help_text="the right item: exactly one of the two datapoint items")
     context = RawCharField(required=False, allow_null=True, max_length=wire.MAX_CONTEXT_LENGTH)
-    explanation = RawCharField(required=False, allow_null=True, max_length=wire.MAX_EXPLANATION_LENGTH,
-                               help_text="shown to a labeler after a wrong answer")
+    explanation = RawCharField(
+        required=False,
+        allow_null=True,
+        max_length=wire.MAX_EXPLANATION_LENGTH,
+        help_text="shown to a labeler after a wrong answer",
+    )
 
 
 class ExampleSerializer(serializers.Serializer):
@@ -226,8 +263,14 @@ class AudienceListApi(RequesterApiView):
         query = validated(FindQuerySerializer, request.query_params)
         audiences = selectors.audience_find(user=request.user, name=query["name"])
         page = paginate(audiences, page=query["page"], page_size=query["page_size"])
-        return Response({"count": page.count, "page": page.page, "page_size": page.page_size,
-                         "results": _audience_data(page.items, request.user)})
+        return Response(
+            {
+                "count": page.count,
+                "page": page.page,
+                "page_size": page.page_size,
+                "results": _audience_data(page.items, request.user),
+            }
+        )
 
     @extend_schema(
         operation_id="audiences_create",
@@ -248,7 +291,7 @@ class AudienceDetailApi(RequesterApiView):
         operation_id="audiences_get",
         tags=["audiences"],
         summary="Get an audience",
-        description='By id; `global` is the audience of every labeler. Includes member counts by state.',
+        description="By id; `global` is the audience of every labeler. Includes member counts by state.",
         responses={200: AudienceSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request, audience_id: str):
@@ -271,11 +314,16 @@ class ExampleListApi(RequesterApiView):
     def get(self, request, audience_id: str):
         audience = selectors.audience_get(user=request.user, public_id=audience_id)
         query = validated(PageQuerySerializer, request.query_params)
-        page = paginate(selectors.example_list(audience=audience), page=query["page"],
-                        page_size=query["page_size"])
+        page = paginate(selectors.example_list(audience=audience), page=query["page"], page_size=query["page_size"])
         context = {"truths_visible": selectors.example_truths_visible_to(audience, request.user)}
-        return Response({"count": page.count, "page": page.page, "page_size": page.page_size,
-                         "results": ExampleSerializer(page.items, many=True, context=context).data})
+        return Response(
+            {
+                "count": page.count,
+                "page": page.page,
+                "page_size": page.page_size,
+                "results": ExampleSerializer(page.items, many=True, context=context).data,
+            }
+        )
 
 
 class DrawExampleCreateApi(RequesterApiView):
@@ -291,8 +339,7 @@ class DrawExampleCreateApi(RequesterApiView):
         audience = selectors.audience_get(user=request.user, public_id=audience_id)
         data = validated(DrawExampleCreateSerializer, request.data)
         example = services.example_add_draw(audience=audience, owner=request.user, **data)
-        return Response(_example_data(example, audience=audience, user=request.user),
-                        status=status.HTTP_201_CREATED)
+        return Response(_example_data(example, audience=audience, user=request.user), status=status.HTTP_201_CREATED)
 
 
 class CompareExampleCreateApi(RequesterApiView):
@@ -300,8 +347,7 @@ class CompareExampleCreateApi(RequesterApiView):
         operation_id="audience_examples_add_compare",
         tags=["audiences"],
         summary="Add a compare qualification example",
-        description="Two distinct items and the right one (`truth`, exactly one of them). "
-                    "Your custom audiences only.",
+        description="Two distinct items and the right one (`truth`, exactly one of them). Your custom audiences only.",
         request=CompareExampleCreateSerializer,
         responses={201: ExampleSerializer, **error_responses(400, 401, 403, 404, 413, 415)},
     )
@@ -309,5 +355,4 @@ class CompareExampleCreateApi(RequesterApiView):
         audience = selectors.audience_get(user=request.user, public_id=audience_id)
         data = validated(CompareExampleCreateSerializer, request.data)
         example = services.example_add_compare(audience=audience, owner=request.user, **data)
-        return Response(_example_data(example, audience=audience, user=request.user),
-                        status=status.HTTP_201_CREATED)
+        return Response(_example_data(example, audience=audience, user=request.user), status=status.HTTP_201_CREATED)

@@ -104,8 +104,9 @@ def graduation_bounds(*, examples: int, min_tasks: int, max_tasks: int) -> tuple
     return low, high
 
 
-def graduation_decision(*, answers: int, correct: int, examples: int, min_tasks: int, max_tasks: int,
-                        target_accuracy: float) -> str:
+def graduation_decision(
+    *, answers: int, correct: int, examples: int, min_tasks: int, max_tasks: int, target_accuracy: float
+) -> str:
     low, high = graduation_bounds(examples=examples, min_tasks=min_tasks, max_tasks=max_tasks)
     eps = 1e-9
     if answers >= low and correct >= target_accuracy * answers - eps:
@@ -138,8 +139,7 @@ def below_target_log_evidence(*, answers: int, correct: int, target_accuracy: fl
     below = float(betainc(k + 1, n - k + 1, t))  # share of the Beta(k+1, n-k+1) mass under t
     if below <= 0.0:
         return -math.inf
-    return (float(betaln(k + 1, n - k + 1)) + math.log(below) - math.log(t)
-            - k * math.log(t) - (n - k) * math.log1p(-t))
+    return float(betaln(k + 1, n - k + 1)) + math.log(below) - math.log(t) - k * math.log(t) - (n - k) * math.log1p(-t)
 
 
 def below_target(*, answers: int, correct: int, target_accuracy: float) -> bool:

@@ -10,5 +10,8 @@ from .models import Membership
 def membership_lock(*, labeler_id: int, audience_id: int) -> Membership:
     """Lock the labeler's membership row (``Membership.DoesNotExist`` if
     none), its audience read with it."""
-    return (Membership.objects.select_for_update(of=("self",)).select_related("audience")
-            .get(labeler_id=labeler_id, audience_id=audience_id))
+    return (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("audience")
+        .get(labeler_id=labeler_id, audience_id=audience_id)
+    )

@@ -104,10 +104,7 @@ class QualificationExample(models.Model):
             models.CheckConstraint(
                 name="example_truth_matches_kind",
                 condition=(Q(kind=TaskKind.DRAW) & Q(truth_asset__isnull=True))
-                | (
-                    Q(kind=TaskKind.COMPARE)
-                    & (Q(truth_asset=F("asset")) | Q(truth_asset=F("asset_b")))
-                ),
+                | (Q(kind=TaskKind.COMPARE) & (Q(truth_asset=F("asset")) | Q(truth_asset=F("asset_b")))),
             ),
             _ratio_check("example_required_precision_ratio", "required_precision"),
             _ratio_check("example_required_completeness_ratio", "required_completeness"),

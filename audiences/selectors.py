@@ -44,8 +44,11 @@ def global_audience() -> Audience:
     database flush removed it)."""
     audience, _ = Audience.objects.get_or_create(
         public_id=GLOBAL_AUDIENCE_ID,
-        defaults={"kind": Audience.Kind.GLOBAL, "name": "Global",
-                  "description": "Every labeler. Ready to work on any task immediately."},
+        defaults={
+            "kind": Audience.Kind.GLOBAL,
+            "name": "Global",
+            "description": "Every labeler. Ready to work on any task immediately.",
+        },
     )
     return audience
 
@@ -62,12 +65,17 @@ def audience_stats(*, audiences: list[Audience]) -> dict[int, dict]:
     in two queries whatever the number of audiences."""
     pks = [audience.pk for audience in audiences]
     stats = {pk: {"members": dict.fromkeys(Membership.State.values, 0), "example_count": 0} for pk in pks}
-    rows = (Membership.objects.filter(audience_id__in=pks).order_by()
-            .values("audience_id", "state").annotate(n=Count("id")))
+    rows = (
+        Membership.objects.filter(audience_id__in=pks).order_by().values("audience_id", "state").annotate(n=Count("id"))
+    )
     for row in rows:
         stats[row["audience_id"]]["members"][row["state"]] = row["n"]
-    examples = (QualificationExample.objects.filter(audience_id__in=pks).order_by()
-                .values("audience_id").annotate(n=Count("id")))
+    examples = (
+        QualificationExample.objects.filter(audience_id__in=pks)
+        .order_by()
+        .values("audience_id")
+        .annotate(n=Count("id"))
+    )
     for row in examples:
         stats[row["audience_id"]]["example_count"] = row["n"]
     return stats

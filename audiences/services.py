@@ -31,8 +31,9 @@ from .signals import membership_dropped
 MAX_TASKS_LIMIT = 1000
 
 
-def _graduation_rule(*, target_accuracy: Any, min_tasks: Any, max_tasks: Any,
-                     defaults: Audience) -> tuple[float, int, int]:
+def _graduation_rule(
+    *, target_accuracy: Any, min_tasks: Any, max_tasks: Any, defaults: Audience
+) -> tuple[float, int, int]:
     target = defaults.target_accuracy if target_accuracy is None else target_accuracy
     target = validation.ratio(target, "target_accuracy", low_open=True)
     low = defaults.min_tasks if min_tasks is None else min_tasks
@@ -68,22 +69,35 @@ def audience_create(
     with field("name"):
         name = wire.check_text(name, "name", max_length=wire.MAX_NAME_LENGTH, required=True)
     with field("description"):
-        description = wire.check_text(description, "description", max_length=wire.MAX_CONTEXT_LENGTH,
-                                      required=False)
+        description = wire.check_text(description, "description", max_length=wire.MAX_CONTEXT_LENGTH, required=False)
     defaults = Audience()
-    target, low, high = _graduation_rule(target_accuracy=target_accuracy, min_tasks=min_tasks,
-                                         max_tasks=max_tasks, defaults=defaults)
+    target, low, high = _graduation_rule(
+        target_accuracy=target_accuracy, min_tasks=min_tasks, max_tasks=max_tasks, defaults=defaults
+    )
     rate = defaults.gold_rate if gold_rate is None else validation.ratio(gold_rate, "gold_rate", high=0.5)
     return Audience.objects.create(
-        kind=kind, owner=owner, name=name, description=description,
-        target_accuracy=target, min_tasks=low, max_tasks=high, gold_rate=rate,
+        kind=kind,
+        owner=owner,
+        name=name,
+        description=description,
+        target_accuracy=target,
+        min_tasks=low,
+        max_tasks=high,
+        gold_rate=rate,
     )
 
 
 @transaction.atomic
-def audience_update(*, audience: Audience, name: Any = None, description: Any = None,
-                    target_accuracy: Any = None, min_tasks: Any = None, max_tasks: Any = None,
-                    gold_rate: Any = None) -> Audience:
+def audience_update(
+    *,
+    audience: Audience,
+    name: Any = None,
+    description: Any = None,
+    target_accuracy: Any = None,
+    min_tasks: Any = None,
+    max_tasks: Any = None,
+    gold_rate: Any = None,
+) -> Audience:
     """Change an audience's name, description, graduation rule or gold rate."""
     if audience.kind == Audience.Kind.GLOBAL:
         raise ValidationError({"audience": ["the global audience cannot be changed."]})
@@ -92,10 +106,14 @@ def audience_update(*, audience: Audience, name: Any = None, description: Any = 
             audience.name = wire.check_text(name, "name", max_length=wire.MAX_NAME_LENGTH, required=True)
     if description is not None:
         with field("description"):
-            audience.description = wire.check_text(description, "description",
-                                                   max_length=wire.MAX_CONTEXT_LENGTH, required=False)
+            audience.description = wire.check_text(
+                description, "description", max_length=wire.MAX_CONTEXT_LENGTH, required=False
+            )
     audience.target_accuracy, audience.min_tasks, audience.max_tasks = _graduation_rule(
-        target_accuracy=target_accuracy, min_tasks=min_tasks, max_tasks=max_tasks, defaults=audience,
+        target_accuracy=target_accuracy,
+        min_tasks=min_tasks,
+        max_tasks=max_tasks,
+        defaults=audience,
     )
     if gold_rate is not None:
         audience.gold_rate = validation.ratio(gold_rate, "gold_rate", high=0.5)
@@ -107,8 +125,9 @@ def _check_can_add_examples(audience: Audience, owner: AbstractBaseUser) -> None
     if audience.kind == Audience.Kind.GLOBAL:
         raise ValidationError({"audience": ["the global audience takes no qualification examples."]})
     if audience.kind == Audience.Kind.CURATED and not owner.is_superuser:
-        raise ValidationError({"audience": ["curated audiences are run by the operators; add examples to your own "
-                                            "custom audiences."]})
+        raise ValidationError(
+            {"audience": ["curated audiences are run by the operators; add examples to your own custom audiences."]}
+        )
     may_edit = owner.is_superuser or (audience.kind == Audience.Kind.CUSTOM and audience.owner_id == owner.pk)
     if not may_edit:
         raise ValidationError({"audience": ["not found."]})
@@ -116,13 +135,13 @@ def _check_can_add_examples(audience: Audience, owner: AbstractBaseUser) -> None
 
 def _example_texts(*, instruction: Any, context: Any, explanation: Any) -> tuple[str, str, str]:
     with field("instruction"):
-        instruction = wire.check_text(instruction, "instruction", max_length=wire.MAX_INSTRUCTION_LENGTH,
-                                      required=True)
+        instruction = wire.check_text(instruction, "instruction", max_length=wire.MAX_INSTRUCTION_LENGTH, required=True)
     with field("context"):
         context = wire.check_text(context, "context", max_length=wire.MAX_CONTEXT_LENGTH, required=False)
     with field("explanation"):
-        explanation = wire.check_text(explanation, "explanation", max_length=wire.MAX_EXPLANATION_LENGTH,
-                                      required=False)
+        explanation = wire.check_text(
+            explanation, "explanation", max_length=wire.MAX_EXPLANATION_LENGTH, required=False
+        )
     return instruction, context, explanation
 
 
@@ -154,17 +173,28 @@ def example_add_draw(
             raise ValidationError("datapoint must be an image (a URL, a file or an uploaded asset), not text.")
     with field("truths"):
         boxes = wire.parse_boxes(truths, "truths")
-    precision = (QualificationExample.DEFAULT_REQUIRED_PRECISION if required_precision is None
-                 else validation.ratio(required_precision, "required_precision"))
-    completeness = (QualificationExample.DEFAULT_REQUIRED_COMPLETENESS if required_completeness is None
-                    else validation.ratio(required_completeness, "required_completeness"))
+    precision = (
+        QualificationExample.DEFAULT_REQUIRED_PRECISION
+        if required_precision is None
+        else validation.ratio(required_precision, "required_precision")
+    )
+    completeness = (
+        QualificationExample.DEFAULT_REQUIRED_COMPLETENESS
+        if required_completeness is None
+        else validation.ratio(required_completeness, "required_completeness")
+    )
     (asset,) = assets_from_items(owner=owner, specs=[spec], where="datapoint")
     if asset.kind == Asset.Kind.TEXT:
         raise ValidationError({"datapoint": ["must be an image, not text."]})
     example = QualificationExample.objects.create(
-        audience=audience, kind=TaskKind.DRAW, instruction=instruction, context=context,
-        asset=asset, explanation=explanation,
-        required_precision=precision, required_completeness=completeness,
+        audience=audience,
+        kind=TaskKind.DRAW,
+        instruction=instruction,
+        context=context,
+        asset=asset,
+        explanation=explanation,
+        required_precision=precision,
+        required_completeness=completeness,
     )
     TruthBox.objects.bulk_create([TruthBox(example=example, **box.as_dict()) for box in boxes])
     return example
@@ -196,8 +226,13 @@ def example_add_compare(
     if asset.pk == asset_b.pk:
         raise ValidationError({"datapoint": ["the two items are the same file; they must differ."]})
     return QualificationExample.objects.create(
-        audience=audience, kind=TaskKind.COMPARE, instruction=instruction, context=context,
-        asset=asset, asset_b=asset_b, truth_asset=asset if truth_spec == first else asset_b,
+        audience=audience,
+        kind=TaskKind.COMPARE,
+        instruction=instruction,
+        context=context,
+        asset=asset,
+        asset_b=asset_b,
+        truth_asset=asset if truth_spec == first else asset_b,
         explanation=explanation,
     )
 
@@ -230,8 +265,9 @@ def example_grade(*, example: QualificationExample, response: Any) -> Grade:
             shape = grid_shape(example.asset.width, example.asset.height, settings.RASTER_LONG_SIDE)
             boxes = [box.as_box() for box in example.truth_boxes.all()]
             grade = grading.grade_draw(payload["lines"], boxes, shape)
-            correct = grade.passes(required_precision=example.required_precision,
-                                   required_completeness=example.required_completeness)
+            correct = grade.passes(
+                required_precision=example.required_precision, required_completeness=example.required_completeness
+            )
             return Grade(correct=correct, precision=grade.precision, completeness=grade.completeness)
         items = [example.asset.labeler_value, example.asset_b.labeler_value]
         payload = wire.parse_compare_response(response, items)
@@ -251,16 +287,20 @@ def membership_record_grade(*, membership: Membership, kind: str, correct: bool)
 
 def _membership_start(*, labeler: AbstractBaseUser, audience: Audience) -> Membership:
     if audience.kind == Audience.Kind.GLOBAL:
-        raise Conflict(ErrorCode.AUDIENCE_NOT_QUALIFYING,
-                       "Every labeler belongs to the global audience; there is nothing to qualify for.")
+        raise Conflict(
+            ErrorCode.AUDIENCE_NOT_QUALIFYING,
+            "Every labeler belongs to the global audience; there is nothing to qualify for.",
+        )
     try:
         return locks.membership_lock(labeler_id=labeler.pk, audience_id=audience.pk)
     except Membership.DoesNotExist:
         pass
     if audience.examples.count() < MIN_EXAMPLES_TO_OPEN:
-        raise Conflict(ErrorCode.AUDIENCE_NOT_OPEN,
-                       "This audience is not taking labelers yet (it needs at least "
-                       f"{MIN_EXAMPLES_TO_OPEN} qualification examples).")
+        raise Conflict(
+            ErrorCode.AUDIENCE_NOT_OPEN,
+            "This audience is not taking labelers yet (it needs at least "
+            f"{MIN_EXAMPLES_TO_OPEN} qualification examples).",
+        )
     Membership.objects.get_or_create(labeler=labeler, audience=audience)
     return locks.membership_lock(labeler_id=labeler.pk, audience_id=audience.pk)
 
@@ -301,8 +341,9 @@ def _decide(membership: Membership, audience: Audience) -> None:
 
 
 @transaction.atomic
-def qualification_answer(*, labeler: AbstractBaseUser, audience: Audience, task_id: Any,
-                         response: Any) -> QualificationOutcome:
+def qualification_answer(
+    *, labeler: AbstractBaseUser, audience: Audience, task_id: Any, response: Any
+) -> QualificationOutcome:
     """Grade the answer to the example being shown, record it, and apply the
     graduation rule. A wrong answer returns the example's explanation (never
     its truth)."""
@@ -311,8 +352,9 @@ def qualification_answer(*, labeler: AbstractBaseUser, audience: Audience, task_
     except Membership.DoesNotExist:
         raise Conflict(ErrorCode.STALE_TASK, "Start qualifying for this audience first.") from None
     if membership.state != Membership.State.QUALIFYING:
-        raise Conflict(ErrorCode.AUDIENCE_NOT_QUALIFYING,
-                       f"You are no longer qualifying for this audience ({membership.state}).")
+        raise Conflict(
+            ErrorCode.AUDIENCE_NOT_QUALIFYING, f"You are no longer qualifying for this audience ({membership.state})."
+        )
     if not isinstance(task_id, str) or not membership.current_task_id or task_id != membership.current_task_id:
         raise Conflict(ErrorCode.STALE_TASK, "This question is not the current one; load the next question.")
     example = (
@@ -322,8 +364,13 @@ def qualification_answer(*, labeler: AbstractBaseUser, audience: Audience, task_
     )
     grade = example_grade(example=example, response=response)
     QualificationAnswer.objects.create(
-        membership=membership, example=example, gold=False, payload=response, correct=grade.correct,
-        precision=grade.precision, completeness=grade.completeness,
+        membership=membership,
+        example=example,
+        gold=False,
+        payload=response,
+        correct=grade.correct,
+        precision=grade.precision,
+        completeness=grade.completeness,
     )
     membership_record_grade(membership=membership, kind=example.kind, correct=grade.correct)
     membership.current_example = None
@@ -338,14 +385,20 @@ def qualification_answer(*, labeler: AbstractBaseUser, audience: Audience, task_
 # --- Ongoing quality ----------------------------------------------------------------------
 
 
-def membership_grade_gold(*, membership: Membership, example: QualificationExample, response: Any,
-                          grade: Grade) -> Grade:
+def membership_grade_gold(
+    *, membership: Membership, example: QualificationExample, response: Any, grade: Grade
+) -> Grade:
     """Count an answer to an example served among job tasks, graded by
     ``example_grade``, into the membership's score (the caller holds the
     membership's lock)."""
     QualificationAnswer.objects.create(
-        membership=membership, example=example, gold=True, payload=response, correct=grade.correct,
-        precision=grade.precision, completeness=grade.completeness,
+        membership=membership,
+        example=example,
+        gold=True,
+        payload=response,
+        correct=grade.correct,
+        precision=grade.precision,
+        completeness=grade.completeness,
     )
     membership_record_grade(membership=membership, kind=example.kind, correct=grade.correct)
     membership.save(update_fields=["answers", "correct", "chance_sum", "user_score", "updated_at"])
@@ -358,8 +411,9 @@ def membership_drop_if_below_bar(*, membership: Membership) -> bool:
     (``grading.below_target``: one answering at the target is ever dropped
     with probability at most ``grading.BAR_ALPHA``); drop one who falls
     below it. Returns whether they stay."""
-    if not grading.below_target(answers=membership.answers, correct=membership.correct,
-                                target_accuracy=membership.audience.target_accuracy):
+    if not grading.below_target(
+        answers=membership.answers, correct=membership.correct, target_accuracy=membership.audience.target_accuracy
+    ):
         return True
     membership.state = Membership.State.DROPPED
     membership.decided_at = timezone.now()

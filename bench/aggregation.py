@@ -36,16 +36,16 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DEBUG", "1")
 
-import labeling  # noqa: E402,F401 - the servers' process settings (BLAS threads) before numpy loads
+import django  # noqa: E402
 import numpy as np  # noqa: E402
 
-import django  # noqa: E402
+import labeling  # noqa: E402,F401 - the servers' process settings (BLAS threads) before numpy loads
 
 django.setup()
 
-from jobs import aggregation  # noqa: E402
 from assets.raster import grid_shape, rasterize_lines  # noqa: E402
 from demo.simulation import fill_box, pseudo_region, scribble  # noqa: E402
+from jobs import aggregation  # noqa: E402
 
 SHAPE = grid_shape(800, 600, 256)  # (192, 256)
 
@@ -64,8 +64,12 @@ def realistic_response(regions: list[dict], rng: random.Random) -> tuple[list[di
             if roll < 0.25 and len(lines) == len(regions) - 1:
                 break  # misses the last region
             pad = rng.uniform(-0.03, 0.03)
-            shifted = {"x_min": max(0.0, box["x_min"] + pad), "y_min": max(0.0, box["y_min"] - pad),
-                       "x_max": min(1.0, box["x_max"] + pad), "y_max": min(1.0, box["y_max"] - pad)}
+            shifted = {
+                "x_min": max(0.0, box["x_min"] + pad),
+                "y_min": max(0.0, box["y_min"] - pad),
+                "x_max": min(1.0, box["x_max"] + pad),
+                "y_max": min(1.0, box["y_max"] - pad),
+            }
             lines.append(fill_box(shifted, rng, size=size))
         score = rng.uniform(0.5, 0.98)
     return lines, aggregation.weight_units(score) / aggregation.WEIGHT_UNITS
@@ -186,8 +190,7 @@ def ranking_benchmark(items: int, comparisons: int, seed: int = 11, repeats: int
     ours_s, ours = best(lambda: aggregation.bradley_terry(items, winners, losers))
 
     def evalica_default():
-        result = evalica.bradley_terry(winners, losers, [evalica.Winner.X] * comparisons,
-                                       index=pd.RangeIndex(items))
+        result = evalica.bradley_terry(winners, losers, [evalica.Winner.X] * comparisons, index=pd.RangeIndex(items))
         scores = np.log(result.scores.reindex(pd.RangeIndex(items)).to_numpy())
         return scores - scores.mean()
 

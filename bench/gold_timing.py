@@ -108,8 +108,11 @@ def work(demo: Demo, setup: dict) -> tuple[list[tuple[str, float]], list[tuple[s
             state, _ = _post(http, f"{base}/next/")
             while state["task"]:
                 task = state["task"]
-                state, _ = _post(http, f"{base}/answer/", {"task_id": task["id"],
-                                                          "response": {"choice": truths[task["items"][0]["value"]]}})
+                state, _ = _post(
+                    http,
+                    f"{base}/answer/",
+                    {"task_id": task["id"], "response": {"choice": truths[task["items"][0]["value"]]}},
+                )
             if state["status"] != "graduated":
                 raise RuntimeError(f"a labeler answering every example right did not graduate: {state}")
             reply, seconds = _post(http, f"/api/labeler/jobs/{setup['job']}/tasks/next/")
@@ -118,7 +121,9 @@ def work(demo: Demo, setup: dict) -> tuple[list[tuple[str, float]], list[tuple[s
                 carried.append((task["id"], seconds))
                 values = [item["value"] for item in task["items"]]
                 choice = truths.get(values[0], values[0])  # a check's truth, or any item of a job task
-                reply, seconds = _post(http, f"/api/labeler/tasks/{task['id']}/submit/", {"response": {"choice": choice}})
+                reply, seconds = _post(
+                    http, f"/api/labeler/tasks/{task['id']}/submit/", {"response": {"choice": choice}}
+                )
                 answered.append((task["id"], seconds))
                 task = reply["next"]
     return carried, answered
@@ -139,6 +144,7 @@ def best_rule_accuracy(samples: list[tuple[float, bool]]) -> dict:
     best = (0.0, None, None)
     for threshold in sorted({s for s, _ in train}):
         for slower in (True, False):
+
             def rule(s, t=threshold, up=slower):
                 return s > t if up else s <= t
 
@@ -149,8 +155,11 @@ def best_rule_accuracy(samples: list[tuple[float, bool]]) -> dict:
     if threshold is None:
         return {"balanced_accuracy": 0.5}
     rule = (lambda s: s > threshold) if slower else (lambda s: s <= threshold)
-    return {"balanced_accuracy": round(balanced(rule, test), 3), "threshold_ms": round(threshold * 1000, 2),
-            "checks_are": "slower" if slower else "faster"}
+    return {
+        "balanced_accuracy": round(balanced(rule, test), 3),
+        "threshold_ms": round(threshold * 1000, 2),
+        "checks_are": "slower" if slower else "faster",
+    }
 
 
 def summary(latencies: list[tuple[str, float]], checks: set[str]) -> dict:
@@ -160,8 +169,10 @@ def summary(latencies: list[tuple[str, float]], checks: set[str]) -> dict:
         raise RuntimeError(f"need both kinds of task: {len(gold)} checks, {len(other)} job tasks")
     gold_median, other_median = statistics.median(gold), statistics.median(other)
     return {
-        "checks": len(gold), "job_tasks": len(other),
-        "check_median_ms": round(gold_median * 1000, 2), "job_median_ms": round(other_median * 1000, 2),
+        "checks": len(gold),
+        "job_tasks": len(other),
+        "check_median_ms": round(gold_median * 1000, 2),
+        "job_median_ms": round(other_median * 1000, 2),
         "median_ratio_check_to_job": round(gold_median / other_median, 3),
         "best_timing_rule": best_rule_accuracy([(s, task in checks) for task, s in latencies]),
     }
@@ -169,20 +180,23 @@ def summary(latencies: list[tuple[str, float]], checks: set[str]) -> dict:
 
 def measure(stack: str, *, labelers: int, datapoints: int, gold_rate: float, workdir: Path) -> dict:
     with Demo(workdir / stack, stack=stack, SUBMIT_RATE="none") as demo:
-        setup = json.loads(demo.django(_SET_UP % (labelers, datapoints, gold_rate, INSTRUCTION, INSTRUCTION))
-                           .splitlines()[-1])
+        setup = json.loads(
+            demo.django(_SET_UP % (labelers, datapoints, gold_rate, INSTRUCTION, INSTRUCTION)).splitlines()[-1]
+        )
         carried, answered = work(demo, setup)
         checks = set(json.loads(demo.django(_CHECKS % setup["job"]).splitlines()[-1]))
         errors = demo.server_errors()
     if errors:
         raise RuntimeError(f"{stack}: 5xx\n" + "\n".join(errors[:20]))
-    result = {"reply_carrying_the_task": summary(carried, checks),
-              "reply_to_its_answer": summary(answered, checks)}
+    result = {"reply_carrying_the_task": summary(carried, checks), "reply_to_its_answer": summary(answered, checks)}
     for name, figures in result.items():
         rule = figures["best_timing_rule"]
-        print(f"  {stack}, {name}: checks {figures['check_median_ms']} ms, job tasks {figures['job_median_ms']} ms"
-              f" (median ratio {figures['median_ratio_check_to_job']}); best timing rule's balanced accuracy"
-              f" {rule['balanced_accuracy']} (0.5 is chance)", flush=True)
+        print(
+            f"  {stack}, {name}: checks {figures['check_median_ms']} ms, job tasks {figures['job_median_ms']} ms"
+            f" (median ratio {figures['median_ratio_check_to_job']}); best timing rule's balanced accuracy"
+            f" {rule['balanced_accuracy']} (0.5 is chance)",
+            flush=True,
+        )
     return result
 
 
@@ -195,10 +209,15 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="crowdcanvas-gold-timing-"))
     try:
         report = {
-            "labelers": args.labelers, "datapoints": args.datapoints, "gold_rate": args.gold_rate,
-            **{stack: measure(stack, labelers=args.labelers, datapoints=args.datapoints, gold_rate=args.gold_rate,
-                              workdir=workdir)
-               for stack in ("embedded", "real")},
+            "labelers": args.labelers,
+            "datapoints": args.datapoints,
+            "gold_rate": args.gold_rate,
+            **{
+                stack: measure(
+                    stack, labelers=args.labelers, datapoints=args.datapoints, gold_rate=args.gold_rate, workdir=workdir
+                )
+                for stack in ("embedded", "real")
+            },
         }
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -84,21 +84,20 @@ def set_up(datapoints: int, responses: int, labelers: int, *, paced_datapoints: 
     import django
 
     django.setup()
-    from labeling.services import requester_create
     from demo.simulation import create_labelers
+    from labeling.services import requester_create
 
     owner, _ = requester_create(username="bench-owner")
     answers: dict = {}
     saturated = [_job_pair(owner, datapoints, responses, answers, tag=f"saturated-{run}") for run in (1, 2)]
     paced = _job_pair(owner, paced_datapoints, responses, answers, tag="paced")
     accounts = create_labelers(labelers, prefix="bench")
-    return {"saturated_jobs": saturated, "paced_jobs": paced, "tokens": [t for _, t in accounts],
-            "answers": answers}
+    return {"saturated_jobs": saturated, "paced_jobs": paced, "tokens": [t for _, t in accounts], "answers": answers}
 
 
 def _job_pair(owner, datapoints: int, responses: int, answers: dict, *, tag: str) -> list[str]:
-    from audiences.selectors import global_audience
     from assets import services
+    from audiences.selectors import global_audience
     from demo.images import book_scene, png_bytes
     from demo.simulation import fill_box
 
@@ -106,25 +105,35 @@ def _job_pair(owner, datapoints: int, responses: int, answers: dict, *, tag: str
     images = []
     for index in range(datapoints):
         image, boxes = book_scene(seed=f"{tag}-{index}", width=320, height=240, blue=1 + index % 2)
-        asset = services.asset_create_image(owner=owner, data=png_bytes(image), name=f"{tag}-{index}.png",
-                                            known_regions=boxes)
+        asset = services.asset_create_image(
+            owner=owner, data=png_bytes(image), name=f"{tag}-{index}.png", known_regions=boxes
+        )
         images.append({"asset_id": asset.public_id})
-        answers[asset.labeler_value] = [_answer_body({"lines": [fill_box(box, rng) for box in boxes]})
-                                        for _ in range(ANSWER_VARIANTS)]
+        answers[asset.labeler_value] = [
+            _answer_body({"lines": [fill_box(box, rng) for box in boxes]}) for _ in range(ANSWER_VARIANTS)
+        ]
     draw_definition = services.job_definition_create_draw(
-        owner=owner, name=f"Load ({tag}): blue books", instruction="Color in all the blue books",
-        datapoints=images, responses_per_datapoint=responses,
+        owner=owner,
+        name=f"Load ({tag}): blue books",
+        instruction="Color in all the blue books",
+        datapoints=images,
+        responses_per_datapoint=responses,
     )
     pairs = [[f"{tag} caption {i} with a blue book", f"{tag} caption {i} with a red book"] for i in range(datapoints)]
     compare_definition = services.job_definition_create_compare(
-        owner=owner, name=f"Load ({tag}): captions", instruction="Which caption fits the picture better?",
-        datapoints=pairs, responses_per_datapoint=responses,
+        owner=owner,
+        name=f"Load ({tag}): captions",
+        instruction="Which caption fits the picture better?",
+        datapoints=pairs,
+        responses_per_datapoint=responses,
     )
     for pair in pairs:
         answers["\x00".join(sorted(pair))] = [_answer_body({"choice": pair[0]})]
     audience = global_audience()
-    return [services.job_create(owner=owner, definition=definition, audience=audience).public_id
-            for definition in (draw_definition, compare_definition)]
+    return [
+        services.job_create(owner=owner, definition=definition, audience=audience).public_id
+        for definition in (draw_definition, compare_definition)
+    ]
 
 
 ANSWER_VARIANTS = 5
@@ -150,8 +159,9 @@ def good_answer(task: dict, answers: dict, rng: random.Random) -> bytes:
 
 def _session(token: str) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(limit=1, force_close=False)
-    return aiohttp.ClientSession(headers={"Authorization": f"Token {token}"}, connector=connector,
-                                 timeout=aiohttp.ClientTimeout(total=60))
+    return aiohttp.ClientSession(
+        headers={"Authorization": f"Token {token}"}, connector=connector, timeout=aiohttp.ClientTimeout(total=60)
+    )
 
 
 async def ceiling(base_url: str, tokens: list[str], seconds: float) -> dict:
@@ -174,8 +184,12 @@ async def ceiling(base_url: str, tokens: list[str], seconds: float) -> dict:
     started = time.perf_counter()
     await asyncio.gather(*(client(token) for token in tokens))
     elapsed = time.perf_counter() - started
-    return {"requests_per_second": round(len(latencies) / elapsed, 1), "errors": errors, "seconds": round(elapsed, 2),
-            **latency_summary(latencies)}
+    return {
+        "requests_per_second": round(len(latencies) / elapsed, 1),
+        "errors": errors,
+        "seconds": round(elapsed, 2),
+        **latency_summary(latencies),
+    }
 
 
 async def work(base_url: str, tokens: list[str], jobs: list[str], answers: dict, *, think: float = 0.0) -> dict:
@@ -211,8 +225,9 @@ async def work(base_url: str, tokens: list[str], jobs: list[str], answers: dict,
                 while task is not None:
                     if think:  # looking at the task and drawing or choosing
                         await asyncio.sleep(rng.uniform(0.5, 1.5) * think)
-                    status, payload = await post(http, f"/api/labeler/tasks/{task['id']}/submit/",
-                                                 good_answer(task, answers, rng))
+                    status, payload = await post(
+                        http, f"/api/labeler/tasks/{task['id']}/submit/", good_answer(task, answers, rng)
+                    )
                     if status != 200:
                         errors[status] = errors.get(status, 0) + 1
                         _, payload = await post(http, f"/api/labeler/jobs/{job}/tasks/next/")
@@ -224,8 +239,13 @@ async def work(base_url: str, tokens: list[str], jobs: list[str], answers: dict,
     started = time.perf_counter()
     await asyncio.gather(*(labeler(i, token) for i, token in enumerate(tokens)))
     elapsed = time.perf_counter() - started
-    return {"cycles": cycles, "seconds": round(elapsed, 2), "cycles_per_second": round(cycles / elapsed, 1),
-            "errors": errors, **latency_summary(latencies)}
+    return {
+        "cycles": cycles,
+        "seconds": round(elapsed, 2),
+        "cycles_per_second": round(cycles / elapsed, 1),
+        "errors": errors,
+        **latency_summary(latencies),
+    }
 
 
 def verify(job_ids: list[str], responses: int, timeout: float = 300.0) -> dict:
@@ -233,13 +253,24 @@ def verify(job_ids: list[str], responses: int, timeout: float = 300.0) -> dict:
 
     from jobs.models import Job, JobDatapoint, Response
 
-    per_datapoint = sorted(set(JobDatapoint.objects.filter(job__public_id__in=job_ids)
-                               .values_list("response_count", flat=True)))
-    stored = sorted(set(
-        Response.objects.filter(job__public_id__in=job_ids).values("job_datapoint").annotate(n=Count("id"))
-        .values_list("n", flat=True)))
-    duplicates = (Response.objects.filter(job__public_id__in=job_ids)
-                  .values("job_datapoint", "labeler").annotate(n=Count("id")).filter(n__gt=1).count())
+    per_datapoint = sorted(
+        set(JobDatapoint.objects.filter(job__public_id__in=job_ids).values_list("response_count", flat=True))
+    )
+    stored = sorted(
+        set(
+            Response.objects.filter(job__public_id__in=job_ids)
+            .values("job_datapoint")
+            .annotate(n=Count("id"))
+            .values_list("n", flat=True)
+        )
+    )
+    duplicates = (
+        Response.objects.filter(job__public_id__in=job_ids)
+        .values("job_datapoint", "labeler")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .count()
+    )
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         states = set(Job.objects.filter(public_id__in=job_ids).values_list("state", flat=True))
@@ -263,8 +294,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--responses", type=int, default=5)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="ASGI server processes")
     parser.add_argument("--ceiling-seconds", type=float, default=10.0)
-    parser.add_argument("--paced-datapoints", type=int, default=100,
-                        help="datapoints per job of the paced run (labelers at half the saturated rate)")
+    parser.add_argument(
+        "--paced-datapoints",
+        type=int,
+        default=100,
+        help="datapoints per job of the paced run (labelers at half the saturated rate)",
+    )
     args = parser.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="crowdcanvas-bench-"))
@@ -273,11 +308,29 @@ def main(argv: list[str] | None = None) -> dict:
     processes = []
     finished = False
     try:
-        env = django_env(postgres.url(), redis.url, MEDIA_ROOT=str(tmp / "media"), LOG_LEVEL="WARNING",
-                         SUBMIT_RATE="1000000/min", DB_POOL="1", CROWDCANVAS_VAR_DIR=str(tmp))
+        env = django_env(
+            postgres.url(),
+            redis.url,
+            MEDIA_ROOT=str(tmp / "media"),
+            LOG_LEVEL="WARNING",
+            SUBMIT_RATE="1000000/min",
+            DB_POOL="1",
+            CROWDCANVAS_VAR_DIR=str(tmp),
+        )
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-        os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "MEDIA_ROOT",
-                                               "CROWDCANVAS_VAR_DIR", "ALLOWED_HOSTS")})
+        os.environ.update(
+            {
+                k: env[k]
+                for k in (
+                    "DATABASE_URL",
+                    "REDIS_URL",
+                    "SECRET_KEY",
+                    "MEDIA_ROOT",
+                    "CROWDCANVAS_VAR_DIR",
+                    "ALLOWED_HOSTS",
+                )
+            }
+        )
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
         setup = set_up(args.datapoints, args.responses, args.labelers, paced_datapoints=args.paced_datapoints)
         from django.db import connection
@@ -302,24 +355,31 @@ def main(argv: list[str] | None = None) -> dict:
         # The same labelers, pausing so that together they ask half of what
         # the stack served saturated: the latency a labeler sees in normal use.
         think = args.labelers / (0.5 * work_report["cycles_per_second"])
-        paced_report = asyncio.run(work(server.url, setup["tokens"], setup["paced_jobs"], setup["answers"],
-                                        think=think))
+        paced_report = asyncio.run(
+            work(server.url, setup["tokens"], setup["paced_jobs"], setup["answers"], think=think)
+        )
         paced_report["think_seconds"] = round(think, 3)
         all_jobs = [job for jobs in setup["saturated_jobs"] for job in jobs] + setup["paced_jobs"]
         checks = verify(all_jobs, args.responses)
         checks["saturated_results_done_after_s"] = results_done
         report = {
             "machine": {"cpus": os.cpu_count(), "asgi_workers": args.workers, "celery_workers": 1},
-            "load": {"labelers": args.labelers, "datapoints_per_job": args.datapoints,
-                     "paced_datapoints_per_job": args.paced_datapoints,
-                     "responses_per_datapoint": args.responses, "jobs": 6},
+            "load": {
+                "labelers": args.labelers,
+                "datapoints_per_job": args.datapoints,
+                "paced_datapoints_per_job": args.paced_datapoints,
+                "responses_per_datapoint": args.responses,
+                "jobs": 6,
+            },
             "ceiling": ceiling_report,
             "work": work_report,
             "paced_work": paced_report,
             "cycles_vs_ceiling": round(work_report["cycles_per_second"] / ceiling_report["requests_per_second"], 3),
             # each run against the ceiling measured just before it
-            "cycles_vs_ceiling_runs": [round(w["cycles_per_second"] / c["requests_per_second"], 3)
-                                       for w, c in zip(works, ceilings, strict=True)],
+            "cycles_vs_ceiling_runs": [
+                round(w["cycles_per_second"] / c["requests_per_second"], 3)
+                for w, c in zip(works, ceilings, strict=True)
+            ],
             "checks": checks,
             "targets": {"cycles_vs_ceiling_at_least": 0.5, "p99_ms_below": 100},
         }

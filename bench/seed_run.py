@@ -49,12 +49,21 @@ def measure(stack: str, *, labelers: int, runs: int, workdir: Path) -> dict:
         crowd.stop()
         census = demo.census("bench")
         errors = demo.server_errors()
-    exact = all(job["state"] == "completed" and job["responses"] == [35] * 4 and not job["twice"]
-                for job in census.values()) and len(census) == runs
+    exact = (
+        all(
+            job["state"] == "completed" and job["responses"] == [35] * 4 and not job["twice"] for job in census.values()
+        )
+        and len(census) == runs
+    )
     if errors or not exact:
         raise RuntimeError(f"{stack}: not exact or 5xx\n{json.dumps(census)[:2000]}\n" + "\n".join(errors[:20]))
-    return {"seconds": seconds, "best": min(seconds), "jobs": len(census), "server_errors": len(errors),
-            "crowd_summary": crowd.log().strip().splitlines()[-12:]}
+    return {
+        "seconds": seconds,
+        "best": min(seconds),
+        "jobs": len(census),
+        "server_errors": len(errors),
+        "crowd_summary": crowd.log().strip().splitlines()[-12:],
+    }
 
 
 def main() -> None:
@@ -75,8 +84,10 @@ def main() -> None:
     shutil.rmtree(workdir, ignore_errors=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "seed_run.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"seed run to results: embedded {report['embedded']['best']:.1f} s, real stack "
-          f"{report['real']['best']:.1f} s; embedded / real = {report['embedded_to_real']}")
+    print(
+        f"seed run to results: embedded {report['embedded']['best']:.1f} s, real stack "
+        f"{report['real']['best']:.1f} s; embedded / real = {report['embedded_to_real']}"
+    )
 
 
 if __name__ == "__main__":

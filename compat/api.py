@@ -19,12 +19,11 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audiences.selectors import audience_find, audience_get
 from assets import fetches
 from assets import services as asset_services
-from jobs import services as job_services
-from jobs.selectors import job_get
+from audiences.selectors import audience_find, audience_get
 from core.parsers import JSONParser
+from jobs.selectors import job_get
 
 from . import documents, services
 from .auth import BearerAuthentication
@@ -101,9 +100,16 @@ class AudienceListApi(CompatApi):
             raise ValidationError({"name[contains]": ["at most 200 characters, no NUL."]})
         queryset = audience_find(user=request.user, name=name).select_related("owner")
         total = queryset.count()
-        items = list(queryset[(page - 1) * page_size:page * page_size])
-        return Response({"total": total, "page": page, "pageSize": page_size, "totalPages": -(-total // page_size),
-                         "items": documents.audience_documents(items)})
+        items = list(queryset[(page - 1) * page_size : page * page_size])
+        return Response(
+            {
+                "total": total,
+                "page": page,
+                "pageSize": page_size,
+                "totalPages": -(-total // page_size),
+                "items": documents.audience_documents(items),
+            }
+        )
 
 
 class AudienceUserMetricsApi(CompatApi):
@@ -147,9 +153,11 @@ class AssetUrlApi(CompatApi):
         fetch = services.url_fetch_single(owner=request.user, url=request.query_params.get("url"))
         if fetch.status == UrlFetch.Status.PENDING:
             # 429 with Retry-After: the client asks again (and finds this fetch), as it does for no 4xx else.
-            return Response({"detail": "The image is still being fetched; ask again in a second.",
-                             "code": "still_fetching"},
-                            status=status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": "1"})
+            return Response(
+                {"detail": "The image is still being fetched; ask again in a second.", "code": "still_fetching"},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": "1"},
+            )
         if fetch.status == UrlFetch.Status.FAILED:
             raise ValidationError({"url": [f"could not be fetched: {fetch.error_message}"]})
         return Response({"fileName": fetch.asset.public_id, "warnings": [], "wasCompressed": False})
@@ -160,8 +168,9 @@ class BatchUploadCreateApi(CompatApi):
         body = request.data
         if not isinstance(body, dict):
             raise ValidationError({"body": ["must be an object with urls and correlationId."]})
-        batch = services.batch_upload_create(owner=request.user, urls=body.get("urls"),
-                                             correlation_id=body.get("correlationId"))
+        batch = services.batch_upload_create(
+            owner=request.user, urls=body.get("urls"), correlation_id=body.get("correlationId")
+        )
         return Response({"batchUploadId": batch.public_id})
 
 
@@ -209,16 +218,24 @@ class DatasetDatapointApi(CompatApi):
 class JobDefinitionCreateApi(CompatApi):
     def post(self, request):
         definition = services.job_definition_create(owner=request.user, body=request.data)
-        return Response({"definitionId": definition.public_id, "pipelineId": definition.public_id},
-                        status=status.HTTP_200_OK)
+        return Response(
+            {"definitionId": definition.public_id, "pipelineId": definition.public_id}, status=status.HTTP_200_OK
+        )
 
 
 class JobCreateApi(CompatApi):
     def post(self, request):
         job = services.job_create(owner=request.user, body=request.data)
-        return Response({"jobId": job.public_id, "experimentId": None, "costWarning": None,
-                         "contentCheckSkipDenied": False, "recruitingStarted": True},
-                        status=status.HTTP_200_OK)
+        return Response(
+            {
+                "jobId": job.public_id,
+                "experimentId": None,
+                "costWarning": None,
+                "contentCheckSkipDenied": False,
+                "recruitingStarted": True,
+            },
+            status=status.HTTP_200_OK,
+        )
 
 
 class JobDetailApi(CompatApi):
@@ -247,4 +264,3 @@ class JobRetryApi(CompatApi):
     def post(self, request, job_id: str):
         job_get(user=request.user, public_id=job_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
-

@@ -62,8 +62,14 @@ def token(request):
     if credential is None:
         return _oauth_error("invalid_client", "unknown client or wrong secret.", 401)
     key, seconds = token_issue(credential=credential)
-    response = JsonResponse({"access_token": key, "token_type": "Bearer", "expires_in": seconds,
-                             "scope": request.POST.get("scope", "openid email api")})
+    response = JsonResponse(
+        {
+            "access_token": key,
+            "token_type": "Bearer",
+            "expires_in": seconds,
+            "scope": request.POST.get("scope", "openid email api"),
+        }
+    )
     response["Cache-Control"] = "no-store"
     return response
 
@@ -82,6 +88,11 @@ def userinfo(request):
         response["WWW-Authenticate"] = 'Bearer error="invalid_token"'
         return response
     user = found[0]
-    return JsonResponse({"sub": owner_uuid(user.pk), "email": user.email or user.get_username(),
-                         "preferred_username": user.get_username(),
-                         "role": "requester" if user.is_staff else "labeler"})
+    return JsonResponse(
+        {
+            "sub": owner_uuid(user.pk),
+            "email": user.email or user.get_username(),
+            "preferred_username": user.get_username(),
+            "role": "requester" if user.is_staff else "labeler",
+        }
+    )

@@ -31,9 +31,17 @@ def client_credentials(request):
             revoked = credential_revoke(owner=request.user, client_id=request.POST.get("client_id", ""))
         else:
             error = "Unknown action."
-    response = render(request, "compat/client_credentials.html", {
-        "credentials": credential_list(owner=request.user), "made": made, "revoked": revoked, "error": error,
-        "environment": request.get_host(),
-    }, status=400 if error else 200)
+    response = render(
+        request,
+        "compat/client_credentials.html",
+        {
+            "credentials": credential_list(owner=request.user),
+            "made": made,
+            "revoked": revoked,
+            "error": error,
+            "environment": request.get_host(),
+        },
+        status=400 if error else 200,
+    )
     response["Cache-Control"] = "no-store"
     return response

@@ -34,10 +34,18 @@ from .models import BatchUpload, UrlFetch
 PLATFORM_OWNER = uuid.UUID("6f0c1d2e-0000-5000-8000-000000000000")
 DRAW_RESULTS_VERSION = "crowdcanvas-draw/1"
 COMPARE_RESULTS_VERSION = f"crowdcanvas-compare/{AGGREGATOR_VERSION}"
-JOB_STATES = {Job.State.RUNNING: "Running", Job.State.PAUSED: "Paused", Job.State.COMPLETED: "Completed",
-              Job.State.FAILED: "Failed"}
-PROGRESS_STATES = {Job.State.RUNNING: "Labeling", Job.State.PAUSED: "Paused", Job.State.COMPLETED: "Done",
-                   Job.State.FAILED: "Failed"}
+JOB_STATES = {
+    Job.State.RUNNING: "Running",
+    Job.State.PAUSED: "Paused",
+    Job.State.COMPLETED: "Completed",
+    Job.State.FAILED: "Failed",
+}
+PROGRESS_STATES = {
+    Job.State.RUNNING: "Labeling",
+    Job.State.PAUSED: "Paused",
+    Job.State.COMPLETED: "Done",
+    Job.State.FAILED: "Failed",
+}
 
 
 def owner_uuid(user_id: int | None) -> str:
@@ -93,8 +101,12 @@ def _audience_document(audience: Audience, stats: dict) -> dict[str, Any]:
         "isShared": False,
         "isDistilling": status == "Recruiting",
         "distillingCampaignId": audience.public_id,
-        "graduationRule": {"_t": "TaskAccuracy", "targetAccuracy": audience.target_accuracy,
-                           "minTasks": audience.min_tasks, "maxTasks": audience.max_tasks},
+        "graduationRule": {
+            "_t": "TaskAccuracy",
+            "targetAccuracy": audience.target_accuracy,
+            "minTasks": audience.min_tasks,
+            "maxTasks": audience.max_tasks,
+        },
         "distillingRetrievalMode": "Shuffled",
         "boostLevel": "None",
         "graduated": members["graduated"],
@@ -109,12 +121,17 @@ def audience_user_metrics(audience: Audience) -> dict[str, Any]:
     once there are labeler accounts, every one of them as graduated."""
     if audience.kind == Audience.Kind.GLOBAL:
         labelers = get_user_model().objects.filter(is_active=True, is_staff=False).count()
-        return {"usersPerState": {"Graduated": labelers} if labelers else {},
-                "capacity": "Sufficient" if labelers else None}
+        return {
+            "usersPerState": {"Graduated": labelers} if labelers else {},
+            "capacity": "Sufficient" if labelers else None,
+        }
     members = audience_stats(audiences=[audience])[audience.pk]["members"]
     return {
-        "usersPerState": {"Graduated": members["graduated"], "Distilling": members["qualifying"],
-                          "Dropped": members["dropped"]},
+        "usersPerState": {
+            "Graduated": members["graduated"],
+            "Distilling": members["qualifying"],
+            "Dropped": members["dropped"],
+        },
         "capacity": "Sufficient" if members["graduated"] else "Low",
     }
 
@@ -132,8 +149,7 @@ def job_document(job: Job) -> dict[str, Any]:
         "revisionNumber": 1,
         "pipelineId": definition.public_id,
         "state": JOB_STATES[job.state],
-        "failureMessage": "The job failed; it will produce no more results." if job.state == Job.State.FAILED
-        else None,
+        "failureMessage": "The job failed; it will produce no more results." if job.state == Job.State.FAILED else None,
         "reviewReason": None,
         "isPublic": False,
         "audienceDeleted": False,
@@ -189,8 +205,9 @@ def batch_uploads_status(*, owner: AbstractBaseUser, correlation_id: str) -> dic
     no fetch pending are completed (in three queries)."""
     batches = list(BatchUpload.objects.filter(owner=owner, correlation_id=correlation_id).order_by("id"))
     counts = dict(UrlFetch.objects.filter(batch__in=batches).values_list("status").annotate(n=Count("id")))
-    pending = set(UrlFetch.objects.filter(batch__in=batches, status=UrlFetch.Status.PENDING)
-                  .values_list("batch_id", flat=True))
+    pending = set(
+        UrlFetch.objects.filter(batch__in=batches, status=UrlFetch.Status.PENDING).values_list("batch_id", flat=True)
+    )
     return {
         "status": "Processing" if pending else "Completed",
         "totalCount": sum(counts.values()),
@@ -206,8 +223,13 @@ def batch_uploads_status(*, owner: AbstractBaseUser, correlation_id: str) -> dic
 def _asset_urls(job: Job, absolute_url) -> dict[int, list[str]]:
     """Position -> the absolute URL of each item as labelers saw it."""
     slots = JobDatapoint.objects.filter(job=job).select_related("datapoint__asset", "datapoint__asset_b")
-    return {slot.position: [absolute_url(asset.labeler_value) if asset.kind != asset.Kind.TEXT else asset.value
-                            for asset in slot.datapoint.assets] for slot in slots}
+    return {
+        slot.position: [
+            absolute_url(asset.labeler_value) if asset.kind != asset.Kind.TEXT else asset.value
+            for asset in slot.datapoint.assets
+        ]
+        for slot in slots
+    }
 
 
 def _user_details(score: float) -> dict[str, Any]:
@@ -233,8 +255,11 @@ def _compare_result(entry: dict[str, Any], urls: list[str]) -> dict[str, Any]:
         "confidence": entry.get("confidence"),
         "stoppedEarly": entry["stoppedEarly"],
         "detailedResults": [
-            {"votedFor": response["votedFor"], "labeler": response["labeler"],
-             "userDetails": _user_details(response["userScore"])}
+            {
+                "votedFor": response["votedFor"],
+                "labeler": response["labeler"],
+                "userDetails": _user_details(response["userScore"]),
+            }
             for response in entry["detailedResults"]
         ],
     }
@@ -254,8 +279,12 @@ def _draw_result(entry: dict[str, Any], urls: list[str]) -> dict[str, Any]:
         "agreement": entry.get("agreement"),
         "summedUserScores": entry.get("summedUserScores"),
         "detailedResults": [
-            {"lines": response["lines"], "score": response["userScore"], "labeler": response["labeler"],
-             "userDetails": _user_details(response["userScore"])}
+            {
+                "lines": response["lines"],
+                "score": response["userScore"],
+                "labeler": response["labeler"],
+                "userDetails": _user_details(response["userScore"]),
+            }
             for response in entry["detailedResults"]
         ],
     }
@@ -283,13 +312,13 @@ def job_results_document(job: Job, *, absolute_url) -> dict[str, Any]:
         for result in results:
             if result["winnerIndex"] is not None:
                 wins[result["winnerIndex"]] += 1
-        summary = {"A_wins_total": wins[0], "B_wins_total": wins[1],
-                   "ranking": document["summary"].get("ranking")}
+        summary = {"A_wins_total": wins[0], "B_wins_total": wins[1], "ranking": document["summary"].get("ranking")}
     else:
         info["coordinates"] = "ratio"
         results = [_draw_result(entry, urls[entry["position"]]) for entry in document["results"]]
-        summary = {"datapoints": document["summary"]["datapoints"],
-                   "responses": document["summary"]["responses"],
-                   "meanAgreement": document["summary"].get("meanAgreement")}
+        summary = {
+            "datapoints": document["summary"]["datapoints"],
+            "responses": document["summary"]["responses"],
+            "meanAgreement": document["summary"].get("meanAgreement"),
+        }
     return {"info": info, "results": results, "summary": summary}
-

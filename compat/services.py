@@ -16,11 +16,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from assets import fetches, url_fetch
 from audiences import services as audience_services
 from audiences.models import Audience, QualificationExample
 from audiences.selectors import audience_get
 from jobs import services as job_services
-from assets import fetches, url_fetch
 from jobs.models import Asset, Job, JobDefinition, TaskKind
 from jobs.selectors import job_definition_get
 
@@ -69,7 +69,8 @@ def batch_upload_create(*, owner: AbstractBaseUser, urls: Any, correlation_id: A
     correlation = text(correlation_id, "correlationId", max_length=100, required=False)
     batch = BatchUpload.objects.create(owner=owner, correlation_id=correlation)
     UrlFetch.objects.bulk_create(
-        [UrlFetch(batch=batch, owner=owner, position=i, url=url) for i, url in enumerate(urls)])
+        [UrlFetch(batch=batch, owner=owner, position=i, url=url) for i, url in enumerate(urls)]
+    )
     fetches.url_fetches_enqueue(list(batch.items.values_list("pk", flat=True)))
     return batch
 
@@ -80,8 +81,11 @@ def batch_upload_abort(*, batch: BatchUpload) -> BatchUpload:
     batch.aborted = True
     batch.save(update_fields=["aborted"])
     batch.items.filter(status=UrlFetch.Status.PENDING).update(
-        status=UrlFetch.Status.FAILED, error_message="The upload was aborted.", stage="aborted",
-        finished_at=timezone.now())
+        status=UrlFetch.Status.FAILED,
+        error_message="The upload was aborted.",
+        stage="aborted",
+        finished_at=timezone.now(),
+    )
     return batch
 
 
@@ -163,34 +167,42 @@ def job_definition_create(*, owner: AbstractBaseUser, body: Any) -> JobDefinitio
     discriminator = rapid.get("_t")
     kind = RAPID_KINDS.get(discriminator) if isinstance(discriminator, str) else None
     if kind is None:
-        raise ValidationError({"workflow.rapid": [
-            f"_t must be one of {', '.join(RAPID_KINDS)}, got {rapid.get('_t')!r}."]})
-    instruction = literal(rapid.get("target" if kind == TaskKind.DRAW else "criteria"),
-                          "workflow.rapid." + ("target" if kind == TaskKind.DRAW else "criteria"))
+        raise ValidationError(
+            {"workflow.rapid": [f"_t must be one of {', '.join(RAPID_KINDS)}, got {rapid.get('_t')!r}."]}
+        )
+    instruction = literal(
+        rapid.get("target" if kind == TaskKind.DRAW else "criteria"),
+        "workflow.rapid." + ("target" if kind == TaskKind.DRAW else "criteria"),
+    )
     referee = body.get("referee")
     votes = 10
     if referee is not None:
         referee = expect_type(referee, "referee", "NaiveReferee")
         votes = referee.get("totalVotes", votes)
     dataset_id = body.get("datasetId")
-    dataset = (Dataset.objects.filter(owner=owner, public_id=dataset_id).first()
-               if isinstance(dataset_id, str) else None)
+    dataset = Dataset.objects.filter(owner=owner, public_id=dataset_id).first() if isinstance(dataset_id, str) else None
     if dataset is None:
         raise ValidationError({"datasetId": ["not found."]})
     datapoints = list(dataset.datapoints.all())
     width = 1 if kind == TaskKind.DRAW else 2
     for index, datapoint in enumerate(datapoints):
         if len(datapoint.items) != width:
-            raise ValidationError({"datasetId": [
-                f"datapoint {index} has {len(datapoint.items)} assets; a {kind} datapoint has {width}."]})
+            raise ValidationError(
+                {"datasetId": [f"datapoint {index} has {len(datapoint.items)} assets; a {kind} datapoint has {width}."]}
+            )
     items = [
         {"asset_id": dp.items[0]} if kind == TaskKind.DRAW else [{"asset_id": name} for name in dp.items]
         for dp in datapoints
     ]
     contexts = [dp.context for dp in datapoints]
     return job_services.job_definition_create(
-        owner=owner, kind=kind, name=body.get("definitionName"), instruction=instruction, datapoints=items,
-        responses_per_datapoint=votes, contexts=contexts if any(contexts) else None,
+        owner=owner,
+        kind=kind,
+        name=body.get("definitionName"),
+        instruction=instruction,
+        datapoints=items,
+        responses_per_datapoint=votes,
+        contexts=contexts if any(contexts) else None,
     )
 
 
@@ -224,8 +236,11 @@ def audience_create(*, owner: AbstractBaseUser, body: Any) -> Audience:
     knobs: dict[str, Any] = {}
     if rule is not None:
         rule = expect_type(rule, "graduationRule", "TaskAccuracy")
-        knobs = {"target_accuracy": rule.get("targetAccuracy"), "min_tasks": rule.get("minTasks"),
-                 "max_tasks": rule.get("maxTasks")}
+        knobs = {
+            "target_accuracy": rule.get("targetAccuracy"),
+            "min_tasks": rule.get("minTasks"),
+            "max_tasks": rule.get("maxTasks"),
+        }
     return audience_services.audience_create(owner=owner, name=body.get("name"), **knobs)
 
 
@@ -252,8 +267,12 @@ def example_add(*, owner: AbstractBaseUser, audience: Audience, body: Any) -> Qu
     names = asset_names(body.get("asset"), "asset")
     for index, name in enumerate(names):
         _owned_asset(owner, name, f"asset[{index}]")
-    common = {"audience": audience, "owner": owner, "context": body.get("context"),
-              "explanation": body.get("explanation")}
+    common = {
+        "audience": audience,
+        "owner": owner,
+        "context": body.get("context"),
+        "explanation": body.get("explanation"),
+    }
     if payload.get("_t") == "LinePayload" or payload.get("_t") == "LineExamplePayload":
         expect_type(truth, "truth", "LineExampleTruth")
         boxes = truth.get("boundingBoxes")
@@ -262,7 +281,9 @@ def example_add(*, owner: AbstractBaseUser, audience: Audience, body: Any) -> Qu
         if len(names) != 1:
             raise ValidationError({"asset": ["a draw example has exactly one image."]})
         return audience_services.example_add_draw(
-            **common, instruction=payload.get("target"), datapoint={"asset_id": names[0]},
+            **common,
+            instruction=payload.get("target"),
+            datapoint={"asset_id": names[0]},
             truths=[_percent_box(box, f"truth.boundingBoxes[{i}]") for i, box in enumerate(boxes)],
             required_precision=truth.get("requiredPrecision"),
             required_completeness=truth.get("requiredCompleteness"),
@@ -273,8 +294,11 @@ def example_add(*, owner: AbstractBaseUser, audience: Audience, body: Any) -> Qu
         if winner not in names:
             raise ValidationError({"truth.winnerId": ["must be the name of one of the two assets."]})
         return audience_services.example_add_compare(
-            **common, instruction=payload.get("criteria"), datapoint=[{"asset_id": n} for n in names],
+            **common,
+            instruction=payload.get("criteria"),
+            datapoint=[{"asset_id": n} for n in names],
             truth={"asset_id": winner},
         )
-    raise ValidationError({"payload": [
-        f"_t must be LineExamplePayload or CompareExamplePayload, got {payload.get('_t')!r}."]})
+    raise ValidationError(
+        {"payload": [f"_t must be LineExamplePayload or CompareExamplePayload, got {payload.get('_t')!r}."]}
+    )

@@ -8,8 +8,9 @@ urlpatterns = [
     path("audience", api.AudienceCreateApi.as_view(), name="compat-audience-create"),
     path("audiences", api.AudienceListApi.as_view(), name="compat-audience-list"),
     path("audience/<str:audience_id>", api.AudienceDetailApi.as_view(), name="compat-audience"),
-    path("audience/<str:audience_id>/user-metrics", api.AudienceUserMetricsApi.as_view(),
-         name="compat-audience-metrics"),
+    path(
+        "audience/<str:audience_id>/user-metrics", api.AudienceUserMetricsApi.as_view(), name="compat-audience-metrics"
+    ),
     path("audience/<str:audience_id>/recruit", api.AudienceRecruitApi.as_view(), name="compat-audience-recruit"),
     path("audience/<str:audience_id>/example", api.AudienceExampleApi.as_view(), name="compat-audience-example"),
     path("asset/file", api.AssetFileApi.as_view(), name="compat-asset-file"),

@@ -48,7 +48,7 @@ def literal(value: Any, where: str) -> Any:
     """The text of ``{"literal": text}``."""
     obj = expect_object(value, where)
     if "literal" not in obj:
-        raise _error(where, "must be {\"literal\": text}.")
+        raise _error(where, 'must be {"literal": text}.')
     return obj["literal"]
 
 

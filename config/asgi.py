@@ -20,7 +20,6 @@ from .routing import websocket_urlpatterns  # noqa: E402
 from .ws_auth import AuthStack  # noqa: E402
 
 
-
 async def lifespan(scope, receive, send) -> None:
     while True:
         message = await receive()
@@ -38,9 +37,7 @@ application = ProtocolTypeRouter(
     {
         "lifespan": lifespan,
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthStack(URLRouter(websocket_urlpatterns))
-        ),
+        "websocket": AllowedHostsOriginValidator(AuthStack(URLRouter(websocket_urlpatterns))),
     }
 )
 

@@ -7,8 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from assets.media import serve_media
 from compat.dashboard import client_credentials
 from dashboard import urls as dashboard_urls
-from labeling import auth_views
-from labeling import labeler_urls
+from labeling import auth_views, labeler_urls
 
 # The labeler workspace and the requester dashboard share the "labeling"
 # namespace, which page templates and redirects name.

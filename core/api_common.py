@@ -95,9 +95,7 @@ class StrictInputSerializer(serializers.Serializer):
         if isinstance(data, Mapping):
             unknown = sorted(str(key) for key in data if key not in self.fields and key not in self.accepted_extra)
             if unknown:
-                raise serializers.ValidationError(
-                    {key[:100]: ["unknown field."] for key in unknown[:20]}
-                )
+                raise serializers.ValidationError({key[:100]: ["unknown field."] for key in unknown[:20]})
 
 
 class _PassThrough:
@@ -142,15 +140,30 @@ MAX_PAGE = 1_000_000
 
 
 class PageQuerySerializer(serializers.Serializer):
-    page = serializers.IntegerField(required=False, default=1, min_value=1, max_value=MAX_PAGE,
-                                    help_text="1-based page number; a page past the end is empty")
-    page_size = serializers.IntegerField(required=False, default=20, min_value=1, max_value=MAX_PAGE_SIZE,
-                                         help_text=f"items per page (at most {MAX_PAGE_SIZE})")
+    page = serializers.IntegerField(
+        required=False,
+        default=1,
+        min_value=1,
+        max_value=MAX_PAGE,
+        help_text="1-based page number; a page past the end is empty",
+    )
+    page_size = serializers.IntegerField(
+        required=False,
+        default=20,
+        min_value=1,
+        max_value=MAX_PAGE_SIZE,
+        help_text=f"items per page (at most {MAX_PAGE_SIZE})",
+    )
 
 
 class FindQuerySerializer(PageQuerySerializer):
-    name = serializers.CharField(required=False, default="", allow_blank=True, max_length=200,
-                                 help_text="case-insensitive substring of the name; empty matches all")
+    name = serializers.CharField(
+        required=False,
+        default="",
+        allow_blank=True,
+        max_length=200,
+        help_text="case-insensitive substring of the name; empty matches all",
+    )
 
 
 @dataclass(frozen=True)
@@ -165,19 +178,23 @@ def paginate(queryset: QuerySet, *, page: int, page_size: int) -> Page:
     """One page of an ordered queryset; a page past the end is empty."""
     count = queryset.count()
     offset = (page - 1) * page_size
-    items = list(queryset[offset:offset + page_size]) if offset < count else []
+    items = list(queryset[offset : offset + page_size]) if offset < count else []
     return Page(count=count, page=page, page_size=page_size, items=items)
 
 
 def page_serializer(name: str, item: serializers.Serializer) -> type[serializers.Serializer]:
     """The output serializer of a page of ``item``s: ``{count, page, page_size, results}``."""
-    return type(name, (serializers.Serializer,), {
-        "__doc__": "A page of results, newest first; `count` is the number of matches in all.",
-        "count": serializers.IntegerField(),
-        "page": serializers.IntegerField(),
-        "page_size": serializers.IntegerField(),
-        "results": item,
-    })
+    return type(
+        name,
+        (serializers.Serializer,),
+        {
+            "__doc__": "A page of results, newest first; `count` is the number of matches in all.",
+            "count": serializers.IntegerField(),
+            "page": serializers.IntegerField(),
+            "page_size": serializers.IntegerField(),
+            "results": item,
+        },
+    )
 
 
 # --- error shapes (OpenAPI) ------------------------------------------------------------------------
@@ -216,12 +233,12 @@ BAD_REQUEST = PolymorphicProxySerializer(
 )
 
 _ERROR_DESCRIPTIONS = {
-    400: "Invalid request: `{field: [messages]}`, or `{\"detail\": message}` for a body that cannot be parsed.",
+    400: 'Invalid request: `{field: [messages]}`, or `{"detail": message}` for a body that cannot be parsed.',
     401: "No valid credentials: send `Authorization: Token <key>`.",
     403: "Signed in, but not as a requester.",
     404: "No such object among those you can see.",
     413: "The request body is too large.",
-    409: "The object's state does not allow this: `{\"detail\": message, \"code\": code}`.",
+    409: 'The object\'s state does not allow this: `{"detail": message, "code": code}`.',
     415: "Unsupported content type.",
 }
 
@@ -229,7 +246,8 @@ _ERROR_DESCRIPTIONS = {
 def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     """Schema entries for the listed error statuses."""
     return {
-        code: OpenApiResponse(BAD_REQUEST if code == 400 else DetailErrorSerializer,
-                              description=_ERROR_DESCRIPTIONS[code])
+        code: OpenApiResponse(
+            BAD_REQUEST if code == 400 else DetailErrorSerializer, description=_ERROR_DESCRIPTIONS[code]
+        )
         for code in codes
     }

@@ -39,8 +39,9 @@ def exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
         return Response({"detail": "The request body is too large."}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
-        return Response({"detail": "The request has too many form fields or files."},
-                        status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            {"detail": "The request has too many form fields or files."}, status=status.HTTP_400_BAD_REQUEST
+        )
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, (Http404, exceptions.NotFound)):  # never a model's name
         response.data = {"detail": "Not found."}

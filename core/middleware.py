@@ -21,7 +21,6 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpResponseNotFound, JsonResponse
 from django.utils.decorators import sync_and_async_middleware
-
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 from core.csp import CONTENT_SECURITY_POLICY

@@ -39,8 +39,7 @@ def json_loads(text: str | bytes) -> Any:
     double (``1e999``) or a 64-bit integer, and nesting too deep for the
     parser are ``ValueError``s, never a crash further on."""
     try:
-        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float,
-                          parse_int=_bounded_int)
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_bounded_int)
     except RecursionError:
         raise ValueError("JSON is nested too deeply.") from None
 

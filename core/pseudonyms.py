@@ -8,7 +8,6 @@ import hmac
 
 from django.conf import settings
 
-
 LABELER_ID_LENGTH = 16
 
 

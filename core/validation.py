@@ -19,8 +19,9 @@ def field(name: str) -> Iterator[None]:
         raise ValidationError({name: exc.messages}) from exc
 
 
-def ratio(value, name: str, *, low: float = 0.0, high: float = 1.0,
-          low_open: bool = False, high_open: bool = False) -> float:
+def ratio(
+    value, name: str, *, low: float = 0.0, high: float = 1.0, low_open: bool = False, high_open: bool = False
+) -> float:
     """A finite number within [low, high] (ends open when asked)."""
     import math
 

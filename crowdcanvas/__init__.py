@@ -32,6 +32,7 @@ Needs only ``httpx`` and ``tqdm``; ``pandas`` for ``Results.to_pandas``
 
 __version__ = "0.1.0"
 
+from ._validation import File, Text  # noqa: E402
 from .audience import Audience, AudienceManager  # noqa: E402
 from .box import Box  # noqa: E402
 from .client import CrowdCanvasClient  # noqa: E402
@@ -50,7 +51,6 @@ from .exceptions import (  # noqa: E402
 )
 from .job import Job, JobDefinition, JobManager  # noqa: E402
 from .results import Results  # noqa: E402
-from ._validation import File, Text  # noqa: E402
 
 __all__ = [
     "ApiError",

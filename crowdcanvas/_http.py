@@ -65,10 +65,16 @@ def _attachment_name(disposition: str) -> str:
 class Http:
     """Requests to ``<base_url>/api/``. Not part of the public API."""
 
-    def __init__(self, base_url: str, token: str, *, timeout: float = 30.0,
-                 transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.base_url = base_url
         # How long the server may wait for URL fetches before answering: well within our timeout.
         self.fetch_wait = min(FETCH_WAIT_SECONDS, timeout / 2)
@@ -87,8 +93,9 @@ class Http:
         # not go over the network (a custom transport), so progress is polled.
         self.open_live: Callable[[str], _live.Socket] | None = None
         if transport is None:
-            self.open_live = lambda job_id: _live.connect(base_url, job_id, token=token, user_agent=user_agent,
-                                                          open_timeout=min(timeout, _live.OPEN_TIMEOUT))
+            self.open_live = lambda job_id: _live.connect(
+                base_url, job_id, token=token, user_agent=user_agent, open_timeout=min(timeout, _live.OPEN_TIMEOUT)
+            )
 
     def close(self) -> None:
         self._client.close()
@@ -118,7 +125,8 @@ class Http:
             body = response.text
         if response.is_error:
             raise _error_class(response.status_code)(
-                response.status_code, body, method=method, url=str(response.request.url))
+                response.status_code, body, method=method, url=str(response.request.url)
+            )
         return Answer(response.status_code, body)
 
     def request(self, method: str, path: str, **kwargs) -> Any:
@@ -143,7 +151,8 @@ class Http:
                         except ValueError:
                             body = response.text
                         raise _error_class(response.status_code)(
-                            response.status_code, body, method="GET", url=str(response.request.url))
+                            response.status_code, body, method="GET", url=str(response.request.url)
+                        )
                     if target.is_dir():
                         target = target / _attachment_name(response.headers.get("Content-Disposition", ""))
                     partial = target.with_name(target.name + ".part")
@@ -183,10 +192,11 @@ class Http:
         wanted = list(dict.fromkeys(url for url in urls if url not in self._fetched))
         per_request = min(FETCH_URLS_PER_REQUEST, _limits.MAX_FETCH_URLS)
         for start in range(0, len(wanted), per_request):
-            chunk = wanted[start:start + per_request]
+            chunk = wanted[start : start + per_request]
             while True:
-                answer = self.request_with_status("POST", "assets/fetch/",
-                                                  json={"urls": chunk, "wait": self.fetch_wait})
+                answer = self.request_with_status(
+                    "POST", "assets/fetch/", json={"urls": chunk, "wait": self.fetch_wait}
+                )
                 if answer.status_code != 202:
                     break
                 # Still fetching: asking again with the same URLs finds the same fetches.

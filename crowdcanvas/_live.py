@@ -77,8 +77,7 @@ class _WebsocketsSocket:
             pass
 
 
-def connect(base_url: str, job_id: str, *, token: str, user_agent: str,
-            open_timeout: float = OPEN_TIMEOUT) -> Socket:
+def connect(base_url: str, job_id: str, *, token: str, user_agent: str, open_timeout: float = OPEN_TIMEOUT) -> Socket:
     """Open the job's websocket, authenticated by the API token; the server
     checks the ``Origin`` against its allowed hosts."""
     try:

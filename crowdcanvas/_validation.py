@@ -35,8 +35,9 @@ def check_text(value: Any, where: str, *, max_length: int, required: bool) -> st
     return value
 
 
-def check_ratio(value: Any, where: str, *, low: float = 0.0, high: float = 1.0,
-                low_open: bool = False, high_open: bool = False) -> float:
+def check_ratio(
+    value: Any, where: str, *, low: float = 0.0, high: float = 1.0, low_open: bool = False, high_open: bool = False
+) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{where} must be a number, got {type(value).__name__}.")
     number = float(value)
@@ -171,8 +172,9 @@ def plan_item(value: Any, where: str, *, allow_text: bool) -> Item:
     if match:
         scheme = match.group(1).lower()
         if scheme not in ("http", "https"):
-            raise ValueError(f"{where}: URL scheme {scheme!r} is not allowed; use http or https "
-                             "(or give a local file path).")
+            raise ValueError(
+                f"{where}: URL scheme {scheme!r} is not allowed; use http or https (or give a local file path)."
+            )
         if len(value) > _limits.MAX_URL_LENGTH:
             raise ValueError(f"{where}: URL is longer than {_limits.MAX_URL_LENGTH} characters.")
         if any(ch.isspace() for ch in value) or not _url_has_host(value):
@@ -244,8 +246,10 @@ def check_contexts(contexts: Any, count: int, where: str = "contexts") -> list[s
     values = check_list(contexts, where)
     if len(values) != count:
         raise ValueError(f"{where} has {len(values)} entries but there are {count} datapoints.")
-    return [check_text(value, f"{where}[{index}]", max_length=_limits.MAX_CONTEXT_LENGTH, required=False)
-            for index, value in enumerate(values)]
+    return [
+        check_text(value, f"{where}[{index}]", max_length=_limits.MAX_CONTEXT_LENGTH, required=False)
+        for index, value in enumerate(values)
+    ]
 
 
 def check_datapoint_count(datapoints: Any, where: str = "datapoints") -> list:
@@ -267,5 +271,7 @@ def path_id(public_id: Any, what: str = "id") -> str:
 
 
 def check_paging(amount: Any, page: Any) -> tuple[int, int]:
-    return (check_int(amount, "amount", low=1, high=_limits.MAX_PAGE_SIZE),
-            check_int(page, "page", low=1, high=1_000_000))
+    return (
+        check_int(amount, "amount", low=1, high=_limits.MAX_PAGE_SIZE),
+        check_int(page, "page", low=1, high=1_000_000),
+    )

@@ -27,11 +27,11 @@ if TYPE_CHECKING:
 def _example_texts(instruction: Any, context: Any, explanation: Any) -> dict[str, Any]:
     """The texts of a qualification example, checked as the server checks them."""
     return {
-        "instruction": check_text(instruction, "instruction", max_length=_limits.MAX_INSTRUCTION_LENGTH,
-                                  required=True),
+        "instruction": check_text(instruction, "instruction", max_length=_limits.MAX_INSTRUCTION_LENGTH, required=True),
         "context": check_text(context, "context", max_length=_limits.MAX_CONTEXT_LENGTH, required=False),
-        "explanation": check_text(explanation, "explanation", max_length=_limits.MAX_EXPLANATION_LENGTH,
-                                  required=False),
+        "explanation": check_text(
+            explanation, "explanation", max_length=_limits.MAX_EXPLANATION_LENGTH, required=False
+        ),
     }
 
 
@@ -67,9 +67,17 @@ class Audience(Resource):
         """Reload the audience from the server (member and example counts change); returns it."""
         return super().refresh()
 
-    def add_draw_example(self, instruction: str, datapoint: Any, truths: list, context: str | None = None,
-                         explanation: str | None = None, required_precision: float | None = None,
-                         required_completeness: float | None = None, url_assets: str = "fetch") -> Audience:
+    def add_draw_example(
+        self,
+        instruction: str,
+        datapoint: Any,
+        truths: list,
+        context: str | None = None,
+        explanation: str | None = None,
+        required_precision: float | None = None,
+        required_completeness: float | None = None,
+        url_assets: str = "fetch",
+    ) -> Audience:
         """Add a draw qualification example: an image and the box(es) a
         correct labeler colors in. Labelers' strokes must lie inside the boxes
         (``required_precision`` of the ink, default 0.8) and touch them
@@ -110,8 +118,15 @@ class Audience(Resource):
         self.example_count += 1
         return self
 
-    def add_compare_example(self, instruction: str, datapoint: list, truth: Any, context: str | None = None,
-                            explanation: str | None = None, url_assets: str = "fetch") -> Audience:
+    def add_compare_example(
+        self,
+        instruction: str,
+        datapoint: list,
+        truth: Any,
+        context: str | None = None,
+        explanation: str | None = None,
+        url_assets: str = "fetch",
+    ) -> Audience:
         """Add a compare qualification example: two items and which is right.
 
         Args:
@@ -142,8 +157,10 @@ class Audience(Resource):
         first, second = plan_pair(datapoint, "datapoint")
         matches = [index for index in (0, 1) if truth is not None and truth == datapoint[index]]
         if not matches:
-            raise ValueError("truth must be exactly one of the two datapoint items "
-                             f"(got {truth!r}, items {datapoint[0]!r} and {datapoint[1]!r}).")
+            raise ValueError(
+                "truth must be exactly one of the two datapoint items "
+                f"(got {truth!r}, items {datapoint[0]!r} and {datapoint[1]!r})."
+            )
         fetched = fetch_url_items(self._http, [first, second], url_assets)
         items = [self._http.wire_item(first, fetched), self._http.wire_item(second, fetched)]
         body["datapoint"] = items
@@ -195,9 +212,15 @@ class AudienceManager:
         """
         return Audience(self._http, self._http.get(f"audiences/{path_id(audience_id, 'audience_id')}/"))
 
-    def create_audience(self, name: str, target_accuracy: float | None = None, min_tasks: int | None = None,
-                        max_tasks: int | None = None, description: str | None = None,
-                        gold_rate: float | None = None) -> Audience:
+    def create_audience(
+        self,
+        name: str,
+        target_accuracy: float | None = None,
+        min_tasks: int | None = None,
+        max_tasks: int | None = None,
+        description: str | None = None,
+        gold_rate: float | None = None,
+    ) -> Audience:
         """Create a custom audience, empty until labelers qualify through the
         examples you add (``add_draw_example``, ``add_compare_example``).
 
@@ -213,11 +236,11 @@ class AudienceManager:
         Returns:
             The new :class:`Audience`.
         """
-        body: dict[str, Any] = {"name": check_text(name, "name", max_length=_limits.MAX_NAME_LENGTH,
-                                                   required=True)}
+        body: dict[str, Any] = {"name": check_text(name, "name", max_length=_limits.MAX_NAME_LENGTH, required=True)}
         if description is not None:
-            body["description"] = check_text(description, "description", max_length=_limits.MAX_CONTEXT_LENGTH,
-                                             required=False)
+            body["description"] = check_text(
+                description, "description", max_length=_limits.MAX_CONTEXT_LENGTH, required=False
+            )
         if target_accuracy is not None:
             body["target_accuracy"] = check_ratio(target_accuracy, "target_accuracy", low_open=True)
         if min_tasks is not None:
@@ -225,8 +248,9 @@ class AudienceManager:
         if max_tasks is not None:
             body["max_tasks"] = check_int(max_tasks, "max_tasks", low=1, high=_limits.MAX_TASKS_LIMIT)
             if body["max_tasks"] < body.get("min_tasks", 1):
-                raise ValueError(f"max_tasks must be at least min_tasks ({body['min_tasks']}), "
-                                 f"got {body['max_tasks']}.")
+                raise ValueError(
+                    f"max_tasks must be at least min_tasks ({body['min_tasks']}), got {body['max_tasks']}."
+                )
         if gold_rate is not None:
             body["gold_rate"] = check_ratio(gold_rate, "gold_rate", high=_limits.MAX_GOLD_RATE)
         return Audience(self._http, self._http.post("audiences/", json=body))
@@ -244,4 +268,3 @@ class AudienceManager:
         amount, page = check_paging(amount, page)
         data = self._http.get("audiences/", params={"name": name, "page": page, "page_size": amount})
         return [Audience(self._http, item) for item in data["results"]]
-

@@ -55,7 +55,8 @@ class Box:
         extra = sorted(str(key) for key in value if key not in _FIELDS)
         if missing or extra:
             problems = ([f"missing {', '.join(missing)}"] if missing else []) + (
-                [f"unknown {', '.join(extra)}"] if extra else [])
+                [f"unknown {', '.join(extra)}"] if extra else []
+            )
             raise ValueError(f"a box needs exactly x_min, y_min, x_max, y_max ({'; '.join(problems)}).")
         return cls(**{key: value[key] for key in _FIELDS})
 

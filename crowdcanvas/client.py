@@ -38,8 +38,14 @@ class CrowdCanvasClient:
             find definitions and jobs.
     """
 
-    def __init__(self, base_url: str | None = None, token: str | None = None, *, timeout: float = 30.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         config = resolve_config(base_url, token)
         self.base_url = config.base_url
         self._http = Http(config.base_url, config.token, timeout=timeout, transport=transport)

@@ -88,8 +88,10 @@ def resolve_config(base_url: str | None = None, token: str | None = None) -> Con
     if not base_url:
         raise ValueError(f"No CrowdCanvas server URL: pass base_url=..., set {URL_ENV}, {where}.")
     if not token:
-        raise ValueError(f"No CrowdCanvas API token: pass token=..., set {TOKEN_ENV}, {where}. "
-                         "The server's `python manage.py create_requester NAME` prints a token.")
+        raise ValueError(
+            f"No CrowdCanvas API token: pass token=..., set {TOKEN_ENV}, {where}. "
+            "The server's `python manage.py create_requester NAME` prints a token."
+        )
     if not isinstance(token, str) or not token.strip() or any(ch.isspace() for ch in token.strip()):
         raise ValueError("token must be the API token string printed by `manage.py create_requester`.")
     return Config(base_url=normalize_base_url(base_url), token=token.strip())

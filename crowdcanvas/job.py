@@ -6,8 +6,9 @@ import logging
 import os
 import sys
 import webbrowser
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from . import _limits, _live
 from ._resource import Resource
@@ -149,8 +150,15 @@ class Job(Resource):
         self.state = progress.get("state", self.state)
         return progress
 
-    def _wait(self, *, poll_interval: float, timeout: float | None, stall_timeout: float | None,
-              on_progress: Callable[[dict], None] | None = None, live: bool = False) -> dict[str, Any]:
+    def _wait(
+        self,
+        *,
+        poll_interval: float,
+        timeout: float | None,
+        stall_timeout: float | None,
+        on_progress: Callable[[dict], None] | None = None,
+        live: bool = False,
+    ) -> dict[str, Any]:
         """Follow the job until it is completed; the last progress. With
         ``live``, over the job's websocket while it can, then by polling."""
         poll_interval = check_ratio(poll_interval, "poll_interval", low=0.0, high=3600.0, low_open=True)
@@ -176,8 +184,7 @@ class Job(Resource):
                 return progress
             self._http.sleep(watch.wait(poll_interval))
 
-    def _follow_live(self, watch: _Watch, seen: Callable[[dict], bool],
-                     poll_interval: float) -> dict[str, Any] | None:
+    def _follow_live(self, watch: _Watch, seen: Callable[[dict], bool], poll_interval: float) -> dict[str, Any] | None:
         """Follow the job's websocket: the final progress, or ``None`` when the
         websocket cannot be opened, drops or goes quiet (the caller polls then).
 
@@ -216,9 +223,13 @@ class Job(Resource):
         finally:
             socket.close()
 
-    def display_progress_bar(self, poll_interval: float = DEFAULT_POLL_INTERVAL, timeout: float | None = None,
-                             stall_timeout: float | None = DEFAULT_STALL_TIMEOUT, live: bool = True
-                             ) -> dict[str, Any]:
+    def display_progress_bar(
+        self,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float | None = None,
+        stall_timeout: float | None = DEFAULT_STALL_TIMEOUT,
+        live: bool = True,
+    ) -> dict[str, Any]:
         """Show a progress bar of responses collected out of needed until the
         job is completed, with the pace (responses per second) and the time
         left as the server estimates them.
@@ -242,19 +253,26 @@ class Job(Resource):
         """
         from tqdm.auto import tqdm
 
-        with tqdm(total=self.responses_needed or 0, desc=self.name or self.id, unit="response",
-                  dynamic_ncols=True) as bar:
+        with tqdm(
+            total=self.responses_needed or 0, desc=self.name or self.id, unit="response", dynamic_ncols=True
+        ) as bar:
+
             def update(progress: dict) -> None:
                 bar.total = progress["responses_needed"]
                 bar.n = min(progress["responses_collected"], progress["responses_needed"])
                 bar.set_postfix(_postfix(progress), refresh=False)
                 bar.refresh()
 
-            return self._wait(poll_interval=poll_interval, timeout=timeout, stall_timeout=stall_timeout,
-                              on_progress=update, live=live)
+            return self._wait(
+                poll_interval=poll_interval, timeout=timeout, stall_timeout=stall_timeout, on_progress=update, live=live
+            )
 
-    def get_results(self, timeout: float | None = None, stall_timeout: float | None = DEFAULT_STALL_TIMEOUT,
-                    poll_interval: float = DEFAULT_POLL_INTERVAL) -> Results:
+    def get_results(
+        self,
+        timeout: float | None = None,
+        stall_timeout: float | None = DEFAULT_STALL_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+    ) -> Results:
         """Wait until the job is completed, then return its results.
 
         It does not wait forever for a job that cannot complete: when nothing
@@ -322,8 +340,10 @@ def _postfix(progress: dict[str, Any]) -> dict[str, str]:
     """The bar's postfix: state, datapoints done, the pace and the time left."""
     from tqdm import tqdm
 
-    postfix = {"state": progress["state"],
-               "datapoints": f"{progress['datapoints_done']}/{progress['datapoints_total']}"}
+    postfix = {
+        "state": progress["state"],
+        "datapoints": f"{progress['datapoints_done']}/{progress['datapoints_total']}",
+    }
     per_minute = progress.get("responses_per_minute")
     if per_minute is not None:
         postfix["rate"] = f"{per_minute / 60:.2f} responses/s"
@@ -337,8 +357,9 @@ class _Watch:
     """Decides, from successive progress snapshots, when waiting ends: the
     job completed (done), failed, stalled or ran out of time (raised)."""
 
-    def __init__(self, job: Job, *, clock: Callable[[], float], timeout: float | None,
-                 stall_timeout: float | None) -> None:
+    def __init__(
+        self, job: Job, *, clock: Callable[[], float], timeout: float | None, stall_timeout: float | None
+    ) -> None:
         self.job = job
         self.clock = clock
         self.timeout = timeout
@@ -361,15 +382,23 @@ class _Watch:
             self.marker, self.last_change = marker, now
         members = progress.get("audience") or {}
         nobody = not members.get("graduated") and not members.get("qualifying")
-        if (self.stall_timeout is not None and now - self.last_change >= self.stall_timeout
-                and (nobody or state == "paused")):
-            reason = ("the job is paused" if state == "paused" else
-                      f"its audience {members.get('name', '')!r} ({members.get('id')}) has no graduated "
-                      "and no qualifying labelers")
+        if (
+            self.stall_timeout is not None
+            and now - self.last_change >= self.stall_timeout
+            and (nobody or state == "paused")
+        ):
+            reason = (
+                "the job is paused"
+                if state == "paused"
+                else f"its audience {members.get('name', '')!r} ({members.get('id')}) has no graduated "
+                "and no qualifying labelers"
+            )
             raise JobStalled(
                 f"job {self.job.id} cannot complete: {reason}, and nothing progressed for "
                 f"{now - self.last_change:.0f}s ({progress['responses_collected']}/{progress['responses_needed']} "
-                "responses).", progress)
+                "responses).",
+                progress,
+            )
         self.check_timeout()
         return False
 
@@ -379,7 +408,8 @@ class _Watch:
             raise JobTimeout(
                 f"job {self.job.id} did not complete within {self.timeout:g}s "
                 f"({progress.get('responses_collected', '?')}/{progress.get('responses_needed', '?')} responses).",
-                progress)
+                progress,
+            )
 
     def wait(self, poll_interval: float) -> float:
         """How long to wait for the next snapshot: ``poll_interval``, or less
@@ -395,15 +425,18 @@ class JobManager:
     def __init__(self, http: Http) -> None:
         self._http = http
 
-    def _common(self, name: Any, instruction: Any, datapoints: Any, responses_per_datapoint: Any,
-                contexts: Any) -> dict[str, Any]:
+    def _common(
+        self, name: Any, instruction: Any, datapoints: Any, responses_per_datapoint: Any, contexts: Any
+    ) -> dict[str, Any]:
         values = check_datapoint_count(datapoints)
         return {
             "name": check_text(name, "name", max_length=_limits.MAX_NAME_LENGTH, required=True),
-            "instruction": check_text(instruction, "instruction", max_length=_limits.MAX_INSTRUCTION_LENGTH,
-                                      required=True),
-            "responses_per_datapoint": check_int(responses_per_datapoint, "responses_per_datapoint", low=1,
-                                                 high=_limits.MAX_RESPONSES_PER_DATAPOINT),
+            "instruction": check_text(
+                instruction, "instruction", max_length=_limits.MAX_INSTRUCTION_LENGTH, required=True
+            ),
+            "responses_per_datapoint": check_int(
+                responses_per_datapoint, "responses_per_datapoint", low=1, high=_limits.MAX_RESPONSES_PER_DATAPOINT
+            ),
             "contexts": check_contexts(contexts, len(values)),
             "datapoints": values,
         }
@@ -411,10 +444,16 @@ class JobManager:
     def _create(self, body: dict[str, Any]) -> JobDefinition:
         return JobDefinition(self._http, self._http.post("job-definitions/", json=body))
 
-    def create_draw_job_definition(self, name: str, instruction: str, datapoints: list,
-                                   responses_per_datapoint: int = 10, contexts: list | None = None,
-                                   draw_aggregation: str | None = None, url_assets: str = "fetch"
-                                   ) -> JobDefinition:
+    def create_draw_job_definition(
+        self,
+        name: str,
+        instruction: str,
+        datapoints: list,
+        responses_per_datapoint: int = 10,
+        contexts: list | None = None,
+        draw_aggregation: str | None = None,
+        url_assets: str = "fetch",
+    ) -> JobDefinition:
         """Create a draw job definition: labelers paint over the regions of
         each image that match the instruction.
 
@@ -452,10 +491,16 @@ class JobManager:
             body["draw_aggregation"] = draw_aggregation
         return self._create({"kind": "draw", **body})
 
-    def create_compare_job_definition(self, name: str, instruction: str, datapoints: list,
-                                      responses_per_datapoint: int = 10, contexts: list | None = None,
-                                      confidence_threshold: float | None = None, url_assets: str = "fetch"
-                                      ) -> JobDefinition:
+    def create_compare_job_definition(
+        self,
+        name: str,
+        instruction: str,
+        datapoints: list,
+        responses_per_datapoint: int = 10,
+        contexts: list | None = None,
+        confidence_threshold: float | None = None,
+        url_assets: str = "fetch",
+    ) -> JobDefinition:
         """Create a compare job definition: labelers pick the better of two
         items for the instruction.
 
@@ -490,12 +535,14 @@ class JobManager:
         url_assets = check_url_assets(url_assets)
         body = self._common(name, instruction, datapoints, responses_per_datapoint, contexts)
         if confidence_threshold is not None:
-            body["confidence_threshold"] = check_ratio(confidence_threshold, "confidence_threshold",
-                                                       low_open=True, high_open=True)
+            body["confidence_threshold"] = check_ratio(
+                confidence_threshold, "confidence_threshold", low_open=True, high_open=True
+            )
         pairs = [plan_pair(value, f"datapoints[{index}]") for index, value in enumerate(body["datapoints"])]
         fetched = fetch_url_items(self._http, [item for pair in pairs for item in pair], url_assets)
-        body["datapoints"] = [[self._http.wire_item(first, fetched), self._http.wire_item(second, fetched)]
-                              for first, second in pairs]
+        body["datapoints"] = [
+            [self._http.wire_item(first, fetched), self._http.wire_item(second, fetched)] for first, second in pairs
+        ]
         return self._create({"kind": "compare", **body})
 
     def get_job_definition_by_id(self, job_definition_id: str) -> JobDefinition:

@@ -22,19 +22,23 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods
 
+from assets import services as asset_services
 from audiences import services as audience_services
 from audiences.selectors import audience_get, audience_list
-from assets import services as asset_services
+from core.csp import with_csp
 from jobs import services as job_services
 from jobs.models import TaskKind
 from jobs.selectors import job_definition_get
 
-from . import example_selectors
-from . import uploads
+from . import example_selectors, uploads
 from .forms import (
-    AudienceForm, CompareExampleForm, DrawExampleForm, JobForm, StartForm, errors_from,
+    AudienceForm,
+    CompareExampleForm,
+    DrawExampleForm,
+    JobForm,
+    StartForm,
+    errors_from,
 )
-from core.csp import with_csp
 
 
 def requester_form(view):
@@ -75,23 +79,39 @@ def audience_new(request):
     form = AudienceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        audience = _saved(form, lambda: audience_services.audience_create(
-            owner=request.user, name=data["name"], description=data["description"],
-            target_accuracy=data["target_accuracy"], min_tasks=data["min_tasks"], max_tasks=data["max_tasks"]))
+        audience = _saved(
+            form,
+            lambda: audience_services.audience_create(
+                owner=request.user,
+                name=data["name"],
+                description=data["description"],
+                target_accuracy=data["target_accuracy"],
+                min_tasks=data["min_tasks"],
+                max_tasks=data["max_tasks"],
+            ),
+        )
         if audience is not None:
             return redirect("labeling:dashboard-examples", audience_id=audience.public_id)
     context = {"form": form}
-    return _refused(request, "dashboard/audience_new.html", context) if request.method == "POST" else render(
-        request, "dashboard/audience_new.html", context)
+    return (
+        _refused(request, "dashboard/audience_new.html", context)
+        if request.method == "POST"
+        else render(request, "dashboard/audience_new.html", context)
+    )
 
 
 @requester_form
 def examples(request, audience_id: str):
     audience = example_selectors.owned_audience(user=request.user, public_id=audience_id)
-    return render(request, "dashboard/examples.html", {
-        "audience": audience, "rates": example_selectors.example_pass_rates(audience=audience),
-        "flag_min": example_selectors.FLAG_MIN_GOOD_ANSWERS,
-    })
+    return render(
+        request,
+        "dashboard/examples.html",
+        {
+            "audience": audience,
+            "rates": example_selectors.example_pass_rates(audience=audience),
+            "flag_min": example_selectors.FLAG_MIN_GOOD_ANSWERS,
+        },
+    )
 
 
 def _example_page(request, audience_id: str, *, form_class, template: str, write):
@@ -109,11 +129,18 @@ def example_new_draw(request, audience_id: str):
     def write(audience, data):
         asset = asset_services.asset_upload(owner=request.user, upload=data["image"])
         return audience_services.example_add_draw(
-            audience=audience, owner=request.user, instruction=data["instruction"], context=data["context"],
-            explanation=data["explanation"], datapoint={"asset_id": asset.public_id}, truths=data["truths"])
+            audience=audience,
+            owner=request.user,
+            instruction=data["instruction"],
+            context=data["context"],
+            explanation=data["explanation"],
+            datapoint={"asset_id": asset.public_id},
+            truths=data["truths"],
+        )
 
-    return _example_page(request, audience_id, form_class=DrawExampleForm,
-                         template="dashboard/example_new_draw.html", write=write)
+    return _example_page(
+        request, audience_id, form_class=DrawExampleForm, template="dashboard/example_new_draw.html", write=write
+    )
 
 
 @requester_form
@@ -127,12 +154,18 @@ def example_new_compare(request, audience_id: str):
     def write(audience, data):
         first, second = item(data, "first"), item(data, "second")
         return audience_services.example_add_compare(
-            audience=audience, owner=request.user, instruction=data["instruction"], context=data["context"],
-            explanation=data["explanation"], datapoint=[first, second],
-            truth=first if data["truth"] == "first" else second)
+            audience=audience,
+            owner=request.user,
+            instruction=data["instruction"],
+            context=data["context"],
+            explanation=data["explanation"],
+            datapoint=[first, second],
+            truth=first if data["truth"] == "first" else second,
+        )
 
-    return _example_page(request, audience_id, form_class=CompareExampleForm,
-                         template="dashboard/example_new_compare.html", write=write)
+    return _example_page(
+        request, audience_id, form_class=CompareExampleForm, template="dashboard/example_new_compare.html", write=write
+    )
 
 
 # --- jobs ----------------------------------------------------------------------------------------
@@ -160,9 +193,13 @@ def job_new(request):
 
             def write():
                 return job_services.job_definition_create(
-                    owner=request.user, kind=data["kind"], name=data["name"], instruction=data["instruction"],
+                    owner=request.user,
+                    kind=data["kind"],
+                    name=data["name"],
+                    instruction=data["instruction"],
                     responses_per_datapoint=data["responses_per_datapoint"],
-                    datapoints=_datapoints(owner=request.user, kind=data["kind"], data=data))
+                    datapoints=_datapoints(owner=request.user, kind=data["kind"], data=data),
+                )
 
             definition = _saved(form, write)
             if definition is not None:
@@ -181,8 +218,7 @@ def definition(request, definition_id: str):
     if request.method == "POST":
         if form.is_valid():
             audience = audience_get(user=request.user, public_id=form.cleaned_data["audience"])
-            job = _saved(form, lambda: job_services.job_create(owner=request.user, definition=found,
-                                                               audience=audience))
+            job = _saved(form, lambda: job_services.job_create(owner=request.user, definition=found, audience=audience))
             if job is not None:
                 return redirect("labeling:dashboard-job", job_id=job.public_id)
         return _refused(request, "dashboard/definition.html", context)
@@ -192,10 +228,14 @@ def definition(request, definition_id: str):
 urlpatterns = [
     path("dashboard/audiences/new/", audience_new, name="dashboard-audience-new"),
     path("dashboard/audiences/<str:audience_id>/examples/", examples, name="dashboard-examples"),
-    path("dashboard/audiences/<str:audience_id>/examples/new/draw/", example_new_draw,
-         name="dashboard-example-new-draw"),
-    path("dashboard/audiences/<str:audience_id>/examples/new/compare/", example_new_compare,
-         name="dashboard-example-new-compare"),
+    path(
+        "dashboard/audiences/<str:audience_id>/examples/new/draw/", example_new_draw, name="dashboard-example-new-draw"
+    ),
+    path(
+        "dashboard/audiences/<str:audience_id>/examples/new/compare/",
+        example_new_compare,
+        name="dashboard-example-new-compare",
+    ),
     path("dashboard/jobs/new/", job_new, name="dashboard-job-new"),
     path("dashboard/definitions/<str:definition_id>/", definition, name="dashboard-definition"),
 ]

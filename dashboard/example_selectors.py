@@ -61,20 +61,28 @@ def example_pass_rates(*, audience: Audience) -> list[ExampleRate]:
     graduate = Q(membership__state=Membership.State.GRADUATED)
     counts = {
         row["example_id"]: row
-        for row in QualificationAnswer.objects.filter(example__audience=audience).order_by()
-        .values("example_id").annotate(
-            answers=Count("id"), passed=Count("id", filter=Q(correct=True)),
-            good_answers=Count("id", filter=graduate), good_passed=Count("id", filter=graduate & Q(correct=True)),
+        for row in QualificationAnswer.objects.filter(example__audience=audience)
+        .order_by()
+        .values("example_id")
+        .annotate(
+            answers=Count("id"),
+            passed=Count("id", filter=Q(correct=True)),
+            good_answers=Count("id", filter=graduate),
+            good_passed=Count("id", filter=graduate & Q(correct=True)),
         )
     }
     empty = {"answers": 0, "passed": 0, "good_answers": 0, "good_passed": 0}
     rates = []
     for example in example_list(audience=audience):
         row = counts.get(example.pk, empty)
-        rates.append(ExampleRate(
-            example=example,
-            thumbnails=[image_src(asset, THUMBNAIL_SIZE) for asset in (example.asset, example.asset_b) if asset],
-            answers=row["answers"], passed=row["passed"],
-            good_answers=row["good_answers"], good_passed=row["good_passed"],
-        ))
+        rates.append(
+            ExampleRate(
+                example=example,
+                thumbnails=[image_src(asset, THUMBNAIL_SIZE) for asset in (example.asset, example.asset_b) if asset],
+                answers=row["answers"],
+                passed=row["passed"],
+                good_answers=row["good_answers"],
+                good_passed=row["good_passed"],
+            )
+        )
     return rates

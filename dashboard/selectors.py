@@ -19,16 +19,15 @@ from django.db.models import Avg, Case, Count, IntegerField, QuerySet, Value, Wh
 from django.urls import reverse
 from django.utils import timezone
 
-from audiences.models import Audience, Membership, QualificationExample
-from audiences.selectors import audience_get, audience_list, audience_stats, example_list, example_truths_visible_to
 from assets import wire
 from assets.media import thumbnail_url
 from assets.models import Asset, TaskKind
+from audiences.models import Audience, Membership, QualificationExample
+from audiences.selectors import audience_get, audience_list, audience_stats, example_list, example_truths_visible_to
+from core.pseudonyms import labeler_anonymous_id
 from jobs.models import Job, JobDatapoint
 from jobs.result_updates import item_names
-from core.pseudonyms import labeler_anonymous_id
 from jobs.selectors import job_list, job_progress
-
 from labeling.models import Heartbeat
 
 ACTIVE_WINDOW = timedelta(minutes=5)
@@ -87,8 +86,7 @@ def image_src(asset: Asset, size: int | None = None) -> str:
 
 def _asset_view(asset: Asset, *, name: str, size: int | None = THUMBNAIL_SIZE) -> dict[str, Any]:
     src = image_src(asset, size)
-    return {"name": name, "src": src, "text": "" if src else asset.value,
-            "width": asset.width, "height": asset.height}
+    return {"name": name, "src": src, "text": "" if src else asset.value, "width": asset.width, "height": asset.height}
 
 
 # --- audiences ---------------------------------------------------------------------------------
@@ -107,7 +105,9 @@ def active_labeler_counts(*, audiences: list[Audience], since=None) -> dict[int,
         rows = (
             Membership.objects.filter(audience_id__in=others, labeler_id__in=recent.values("labeler_id"))
             .exclude(state=Membership.State.DROPPED)
-            .order_by().values("audience_id").annotate(n=Count("labeler_id", distinct=True))
+            .order_by()
+            .values("audience_id")
+            .annotate(n=Count("labeler_id", distinct=True))
         )
         counts.update({row["audience_id"]: row["n"] for row in rows})
     if global_pks:
@@ -169,13 +169,16 @@ def _example_view(example: QualificationExample) -> dict[str, Any]:
         boxes = [_rect(box.as_box()) for box in example.truth_boxes.all()]
         items = [{**_asset_view(example.asset, name=example.asset.value), "boxes": boxes, "truth": False}]
     else:
-        items = [{**_asset_view(asset, name=asset.value), "boxes": [], "truth": asset.pk == example.truth_asset_id}
-                 for asset in (example.asset, example.asset_b)]
+        items = [
+            {**_asset_view(asset, name=asset.value), "boxes": [], "truth": asset.pk == example.truth_asset_id}
+            for asset in (example.asset, example.asset_b)
+        ]
     return {"example": example, "items": items}
 
 
-def audience_page(*, user: AbstractBaseUser, public_id: str, state: str = "", page: Any = 1,
-                  examples_page: Any = 1) -> AudiencePage:
+def audience_page(
+    *, user: AbstractBaseUser, public_id: str, state: str = "", page: Any = 1, examples_page: Any = 1
+) -> AudiencePage:
     """One audience for the dashboard: counts, a page of its members in one
     state (pseudonymous ids and scores; for the audience's owner only) and,
     for the audience's owner, a page of its examples with their truths.
@@ -190,18 +193,34 @@ def audience_page(*, user: AbstractBaseUser, public_id: str, state: str = "", pa
         (in_state if show_members else Membership.objects.none())
         .only("labeler_id", "state", "answers", "correct", "user_score", "created_at", "decided_at")
         .order_by("-user_score", "id"),
-        page, MEMBERS_PER_PAGE,
+        page,
+        MEMBERS_PER_PAGE,
     )
     member_rows = [
-        {"labeler": labeler_anonymous_id(m.labeler_id), "user_score": m.user_score, "answers": m.answers,
-         "accuracy": m.accuracy, "joined": m.created_at, "decided": m.decided_at}
+        {
+            "labeler": labeler_anonymous_id(m.labeler_id),
+            "user_score": m.user_score,
+            "answers": m.answers,
+            "accuracy": m.accuracy,
+            "joined": m.created_at,
+            "decided": m.decided_at,
+        }
         for m in members
     ]
-    summary = None if show_members else in_state.aggregate(
-        count=Count("id"), user_score=Avg("user_score"), answers=Avg("answers"))
-    result = AudiencePage(row=row, state=state, members=members, member_rows=member_rows,
-                          show_examples=example_truths_visible_to(audience, user),
-                          show_members=show_members, member_summary=summary)
+    summary = (
+        None
+        if show_members
+        else in_state.aggregate(count=Count("id"), user_score=Avg("user_score"), answers=Avg("answers"))
+    )
+    result = AudiencePage(
+        row=row,
+        state=state,
+        members=members,
+        member_rows=member_rows,
+        show_examples=example_truths_visible_to(audience, user),
+        show_members=show_members,
+        member_summary=summary,
+    )
     if result.show_examples:
         result.examples = _page(example_list(audience=audience), examples_page, EXAMPLES_PER_PAGE)
         result.example_rows = [_example_view(example) for example in result.examples]
@@ -266,16 +285,18 @@ def _compare_card(slot: JobDatapoint, result_data: dict) -> dict[str, Any]:
     weighted = result_data.get("summedUserScoresRatios", {})
     items = []
     for asset, name in zip(datapoint.assets, names):
-        items.append({
-            **_asset_view(asset, name=name),
-            "votes": counts.get(name, 0),
-            "ratio": ratios.get(name, 0.0),
-            "ratio_percent": percent(ratios.get(name, 0.0)),
-            "weighted_ratio": weighted.get(name, 0.0),
-            "weighted_percent": percent(weighted.get(name, 0.0)),
-            "winner": result_data.get("winner") == name,
-            "weighted_winner": result_data.get("weightedWinner") == name,
-        })
+        items.append(
+            {
+                **_asset_view(asset, name=name),
+                "votes": counts.get(name, 0),
+                "ratio": ratios.get(name, 0.0),
+                "ratio_percent": percent(ratios.get(name, 0.0)),
+                "weighted_ratio": weighted.get(name, 0.0),
+                "weighted_percent": percent(weighted.get(name, 0.0)),
+                "winner": result_data.get("winner") == name,
+                "weighted_winner": result_data.get("weightedWinner") == name,
+            }
+        )
     return {"items": items, "confidence": result_data.get("confidence"), "stopped_early": slot.stopped_early}
 
 
@@ -290,8 +311,11 @@ def result_cards(*, job: Job, slots) -> list[dict[str, Any]]:
             "position": slot.position,
             "kind": job.definition.kind,
             "context": slot.datapoint.context,
-            "media_context": (_asset_view(slot.datapoint.media_context, name=slot.datapoint.media_context.value)
-                              if slot.datapoint.media_context_id else None),
+            "media_context": (
+                _asset_view(slot.datapoint.media_context, name=slot.datapoint.media_context.value)
+                if slot.datapoint.media_context_id
+                else None
+            ),
             "responses": slot.response_count,
             "included": included,
             "closed": slot.closed,
@@ -324,8 +348,13 @@ def ranking_view(*, job: Job, collected: int) -> dict[str, Any] | None:
     if not ranking:
         return {"items": [], "total": 0, "included": 0, "stale": False}
     items = ranking.get("items", [])
-    return {"items": items[:RANKING_ROWS], "total": len(items), "included": included,
-            "stale": included < collected, "regularized": ranking.get("regularized", False)}
+    return {
+        "items": items[:RANKING_ROWS],
+        "total": len(items),
+        "included": included,
+        "stale": included < collected,
+        "regularized": ranking.get("regularized", False),
+    }
 
 
 @dataclass
@@ -346,12 +375,18 @@ def job_page(*, user: AbstractBaseUser, public_id: str, page: Any = 1) -> JobPag
     progress = job_progress(job=job)
     cards_page = _page(_gallery_slots(job), page, CARDS_PER_PAGE)
     ranking = ranking_view(job=job, collected=progress["responses_collected"]) if cards_page.number == 1 else None
-    return JobPage(job=job, progress=progress, cards_page=cards_page,
-                   cards=result_cards(job=job, slots=cards_page.object_list), ranking=ranking)
+    return JobPage(
+        job=job,
+        progress=progress,
+        cards_page=cards_page,
+        cards=result_cards(job=job, slots=cards_page.object_list),
+        ranking=ranking,
+    )
 
 
-def job_cards(*, user: AbstractBaseUser, public_id: str, positions: list[int],
-              with_ranking: bool = False) -> tuple[Job, list[dict[str, Any]], dict[str, Any] | None]:
+def job_cards(
+    *, user: AbstractBaseUser, public_id: str, positions: list[int], with_ranking: bool = False
+) -> tuple[Job, list[dict[str, Any]], dict[str, Any] | None]:
     """The gallery cards of some datapoints (to refresh them in place) and,
     if asked, a compare job's ranking."""
     job = job_get_light(user=user, public_id=public_id)

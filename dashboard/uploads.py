@@ -19,8 +19,8 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 
-from assets import uploads as asset_files
 from assets import services as asset_services
+from assets import uploads as asset_files
 
 MAX_FILES = 100  # images per form, as files or zip entries (Django's DATA_UPLOAD_MAX_NUMBER_FILES too)
 MAX_ZIP_BYTES = 200 * 1024 * 1024  # the zip file itself
@@ -50,20 +50,24 @@ def _zip_entries(upload) -> Iterator[ImageFile]:
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise ValidationError("the zip file is not a zip archive, or it is damaged.") from exc
     with archive:
-        entries = sorted((info for info in archive.infolist() if not _is_skipped(info.filename)),
-                         key=lambda info: info.filename)
+        entries = sorted(
+            (info for info in archive.infolist() if not _is_skipped(info.filename)), key=lambda info: info.filename
+        )
         if len(entries) > MAX_FILES:
             raise ValidationError(f"the zip holds {len(entries)} files; at most {MAX_FILES} are taken at once.")
         for info in entries:
             if info.file_size > settings.ASSET_MAX_BYTES:
-                raise ValidationError(f"{info.filename[:100]}: {info.file_size} bytes unpacked; the limit is "
-                                      f"{settings.ASSET_MAX_BYTES} bytes per image.")
+                raise ValidationError(
+                    f"{info.filename[:100]}: {info.file_size} bytes unpacked; the limit is "
+                    f"{settings.ASSET_MAX_BYTES} bytes per image."
+                )
             try:
                 with archive.open(info) as entry:
                     data = entry.read(settings.ASSET_MAX_BYTES + 1)
             except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
-                raise ValidationError(f"{info.filename[:100]}: cannot be unpacked (damaged, encrypted or an "
-                                      "unknown compression).") from exc
+                raise ValidationError(
+                    f"{info.filename[:100]}: cannot be unpacked (damaged, encrypted or an unknown compression)."
+                ) from exc
             if len(data) > settings.ASSET_MAX_BYTES:
                 raise ValidationError(f"{info.filename[:100]}: more than {settings.ASSET_MAX_BYTES} bytes unpacked.")
             yield ImageFile(info.filename, data)
@@ -110,8 +114,10 @@ def images_store(*, owner: AbstractBaseUser, files: list, archive=None) -> list[
     assets in name order; returns them as the services' items
     (``{"asset_id": ...}``). Call inside the transaction that uses them."""
     images_check(files=files, archive=archive)
-    return [{"asset_id": asset_services.asset_create_image(owner=owner, data=image.data, name=image.name).public_id}
-            for image in _images(files=files, archive=archive)]
+    return [
+        {"asset_id": asset_services.asset_create_image(owner=owner, data=image.data, name=image.name).public_id}
+        for image in _images(files=files, archive=archive)
+    ]
 
 
 def url_item(url: str) -> str:

@@ -19,13 +19,12 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from audiences.models import Membership
 from assets.models import TaskKind
-
+from audiences.models import Membership
+from core.csp import with_csp
 from labeling import tokens as api_tokens
 
 from . import selectors
-from core.csp import with_csp
 
 EXPORTS = {TaskKind.DRAW: ("json", "coco"), TaskKind.COMPARE: ("json", "csv")}
 EXPORT_LABELS = {"json": "JSON", "csv": "CSV", "coco": "COCO"}
@@ -73,24 +72,35 @@ def progress_view(progress: dict) -> dict:
 
 def downloads(job) -> list[dict[str, str]]:
     base = reverse("jobs:job-results-download", kwargs={"job_id": job.public_id})
-    return [{"format": fmt, "label": EXPORT_LABELS[fmt], "url": f"{base}?format={fmt}"}
-            for fmt in EXPORTS[job.definition.kind]]
+    return [
+        {"format": fmt, "label": EXPORT_LABELS[fmt], "url": f"{base}?format={fmt}"}
+        for fmt in EXPORTS[job.definition.kind]
+    ]
 
 
 @requester_page
 def index(request):
     jobs_page, jobs = selectors.job_rows(user=request.user, page=request.GET.get("page"))
-    return render(request, "dashboard/index.html", {
-        "audiences": selectors.audience_rows(user=request.user),
-        "jobs_page": jobs_page,
-        "jobs": [{"job": row.job, "progress": progress_view(row.progress)} for row in jobs],
-    })
+    return render(
+        request,
+        "dashboard/index.html",
+        {
+            "audiences": selectors.audience_rows(user=request.user),
+            "jobs_page": jobs_page,
+            "jobs": [{"job": row.job, "progress": progress_view(row.progress)} for row in jobs],
+        },
+    )
 
 
 @requester_page
 def audience(request, audience_id: str):
-    page = selectors.audience_page(user=request.user, public_id=audience_id, state=request.GET.get("state", ""),
-                                   page=request.GET.get("page"), examples_page=request.GET.get("examples"))
+    page = selectors.audience_page(
+        user=request.user,
+        public_id=audience_id,
+        state=request.GET.get("state", ""),
+        page=request.GET.get("page"),
+        examples_page=request.GET.get("examples"),
+    )
     states = [(value, f"{label} ({page.row.members[value]})") for value, label in Membership.State.choices]
     return render(request, "dashboard/audience.html", {"page": page, "audience": page.row.audience, "states": states})
 
@@ -98,12 +108,16 @@ def audience(request, audience_id: str):
 @requester_page
 def job(request, job_id: str):
     page = selectors.job_page(user=request.user, public_id=job_id, page=request.GET.get("page"))
-    return render(request, "dashboard/job.html", {
-        "page": page,
-        "job": page.job,
-        "progress": progress_view(page.progress),
-        "downloads": downloads(page.job),
-    })
+    return render(
+        request,
+        "dashboard/job.html",
+        {
+            "page": page,
+            "job": page.job,
+            "progress": progress_view(page.progress),
+            "downloads": downloads(page.job),
+        },
+    )
 
 
 def _positions(raw: str) -> list[int]:
@@ -120,9 +134,12 @@ def job_cards(request, job_id: str):
     """Some cards of the gallery, rendered as on the page (``?positions=1,2``;
     ``&ranking=1`` adds a compare job's ranking): the page swaps them in when
     the websocket says their results changed."""
-    job, cards, ranking = selectors.job_cards(user=request.user, public_id=job_id,
-                                              positions=_positions(request.GET.get("positions", "")),
-                                              with_ranking=bool(request.GET.get("ranking")))
+    job, cards, ranking = selectors.job_cards(
+        user=request.user,
+        public_id=job_id,
+        positions=_positions(request.GET.get("positions", "")),
+        with_ranking=bool(request.GET.get("ranking")),
+    )
     return render(request, "dashboard/_cards.html", {"job": job, "cards": cards, "ranking": ranking})
 
 
@@ -143,9 +160,15 @@ def tokens(request):
             made = {"key": key, "expiry": row.expiry}
         elif request.POST.get("action") == "revoke":
             revoked = api_tokens.token_revoke(user=request.user, token_key=request.POST.get("token_key", ""))
-    response = render(request, "dashboard/tokens.html", {
-        "tokens": api_tokens.token_list(user=request.user), "made": made, "revoked": revoked,
-        "posted": request.method == "POST",
-    })
+    response = render(
+        request,
+        "dashboard/tokens.html",
+        {
+            "tokens": api_tokens.token_list(user=request.user),
+            "made": made,
+            "revoked": revoked,
+            "posted": request.method == "POST",
+        },
+    )
     response["Cache-Control"] = "no-store"
     return response

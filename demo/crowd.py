@@ -81,11 +81,24 @@ def running_jobs(*, audiences: Sequence[str] = (), jobs: Sequence[str] | None = 
     if jobs is not None:
         query = query.filter(public_id__in=list(jobs))
     rows = query.order_by("created_at", "id").values_list(
-        "public_id", "definition__name", "audience__public_id", "audience__name", "audience__kind",
-        "definition__responses_per_datapoint", "responses_needed")
+        "public_id",
+        "definition__name",
+        "audience__public_id",
+        "audience__name",
+        "audience__kind",
+        "definition__responses_per_datapoint",
+        "responses_needed",
+    )
     return {
-        job_id: JobInfo(id=job_id, name=name, audience_id=audience_id, audience_name=audience_name,
-                        audience_kind=kind, datapoints=needed // max(per_datapoint, 1), responses=per_datapoint)
+        job_id: JobInfo(
+            id=job_id,
+            name=name,
+            audience_id=audience_id,
+            audience_name=audience_name,
+            audience_kind=kind,
+            datapoints=needed // max(per_datapoint, 1),
+            responses=per_datapoint,
+        )
         for job_id, name, audience_id, audience_name, kind, per_datapoint, needed in rows
     }
 
@@ -159,19 +172,40 @@ class Totals:
 class Crowd:
     """Labelers (``accounts``: [(username, token)]) serving ``board``'s jobs."""
 
-    def __init__(self, *, base_url: str, accounts: Sequence[tuple[str, str]], accuracy: float, oracle: Oracle,
-                 board: JobBoard, persist: bool, request_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        accounts: Sequence[tuple[str, str]],
+        accuracy: float,
+        oracle: Oracle,
+        board: JobBoard,
+        persist: bool,
+        request_timeout: float = 30.0,
+    ) -> None:
         self.board = board
         self.persist = persist
         self.stopping = threading.Event()
         self.members = [
-            Member(name=name, labeler=SimulatedLabeler(base_url=base_url, token=token, accuracy=accuracy,
-                                                       oracle=oracle, seed=name, timeout=request_timeout,
-                                                       retry_seconds=None, stopping=self.stopping))
+            Member(
+                name=name,
+                labeler=SimulatedLabeler(
+                    base_url=base_url,
+                    token=token,
+                    accuracy=accuracy,
+                    oracle=oracle,
+                    seed=name,
+                    timeout=request_timeout,
+                    retry_seconds=None,
+                    stopping=self.stopping,
+                ),
+            )
             for name, token in accounts
         ]
-        self.threads = [threading.Thread(target=self._run, args=(member,), name=f"labeler-{index}", daemon=True)
-                        for index, member in enumerate(self.members)]
+        self.threads = [
+            threading.Thread(target=self._run, args=(member,), name=f"labeler-{index}", daemon=True)
+            for index, member in enumerate(self.members)
+        ]
 
     def start(self) -> Crowd:
         for thread in self.threads:
@@ -284,10 +318,15 @@ class Crowd:
             for audience_id, status in list(member.audiences.items()):
                 (qualified if status == GRADUATED else dropped)[audience_id] += 1
         return Totals(
-            labelers=len(self.members), working=self.working(),
-            answers=sum(s.answers for s in stats), gold=sum(s.gold for s in stats),
-            retries=sum(s.retries for s in stats), throttled=sum(s.throttled for s in stats),
+            labelers=len(self.members),
+            working=self.working(),
+            answers=sum(s.answers for s in stats),
+            gold=sum(s.gold for s in stats),
+            retries=sum(s.retries for s in stats),
+            throttled=sum(s.throttled for s in stats),
             rejected=sum(s.rejected for s in stats),
             refusals={status: sum(s.refusals.get(status, 0) for s in stats) for status in (403, 409)},
-            errors=sum(member.errors for member in self.members), qualified=qualified, dropped=dropped,
+            errors=sum(member.errors for member in self.members),
+            qualified=qualified,
+            dropped=dropped,
         )

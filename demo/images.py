@@ -183,8 +183,9 @@ def _pick_style(seed: Seed, style: str | None) -> str:
     return style
 
 
-def scatter_scene(seed: Seed, width: int, height: int, *, blue: int | None = None, red: int | None = None,
-                  style: str | None = None) -> Scene:
+def scatter_scene(
+    seed: Seed, width: int, height: int, *, blue: int | None = None, red: int | None = None, style: str | None = None
+) -> Scene:
     """``blue`` blue and ``red`` red books (default: 0-3 and 1-3, from the
     seed) at random sizes, angles and places, with gaps between them."""
     _check_size(width, height)
@@ -204,12 +205,18 @@ def scatter_scene(seed: Seed, width: int, height: int, *, blue: int | None = Non
         length = base * rng.uniform(0.24, 0.40) * crowd
         thickness = length * rng.uniform(0.45, 0.72)
         pose = rng.random()
-        angle = (rng.uniform(-15, 15) if pose < 0.45 else 90 + rng.uniform(-12, 12) if pose < 0.8
-                 else rng.choice((-1, 1)) * rng.uniform(20, 38))
+        angle = (
+            rng.uniform(-15, 15)
+            if pose < 0.45
+            else 90 + rng.uniform(-12, 12)
+            if pose < 0.8
+            else rng.choice((-1, 1)) * rng.uniform(20, 38)
+        )
         label = rng.random() < 0.5
         while True:
-            book = _place(rng, width, height, margin, gap, placed,
-                          Book(color, 0, 0, length, thickness, angle, rgb, label))
+            book = _place(
+                rng, width, height, margin, gap, placed, Book(color, 0, 0, length, thickness, angle, rgb, label)
+            )
             if book is not None:
                 placed.append(book)
                 break
@@ -217,8 +224,9 @@ def scatter_scene(seed: Seed, width: int, height: int, *, blue: int | None = Non
     return Scene(seed, width, height, _pick_style(seed, style), tuple(placed))
 
 
-def _place(rng: random.Random, width: int, height: int, margin: float, gap: float,
-           placed: Sequence[Book], book: Book) -> Book | None:
+def _place(
+    rng: random.Random, width: int, height: int, margin: float, gap: float, placed: Sequence[Book], book: Book
+) -> Book | None:
     x0, y0, x1, y1 = book.extent()  # centered at (0, 0)
     low_x, high_x = margin - x0, width - margin - x1
     low_y, high_y = margin - y0, height - margin - y1
@@ -228,8 +236,9 @@ def _place(rng: random.Random, width: int, height: int, margin: float, gap: floa
     for _ in range(200):
         candidate = replace(book, cx=rng.uniform(low_x, high_x), cy=rng.uniform(low_y, high_y))
         cx0, cy0, cx1, cy1 = candidate.extent()
-        if all(cx1 + gap < ox0 or ox1 + gap < cx0 or cy1 + gap < oy0 or oy1 + gap < cy0
-               for ox0, oy0, ox1, oy1 in others):
+        if all(
+            cx1 + gap < ox0 or ox1 + gap < cx0 or cy1 + gap < oy0 or oy1 + gap < cy0 for ox0, oy0, ox1, oy1 in others
+        ):
             return candidate
     return None
 
@@ -246,8 +255,9 @@ def _surface(seed: Seed, width: int, height: int) -> float:
     return height * _rng("surface", seed, width, height).uniform(0.74, 0.84)
 
 
-def stack_scene(seed: Seed, width: int, height: int, books: Sequence[tuple[str, str]], *,
-                style: str | None = None) -> Scene:
+def stack_scene(
+    seed: Seed, width: int, height: int, books: Sequence[tuple[str, str]], *, style: str | None = None
+) -> Scene:
     """Books lying flat in a stack on a shelf or table, ``books`` listed
     bottom to top as ``(color, size)`` with size small | medium | large.
 
@@ -269,15 +279,17 @@ def stack_scene(seed: Seed, width: int, height: int, books: Sequence[tuple[str, 
             center += rng.uniform(-slack, slack) * 0.8
         angle = rng.uniform(-1.2, 1.2)
         colors_rng = _rng("stack-color", seed, index, color)
-        placed.append(Book(color, center, top - thickness / 2, length, thickness, angle,
-                           book_rgb(colors_rng, color), label=False))
+        placed.append(
+            Book(color, center, top - thickness / 2, length, thickness, angle, book_rgb(colors_rng, color), label=False)
+        )
         top -= thickness
         below_length = length
     return Scene(seed, width, height, _pick_style(seed, style), tuple(placed), surface=surface)
 
 
-def row_scene(seed: Seed, width: int, height: int, books: Sequence[tuple[str, str, str]], *,
-              style: str | None = None) -> Scene:
+def row_scene(
+    seed: Seed, width: int, height: int, books: Sequence[tuple[str, str, str]], *, style: str | None = None
+) -> Scene:
     """Books side by side on a shelf or table, ``books`` listed left to right
     as ``(color, size, pose)`` with pose standing | lying."""
     _check_size(width, height)
@@ -306,14 +318,31 @@ def row_scene(seed: Seed, width: int, height: int, books: Sequence[tuple[str, st
         length, thickness, footprint = length * scale, thickness * scale, footprint * scale
         rise = length if abs(angle - 90) < 45 else thickness
         colors_rng = _rng("row-color", seed, index, color)
-        placed.append(Book(color, left + footprint / 2, surface - rise / 2, length, thickness, angle,
-                           book_rgb(colors_rng, color), label=False))
+        placed.append(
+            Book(
+                color,
+                left + footprint / 2,
+                surface - rise / 2,
+                length,
+                thickness,
+                angle,
+                book_rgb(colors_rng, color),
+                label=False,
+            )
+        )
         left += footprint + (gaps[index] * scale if index < len(gaps) else 0)
     return Scene(seed, width, height, _pick_style(seed, style), tuple(placed), surface=surface)
 
 
-def book_scene(seed: Seed, width: int = 640, height: int = 480, *, blue: int | None = None,
-               red: int | None = None, style: str | None = None) -> tuple[Image.Image, list[Box]]:
+def book_scene(
+    seed: Seed,
+    width: int = 640,
+    height: int = 480,
+    *,
+    blue: int | None = None,
+    red: int | None = None,
+    style: str | None = None,
+) -> tuple[Image.Image, list[Box]]:
     """A rendered scatter scene and the boxes of its blue books.
 
     >>> image, boxes = book_scene(7, 800, 600, blue=2, red=1)
@@ -340,8 +369,14 @@ def _background(scene: Scene, rng: random.Random, nrng: np.random.Generator) -> 
     xs = np.linspace(0, 1, w, dtype=np.float32)[None, :, None]
     style = scene.style
     if style in ("shelf", "desk"):
-        base = np.array(_hsv(rng.uniform(22, 36), rng.uniform(0.35, 0.6),
-                             rng.uniform(0.45, 0.72) if style == "shelf" else rng.uniform(0.6, 0.82)), np.float32)
+        base = np.array(
+            _hsv(
+                rng.uniform(22, 36),
+                rng.uniform(0.35, 0.6),
+                rng.uniform(0.45, 0.72) if style == "shelf" else rng.uniform(0.6, 0.82),
+            ),
+            np.float32,
+        )
         light = 1.08 - 0.22 * (ys if rng.random() < 0.5 else 1 - ys) + 0.06 * (xs - 0.5)
         # Wood grain: wavy streaks, mostly horizontal.
         phase = _lowfreq(nrng, w, h, 96)[:, :, None] * 3.0
@@ -349,11 +384,16 @@ def _background(scene: Scene, rng: random.Random, nrng: np.random.Generator) -> 
         image = base * (light + grain)
     else:
         if style == "wall":
-            base = np.array(_hsv(rng.choice((rng.uniform(30, 50), rng.uniform(80, 120), rng.uniform(0, 360))),
-                                 rng.uniform(0.05, 0.22), rng.uniform(0.7, 0.9)), np.float32)
+            base = np.array(
+                _hsv(
+                    rng.choice((rng.uniform(30, 50), rng.uniform(80, 120), rng.uniform(0, 360))),
+                    rng.uniform(0.05, 0.22),
+                    rng.uniform(0.7, 0.9),
+                ),
+                np.float32,
+            )
         else:  # cool_wall: a blue-grey that is not book blue
-            base = np.array(_hsv(rng.uniform(200, 225), rng.uniform(0.08, 0.16), rng.uniform(0.62, 0.85)),
-                            np.float32)
+            base = np.array(_hsv(rng.uniform(200, 225), rng.uniform(0.08, 0.16), rng.uniform(0.62, 0.85)), np.float32)
         angle = rng.uniform(0, 2 * math.pi)
         ramp = (xs - 0.5) * math.cos(angle) + (ys - 0.5) * math.sin(angle)
         image = base * (1.0 + 0.25 * ramp)
@@ -376,8 +416,9 @@ def _background(scene: Scene, rng: random.Random, nrng: np.random.Generator) -> 
             draw.line((0, top + depth, w, top + depth), fill=_shade(wood, 0.5), width=max(2, h // 200))
     if style == "desk" and scene.surface is None:  # sheets of paper and a mug, as distractors
         for _ in range(rng.randint(1, 3)):
-            sheet = _rectangle(rng.uniform(0, w), rng.uniform(0, h), 0.3 * min(w, h), 0.21 * min(w, h),
-                               rng.uniform(-40, 40))
+            sheet = _rectangle(
+                rng.uniform(0, w), rng.uniform(0, h), 0.3 * min(w, h), 0.21 * min(w, h), rng.uniform(-40, 40)
+            )
             draw.polygon(sheet, fill=_hsv(rng.uniform(40, 60), rng.uniform(0.02, 0.12), 0.95))
         r = 0.05 * min(w, h)
         mx, my = rng.uniform(r, w - r), rng.uniform(r, h - r)
@@ -390,33 +431,47 @@ def _rectangle(cx: float, cy: float, width: float, height: float, angle: float) 
     """Corners of a ``width`` x ``height`` rectangle centered on (cx, cy), rotated by ``angle`` degrees."""
     a = math.radians(angle)
     cos, sin = math.cos(a), math.sin(a)
-    return [(cx + u * cos + v * sin, cy - u * sin + v * cos)
-            for u, v in ((-width / 2, -height / 2), (width / 2, -height / 2), (width / 2, height / 2),
-                         (-width / 2, height / 2))]
+    return [
+        (cx + u * cos + v * sin, cy - u * sin + v * cos)
+        for u, v in (
+            (-width / 2, -height / 2),
+            (width / 2, -height / 2),
+            (width / 2, height / 2),
+            (-width / 2, height / 2),
+        )
+    ]
 
 
 def _draw_book(draw: ImageDraw.ImageDraw, book: Book, scale: float) -> None:
     """The cover, a darker spine band and line, a page edge and (sometimes) a label."""
-    b = replace(book, cx=book.cx * scale, cy=book.cy * scale, length=book.length * scale,
-                thickness=book.thickness * scale)
+    b = replace(
+        book, cx=book.cx * scale, cy=book.cy * scale, length=book.length * scale, thickness=book.thickness * scale
+    )
     half_l, half_t = b.length / 2, b.thickness / 2
     line = max(1, round(scale * max(1.0, min(book.length, book.thickness) * 0.02)))
     draw.polygon(b.corners(), fill=book.rgb)
     spine = b.thickness * 0.16
     draw.polygon(b.quad(-half_l, -half_t, half_l, -half_t + spine), fill=_shade(book.rgb, 0.72))
-    draw.line([b.to_image(-half_l, -half_t + spine), b.to_image(half_l, -half_t + spine)],
-              fill=_shade(book.rgb, 0.5), width=line)
+    draw.line(
+        [b.to_image(-half_l, -half_t + spine), b.to_image(half_l, -half_t + spine)],
+        fill=_shade(book.rgb, 0.5),
+        width=line,
+    )
     # Page edge: a cream strip inset from the other long side, with page lines.
     page_out, page_in = half_t - b.thickness * 0.035, half_t - b.thickness * 0.14
     inset = b.length * 0.025
     draw.polygon(b.quad(-half_l + inset, page_in, half_l - inset, page_out), fill=(236, 228, 208))
     for t in (0.35, 0.7):
         v = page_in + (page_out - page_in) * t
-        draw.line([b.to_image(-half_l + inset, v), b.to_image(half_l - inset, v)], fill=(190, 182, 165),
-                  width=max(1, line // 2))
+        draw.line(
+            [b.to_image(-half_l + inset, v), b.to_image(half_l - inset, v)],
+            fill=(190, 182, 165),
+            width=max(1, line // 2),
+        )
     if book.label:
-        draw.polygon(b.quad(-b.length * 0.22, -b.thickness * 0.12, b.length * 0.12, b.thickness * 0.12),
-                     fill=(232, 214, 150))
+        draw.polygon(
+            b.quad(-b.length * 0.22, -b.thickness * 0.12, b.length * 0.12, b.thickness * 0.12), fill=(232, 214, 150)
+        )
     draw.polygon(b.corners(), outline=_shade(book.rgb, 0.55), width=line)
 
 
@@ -482,51 +537,91 @@ def _layout_scene(layout: Layout, seed: Seed, width: int, height: int, style: st
 
 R, B = RED, BLUE
 PROMPTS: tuple[PromptSpec, ...] = (
-    PromptSpec("small-blue-on-large-red", "A small blue book sitting on a large red book.",
-               ("stack", ((R, LARGE), (B, SMALL))), ("stack", ((B, LARGE), (R, SMALL))),
-               "The small book on top must be blue and the large one under it red; "
-               "the other image has the colors the other way round."),
-    PromptSpec("large-blue-under-small-red", "A large blue book lying under a small red book.",
-               ("stack", ((B, LARGE), (R, SMALL))), ("stack", ((R, LARGE), (B, SMALL))),
-               "The large book at the bottom must be blue and the small one on top red; "
-               "the other image swaps the colors."),
-    PromptSpec("blue-left-of-red", "A blue book to the left of a red book.",
-               ("row", ((B, MEDIUM, STANDING), (R, MEDIUM, STANDING))),
-               ("row", ((R, MEDIUM, STANDING), (B, MEDIUM, STANDING))),
-               "The blue book has to be on the left; in the other image it is on the right."),
-    PromptSpec("three-blue-standing", "Three blue books standing side by side.",
-               ("row", ((B, MEDIUM, STANDING), (B, LARGE, STANDING), (B, MEDIUM, STANDING))),
-               ("row", ((B, MEDIUM, STANDING), (R, LARGE, STANDING), (B, MEDIUM, STANDING))),
-               "All three books must be blue; the other image has a red book in the middle."),
-    PromptSpec("two-red-no-blue", "Two red books and no blue book.",
-               ("scatter", 0, 2), ("scatter", 1, 2),
-               "The right image has exactly two red books and nothing blue; the other also shows a blue book."),
-    PromptSpec("red-red-blue-stack", "A stack of three books: two red books with a blue book on top.",
-               ("stack", ((R, LARGE), (R, MEDIUM), (B, MEDIUM))),
-               ("stack", ((R, LARGE), (B, MEDIUM), (R, MEDIUM))),
-               "The blue book must be at the top of the stack; in the other image it is in the middle."),
-    PromptSpec("large-red-beside-small-blue", "A large red book standing next to a small blue book.",
-               ("row", ((R, LARGE, STANDING), (B, SMALL, STANDING))),
-               ("row", ((R, SMALL, STANDING), (B, LARGE, STANDING))),
-               "The red book must be the large one; in the other image the red book is small and the blue large."),
-    PromptSpec("blue-between-red", "One blue book standing between two red books.",
-               ("row", ((R, MEDIUM, STANDING), (B, MEDIUM, STANDING), (R, MEDIUM, STANDING))),
-               ("row", ((B, MEDIUM, STANDING), (R, MEDIUM, STANDING), (B, MEDIUM, STANDING))),
-               "One blue book in the middle of two red ones; the other image has it the other way round."),
-    PromptSpec("two-blue-stacked", "Two blue books stacked on top of each other.",
-               ("stack", ((B, LARGE), (B, MEDIUM))), ("row", ((B, MEDIUM, LYING), (B, MEDIUM, LYING))),
-               "The blue books must be stacked; in the other image they lie side by side."),
-    PromptSpec("single-red", "A single red book, with no other books.",
-               ("scatter", 0, 1), ("scatter", 0, 3),
-               "Only one book may be shown; the other image has three red books."),
-    PromptSpec("blue-lying-red-standing", "A blue book lying flat next to a red book standing upright.",
-               ("row", ((B, MEDIUM, LYING), (R, MEDIUM, STANDING))),
-               ("row", ((B, MEDIUM, STANDING), (R, MEDIUM, LYING))),
-               "The blue book must lie flat and the red one stand; the other image has the poses swapped."),
-    PromptSpec("alternating-stack", "Four books stacked, alternating blue and red, with blue at the bottom.",
-               ("stack", ((B, LARGE), (R, LARGE), (B, MEDIUM), (R, MEDIUM))),
-               ("stack", ((R, LARGE), (B, LARGE), (R, MEDIUM), (B, MEDIUM))),
-               "The bottom book must be blue; the other image starts with a red book at the bottom."),
+    PromptSpec(
+        "small-blue-on-large-red",
+        "A small blue book sitting on a large red book.",
+        ("stack", ((R, LARGE), (B, SMALL))),
+        ("stack", ((B, LARGE), (R, SMALL))),
+        "The small book on top must be blue and the large one under it red; "
+        "the other image has the colors the other way round.",
+    ),
+    PromptSpec(
+        "large-blue-under-small-red",
+        "A large blue book lying under a small red book.",
+        ("stack", ((B, LARGE), (R, SMALL))),
+        ("stack", ((R, LARGE), (B, SMALL))),
+        "The large book at the bottom must be blue and the small one on top red; the other image swaps the colors.",
+    ),
+    PromptSpec(
+        "blue-left-of-red",
+        "A blue book to the left of a red book.",
+        ("row", ((B, MEDIUM, STANDING), (R, MEDIUM, STANDING))),
+        ("row", ((R, MEDIUM, STANDING), (B, MEDIUM, STANDING))),
+        "The blue book has to be on the left; in the other image it is on the right.",
+    ),
+    PromptSpec(
+        "three-blue-standing",
+        "Three blue books standing side by side.",
+        ("row", ((B, MEDIUM, STANDING), (B, LARGE, STANDING), (B, MEDIUM, STANDING))),
+        ("row", ((B, MEDIUM, STANDING), (R, LARGE, STANDING), (B, MEDIUM, STANDING))),
+        "All three books must be blue; the other image has a red book in the middle.",
+    ),
+    PromptSpec(
+        "two-red-no-blue",
+        "Two red books and no blue book.",
+        ("scatter", 0, 2),
+        ("scatter", 1, 2),
+        "The right image has exactly two red books and nothing blue; the other also shows a blue book.",
+    ),
+    PromptSpec(
+        "red-red-blue-stack",
+        "A stack of three books: two red books with a blue book on top.",
+        ("stack", ((R, LARGE), (R, MEDIUM), (B, MEDIUM))),
+        ("stack", ((R, LARGE), (B, MEDIUM), (R, MEDIUM))),
+        "The blue book must be at the top of the stack; in the other image it is in the middle.",
+    ),
+    PromptSpec(
+        "large-red-beside-small-blue",
+        "A large red book standing next to a small blue book.",
+        ("row", ((R, LARGE, STANDING), (B, SMALL, STANDING))),
+        ("row", ((R, SMALL, STANDING), (B, LARGE, STANDING))),
+        "The red book must be the large one; in the other image the red book is small and the blue large.",
+    ),
+    PromptSpec(
+        "blue-between-red",
+        "One blue book standing between two red books.",
+        ("row", ((R, MEDIUM, STANDING), (B, MEDIUM, STANDING), (R, MEDIUM, STANDING))),
+        ("row", ((B, MEDIUM, STANDING), (R, MEDIUM, STANDING), (B, MEDIUM, STANDING))),
+        "One blue book in the middle of two red ones; the other image has it the other way round.",
+    ),
+    PromptSpec(
+        "two-blue-stacked",
+        "Two blue books stacked on top of each other.",
+        ("stack", ((B, LARGE), (B, MEDIUM))),
+        ("row", ((B, MEDIUM, LYING), (B, MEDIUM, LYING))),
+        "The blue books must be stacked; in the other image they lie side by side.",
+    ),
+    PromptSpec(
+        "single-red",
+        "A single red book, with no other books.",
+        ("scatter", 0, 1),
+        ("scatter", 0, 3),
+        "Only one book may be shown; the other image has three red books.",
+    ),
+    PromptSpec(
+        "blue-lying-red-standing",
+        "A blue book lying flat next to a red book standing upright.",
+        ("row", ((B, MEDIUM, LYING), (R, MEDIUM, STANDING))),
+        ("row", ((B, MEDIUM, STANDING), (R, MEDIUM, LYING))),
+        "The blue book must lie flat and the red one stand; the other image has the poses swapped.",
+    ),
+    PromptSpec(
+        "alternating-stack",
+        "Four books stacked, alternating blue and red, with blue at the bottom.",
+        ("stack", ((B, LARGE), (R, LARGE), (B, MEDIUM), (R, MEDIUM))),
+        ("stack", ((R, LARGE), (B, LARGE), (R, MEDIUM), (B, MEDIUM))),
+        "The bottom book must be blue; the other image starts with a red book at the bottom.",
+    ),
 )
 PROMPTS_BY_KEY = {spec.key: spec for spec in PROMPTS}
 
@@ -543,17 +638,16 @@ class ComparePair:
     explanation: str
 
 
-def layout_pair(seed: Seed, width: int, height: int, right: Layout, wrong: Layout, *,
-                style: str | None = None) -> tuple[Scene, Scene]:
+def layout_pair(
+    seed: Seed, width: int, height: int, right: Layout, wrong: Layout, *, style: str | None = None
+) -> tuple[Scene, Scene]:
     """Two scenes with the same background, size and (where the layouts
     allow) placement, differing only in their books."""
     style = _pick_style(seed, style)
-    return (_layout_scene(right, seed, width, height, style),
-            _layout_scene(wrong, seed, width, height, style))
+    return (_layout_scene(right, seed, width, height, style), _layout_scene(wrong, seed, width, height, style))
 
 
-def prompt_pair(key: str, seed: Seed, width: int = 640, height: int = 480, *,
-                style: str | None = None) -> ComparePair:
+def prompt_pair(key: str, seed: Seed, width: int = 640, height: int = 480, *, style: str | None = None) -> ComparePair:
     """The images for the prompt ``key`` (see ``PROMPTS``)."""
     spec = PROMPTS_BY_KEY[key]
     right, wrong = layout_pair(seed, width, height, spec.right, spec.wrong, style=style)

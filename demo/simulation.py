@@ -165,11 +165,12 @@ def fill_box(box: dict, rng: random.Random, size: float = 0.02) -> dict:
     points = []
     for row in range(rows):
         y = y0 + (y1 - y0) * row / (rows - 1)
-        for x in ((x0, x1) if row % 2 == 0 else (x1, x0)):
+        for x in (x0, x1) if row % 2 == 0 else (x1, x0):
             jitter_x = rng.uniform(-0.25, 0.25) * margin
             jitter_y = rng.uniform(-0.25, 0.25) * margin
-            points.append({"x": round(min(max(x + jitter_x, x0), x1), 5),
-                           "y": round(min(max(y + jitter_y, y0), y1), 5)})
+            points.append(
+                {"x": round(min(max(x + jitter_x, x0), x1), 5), "y": round(min(max(y + jitter_y, y0), y1), 5)}
+            )
     return {"size": size, "points": points}
 
 
@@ -219,11 +220,22 @@ class SimulatedLabeler:
     (``Stopped`` is raised) and ``work``. ``retry_seconds=None`` resends
     until then."""
 
-    def __init__(self, *, base_url: str, token: str, accuracy: float, oracle: Oracle, seed: object,
-                 timeout: float = 30.0, record_latency: bool = False, retry_seconds: float | None = 60.0,
-                 stopping: threading.Event | None = None) -> None:
-        self.http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout,
-                                 headers={"Authorization": f"Token {token}"})
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        token: str,
+        accuracy: float,
+        oracle: Oracle,
+        seed: object,
+        timeout: float = 30.0,
+        record_latency: bool = False,
+        retry_seconds: float | None = 60.0,
+        stopping: threading.Event | None = None,
+    ) -> None:
+        self.http = httpx.Client(
+            base_url=base_url.rstrip("/"), timeout=timeout, headers={"Authorization": f"Token {token}"}
+        )
         self.accuracy = accuracy
         self.oracle = oracle
         self.rng = _stable_random("labeler", seed)
@@ -346,7 +358,6 @@ class SimulatedLabeler:
                 self.job_answers[job_id] += 1
             task = response.json()["next"]
         return answered
-
 
     def release(self, task_id: str) -> bool:
         """Give the task in hand back, as a page does when it closes, so its

@@ -29,7 +29,6 @@ from core.pseudonyms import labeler_anonymous_id
 from .models import Datapoint, Job, JobDefinition, Response
 from .services import job_create, job_set_paused
 
-
 # --- how assets look in the admin ---------------------------------------------------
 
 
@@ -44,7 +43,12 @@ def progress_bar(collected: int, needed: int) -> SafeString:
     percent = min(100, round(100 * collected / needed)) if needed else 100
     return format_html(
         '<progress class="cc-progress" value="{}" max="{}">{}%</progress> {}% ({} / {})',
-        collected, needed, percent, percent, collected, needed,
+        collected,
+        needed,
+        percent,
+        percent,
+        collected,
+        needed,
     )
 
 
@@ -54,7 +58,9 @@ def progress_bar(collected: int, needed: int) -> SafeString:
 class AssetAddForm(forms.ModelForm):
     upload = forms.FileField(required=False, help_text="An image (JPEG, PNG, WebP or GIF).")
     item = forms.CharField(
-        required=False, strip=False, widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Or an image URL (http/https), or a text item.",
     )
 
@@ -142,8 +148,17 @@ class JobDefinitionAdmin(ScopedAdmin):
 
     def get_fields(self, request, obj=None):
         per_kind = ["confidence_threshold"] if obj and obj.kind == TaskKind.COMPARE else ["draw_aggregation"]
-        return ["public_id", "name", "kind", "instruction", "responses_per_datapoint", *per_kind,
-                "datapoint_count", *self.owner_fields(request), "created_at"]
+        return [
+            "public_id",
+            "name",
+            "kind",
+            "instruction",
+            "responses_per_datapoint",
+            *per_kind,
+            "datapoint_count",
+            *self.owner_fields(request),
+            "created_at",
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         return self.get_fields(request, obj)
@@ -172,7 +187,8 @@ class JobAdmin(ScopedAdmin):
 
     def get_queryset(self, request):
         return (
-            super().get_queryset(request)
+            super()
+            .get_queryset(request)
             .select_related("definition", "audience", "owner")
             .annotate(collected=Coalesce(Sum("job_datapoints__response_count"), 0))
             .order_by(*self.opts.ordering)  # an aggregate drops Meta.ordering
@@ -181,8 +197,17 @@ class JobAdmin(ScopedAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["definition", "audience"]
-        return ["public_id", "definition", "audience", *self.owner_fields(request), "state", "progress",
-                "responses", "created_at", "completed_at"]
+        return [
+            "public_id",
+            "definition",
+            "audience",
+            *self.owner_fields(request),
+            "state",
+            "progress",
+            "responses",
+            "created_at",
+            "completed_at",
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.get_fields(request, obj)
@@ -245,8 +270,16 @@ class ResponseAdmin(ScopedAdmin):
     list_display = ["public_id", "job", "labeler_name", "user_score", "time_spent_ms", "created_at"]
     list_select_related = ["job__definition", "job__audience", "labeler"]
     search_fields = ["public_id", "job__public_id"]
-    fields = ["public_id", "job", "job_datapoint", "labeler_name", "payload", "user_score", "time_spent_ms",
-              "created_at"]
+    fields = [
+        "public_id",
+        "job",
+        "job_datapoint",
+        "labeler_name",
+        "payload",
+        "user_score",
+        "time_spent_ms",
+        "created_at",
+    ]
     readonly_fields = fields
 
     @admin.display(description="labeler")

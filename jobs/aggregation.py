@@ -89,8 +89,13 @@ class DrawState:
         shape = tuple(masks.shape[1:])
         flat = masks.reshape(count, -1).view(np.uint8)
         units_arr = np.asarray(units, dtype=np.int64)
-        return cls(shape=shape, votes=_weighted_votes(flat, units_arr).reshape(shape), weight=int(units_arr.sum()),
-                   units=units_arr.tolist(), masks=[row.tobytes() for row in np.packbits(flat, axis=1)])
+        return cls(
+            shape=shape,
+            votes=_weighted_votes(flat, units_arr).reshape(shape),
+            weight=int(units_arr.sum()),
+            units=units_arr.tolist(),
+            masks=[row.tobytes() for row in np.packbits(flat, axis=1)],
+        )
 
     def add(self, mask: np.ndarray, units: int) -> None:
         if mask.shape != self.shape:
@@ -122,9 +127,9 @@ class DrawState:
     def load(cls, blob: bytes) -> DrawState:
         body = zlib.decompress(blob)
         rows, cols, weight, count = (int(v) for v in np.frombuffer(body[:32], dtype=np.int64))
-        units = np.frombuffer(body[32:32 + 8 * count], dtype=np.int64)
+        units = np.frombuffer(body[32 : 32 + 8 * count], dtype=np.int64)
         packed_len = (rows * cols + 7) // 8
-        packed = np.frombuffer(body[32 + 8 * count:], dtype=np.uint8).reshape(count, packed_len)
+        packed = np.frombuffer(body[32 + 8 * count :], dtype=np.uint8).reshape(count, packed_len)
         if count:
             flat = np.unpackbits(packed, axis=1, count=rows * cols)
             votes = _weighted_votes(flat, units).reshape(rows, cols)
@@ -176,10 +181,17 @@ def regions(mask: np.ndarray) -> list[dict[str, float]]:
     sizes = np.bincount(labels.ravel())[1:]
     boxes = []
     for index, (row_slice, col_slice) in enumerate(ndimage.find_objects(labels)):
-        boxes.append((int(sizes[index]), {
-            "x_min": col_slice.start / cols, "y_min": row_slice.start / rows,
-            "x_max": col_slice.stop / cols, "y_max": row_slice.stop / rows,
-        }))
+        boxes.append(
+            (
+                int(sizes[index]),
+                {
+                    "x_min": col_slice.start / cols,
+                    "y_min": row_slice.start / rows,
+                    "x_max": col_slice.stop / cols,
+                    "y_max": row_slice.stop / rows,
+                },
+            )
+        )
     boxes.sort(key=lambda pair: (-pair[0], pair[1]["y_min"], pair[1]["x_min"]))
     return [box for _, box in boxes]
 
@@ -229,11 +241,13 @@ def em_consensus(masks: np.ndarray, *, n_iter: int = 10, tol: float = 1e-5, eps:
         with np.errstate(divide="ignore", invalid="ignore"):
             expectation = (
                 np.nan_to_num((np.log(weighted_seg) + np.log(priors)[None, ...]) * posteriors, nan=0).sum()
-                + np.nan_to_num((np.log(1 - weighted_seg) + np.log(1 - priors)[None, ...]) * (1 - posteriors),
-                                nan=0).sum()
+                + np.nan_to_num(
+                    (np.log(1 - weighted_seg) + np.log(1 - priors)[None, ...]) * (1 - posteriors), nan=0
+                ).sum()
             )
             new_loss = (expectation - float(np.nan_to_num(np.log(posteriors) * posteriors, nan=0).sum())) / (
-                len(seg) * seg[0].size)
+                len(seg) * seg[0].size
+            )
         priors = posteriors
         if new_loss - loss < tol:
             break
@@ -348,8 +362,8 @@ def compare_summary(items: Sequence[str], votes: Sequence[Vote]) -> dict:
     """Per-datapoint compare results (``items`` are the two item names;
     ``votes`` as ``leader_confidence`` takes them). Counts and summed user
     scores take every vote; the confidence only graded ones."""
-    counts = {item: 0 for item in items}
-    scores = {item: 0.0 for item in items}
+    counts = dict.fromkeys(items, 0)
+    scores = dict.fromkeys(items, 0.0)
     for index, score, *_ in votes:
         counts[items[index]] += 1
         scores[items[index]] += score
@@ -387,8 +401,9 @@ def _mle_exists(n_items: int, winners: np.ndarray, losers: np.ndarray) -> bool:
     return count == 1
 
 
-def bradley_terry(n_items: int, winners: np.ndarray, losers: np.ndarray, *, tolerance: float = 1e-9,
-                  limit: int = 10_000) -> Ranking:
+def bradley_terry(
+    n_items: int, winners: np.ndarray, losers: np.ndarray, *, tolerance: float = 1e-9, limit: int = 10_000
+) -> Ranking:
     """Bradley-Terry log-strengths of ``n_items`` items (centered) from
     comparisons given as integer arrays of winner and loser indices.
 
@@ -418,8 +433,13 @@ def bradley_terry(n_items: int, winners: np.ndarray, losers: np.ndarray, *, tole
         weights = np.concatenate([weights, np.ones(2 * n_items)])
     total = n_items + int(regularized)
     result = evalica.bradley_terry(
-        pair_winners, pair_losers, [evalica.Winner.X] * len(pair_winners), index=pd.RangeIndex(total),
-        weights=weights, tolerance=tolerance, limit=limit,
+        pair_winners,
+        pair_losers,
+        [evalica.Winner.X] * len(pair_winners),
+        index=pd.RangeIndex(total),
+        weights=weights,
+        tolerance=tolerance,
+        limit=limit,
     )
     scores = result.scores.reindex(pd.RangeIndex(total)).to_numpy(dtype=np.float64)
     log_scores = np.log(scores[:n_items])

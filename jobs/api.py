@@ -44,6 +44,8 @@ from core.validation import field
 from . import aggregation, exports, result_updates, selectors, services
 from .models import JobDefinition
 from .serializers import (
+    MULTIPART_DEFINITION_SCHEMA,
+    PAYLOAD_FIELD,
     AssetFetchResultSerializer,
     AssetFetchSerializer,
     AssetSerializer,
@@ -60,11 +62,8 @@ from .serializers import (
     JobProgressSerializer,
     JobResultsSerializer,
     JobSerializer,
-    MULTIPART_DEFINITION_SCHEMA,
-    PAYLOAD_FIELD,
     ResultsQuerySerializer,
 )
-
 
 # --- helpers -------------------------------------------------------------------------------------------
 
@@ -81,8 +80,9 @@ def _definition_body(request) -> tuple[Any, dict]:
         files[name] = request.FILES[name]
     others = sorted(set(request.data.keys()) - set(files) - {PAYLOAD_FIELD})
     if others:
-        raise ValidationError({name: [f"unknown form field; send the definition as JSON in `{PAYLOAD_FIELD}`."]
-                               for name in others[:20]})
+        raise ValidationError(
+            {name: [f"unknown form field; send the definition as JSON in `{PAYLOAD_FIELD}`."] for name in others[:20]}
+        )
     if PAYLOAD_FIELD in files:
         payload_file = files.pop(PAYLOAD_FIELD)
         if payload_file.size > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
@@ -125,7 +125,8 @@ def _upload_referenced_files(*, owner, data: dict, files: dict) -> dict:
         with field("datapoints"):
             data["datapoints"] = [
                 [resolve(item, f"datapoints[{i}][{j}]") for j, item in enumerate(datapoint)]
-                if isinstance(datapoint, list) else resolve(datapoint, f"datapoints[{i}]")
+                if isinstance(datapoint, list)
+                else resolve(datapoint, f"datapoints[{i}]")
                 for i, datapoint in enumerate(datapoints)
             ]
     media_contexts = data.get("media_contexts")
@@ -157,8 +158,8 @@ class AssetUploadApi(RequesterApiView):
         tags=["assets"],
         summary="Upload one image",
         description="Upload an image (JPEG, PNG, WebP or GIF, checked with Pillow) as multipart field "
-                    '`file`; refer to it in datapoints as `{"asset_id": <id>}`. The same bytes give the same '
-                    "asset.",
+        '`file`; refer to it in datapoints as `{"asset_id": <id>}`. The same bytes give the same '
+        "asset.",
         request={"multipart/form-data": AssetUploadSerializer},
         responses={201: AssetSerializer, **error_responses(400, 401, 403, 413, 415)},
     )
@@ -181,14 +182,20 @@ class AssetFetchApi(RequesterApiView):
             "repeated). 400 naming each URL that is refused (before anything is stored) or that failed."
         ),
         request=AssetFetchSerializer,
-        responses={200: AssetFetchResultSerializer, 202: AssetFetchResultSerializer,
-                   **error_responses(400, 401, 403, 413)},
+        responses={
+            200: AssetFetchResultSerializer,
+            202: AssetFetchResultSerializer,
+            **error_responses(400, 401, 403, 413),
+        },
     )
     def post(self, request):
         data = validated(AssetFetchSerializer, request.data)
         fetched = asset_fetches.asset_fetch_urls(owner=request.user, urls=data["urls"], wait=data["wait"])
-        failed = [f"{fetch.url[:200]!r}: could not be fetched: {fetch.error_message}"
-                  for fetch in dict.fromkeys(fetched) if fetch.status == UrlFetch.Status.FAILED]
+        failed = [
+            f"{fetch.url[:200]!r}: could not be fetched: {fetch.error_message}"
+            for fetch in dict.fromkeys(fetched)
+            if fetch.status == UrlFetch.Status.FAILED
+        ]
         if failed:
             raise ValidationError({"urls": failed[:50]})
         pending = sum(1 for fetch in fetched if fetch.status == UrlFetch.Status.PENDING)
@@ -213,10 +220,14 @@ class JobDefinitionListApi(RequesterApiView):
         query = validated(FindQuerySerializer, request.query_params)
         definitions = selectors.job_definition_find(user=request.user, name=query["name"])
         page = paginate(definitions, page=query["page"], page_size=query["page_size"])
-        return Response({
-            "count": page.count, "page": page.page, "page_size": page.page_size,
-            "results": JobDefinitionSerializer(page.items, many=True, context={"request": request}).data,
-        })
+        return Response(
+            {
+                "count": page.count,
+                "page": page.page,
+                "page_size": page.page_size,
+                "results": JobDefinitionSerializer(page.items, many=True, context={"request": request}).data,
+            }
+        )
 
     @extend_schema(
         operation_id="job_definitions_create",
@@ -227,8 +238,7 @@ class JobDefinitionListApi(RequesterApiView):
             'in other fields, each named by an item `{"file": "<field name>"}`. All or nothing: a rejected '
             "definition stores nothing."
         ),
-        request={"application/json": JobDefinitionCreateSerializer,
-                 "multipart/form-data": MULTIPART_DEFINITION_SCHEMA},
+        request={"application/json": JobDefinitionCreateSerializer, "multipart/form-data": MULTIPART_DEFINITION_SCHEMA},
         responses={201: JobDefinitionSerializer, **error_responses(400, 401, 403, 413, 415)},
     )
     def post(self, request):
@@ -267,11 +277,22 @@ class JobListApi(RequesterApiView):
     )
     def get(self, request):
         query = validated(JobFindQuerySerializer, request.query_params)
-        jobs = selectors.job_find(user=request.user, name=query["name"], state=query.get("state"),
-                                  definition_id=query.get("job_definition"), audience_id=query.get("audience"))
+        jobs = selectors.job_find(
+            user=request.user,
+            name=query["name"],
+            state=query.get("state"),
+            definition_id=query.get("job_definition"),
+            audience_id=query.get("audience"),
+        )
         page = paginate(jobs, page=query["page"], page_size=query["page_size"])
-        return Response({"count": page.count, "page": page.page, "page_size": page.page_size,
-                         "results": JobSerializer(page.items, many=True).data})
+        return Response(
+            {
+                "count": page.count,
+                "page": page.page,
+                "page_size": page.page_size,
+                "results": JobSerializer(page.items, many=True).data,
+            }
+        )
 
     @extend_schema(
         operation_id="jobs_create",
@@ -283,10 +304,20 @@ class JobListApi(RequesterApiView):
     )
     def post(self, request):
         data = validated(JobCreateSerializer, request.data)
-        definition = _lookup(selectors.job_definition_get, JobDefinition.DoesNotExist, user=request.user,
-                             public_id=data["job_definition"], where="job_definition")
-        audience = _lookup(audience_selectors.audience_get, Audience.DoesNotExist, user=request.user,
-                           public_id=data["audience"], where="audience")
+        definition = _lookup(
+            selectors.job_definition_get,
+            JobDefinition.DoesNotExist,
+            user=request.user,
+            public_id=data["job_definition"],
+            where="job_definition",
+        )
+        audience = _lookup(
+            audience_selectors.audience_get,
+            Audience.DoesNotExist,
+            user=request.user,
+            public_id=data["audience"],
+            where="audience",
+        )
         job = services.job_create(owner=request.user, definition=definition, audience=audience)
         job = selectors.job_get(user=request.user, public_id=job.public_id)
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
@@ -342,7 +373,7 @@ class JobProgressApi(RequesterApiView):
             "Datapoints done (closed) of all, responses collected of needed, and the audience's members: "
             "an audience with no graduated and no qualifying members cannot make the job progress; the pace "
             "(responses per minute) and the estimated seconds left. The websocket `/ws/jobs/<id>/` sends the "
-            "same object (with `\"type\": \"progress\"`) whenever the job changes."
+            'same object (with `"type": "progress"`) whenever the job changes.'
         ),
         responses={200: JobProgressSerializer, **error_responses(401, 403, 404)},
     )
@@ -390,8 +421,14 @@ class JobResultsApi(RequesterApiView):
         query = validated(ResultsQuerySerializer, request.query_params)
         job = selectors.job_get(user=request.user, public_id=job_id)
         result_updates.job_summary_refresh(job=job)
-        return Response(selectors.job_results(job=job, page=query.get("page"), page_size=query.get("page_size"),
-                                              absolute_url=request.build_absolute_uri))
+        return Response(
+            selectors.job_results(
+                job=job,
+                page=query.get("page"),
+                page_size=query.get("page_size"),
+                absolute_url=request.build_absolute_uri,
+            )
+        )
 
 
 class JobDatapointHeatmapApi(RequesterApiView):
@@ -454,10 +491,13 @@ class JobResultsDownloadApi(RequesterApiView):
         parameters=[DownloadQuerySerializer],
         responses={
             (200, "application/json"): OpenApiResponse(
-                PolymorphicProxySerializer(component_name="ResultsExport",
-                                           serializers=[JobResultsSerializer, CocoDatasetSerializer],
-                                           resource_type_field_name=None),
-                description="an attachment: the results document (format=json) or a COCO dataset (format=coco)"),
+                PolymorphicProxySerializer(
+                    component_name="ResultsExport",
+                    serializers=[JobResultsSerializer, CocoDatasetSerializer],
+                    resource_type_field_name=None,
+                ),
+                description="an attachment: the results document (format=json) or a COCO dataset (format=coco)",
+            ),
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="an attachment (format=csv)"),
             **error_responses(400, 401, 403, 404),
         },
@@ -473,10 +513,19 @@ class JobResultsDownloadApi(RequesterApiView):
         result_updates.job_summary_refresh(job=job)
         document = selectors.job_results(job=job, absolute_url=request.build_absolute_uri)
         if export == ExportFormat.CSV:
-            return _attachment(exports.compare_csv(document), content_type="text/csv; charset=utf-8",
-                               filename=f"{job.public_id}-results.csv")
+            return _attachment(
+                exports.compare_csv(document),
+                content_type="text/csv; charset=utf-8",
+                filename=f"{job.public_id}-results.csv",
+            )
         if export == ExportFormat.COCO:
-            return _attachment(json.dumps(exports.draw_coco(document)), content_type="application/json",
-                               filename=f"{job.public_id}-coco.json")
-        return _attachment(json.dumps(document, ensure_ascii=False), content_type="application/json",
-                           filename=f"{job.public_id}-results.json")
+            return _attachment(
+                json.dumps(exports.draw_coco(document)),
+                content_type="application/json",
+                filename=f"{job.public_id}-coco.json",
+            )
+        return _attachment(
+            json.dumps(document, ensure_ascii=False),
+            content_type="application/json",
+            filename=f"{job.public_id}-results.json",
+        )

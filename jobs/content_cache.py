@@ -61,8 +61,11 @@ def datapoint(pk: int) -> Datapoint:
         if found is not None:
             _datapoints.move_to_end(pk)
             return found
-    batch = list(Datapoint.objects.select_related("asset", "asset_b", "media_context")
-                 .filter(pk__gte=pk, pk__lt=pk + DATAPOINT_BATCH))
+    batch = list(
+        Datapoint.objects.select_related("asset", "asset_b", "media_context").filter(
+            pk__gte=pk, pk__lt=pk + DATAPOINT_BATCH
+        )
+    )
     with _lock:
         for item in batch:
             _datapoints[item.pk] = item
@@ -85,9 +88,11 @@ def example(pk: int) -> QualificationExample:
         found = _examples.get(pk)
     if found is not None:
         return found
-    batch = list(QualificationExample.objects.select_related("asset", "asset_b", "truth_asset")
-                 .prefetch_related("truth_boxes")
-                 .filter(pk__gte=pk - EXAMPLE_BATCH // 2, pk__lt=pk + EXAMPLE_BATCH // 2))
+    batch = list(
+        QualificationExample.objects.select_related("asset", "asset_b", "truth_asset")
+        .prefetch_related("truth_boxes")
+        .filter(pk__gte=pk - EXAMPLE_BATCH // 2, pk__lt=pk + EXAMPLE_BATCH // 2)
+    )
     with _examples_lock:
         for item in batch:
             _examples[item.pk] = item

@@ -13,8 +13,21 @@ import numpy as np
 from . import aggregation
 
 CSV_COLUMNS = (
-    "position", "item_a", "item_b", "context", "votes_a", "votes_b", "ratio_a", "ratio_b",
-    "summed_score_a", "summed_score_b", "winner", "weighted_winner", "confidence", "responses", "stopped_early",
+    "position",
+    "item_a",
+    "item_b",
+    "context",
+    "votes_a",
+    "votes_b",
+    "ratio_a",
+    "ratio_b",
+    "summed_score_a",
+    "summed_score_b",
+    "winner",
+    "weighted_winner",
+    "confidence",
+    "responses",
+    "stopped_early",
 )
 # A spreadsheet evaluates a cell starting with one of these as a formula
 # (OWASP "CSV injection"); such cells get a leading apostrophe.
@@ -42,13 +55,21 @@ def compare_csv(document: dict) -> str:
     for entry in document["results"]:
         item_a, item_b = entry["items"]
         row = (
-            entry["position"], item_a, item_b, entry["context"],
-            _per_item(entry["aggregatedResults"], item_a), _per_item(entry["aggregatedResults"], item_b),
-            _per_item(entry["aggregatedResultsRatios"], item_a), _per_item(entry["aggregatedResultsRatios"], item_b),
-            _per_item(entry["summedUserScores"], item_a), _per_item(entry["summedUserScores"], item_b),
-            entry["winner"] or "", entry["weightedWinner"] or "",
+            entry["position"],
+            item_a,
+            item_b,
+            entry["context"],
+            _per_item(entry["aggregatedResults"], item_a),
+            _per_item(entry["aggregatedResults"], item_b),
+            _per_item(entry["aggregatedResultsRatios"], item_a),
+            _per_item(entry["aggregatedResultsRatios"], item_b),
+            _per_item(entry["summedUserScores"], item_a),
+            _per_item(entry["summedUserScores"], item_b),
+            entry["winner"] or "",
+            entry["weightedWinner"] or "",
             "" if entry["confidence"] is None else entry["confidence"],
-            entry["responses"], "true" if entry["stoppedEarly"] else "false",
+            entry["responses"],
+            "true" if entry["stoppedEarly"] else "false",
         )
         writer.writerow([csv_safe(value) for value in row])
     return buffer.getvalue()
@@ -83,19 +104,30 @@ def draw_coco(document: dict) -> dict:
             if mask.shape != (height, width):
                 mask = aggregation.resize_mask(mask, width, height)
             if mask.any():
-                annotations.append({
-                    "id": len(annotations) + 1, "image_id": image_id, "category_id": COCO_CATEGORY_ID,
-                    "segmentation": aggregation.rle_encode(mask), "area": int(mask.sum()),
-                    "bbox": _mask_bbox(mask), "iscrowd": 1,
-                })
+                annotations.append(
+                    {
+                        "id": len(annotations) + 1,
+                        "image_id": image_id,
+                        "category_id": COCO_CATEGORY_ID,
+                        "segmentation": aggregation.rle_encode(mask),
+                        "area": int(mask.sum()),
+                        "bbox": _mask_bbox(mask),
+                        "iscrowd": 1,
+                    }
+                )
         for box in entry["consensusBoxes"] or []:
             x, y = box["x_min"] * width, box["y_min"] * height
             w, h = (box["x_max"] - box["x_min"]) * width, (box["y_max"] - box["y_min"]) * height
-            annotations.append({
-                "id": len(annotations) + 1, "image_id": image_id, "category_id": COCO_CATEGORY_ID,
-                "bbox": [round(x, 3), round(y, 3), round(w, 3), round(h, 3)], "area": round(w * h, 3),
-                "iscrowd": 0,
-            })
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": COCO_CATEGORY_ID,
+                    "bbox": [round(x, 3), round(y, 3), round(w, 3), round(h, 3)],
+                    "area": round(w * h, 3),
+                    "iscrowd": 0,
+                }
+            )
     return {
         "info": {
             "description": f"{info['name']}: consensus of CrowdCanvas job {info['jobId']}",

@@ -8,7 +8,6 @@ from django.db import connection
 from . import rows
 from .models import DatapointResult, Job, JobDatapoint
 
-
 RESULT_FIELDS = ("id", "response_count", "data", "state", "aggregator_version", "updated_at")
 
 

@@ -27,9 +27,7 @@ class JobDefinition(models.Model):
         EM = "em", "Expectation-maximization"
 
     public_id = models.CharField(max_length=40, unique=True, default=ids.job_definition_id, editable=False)
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="job_definitions"
-    )
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="job_definitions")
     kind = models.CharField(max_length=7, choices=TaskKind.choices)
     name = models.CharField(max_length=wire.MAX_NAME_LENGTH)
     instruction = models.CharField(max_length=wire.MAX_INSTRUCTION_LENGTH)
@@ -162,8 +160,11 @@ class LeaseQuerySet(models.QuerySet):
         """End these leases at ``now``, the time a request read before it
         waited for a lock: a lease taken meanwhile, after ``now``, ends just
         after it began, so ``expires_at > leased_at`` holds."""
-        return self.update(expires_at=Greatest(Value(now, output_field=models.DateTimeField()),
-                                               F("leased_at") + dt.timedelta(microseconds=1)))
+        return self.update(
+            expires_at=Greatest(
+                Value(now, output_field=models.DateTimeField()), F("leased_at") + dt.timedelta(microseconds=1)
+            )
+        )
 
 
 class Lease(models.Model):
@@ -198,8 +199,9 @@ class Lease(models.Model):
     )
     # PROTECT: a labeler's tasks are counted in their datapoint's row
     # (leases_active); deleting the labeler would leave the count behind.
-    labeler = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="leases",
-                                db_index=False)
+    labeler = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="leases", db_index=False
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     leased_at = models.DateTimeField()
     expires_at = models.DateTimeField()
@@ -222,8 +224,9 @@ class Lease(models.Model):
             models.Index(fields=["job_datapoint", "status", "expires_at"], name="lease_live"),
             models.Index(fields=["labeler", "job", "status"], name="lease_labeler_job"),
             # The quality checks a labeler was shown (never shown twice); few rows.
-            models.Index(fields=["labeler", "example"], name="lease_labeler_checks",
-                         condition=Q(example__isnull=False)),
+            models.Index(
+                fields=["labeler", "example"], name="lease_labeler_checks", condition=Q(example__isnull=False)
+            ),
         ]
 
 
@@ -232,8 +235,7 @@ class Response(models.Model):
 
     public_id = models.CharField(max_length=40, default=ids.response_id, editable=False)  # see Lease
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="responses", db_index=False)
-    job_datapoint = models.ForeignKey(JobDatapoint, on_delete=models.CASCADE, related_name="responses",
-                                      db_index=False)
+    job_datapoint = models.ForeignKey(JobDatapoint, on_delete=models.CASCADE, related_name="responses", db_index=False)
     # PROTECT: answers a requester paid for are never lost with the account,
     # and counts and results include them (labelers are deactivated instead).
     labeler = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="responses")
@@ -242,7 +244,8 @@ class Response(models.Model):
     graded_answers = models.PositiveIntegerField(
         default=0,
         help_text="graded answers (qualification and gold) behind user_score when submitted; "
-                  "0: the score is the prior, not evidence")
+        "0: the score is the prior, not evidence",
+    )
     time_spent_ms = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
 

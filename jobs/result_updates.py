@@ -19,13 +19,12 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from assets.models import TaskKind
+from assets.raster import grid_shape, rasterize_lines
 from core import events
 
-
 from . import aggregation, content_cache, locks, rows
-from assets.models import TaskKind
 from .models import Datapoint, DatapointResult, Job, JobDatapoint, JobDefinition, Response
-from assets.raster import grid_shape, rasterize_lines
 
 logger = logging.getLogger("crowdcanvas.aggregation")
 
@@ -84,22 +83,28 @@ def datapoint_aggregate(*, job_datapoint_id: int) -> DatapointResult | None:
         result = locks.datapoint_result_lock(slot=slot, now=timezone.now())
         definition = content_cache.definition(slot.job.definition_id)
         datapoint = content_cache.datapoint(slot.datapoint_id)
-        responses = [Vote(*row) for row in Response.objects.filter(job_datapoint_id=slot.pk).order_by("pk")
-                     .values_list("payload", "user_score", "graded_answers")]
+        responses = [
+            Vote(*row)
+            for row in Response.objects.filter(job_datapoint_id=slot.pk)
+            .order_by("pk")
+            .values_list("payload", "user_score", "graded_answers")
+        ]
         fresh = len(responses) != result.response_count or result.aggregator_version != AGGREGATOR_VERSION
         if fresh:
             if definition.kind == TaskKind.DRAW:
                 if result.state and result.aggregator_version == AGGREGATOR_VERSION:
                     state = aggregation.DrawState.load(bytes(result.state))
-                    for response in responses[state.count:]:
+                    for response in responses[state.count :]:
                         mask = rasterize_lines(response.payload["lines"], state.shape)
                         state.add(mask, aggregation.weight_units(response.user_score))
                 else:  # from scratch: every response at once
                     shape = draw_grid(datapoint)
                     masks = np.array([rasterize_lines(r.payload["lines"], shape) for r in responses]).reshape(
-                        len(responses), *shape)
+                        len(responses), *shape
+                    )
                     state = aggregation.DrawState.from_masks(
-                        masks, [aggregation.weight_units(r.user_score) for r in responses])
+                        masks, [aggregation.weight_units(r.user_score) for r in responses]
+                    )
                 result.state = state.dump()
                 result.data = _draw_data(state, definition.draw_aggregation)
             else:
@@ -128,8 +133,14 @@ def _slot(job_datapoint_id: int) -> JobDatapoint | None:
     if row is None:
         return None
     job_id, datapoint_id, position, closed, job_public_id, definition_id = row
-    slot = rows.instance(JobDatapoint, id=job_datapoint_id, job_id=job_id, datapoint_id=datapoint_id,
-                         position=position, closed=bool(closed))
+    slot = rows.instance(
+        JobDatapoint,
+        id=job_datapoint_id,
+        job_id=job_id,
+        datapoint_id=datapoint_id,
+        position=position,
+        closed=bool(closed),
+    )
     slot.job = rows.instance(Job, id=job_id, public_id=job_public_id, definition_id=definition_id)
     return slot
 
@@ -171,8 +182,13 @@ def job_summary(job: Job) -> dict:
             "regularized": ranking.regularized,
             "comparisons": len(winners),
             "items": [
-                {"rank": rank, "item": names[i], "score": round(float(ranking.log_scores[i]), 8),
-                 "wins": int(wins[i]), "comparisons": int(games[i])}
+                {
+                    "rank": rank,
+                    "item": names[i],
+                    "score": round(float(ranking.log_scores[i]), 8),
+                    "wins": int(wins[i]),
+                    "comparisons": int(games[i]),
+                }
                 for rank, i in enumerate(order, start=1)
             ],
         }
@@ -217,8 +233,9 @@ def _has_open_slot(job_id: int) -> bool:
     nearly every aggregation, so written as SQL: building the query with the
     ORM cost more than running it."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT 1 FROM {JobDatapoint._meta.db_table} WHERE job_id = %s AND NOT closed LIMIT 1",
-                       [job_id])
+        cursor.execute(
+            f"SELECT 1 FROM {JobDatapoint._meta.db_table} WHERE job_id = %s AND NOT closed LIMIT 1", [job_id]
+        )
         return cursor.fetchone() is not None
 
 
@@ -241,13 +258,16 @@ def stale_among(job_datapoint_ids: list[int]) -> list[int]:
 def results_sweep(*, enqueue) -> dict[str, int]:
     """Re-enqueue every stale result, and finish jobs whose results are all
     in. ``enqueue(job_datapoint_id)`` schedules one aggregation."""
-    stale = list(_stale_slots().filter(job__state__in=[Job.State.RUNNING, Job.State.COMPLETED])
-                 .values_list("pk", flat=True)[:10_000])
+    stale = list(
+        _stale_slots()
+        .filter(job__state__in=[Job.State.RUNNING, Job.State.COMPLETED])
+        .values_list("pk", flat=True)[:10_000]
+    )
     for pk in stale:
         enqueue(pk)
     finished = 0
-    for job_id in Job.objects.filter(state=Job.State.RUNNING).exclude(
-        job_datapoints__closed=False
-    ).values_list("pk", flat=True):
+    for job_id in (
+        Job.objects.filter(state=Job.State.RUNNING).exclude(job_datapoints__closed=False).values_list("pk", flat=True)
+    ):
         finished += int(job_finalize_if_done(job_id=job_id))
     return {"requeued": len(stale), "completed": finished}

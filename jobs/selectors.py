@@ -27,10 +27,9 @@ from django.db.models.functions import Cast, Coalesce, Greatest
 from django.urls import reverse
 from django.utils import timezone
 
+from assets.models import TaskKind
 from audiences.selectors import membership_counts
 from core.pseudonyms import labeler_anonymous_id
-
-from assets.models import TaskKind
 
 from .models import Datapoint, DatapointResult, Job, JobDatapoint, JobDefinition, Response
 from .result_updates import AGGREGATOR_VERSION, draw_grid, item_names
@@ -52,8 +51,11 @@ def _owned_q(user: AbstractBaseUser) -> Q:
 def job_definition_list(*, user: AbstractBaseUser) -> QuerySet[JobDefinition]:
     """The definitions ``user`` may see, newest first, each with ``datapoint_count``."""
     count = (
-        Datapoint.objects.filter(definition=OuterRef("pk")).order_by()
-        .values("definition").annotate(n=Count("id")).values("n")
+        Datapoint.objects.filter(definition=OuterRef("pk"))
+        .order_by()
+        .values("definition")
+        .annotate(n=Count("id"))
+        .values("n")
     )
     return (
         JobDefinition.objects.filter(_owned_q(user))
@@ -86,8 +88,14 @@ def job_get(*, user: AbstractBaseUser, public_id: str) -> Job:
     return job_list(user=user).get(public_id=public_id)
 
 
-def job_find(*, user: AbstractBaseUser, name: str = "", state: str | None = None,
-             definition_id: str | None = None, audience_id: str | None = None) -> QuerySet[Job]:
+def job_find(
+    *,
+    user: AbstractBaseUser,
+    name: str = "",
+    state: str | None = None,
+    definition_id: str | None = None,
+    audience_id: str | None = None,
+) -> QuerySet[Job]:
     """Jobs whose definition's name contains ``name``, optionally in ``state``,
     of one definition or on one audience (public ids), newest first."""
     queryset = job_list(user=user)
@@ -247,8 +255,9 @@ def _compare_entry(slot: JobDatapoint, responses: list[Response], pseudonyms: _P
     }
 
 
-def _draw_entry(slot: JobDatapoint, responses: list[Response], pseudonyms: _Pseudonyms,
-                heatmap_url: str) -> dict[str, Any]:
+def _draw_entry(
+    slot: JobDatapoint, responses: list[Response], pseudonyms: _Pseudonyms, heatmap_url: str
+) -> dict[str, Any]:
     datapoint = slot.datapoint
     asset = datapoint.asset
     result = _current_result(slot)
@@ -277,8 +286,15 @@ def _draw_entry(slot: JobDatapoint, responses: list[Response], pseudonyms: _Pseu
     }
 
 
-COMPARE_AGGREGATES = ("aggregatedResults", "aggregatedResultsRatios", "summedUserScores", "summedUserScoresRatios",
-                      "winner", "weightedWinner", "confidence")
+COMPARE_AGGREGATES = (
+    "aggregatedResults",
+    "aggregatedResultsRatios",
+    "summedUserScores",
+    "summedUserScoresRatios",
+    "winner",
+    "weightedWinner",
+    "confidence",
+)
 DRAW_AGGREGATES = ("consensusMask", "consensusBoxes", "agreement", "summedUserScores")
 
 
@@ -300,8 +316,13 @@ def _results_summary(job: Job) -> dict[str, Any]:
     return summary
 
 
-def job_results(*, job: Job, page: int | None = None, page_size: int | None = None,
-                absolute_url: Callable[[str], str] = lambda path: path) -> dict[str, Any]:
+def job_results(
+    *,
+    job: Job,
+    page: int | None = None,
+    page_size: int | None = None,
+    absolute_url: Callable[[str], str] = lambda path: path,
+) -> dict[str, Any]:
     """The job's aggregated results so far, in a constant number of queries.
 
     ``{"info": {...}, "results": [one entry per datapoint, by position],
@@ -331,11 +352,14 @@ def job_results(*, job: Job, page: int | None = None, page_size: int | None = No
     if paged:
         page, page_size = page or 1, page_size or RESULTS_PAGE_SIZE
         offset = (page - 1) * page_size
-        slots = list(slots[offset:offset + page_size]) if offset < summary["datapoints"] else []
+        slots = list(slots[offset : offset + page_size]) if offset < summary["datapoints"] else []
     else:
         slots = list(slots)
-    responses = Response.objects.filter(job=job).order_by("created_at", "id").only(
-        "job_datapoint_id", "labeler_id", "payload", "user_score", "time_spent_ms", "created_at")
+    responses = (
+        Response.objects.filter(job=job)
+        .order_by("created_at", "id")
+        .only("job_datapoint_id", "labeler_id", "payload", "user_score", "time_spent_ms", "created_at")
+    )
     if paged:
         responses = responses.filter(job_datapoint_id__in=[slot.pk for slot in slots]) if slots else []
     by_slot: dict[int, list[Response]] = {}
@@ -346,8 +370,14 @@ def job_results(*, job: Job, page: int | None = None, page_size: int | None = No
         results = [_compare_entry(slot, by_slot.get(slot.pk, []), pseudonyms) for slot in slots]
     else:
         results = [
-            _draw_entry(slot, by_slot.get(slot.pk, []), pseudonyms, absolute_url(reverse(
-                "jobs:job-datapoint-heatmap", kwargs={"job_id": job.public_id, "position": slot.position})))
+            _draw_entry(
+                slot,
+                by_slot.get(slot.pk, []),
+                pseudonyms,
+                absolute_url(
+                    reverse("jobs:job-datapoint-heatmap", kwargs={"job_id": job.public_id, "position": slot.position})
+                ),
+            )
             for slot in slots
         ]
     document: dict[str, Any] = {"info": _results_info(job)}

@@ -27,38 +27,45 @@ from core.api_common import (
 from . import selectors, services
 from .models import Job, JobDefinition
 
-
 PAYLOAD_FIELD = "payload"
 
 
-@extend_schema_field({
-    "type": "array",
-    "minItems": 1,
-    "maxItems": services.MAX_DATAPOINTS,
-    "description": "draw: one image item per datapoint; compare: a pair of items per datapoint",
-    "items": {"oneOf": [
-        *UPLOAD_ITEM_SCHEMA["oneOf"],
-        {"type": "array", "items": UPLOAD_ITEM_SCHEMA, "minItems": 2, "maxItems": 2},
-    ]},
-})
+@extend_schema_field(
+    {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": services.MAX_DATAPOINTS,
+        "description": "draw: one image item per datapoint; compare: a pair of items per datapoint",
+        "items": {
+            "oneOf": [
+                *UPLOAD_ITEM_SCHEMA["oneOf"],
+                {"type": "array", "items": UPLOAD_ITEM_SCHEMA, "minItems": 2, "maxItems": 2},
+            ]
+        },
+    }
+)
 class DatapointsField(RawJSONField):
     pass
 
 
-@extend_schema_field({
-    "type": "array",
-    "items": {"type": "string", "maxLength": wire.MAX_CONTEXT_LENGTH, "nullable": True},
-    "description": "one text per datapoint, shown with it (null or empty for none)",
-})
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "maxLength": wire.MAX_CONTEXT_LENGTH, "nullable": True},
+        "description": "one text per datapoint, shown with it (null or empty for none)",
+    }
+)
 class ContextsField(RawJSONField):
     pass
 
 
-@extend_schema_field({
-    "type": "array",
-    "items": {**UPLOAD_ITEM_SCHEMA, "nullable": True},
-    "description": "one image per datapoint (or null), shown beside it",
-})
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {**UPLOAD_ITEM_SCHEMA, "nullable": True},
+        "description": "one image per datapoint (or null), shown beside it",
+    }
+)
 class MediaContextsField(RawJSONField):
     pass
 
@@ -67,8 +74,9 @@ class AssetUploadSerializer(StrictInputSerializer):
     """One image, sent as multipart/form-data."""
 
     file = serializers.FileField(help_text="one image: JPEG, PNG, WebP or GIF")
-    name = serializers.CharField(required=False, max_length=255,
-                                 help_text="file name to record (default: the uploaded file's name)")
+    name = serializers.CharField(
+        required=False, max_length=255, help_text="file name to record (default: the uploaded file's name)"
+    )
 
 
 class AssetSerializer(serializers.Serializer):
@@ -84,12 +92,15 @@ class AssetSerializer(serializers.Serializer):
     created = serializers.DateTimeField(source="created_at")
 
 
-@extend_schema_field({
-    "type": "array",
-    "items": {"type": "string", "maxLength": wire.MAX_URL_LENGTH},
-    "minItems": 1, "maxItems": fetches.MAX_FETCH_URLS,
-    "description": f"1..{fetches.MAX_FETCH_URLS} http(s) image URLs",
-})
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "maxLength": wire.MAX_URL_LENGTH},
+        "minItems": 1,
+        "maxItems": fetches.MAX_FETCH_URLS,
+        "description": f"1..{fetches.MAX_FETCH_URLS} http(s) image URLs",
+    }
+)
 class FetchUrlsField(RawJSONField):
     pass
 
@@ -99,8 +110,12 @@ class AssetFetchSerializer(StrictInputSerializer):
 
     urls = FetchUrlsField()
     wait = serializers.FloatField(
-        required=False, default=fetches.MAX_WAIT_SECONDS, min_value=0, max_value=fetches.MAX_WAIT_SECONDS,
-        help_text="seconds to wait for the fetches before answering 202 (ask again with the same URLs)")
+        required=False,
+        default=fetches.MAX_WAIT_SECONDS,
+        min_value=0,
+        max_value=fetches.MAX_WAIT_SECONDS,
+        help_text="seconds to wait for the fetches before answering 202 (ask again with the same URLs)",
+    )
 
 
 class UrlFetchSerializer(serializers.Serializer):
@@ -126,20 +141,25 @@ class JobDefinitionCreateSerializer(StrictInputSerializer):
 
     kind = RawChoiceField(choices=TaskKind.choices)
     name = RawCharField(max_length=wire.MAX_NAME_LENGTH)
-    instruction = RawCharField(max_length=wire.MAX_INSTRUCTION_LENGTH,
-                               help_text='what labelers do, e.g. "Color in all the blue books"')
+    instruction = RawCharField(
+        max_length=wire.MAX_INSTRUCTION_LENGTH, help_text='what labelers do, e.g. "Color in all the blue books"'
+    )
     datapoints = DatapointsField()
     contexts = ContextsField(required=False, allow_null=True)
     media_contexts = MediaContextsField(required=False, allow_null=True)
-    responses_per_datapoint = RawIntegerField(required=False, min_value=1,
-                                              max_value=services.MAX_RESPONSES_PER_DATAPOINT,
-                                              help_text="default 10")
+    responses_per_datapoint = RawIntegerField(
+        required=False, min_value=1, max_value=services.MAX_RESPONSES_PER_DATAPOINT, help_text="default 10"
+    )
     confidence_threshold = RawFloatField(
-        required=False, allow_null=True, min_value=0, max_value=1,
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=1,
         help_text="compare only, in (0, 1): stop a datapoint once its leader is this certain",
     )
-    draw_aggregation = RawChoiceField(choices=JobDefinition.DrawAggregation.choices, required=False,
-                                      help_text="draw only; default majority")
+    draw_aggregation = RawChoiceField(
+        choices=JobDefinition.DrawAggregation.choices, required=False, help_text="draw only; default majority"
+    )
 
 
 class JobDefinitionSerializer(serializers.Serializer):
@@ -216,8 +236,13 @@ JobPageSerializer = page_serializer("JobPage", JobSerializer(many=True))
 
 
 class JobFindQuerySerializer(FindQuerySerializer):
-    name = serializers.CharField(required=False, default="", allow_blank=True, max_length=200,
-                                 help_text="case-insensitive substring of the definition's name")
+    name = serializers.CharField(
+        required=False,
+        default="",
+        allow_blank=True,
+        max_length=200,
+        help_text="case-insensitive substring of the definition's name",
+    )
     state = serializers.ChoiceField(choices=Job.State.choices, required=False)
     job_definition = serializers.CharField(required=False, max_length=100, help_text="a definition id")
     audience = serializers.CharField(required=False, max_length=100, help_text="an audience id")
@@ -243,13 +268,15 @@ class JobProgressSerializer(serializers.Serializer):
     datapoints_done = serializers.IntegerField(help_text="datapoints that take no more responses")
     responses_collected = serializers.IntegerField()
     responses_needed = serializers.IntegerField(
-        help_text="open datapoints count their responses per datapoint, closed ones what they got")
+        help_text="open datapoints count their responses per datapoint, closed ones what they got"
+    )
     completion_percentage = serializers.FloatField(help_text="0-100; 100 once the job is completed")
     responses_per_minute = serializers.FloatField(
-        help_text="responses in the last 5 minutes / 5 (over the job's life while it is younger)")
+        help_text="responses in the last 5 minutes / 5 (over the job's life while it is younger)"
+    )
     eta_seconds = serializers.IntegerField(
-        allow_null=True, help_text="remaining responses at that pace; null when the pace is 0 or the job is "
-                                   "not running")
+        allow_null=True, help_text="remaining responses at that pace; null when the pace is 0 or the job is not running"
+    )
     audience = ProgressAudienceSerializer()
     last_response_at = serializers.DateTimeField(allow_null=True)
     created = serializers.DateTimeField()
@@ -270,20 +297,33 @@ class ResultsInfoSerializer(serializers.Serializer):
     created = serializers.DateTimeField()
     completed = serializers.DateTimeField(allow_null=True)
     aggregatorVersion = serializers.CharField(help_text="version of the aggregation that made the results")
-    drawAlgorithm = serializers.ChoiceField(choices=JobDefinition.DrawAggregation.choices, required=False,
-                                            help_text="draw jobs only: how the consensus is computed")
+    drawAlgorithm = serializers.ChoiceField(
+        choices=JobDefinition.DrawAggregation.choices,
+        required=False,
+        help_text="draw jobs only: how the consensus is computed",
+    )
 
 
-@extend_schema_field({"type": "object", "additionalProperties": {"type": "integer"},
-                      "description": "item name -> votes; null until the datapoint's result is in",
-                      "nullable": True})
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {"type": "integer"},
+        "description": "item name -> votes; null until the datapoint's result is in",
+        "nullable": True,
+    }
+)
 class ItemCountsField(serializers.JSONField):
     pass
 
 
-@extend_schema_field({"type": "object", "additionalProperties": {"type": "number"},
-                      "description": "item name -> value; null until the datapoint's result is in",
-                      "nullable": True})
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {"type": "number"},
+        "description": "item name -> value; null until the datapoint's result is in",
+        "nullable": True,
+    }
+)
 class ItemNumbersField(serializers.JSONField):
     pass
 
@@ -302,8 +342,12 @@ class CompareDatapointResultSerializer(serializers.Serializer):
     """One compare datapoint with its votes and their aggregates (null until its result is in)."""
 
     position = serializers.IntegerField()
-    items = serializers.ListField(child=serializers.CharField(), min_length=2, max_length=2,
-                                  help_text="the two items as given: URL, text or uploaded file name")
+    items = serializers.ListField(
+        child=serializers.CharField(),
+        min_length=2,
+        max_length=2,
+        help_text="the two items as given: URL, text or uploaded file name",
+    )
     context = serializers.CharField(allow_blank=True)
     mediaContext = serializers.CharField(allow_null=True)
     responses = serializers.IntegerField(help_text="responses collected")
@@ -316,18 +360,19 @@ class CompareDatapointResultSerializer(serializers.Serializer):
     summedUserScores = ItemNumbersField()
     summedUserScoresRatios = ItemNumbersField()
     winner = serializers.CharField(allow_null=True, help_text="the item with most votes; null on a tie")
-    weightedWinner = serializers.CharField(allow_null=True,
-                                           help_text="the item with the highest summed user score; null on a tie")
-    confidence = serializers.FloatField(allow_null=True,
-                                        help_text="posterior probability that the leading item is the better one")
+    weightedWinner = serializers.CharField(
+        allow_null=True, help_text="the item with the highest summed user score; null on a tie"
+    )
+    confidence = serializers.FloatField(
+        allow_null=True, help_text="posterior probability that the leading item is the better one"
+    )
     detailedResults = CompareDetailSerializer(many=True)
 
 
 class RleSerializer(serializers.Serializer):
     """A COCO uncompressed RLE mask: column-major run lengths, starting with zeros."""
 
-    size = serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2,
-                                 help_text="[rows, cols]")
+    size = serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2, help_text="[rows, cols]")
     counts = serializers.ListField(child=serializers.IntegerField())
 
 
@@ -340,12 +385,27 @@ class RatioBoxSerializer(serializers.Serializer):
     y_max = serializers.FloatField()
 
 
-@extend_schema_field({"type": "array", "items": {
-    "type": "object", "description": "a stroke: brush diameter as a ratio of the image width, points as ratios",
-    "properties": {"size": {"type": "number"}, "points": {"type": "array", "items": {
-        "type": "object", "properties": {"x": {"type": "number"}, "y": {"type": "number"}},
-        "required": ["x", "y"]}}},
-    "required": ["size", "points"]}})
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "description": "a stroke: brush diameter as a ratio of the image width, points as ratios",
+            "properties": {
+                "size": {"type": "number"},
+                "points": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"x": {"type": "number"}, "y": {"type": "number"}},
+                        "required": ["x", "y"],
+                    },
+                },
+            },
+            "required": ["size", "points"],
+        },
+    }
+)
 class LinesField(serializers.JSONField):
     pass
 
@@ -367,17 +427,27 @@ class DrawDatapointResultSerializer(serializers.Serializer):
     item = serializers.CharField(help_text="the image as given: URL or uploaded file name")
     context = serializers.CharField(allow_blank=True)
     mediaContext = serializers.CharField(allow_null=True)
-    imageSize = serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2,
-                                      allow_null=True, help_text="[width, height] in pixels; null for URL images")
+    imageSize = serializers.ListField(
+        child=serializers.IntegerField(),
+        min_length=2,
+        max_length=2,
+        allow_null=True,
+        help_text="[width, height] in pixels; null for URL images",
+    )
     responses = serializers.IntegerField(help_text="responses collected")
     aggregatedResponses = serializers.IntegerField(  # noqa: N815 - the results document is camelCase
         help_text="responses the aggregates below include (behind `responses` while workers catch up)"
     )
-    gridSize = serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2,
-                                     help_text="[rows, cols] of the grid strokes are rasterized on")
+    gridSize = serializers.ListField(
+        child=serializers.IntegerField(),
+        min_length=2,
+        max_length=2,
+        help_text="[rows, cols] of the grid strokes are rasterized on",
+    )
     consensusMask = RleSerializer(allow_null=True, help_text="cells at least half the weight inked, at grid size")
-    consensusBoxes = RatioBoxSerializer(many=True, allow_null=True,
-                                        help_text="bounding boxes of the consensus's regions, largest first")
+    consensusBoxes = RatioBoxSerializer(
+        many=True, allow_null=True, help_text="bounding boxes of the consensus's regions, largest first"
+    )
     agreement = serializers.FloatField(allow_null=True, help_text="mean IoU of the responses with the consensus")
     summedUserScores = serializers.FloatField(allow_null=True)
     heatmapUrl = serializers.URLField(help_text="PNG overlay of the share of weight inking each cell")
@@ -427,7 +497,8 @@ class JobResultsSerializer(serializers.Serializer):
     results = PolymorphicProxySerializer(
         component_name="DatapointResult",
         serializers=[CompareDatapointResultSerializer, DrawDatapointResultSerializer],
-        resource_type_field_name=None, many=True,
+        resource_type_field_name=None,
+        many=True,
     )
     summary = PolymorphicProxySerializer(
         component_name="ResultsSummary",
@@ -465,8 +536,9 @@ class CocoAnnotationSerializer(serializers.Serializer):
     category_id = serializers.IntegerField()
     segmentation = RleSerializer(required=False, help_text="masks only: uncompressed RLE at the image's size")
     area = serializers.FloatField(help_text="pixels")
-    bbox = serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4,
-                                 help_text="[x, y, width, height] in pixels")
+    bbox = serializers.ListField(
+        child=serializers.FloatField(), min_length=4, max_length=4, help_text="[x, y, width, height] in pixels"
+    )
     iscrowd = serializers.IntegerField()
 
 
@@ -481,12 +553,19 @@ class CocoDatasetSerializer(serializers.Serializer):
 
 
 class ResultsQuerySerializer(serializers.Serializer):
-    page = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE,
-                                    help_text="1-based page of datapoints; without page and page_size, all of them")
+    page = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_PAGE,
+        help_text="1-based page of datapoints; without page and page_size, all of them",
+    )
     page_size = serializers.IntegerField(
-        required=False, min_value=1, max_value=selectors.RESULTS_MAX_PAGE_SIZE,
+        required=False,
+        min_value=1,
+        max_value=selectors.RESULTS_MAX_PAGE_SIZE,
         help_text=f"datapoints per page (default {selectors.RESULTS_PAGE_SIZE}, "
-                  f"at most {selectors.RESULTS_MAX_PAGE_SIZE})")
+        f"at most {selectors.RESULTS_MAX_PAGE_SIZE})",
+    )
 
 
 class ExportFormat(models.TextChoices):
@@ -497,6 +576,9 @@ class ExportFormat(models.TextChoices):
 
 class DownloadQuerySerializer(serializers.Serializer):
     format = serializers.ChoiceField(
-        choices=ExportFormat.choices, required=False, default=ExportFormat.JSON,
+        choices=ExportFormat.choices,
+        required=False,
+        default=ExportFormat.JSON,
         help_text="json: the results document; csv (compare jobs): one row per datapoint; "
-                  "coco (draw jobs): images, one category, consensus masks (RLE) and boxes")
+        "coco (draw jobs): images, one category, consensus masks (RLE) and boxes",
+    )

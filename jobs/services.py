@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from assets import wire
+from assets.models import Asset, TaskKind
 from assets.services import assets_from_items, compare_pair_specs
 from audiences.models import Audience
 from audiences.selectors import audience_visible_to
@@ -22,7 +23,6 @@ from core.errors import Conflict, ErrorCode
 from core.validation import field
 
 from . import locks, rows
-from assets.models import Asset, TaskKind
 from .models import Datapoint, Job, JobDatapoint, JobDefinition
 
 MAX_DATAPOINTS = 100_000
@@ -35,15 +35,16 @@ MAX_RESPONSES_PER_DATAPOINT = 1000
 # --- Job definitions -------------------------------------------------------------
 
 
-def _parse_common(*, name: Any, instruction: Any, datapoints: Any, responses_per_datapoint: Any,
-                  contexts: Any, media_contexts: Any) -> tuple[str, str, int, list[str], list | None]:
+def _parse_common(
+    *, name: Any, instruction: Any, datapoints: Any, responses_per_datapoint: Any, contexts: Any, media_contexts: Any
+) -> tuple[str, str, int, list[str], list | None]:
     with field("name"):
         name = wire.check_text(name, "name", max_length=wire.MAX_NAME_LENGTH, required=True)
     with field("instruction"):
-        instruction = wire.check_text(instruction, "instruction", max_length=wire.MAX_INSTRUCTION_LENGTH,
-                                      required=True)
-    rpd = validation.integer(responses_per_datapoint, "responses_per_datapoint",
-                             low=1, high=MAX_RESPONSES_PER_DATAPOINT)
+        instruction = wire.check_text(instruction, "instruction", max_length=wire.MAX_INSTRUCTION_LENGTH, required=True)
+    rpd = validation.integer(
+        responses_per_datapoint, "responses_per_datapoint", low=1, high=MAX_RESPONSES_PER_DATAPOINT
+    )
     if not isinstance(datapoints, (list, tuple)):
         raise ValidationError({"datapoints": ["must be a list."]})
     if not datapoints:
@@ -107,17 +108,23 @@ def job_definition_create(
     if kind not in TaskKind.values:
         raise ValidationError({"kind": [f"must be one of {', '.join(TaskKind.values)}."]})
     name, instruction, rpd, clean_contexts, media_contexts = _parse_common(
-        name=name, instruction=instruction, datapoints=datapoints,
-        responses_per_datapoint=responses_per_datapoint, contexts=contexts, media_contexts=media_contexts,
+        name=name,
+        instruction=instruction,
+        datapoints=datapoints,
+        responses_per_datapoint=responses_per_datapoint,
+        contexts=contexts,
+        media_contexts=media_contexts,
     )
     if confidence_threshold is not None:
         if kind != TaskKind.COMPARE:
             raise ValidationError({"confidence_threshold": ["applies to compare definitions only."]})
-        confidence_threshold = validation.ratio(confidence_threshold, "confidence_threshold",
-                                                low_open=True, high_open=True)
+        confidence_threshold = validation.ratio(
+            confidence_threshold, "confidence_threshold", low_open=True, high_open=True
+        )
     if draw_aggregation not in JobDefinition.DrawAggregation.values:
-        raise ValidationError({"draw_aggregation": [
-            f"must be one of {', '.join(JobDefinition.DrawAggregation.values)}."]})
+        raise ValidationError(
+            {"draw_aggregation": [f"must be one of {', '.join(JobDefinition.DrawAggregation.values)}."]}
+        )
 
     specs: list[wire.ItemSpec] = []
     for index, item in enumerate(datapoints):
@@ -143,13 +150,18 @@ def job_definition_create(
     media_assets = [next(media_iter) if spec is not None else None for spec in media_specs]
 
     definition = JobDefinition.objects.create(
-        owner=owner, kind=kind, name=name, instruction=instruction, responses_per_datapoint=rpd,
-        confidence_threshold=confidence_threshold, draw_aggregation=draw_aggregation,
+        owner=owner,
+        kind=kind,
+        name=name,
+        instruction=instruction,
+        responses_per_datapoint=rpd,
+        confidence_threshold=confidence_threshold,
+        draw_aggregation=draw_aggregation,
     )
     width = 1 if kind == TaskKind.DRAW else 2
     rows = []
     for position in range(len(clean_contexts)):
-        items = resolved[position * width:(position + 1) * width]
+        items = resolved[position * width : (position + 1) * width]
         rows.append(
             Datapoint(
                 definition=definition,
@@ -165,23 +177,50 @@ def job_definition_create(
     return definition
 
 
-def job_definition_create_draw(*, owner: AbstractBaseUser, name: Any, instruction: Any, datapoints: Any,
-                               responses_per_datapoint: Any = 10, contexts: Any = None,
-                               media_contexts: Any = None,
-                               draw_aggregation: Any = JobDefinition.DrawAggregation.MAJORITY) -> JobDefinition:
+def job_definition_create_draw(
+    *,
+    owner: AbstractBaseUser,
+    name: Any,
+    instruction: Any,
+    datapoints: Any,
+    responses_per_datapoint: Any = 10,
+    contexts: Any = None,
+    media_contexts: Any = None,
+    draw_aggregation: Any = JobDefinition.DrawAggregation.MAJORITY,
+) -> JobDefinition:
     return job_definition_create(
-        owner=owner, kind=TaskKind.DRAW, name=name, instruction=instruction, datapoints=datapoints,
-        responses_per_datapoint=responses_per_datapoint, contexts=contexts, media_contexts=media_contexts,
+        owner=owner,
+        kind=TaskKind.DRAW,
+        name=name,
+        instruction=instruction,
+        datapoints=datapoints,
+        responses_per_datapoint=responses_per_datapoint,
+        contexts=contexts,
+        media_contexts=media_contexts,
         draw_aggregation=draw_aggregation,
     )
 
 
-def job_definition_create_compare(*, owner: AbstractBaseUser, name: Any, instruction: Any, datapoints: Any,
-                                  responses_per_datapoint: Any = 10, contexts: Any = None,
-                                  media_contexts: Any = None, confidence_threshold: Any = None) -> JobDefinition:
+def job_definition_create_compare(
+    *,
+    owner: AbstractBaseUser,
+    name: Any,
+    instruction: Any,
+    datapoints: Any,
+    responses_per_datapoint: Any = 10,
+    contexts: Any = None,
+    media_contexts: Any = None,
+    confidence_threshold: Any = None,
+) -> JobDefinition:
     return job_definition_create(
-        owner=owner, kind=TaskKind.COMPARE, name=name, instruction=instruction, datapoints=datapoints,
-        responses_per_datapoint=responses_per_datapoint, contexts=contexts, media_contexts=media_contexts,
+        owner=owner,
+        kind=TaskKind.COMPARE,
+        name=name,
+        instruction=instruction,
+        datapoints=datapoints,
+        responses_per_datapoint=responses_per_datapoint,
+        contexts=contexts,
+        media_contexts=media_contexts,
         confidence_threshold=confidence_threshold,
     )
 
@@ -222,14 +261,14 @@ def job_set_paused(*, job: Job, paused: bool) -> Job:
     """Pause a running job (no new tasks are handed out; answers to tasks
     already held are still taken) or resume a paused one."""
     job = locks.job_lock(pk=job.pk)
-    wanted, allowed_from = (
-        (Job.State.PAUSED, Job.State.RUNNING) if paused else (Job.State.RUNNING, Job.State.PAUSED)
-    )
+    wanted, allowed_from = (Job.State.PAUSED, Job.State.RUNNING) if paused else (Job.State.RUNNING, Job.State.PAUSED)
     if job.state == wanted:
         return job
     if job.state != allowed_from:
-        raise Conflict(ErrorCode.JOB_NOT_RUNNING,
-                       f"This job is {job.state}; only a {allowed_from} job can be {'paused' if paused else 'resumed'}.")
+        raise Conflict(
+            ErrorCode.JOB_NOT_RUNNING,
+            f"This job is {job.state}; only a {allowed_from} job can be {'paused' if paused else 'resumed'}.",
+        )
     job.state = wanted
     job.save(update_fields=["state"])
     events.job_state_changed(job.public_id, job.audience.public_id)

@@ -52,8 +52,13 @@ def _queued_mark(job_datapoint_id: int) -> str:
 
 # Aggregation tasks: acknowledged once done (a task killed mid-run comes
 # back), retried with backoff while the database is unreachable.
-AGGREGATION_TASK = {"acks_late": True, "autoretry_for": (Exception,), "retry_backoff": True,
-                    "retry_backoff_max": 60, "max_retries": 8}
+AGGREGATION_TASK = {
+    "acks_late": True,
+    "autoretry_for": (Exception,),
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "max_retries": 8,
+}
 
 
 @shared_task(**AGGREGATION_TASK)

@@ -9,8 +9,7 @@ urlpatterns = [
     path("assets/", api.AssetUploadApi.as_view(), name="asset-upload"),
     path("assets/fetch/", api.AssetFetchApi.as_view(), name="asset-fetch"),
     path("job-definitions/", api.JobDefinitionListApi.as_view(), name="job-definition-list"),
-    path("job-definitions/<slug:definition_id>/", api.JobDefinitionDetailApi.as_view(),
-         name="job-definition-detail"),
+    path("job-definitions/<slug:definition_id>/", api.JobDefinitionDetailApi.as_view(), name="job-definition-detail"),
     path("jobs/", api.JobListApi.as_view(), name="job-list"),
     path("jobs/<slug:job_id>/", api.JobDetailApi.as_view(), name="job-detail"),
     path("jobs/<slug:job_id>/pause/", api.JobPauseApi.as_view(), name="job-pause"),
@@ -18,6 +17,9 @@ urlpatterns = [
     path("jobs/<slug:job_id>/progress/", api.JobProgressApi.as_view(), name="job-progress"),
     path("jobs/<slug:job_id>/results/", api.JobResultsApi.as_view(), name="job-results"),
     path("jobs/<slug:job_id>/results/download/", api.JobResultsDownloadApi.as_view(), name="job-results-download"),
-    path("jobs/<slug:job_id>/datapoints/<int:position>/heatmap.png", api.JobDatapointHeatmapApi.as_view(),
-         name="job-datapoint-heatmap"),
+    path(
+        "jobs/<slug:job_id>/datapoints/<int:position>/heatmap.png",
+        api.JobDatapointHeatmapApi.as_view(),
+        name="job-datapoint-heatmap",
+    ),
 ]

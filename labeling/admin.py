@@ -53,8 +53,8 @@ def labeler_work_refusals(users) -> list[str]:
     return [
         f"{user.get_username()} has {answered.get(user.pk, 0)} response(s) and {tasks.get(user.pk, 0)} task(s) "
         "in jobs. Accounts that have worked on jobs are never deleted, so the answers requesters paid for "
-        "stay counted in their jobs and results: deactivate the account instead (the \"Deactivate the "
-        "selected accounts\" action, or untick \"Active\" on its page)."
+        'stay counted in their jobs and results: deactivate the account instead (the "Deactivate the '
+        'selected accounts" action, or untick "Active" on its page).'
         for user in sorted(users, key=lambda user: user.get_username())
         if user.pk in answered or user.pk in tasks
     ]
@@ -75,22 +75,27 @@ class AccountAdmin(UserAdmin):
         perms_needed = {name for name in perms_needed if name not in quiet}
         return deleted, model_count, perms_needed, protected
 
-    @admin.action(description="Deactivate the selected accounts (they can no longer sign in or use API tokens)",
-                  permissions=["change"])
+    @admin.action(
+        description="Deactivate the selected accounts (they can no longer sign in or use API tokens)",
+        permissions=["change"],
+    )
     def deactivate(self, request, queryset):
         changed = queryset.filter(is_active=True).update(is_active=False)
         self.message_user(request, f"{changed} account(s) deactivated; their answers stay counted.")
 
-    @admin.action(description="Create an API token for each selected account (shown once)",
-                  permissions=["change"])
+    @admin.action(description="Create an API token for each selected account (shown once)", permissions=["change"])
     def create_token(self, request, queryset):
         made = [(user, token_create(user=user)) for user in queryset.filter(is_active=True).order_by("username")]
-        response = TemplateResponse(request, "admin/crowdcanvas/new_tokens.html", {
-            **self.admin_site.each_context(request),
-            "title": "New API tokens",
-            "opts": self.opts,
-            "tokens": [{"user": user, "token": row, "key": key} for user, (row, key) in made],
-        })
+        response = TemplateResponse(
+            request,
+            "admin/crowdcanvas/new_tokens.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "New API tokens",
+                "opts": self.opts,
+                "tokens": [{"user": user, "token": row, "key": key} for user, (row, key) in made],
+            },
+        )
         response["Cache-Control"] = "no-store"  # the keys are on this page only
         return response
 

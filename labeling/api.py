@@ -46,8 +46,9 @@ class TaskSerializer(serializers.Serializer):
     media_context = ItemSerializer(allow_null=True)
     items = ItemSerializer(many=True)
     expires_at = serializers.DateTimeField(allow_null=True)
-    job = inline_serializer("TaskJob", {"id": serializers.CharField(), "name": serializers.CharField()},
-                            allow_null=True)
+    job = inline_serializer(
+        "TaskJob", {"id": serializers.CharField(), "name": serializers.CharField()}, allow_null=True
+    )
 
 
 RESPONSE_HELP = (
@@ -78,11 +79,14 @@ PAGE_LEASE, STANDARD_LEASE = "page", "standard"
 
 def lease_field() -> serializers.ChoiceField:
     return serializers.ChoiceField(
-        choices=[STANDARD_LEASE, PAGE_LEASE], required=False,
-        help_text=(f"`{STANDARD_LEASE}` (default): a new or renewed task is yours for LEASE_SECONDS "
-                   f"({settings.LEASE_SECONDS} s here); `{PAGE_LEASE}`: for PAGE_LEASE_SECONDS "
-                   f"({settings.PAGE_LEASE_SECONDS} s here), a short lease for a page that renews it "
-                   "(tasks/{id}/renew/) every third of that while it is open and releases it when it closes"),
+        choices=[STANDARD_LEASE, PAGE_LEASE],
+        required=False,
+        help_text=(
+            f"`{STANDARD_LEASE}` (default): a new or renewed task is yours for LEASE_SECONDS "
+            f"({settings.LEASE_SECONDS} s here); `{PAGE_LEASE}`: for PAGE_LEASE_SECONDS "
+            f"({settings.PAGE_LEASE_SECONDS} s here), a short lease for a page that renews it "
+            "(tasks/{id}/renew/) every third of that while it is open and releases it when it closes"
+        ),
     )
 
 
@@ -108,8 +112,9 @@ def lease_seconds(body: dict) -> int:
 
 class QualificationStateSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Membership.State.values)
-    user_score = serializers.FloatField(help_text="the score of your qualification answers; quality checks among "
-                                                  "job tasks do not change what you see")
+    user_score = serializers.FloatField(
+        help_text="the score of your qualification answers; quality checks among job tasks do not change what you see"
+    )
     answered = serializers.IntegerField()
     min_answers = serializers.IntegerField()
     max_answers = serializers.IntegerField()
@@ -162,8 +167,9 @@ def _audience(public_id: str) -> Audience:
 
 def qualification_state(membership: Membership) -> dict:
     audience = membership.audience
-    low, high = graduation_bounds(examples=audience.examples.count(), min_tasks=audience.min_tasks,
-                                  max_tasks=audience.max_tasks)
+    low, high = graduation_bounds(
+        examples=audience.examples.count(), min_tasks=audience.min_tasks, max_tasks=audience.max_tasks
+    )
     answered, _, score = selectors.qualification_record(membership)  # never moved by gold answers
     return {
         "status": membership.state,
@@ -178,9 +184,13 @@ def qualification_state(membership: Membership) -> dict:
 class QualificationNextView(APIView):
     throttle_classes = [SubmitRateThrottle]
 
-    @extend_schema(operation_id="labeler_qualification_next", tags=["labeler"], request=None,
-                   responses={200: QualificationStateSerializer, **ERRORS},
-                   summary="Start or continue qualifying: the example to answer now")
+    @extend_schema(
+        operation_id="labeler_qualification_next",
+        tags=["labeler"],
+        request=None,
+        responses={200: QualificationStateSerializer, **ERRORS},
+        summary="Start or continue qualifying: the example to answer now",
+    )
     def post(self, request, audience_id: str):
         membership = audience_services.qualification_next(labeler=request.user, audience=_audience(audience_id))
         return Response(qualification_state(membership))
@@ -189,9 +199,13 @@ class QualificationNextView(APIView):
 class QualificationAnswerView(APIView):
     throttle_classes = [SubmitRateThrottle]
 
-    @extend_schema(operation_id="labeler_qualification_answer", tags=["labeler"], request=AnswerSerializer,
-                   responses={200: QualificationAnswerResultSerializer, **ERRORS},
-                   summary="Answer the current example; returns the grade and the next example")
+    @extend_schema(
+        operation_id="labeler_qualification_answer",
+        tags=["labeler"],
+        request=AnswerSerializer,
+        responses={200: QualificationAnswerResultSerializer, **ERRORS},
+        summary="Answer the current example; returns the grade and the next example",
+    )
     def post(self, request, audience_id: str):
         body = validated(AnswerSerializer, request.data)
         audience = _audience(audience_id)
@@ -201,8 +215,9 @@ class QualificationAnswerView(APIView):
         membership = outcome.membership
         if membership.state == Membership.State.QUALIFYING:
             membership = audience_services.qualification_next(labeler=request.user, audience=audience)
-        return Response({"correct": outcome.correct, "explanation": outcome.explanation,
-                         **qualification_state(membership)})
+        return Response(
+            {"correct": outcome.correct, "explanation": outcome.explanation, **qualification_state(membership)}
+        )
 
 
 # --- task feed ------------------------------------------------------------------------------
@@ -225,11 +240,14 @@ def _next_after(request, job: Job, membership=None, *, seconds: int) -> dict | N
 class TaskNextView(APIView):
     throttle_classes = [SubmitRateThrottle]
 
-    @extend_schema(operation_id="labeler_task_next", tags=["labeler"], request=LeaseSerializer,
-                   responses={200: NextTaskSerializer, **ERRORS},
-                   summary="Your next task in a job (the same one until you answer, skip or release it)",
-                   description="The body is optional. A task you hold keeps its time; a new one runs as "
-                               "`lease` asks.")
+    @extend_schema(
+        operation_id="labeler_task_next",
+        tags=["labeler"],
+        request=LeaseSerializer,
+        responses={200: NextTaskSerializer, **ERRORS},
+        summary="Your next task in a job (the same one until you answer, skip or release it)",
+        description="The body is optional. A task you hold keeps its time; a new one runs as `lease` asks.",
+    )
     def post(self, request, job_id: str):
         body = validated(LeaseSerializer, request.data)
         # The definition comes from the process cache (task_next).
@@ -241,28 +259,39 @@ class TaskNextView(APIView):
 class TaskSubmitView(APIView):
     throttle_classes = [SubmitRateThrottle]
 
-    @extend_schema(operation_id="labeler_task_submit", tags=["labeler"], request=TaskSubmitSerializer,
-                   responses={200: SubmitResultSerializer, **ERRORS},
-                   summary="Answer a task; returns your next task in the same job",
-                   description="`lease` is for the next task. An answer to a task that ran out or was "
-                               "released is still taken while its datapoint has room (409 `task_expired` "
-                               "once it has not).")
+    @extend_schema(
+        operation_id="labeler_task_submit",
+        tags=["labeler"],
+        request=TaskSubmitSerializer,
+        responses={200: SubmitResultSerializer, **ERRORS},
+        summary="Answer a task; returns your next task in the same job",
+        description="`lease` is for the next task. An answer to a task that ran out or was "
+        "released is still taken while its datapoint has room (409 `task_expired` "
+        "once it has not).",
+    )
     def post(self, request, task_id: str):
         body = validated(TaskSubmitSerializer, request.data)
         submitted = feed.task_submit(labeler=request.user, task_id=task_id, response=body["response"])
-        next_task = _next_after(request, submitted.lease.job, submitted.membership,
-                                seconds=lease_seconds(body)) if submitted.membership else None
+        next_task = (
+            _next_after(request, submitted.lease.job, submitted.membership, seconds=lease_seconds(body))
+            if submitted.membership
+            else None
+        )
         return Response({"accepted": True, "next": next_task})
 
 
 class TaskSkipView(APIView):
     throttle_classes = [SubmitRateThrottle]
 
-    @extend_schema(operation_id="labeler_task_skip", tags=["labeler"], request=LeaseSerializer,
-                   responses={200: SubmitResultSerializer, **ERRORS},
-                   summary="Give a task back for good (you will not be offered that datapoint again); "
-                           "returns your next task in the same job",
-                   description="The body is optional; `lease` is for the next task.")
+    @extend_schema(
+        operation_id="labeler_task_skip",
+        tags=["labeler"],
+        request=LeaseSerializer,
+        responses={200: SubmitResultSerializer, **ERRORS},
+        summary="Give a task back for good (you will not be offered that datapoint again); "
+        "returns your next task in the same job",
+        description="The body is optional; `lease` is for the next task.",
+    )
     def post(self, request, task_id: str):
         body = validated(LeaseSerializer, request.data)
         lease = feed.task_skip(labeler=request.user, task_id=task_id)
@@ -272,14 +301,18 @@ class TaskSkipView(APIView):
 class TaskRenewView(APIView):
     throttle_classes = [SubmitRateThrottle]
 
-    @extend_schema(operation_id="labeler_task_renew", tags=["labeler"], request=LeaseSerializer,
-                   responses={200: RenewResultSerializer, **ERRORS},
-                   summary="Keep a task: it is yours for another lease from now",
-                   description="Only a live task is renewed: one that ran out is a 409 `task_expired` (its "
-                               "place may have been given to someone else; ask for your next task), a "
-                               "released one `task_released`, an answered or skipped one "
-                               "`task_already_submitted` or `task_skipped`. The body is optional: `lease` "
-                               "says how long (the work pages renew their page lease every third of it).")
+    @extend_schema(
+        operation_id="labeler_task_renew",
+        tags=["labeler"],
+        request=LeaseSerializer,
+        responses={200: RenewResultSerializer, **ERRORS},
+        summary="Keep a task: it is yours for another lease from now",
+        description="Only a live task is renewed: one that ran out is a 409 `task_expired` (its "
+        "place may have been given to someone else; ask for your next task), a "
+        "released one `task_released`, an answered or skipped one "
+        "`task_already_submitted` or `task_skipped`. The body is optional: `lease` "
+        "says how long (the work pages renew their page lease every third of it).",
+    )
     def post(self, request, task_id: str):
         body = validated(LeaseSerializer, request.data)
         lease = feed.task_renew(labeler=request.user, task_id=task_id, lease_seconds=lease_seconds(body))
@@ -289,13 +322,17 @@ class TaskRenewView(APIView):
 class TaskReleaseView(APIView):
     throttle_classes = [SubmitRateThrottle]
 
-    @extend_schema(operation_id="labeler_task_release", tags=["labeler"], request=ReleaseSerializer,
-                   responses={200: ReleaseResultSerializer, **ERRORS},
-                   summary="Give a task back for now (not a skip): its place is free at once, and you "
-                           "may be given the datapoint again later",
-                   description="What the work pages send when they close (`navigator.sendBeacon`, a form "
-                               "with the CSRF token in its `csrfmiddlewaretoken` field). Releasing a "
-                               "released task changes nothing; an answered or skipped one is a 409.")
+    @extend_schema(
+        operation_id="labeler_task_release",
+        tags=["labeler"],
+        request=ReleaseSerializer,
+        responses={200: ReleaseResultSerializer, **ERRORS},
+        summary="Give a task back for now (not a skip): its place is free at once, and you "
+        "may be given the datapoint again later",
+        description="What the work pages send when they close (`navigator.sendBeacon`, a form "
+        "with the CSRF token in its `csrfmiddlewaretoken` field). Releasing a "
+        "released task changes nothing; an answered or skipped one is a 409.",
+    )
     def post(self, request, task_id: str):
         validated(ReleaseSerializer, request.data)
         feed.task_release(labeler=request.user, task_id=task_id)
@@ -321,16 +358,25 @@ def home_data(user) -> dict:
             for a in selectors.audiences_to_qualify(labeler=user)
         ],
         "jobs": [
-            {"id": job.public_id, "name": job.definition.name, "kind": job.definition.kind,
-             "instruction": job.definition.instruction, "audience": job.audience.name}
+            {
+                "id": job.public_id,
+                "name": job.definition.name,
+                "kind": job.definition.kind,
+                "instruction": job.definition.instruction,
+                "audience": job.audience.name,
+            }
             for job in selectors.jobs_with_work(labeler=user)
         ],
     }
 
 
 class LabelerHomeView(APIView):
-    @extend_schema(operation_id="labeler_home", tags=["labeler"], responses={200: LabelerHomeSerializer, **ERRORS},
-                   summary="Your audiences, audiences you can qualify for, and jobs with work for you")
+    @extend_schema(
+        operation_id="labeler_home",
+        tags=["labeler"],
+        responses={200: LabelerHomeSerializer, **ERRORS},
+        summary="Your audiences, audiences you can qualify for, and jobs with work for you",
+    )
     def get(self, request):
         return Response(home_data(request.user))
 
@@ -338,9 +384,13 @@ class LabelerHomeView(APIView):
 class HeartbeatView(APIView):
     throttle_classes = [SubmitRateThrottle]
 
-    @extend_schema(operation_id="labeler_heartbeat", tags=["labeler"], request=None,
-                   responses={201: inline_serializer("Heartbeat", {"ok": serializers.BooleanField()}), **ERRORS},
-                   summary="Say that your labeling page is open (the pages send one a minute)")
+    @extend_schema(
+        operation_id="labeler_heartbeat",
+        tags=["labeler"],
+        request=None,
+        responses={201: inline_serializer("Heartbeat", {"ok": serializers.BooleanField()}), **ERRORS},
+        summary="Say that your labeling page is open (the pages send one a minute)",
+    )
     def post(self, request):
         services.heartbeat_record(labeler=request.user)
         return Response({"ok": True}, status=201)
@@ -370,19 +420,30 @@ def _preview_datapoint(request, definition_id: str, position: int) -> tuple[Data
 
 
 class PreviewTaskView(APIView):
-    @extend_schema(operation_id="preview_task", tags=["preview"], responses={200: PreviewTaskSerializer, **ERRORS},
-                   summary="A datapoint of your definition as labelers will see it (first 20)")
+    @extend_schema(
+        operation_id="preview_task",
+        tags=["preview"],
+        responses={200: PreviewTaskSerializer, **ERRORS},
+        summary="A datapoint of your definition as labelers will see it (first 20)",
+    )
     def get(self, request, definition_id: str, position: int):
         datapoint, total = _preview_datapoint(request, definition_id, position)
         return Response({"task": selectors.preview_task_view(datapoint), "position": position, "total": total})
 
 
 class PreviewCheckView(APIView):
-    @extend_schema(operation_id="preview_check", tags=["preview"], request=SubmitSerializer,
-                   responses={200: inline_serializer("PreviewCheck", {"valid": serializers.BooleanField(),
-                                                                       "stored": serializers.BooleanField()}),
-                              **ERRORS},
-                   summary="Validate an answer exactly as a submission would; nothing is stored")
+    @extend_schema(
+        operation_id="preview_check",
+        tags=["preview"],
+        request=SubmitSerializer,
+        responses={
+            200: inline_serializer(
+                "PreviewCheck", {"valid": serializers.BooleanField(), "stored": serializers.BooleanField()}
+            ),
+            **ERRORS,
+        },
+        summary="Validate an answer exactly as a submission would; nothing is stored",
+    )
     def post(self, request, definition_id: str, position: int):
         body = validated(SubmitSerializer, request.data)
         datapoint, _ = _preview_datapoint(request, definition_id, position)

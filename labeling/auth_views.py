@@ -36,8 +36,7 @@ class ThrottledLoginFormMixin:
         checks_password = bool(username and self.cleaned_data.get("password"))
         self.throttled_for = throttle.attempt() if checks_password else throttle.blocked_for()
         if self.throttled_for:
-            raise ValidationError(TOO_MANY_ATTEMPTS, code="throttled",
-                                  params={"minutes": -(-self.throttled_for // 60)})
+            raise ValidationError(TOO_MANY_ATTEMPTS, code="throttled", params={"minutes": -(-self.throttled_for // 60)})
         cleaned = super().clean()
         throttle.succeeded()
         return cleaned

@@ -20,10 +20,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from audiences.models import Membership
+from core import events
 from jobs.models import Job
 from jobs.selectors import job_progress
-
-from core import events
 
 MIN_INTERVAL = 0.25
 CLOSE_UNAUTHENTICATED = 4401

@@ -10,12 +10,18 @@ from . import services
 
 
 class SignupForm(forms.Form):
-    username = forms.CharField(max_length=150, widget=forms.TextInput(attrs={
-        "autocomplete": "username", "autocapitalize": "none", "autofocus": True, "spellcheck": "false"}))
-    password1 = forms.CharField(label="Password", strip=False,
-                                widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
-    password2 = forms.CharField(label="Password again", strip=False,
-                                widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    username = forms.CharField(
+        max_length=150,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "username", "autocapitalize": "none", "autofocus": True, "spellcheck": "false"}
+        ),
+    )
+    password1 = forms.CharField(
+        label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+    password2 = forms.CharField(
+        label="Password again", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
 
     def clean(self):
         cleaned = super().clean()
@@ -27,8 +33,9 @@ class SignupForm(forms.Form):
     def create_labeler(self) -> AbstractBaseUser | None:
         """The new labeler, or ``None`` with the service's complaints added to the form."""
         try:
-            return services.labeler_create(username=self.cleaned_data["username"],
-                                           password=self.cleaned_data["password1"])
+            return services.labeler_create(
+                username=self.cleaned_data["username"], password=self.cleaned_data["password1"]
+            )
         except ValidationError as exc:
             if hasattr(exc, "error_dict"):
                 for name, errors in exc.error_dict.items():

@@ -9,19 +9,29 @@ from . import api, views
 api_patterns = [
     path("api/labeler/home/", api.LabelerHomeView.as_view(), name="api-home"),
     path("api/labeler/heartbeat/", api.HeartbeatView.as_view(), name="api-heartbeat"),
-    path("api/labeler/audiences/<str:audience_id>/qualification/next/", api.QualificationNextView.as_view(),
-         name="api-qualification-next"),
-    path("api/labeler/audiences/<str:audience_id>/qualification/answer/", api.QualificationAnswerView.as_view(),
-         name="api-qualification-answer"),
+    path(
+        "api/labeler/audiences/<str:audience_id>/qualification/next/",
+        api.QualificationNextView.as_view(),
+        name="api-qualification-next",
+    ),
+    path(
+        "api/labeler/audiences/<str:audience_id>/qualification/answer/",
+        api.QualificationAnswerView.as_view(),
+        name="api-qualification-answer",
+    ),
     path("api/labeler/jobs/<str:job_id>/tasks/next/", api.TaskNextView.as_view(), name="api-task-next"),
     path("api/labeler/tasks/<str:task_id>/submit/", api.TaskSubmitView.as_view(), name="api-task-submit"),
     path("api/labeler/tasks/<str:task_id>/skip/", api.TaskSkipView.as_view(), name="api-task-skip"),
     path("api/labeler/tasks/<str:task_id>/renew/", api.TaskRenewView.as_view(), name="api-task-renew"),
     path("api/labeler/tasks/<str:task_id>/release/", api.TaskReleaseView.as_view(), name="api-task-release"),
-    path("api/preview/<str:definition_id>/tasks/<int:position>/", api.PreviewTaskView.as_view(),
-         name="api-preview-task"),
-    path("api/preview/<str:definition_id>/tasks/<int:position>/check/", api.PreviewCheckView.as_view(),
-         name="api-preview-check"),
+    path(
+        "api/preview/<str:definition_id>/tasks/<int:position>/", api.PreviewTaskView.as_view(), name="api-preview-task"
+    ),
+    path(
+        "api/preview/<str:definition_id>/tasks/<int:position>/check/",
+        api.PreviewCheckView.as_view(),
+        name="api-preview-check",
+    ),
 ]
 
 page_patterns = [

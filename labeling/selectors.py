@@ -27,8 +27,13 @@ from jobs.models import Datapoint, Job, Lease
 def item_view(asset: Asset) -> dict:
     if asset.kind == Asset.Kind.TEXT:
         return {"type": "text", "text": asset.text, "value": asset.labeler_value}
-    return {"type": "image", "src": asset.labeler_value, "value": asset.labeler_value,
-            "width": asset.width, "height": asset.height}
+    return {
+        "type": "image",
+        "src": asset.labeler_value,
+        "value": asset.labeler_value,
+        "width": asset.width,
+        "height": asset.height,
+    }
 
 
 COMPARE_ORDER_SALT = "labeling.selectors.compare-order"
@@ -45,8 +50,17 @@ def _swapped(task_id: str) -> bool:
     return bool(salted_hmac(COMPARE_ORDER_SALT, task_id, algorithm="sha256").digest()[0] & 1)
 
 
-def _task(*, task_id: str, kind: str, instruction: str, context: str, assets: list[Asset],
-          media_context: Asset | None, expires_at: datetime | None, job: Job | None) -> dict:
+def _task(
+    *,
+    task_id: str,
+    kind: str,
+    instruction: str,
+    context: str,
+    assets: list[Asset],
+    media_context: Asset | None,
+    expires_at: datetime | None,
+    job: Job | None,
+) -> dict:
     items = [item_view(asset) for asset in assets]
     if len(items) == 2 and _swapped(task_id):
         items.reverse()
@@ -72,9 +86,14 @@ def task_view(lease: Lease) -> dict:
         source = content_cache.datapoint(lease.job_datapoint.datapoint_id)
         media = source.media_context
     return _task(
-        task_id=lease.public_id, kind=job.definition.kind, instruction=job.definition.instruction,
-        context=source.context, assets=[a for a in (source.asset, source.asset_b) if a is not None],
-        media_context=media, expires_at=lease.expires_at, job=job,
+        task_id=lease.public_id,
+        kind=job.definition.kind,
+        instruction=job.definition.instruction,
+        context=source.context,
+        assets=[a for a in (source.asset, source.asset_b) if a is not None],
+        media_context=media,
+        expires_at=lease.expires_at,
+        job=job,
     )
 
 
@@ -84,19 +103,28 @@ def qualification_task_view(membership: Membership) -> dict | None:
     if example is None:
         return None
     return _task(
-        task_id=membership.current_task_id, kind=example.kind, instruction=example.instruction,
-        context=example.context, assets=[a for a in (example.asset, example.asset_b) if a is not None],
-        media_context=None, expires_at=None, job=None,
+        task_id=membership.current_task_id,
+        kind=example.kind,
+        instruction=example.instruction,
+        context=example.context,
+        assets=[a for a in (example.asset, example.asset_b) if a is not None],
+        media_context=None,
+        expires_at=None,
+        job=None,
     )
 
 
 def preview_task_view(datapoint: Datapoint) -> dict:
     definition = datapoint.definition
     return _task(
-        task_id=f"preview-{definition.public_id}-{datapoint.position}", kind=definition.kind,
-        instruction=definition.instruction, context=datapoint.context,
+        task_id=f"preview-{definition.public_id}-{datapoint.position}",
+        kind=definition.kind,
+        instruction=definition.instruction,
+        context=datapoint.context,
         assets=[a for a in (datapoint.asset, datapoint.asset_b) if a is not None],
-        media_context=datapoint.media_context, expires_at=None, job=None,
+        media_context=datapoint.media_context,
+        expires_at=None,
+        job=None,
     )
 
 
@@ -127,8 +155,12 @@ def membership_view(membership: Membership) -> dict:
     audience = membership.audience
     answers, correct, score = qualification_record(membership)
     return {
-        "audience": {"id": audience.public_id, "name": audience.name, "kind": audience.kind,
-                     "description": audience.description},
+        "audience": {
+            "id": audience.public_id,
+            "name": audience.name,
+            "kind": audience.kind,
+            "description": audience.description,
+        },
         "state": membership.state,
         "user_score": round(score, 4),
         "answers": answers,
@@ -145,8 +177,12 @@ def labeler_memberships(*, labeler: AbstractBaseUser):
         .annotate(
             qualification_answers=Count("graded_answers", filter=qualification),
             qualification_correct=Count("graded_answers", filter=qualification & Q(graded_answers__correct=True)),
-            **{f"qualification_{kind}": Count("graded_answers", filter=qualification
-                                              & Q(graded_answers__example__kind=kind)) for kind in TaskKind.values},
+            **{
+                f"qualification_{kind}": Count(
+                    "graded_answers", filter=qualification & Q(graded_answers__example__kind=kind)
+                )
+                for kind in TaskKind.values
+            },
         )
         .order_by("audience__kind", "audience__name")
     )
@@ -179,4 +215,3 @@ def jobs_with_work(*, labeler: AbstractBaseUser) -> list[Job]:
     )
     now = timezone.now()
     return [job for job in jobs if has_work_for(job=job, labeler=labeler, now=now)]
-

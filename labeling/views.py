@@ -10,12 +10,11 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from audiences.models import Audience
 from assets import wire
-from jobs.models import Job, JobDefinition
-
+from audiences.models import Audience
 from core import throttles
 from core.csp import with_csp
+from jobs.models import Job, JobDefinition
 
 from . import api
 from .forms import SignupForm
@@ -40,8 +39,12 @@ def signup(request):
     if request.method == "POST":
         wait = throttles.signup_blocked_for(request)  # counted before the form is even read
         if wait:
-            response = render(request, "labeling/signup.html", {
-                "form": SignupForm(), "throttled": TOO_MANY_SIGNUPS % {"minutes": -(-wait // 60)}}, status=429)
+            response = render(
+                request,
+                "labeling/signup.html",
+                {"form": SignupForm(), "throttled": TOO_MANY_SIGNUPS % {"minutes": -(-wait // 60)}},
+                status=429,
+            )
             response["Retry-After"] = str(wait)
             return response
     form = SignupForm(request.POST if request.method == "POST" else None)  # an empty POST shows what is missing
@@ -74,8 +77,13 @@ def _workspace(request, *, mode: str, title: str, subtitle: str = "", **ids: str
 @ensure_csrf_cookie
 def qualify(request, audience_id: str):
     audience = get_object_or_404(Audience.objects.exclude(kind=Audience.Kind.GLOBAL), public_id=audience_id)
-    return _workspace(request, mode="qualify", title=f"Qualify: {audience.name}", subtitle=audience.description,
-                      **{"audience-id": audience.public_id})
+    return _workspace(
+        request,
+        mode="qualify",
+        title=f"Qualify: {audience.name}",
+        subtitle=audience.description,
+        **{"audience-id": audience.public_id},
+    )
 
 
 @with_csp
@@ -83,8 +91,13 @@ def qualify(request, audience_id: str):
 @ensure_csrf_cookie
 def work(request, job_id: str):
     job = get_object_or_404(Job.objects.select_related("definition", "audience"), public_id=job_id)
-    return _workspace(request, mode="work", title=job.definition.name, subtitle=f"Audience: {job.audience.name}",
-                      **{"job-id": job.public_id, "page-lease-seconds": str(settings.PAGE_LEASE_SECONDS)})
+    return _workspace(
+        request,
+        mode="work",
+        title=job.definition.name,
+        subtitle=f"Audience: {job.audience.name}",
+        **{"job-id": job.public_id, "page-lease-seconds": str(settings.PAGE_LEASE_SECONDS)},
+    )
 
 
 @with_csp
@@ -92,5 +105,10 @@ def work(request, job_id: str):
 @ensure_csrf_cookie
 def preview(request, definition_id: str):
     definition = get_object_or_404(JobDefinition, public_id=definition_id, owner=request.user)
-    return _workspace(request, mode="preview", title=definition.name, subtitle="As labelers will see it",
-                      **{"definition-id": definition.public_id})
+    return _workspace(
+        request,
+        mode="preview",
+        title=definition.name,
+        subtitle="As labelers will see it",
+        **{"definition-id": definition.public_id},
+    )

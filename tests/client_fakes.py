@@ -17,15 +17,41 @@ URL_A = "https://assets.example.org/a.jpg"
 URL_B = "https://assets.example.org/b.jpg"
 BASE = "http://crowdcanvas.test"
 
-AUDIENCE = {"id": "aud_1", "kind": "custom", "name": "Mine", "description": "", "owned": True,
-            "target_accuracy": 0.75, "min_tasks": 5, "max_tasks": 10, "gold_rate": 0.05, "example_count": 0,
-            "members": {"graduated": 0, "qualifying": 0, "dropped": 0}, "created": "2025-01-01T00:00:00Z"}
-DEFINITION = {"id": "jdf_1", "kind": "draw", "name": "Books", "instruction": "Color", "responses_per_datapoint": 3,
-              "confidence_threshold": None, "draw_aggregation": "majority", "datapoint_count": 1,
-              "preview_url": f"{BASE}/preview/jdf_1/", "created": "2025-01-01T00:00:00Z"}
-JOB = {"id": "job_1", "state": "running", "definition": {"id": "jdf_1", "name": "Books", "kind": "draw"},
-       "audience": {"id": "global", "name": "Global", "kind": "global"}, "responses_needed": 6,
-       "created": "2025-01-01T00:00:00Z", "completed": None}
+AUDIENCE = {
+    "id": "aud_1",
+    "kind": "custom",
+    "name": "Mine",
+    "description": "",
+    "owned": True,
+    "target_accuracy": 0.75,
+    "min_tasks": 5,
+    "max_tasks": 10,
+    "gold_rate": 0.05,
+    "example_count": 0,
+    "members": {"graduated": 0, "qualifying": 0, "dropped": 0},
+    "created": "2025-01-01T00:00:00Z",
+}
+DEFINITION = {
+    "id": "jdf_1",
+    "kind": "draw",
+    "name": "Books",
+    "instruction": "Color",
+    "responses_per_datapoint": 3,
+    "confidence_threshold": None,
+    "draw_aggregation": "majority",
+    "datapoint_count": 1,
+    "preview_url": f"{BASE}/preview/jdf_1/",
+    "created": "2025-01-01T00:00:00Z",
+}
+JOB = {
+    "id": "job_1",
+    "state": "running",
+    "definition": {"id": "jdf_1", "name": "Books", "kind": "draw"},
+    "audience": {"id": "global", "name": "Global", "kind": "global"},
+    "responses_needed": 6,
+    "created": "2025-01-01T00:00:00Z",
+    "completed": None,
+}
 
 
 class FakeServer:
@@ -53,8 +79,10 @@ class FakeServer:
         urls = json.loads(request.content)["urls"]
         for url in urls:
             self.fetched.setdefault(url, f"ast_url_{len(self.fetched) + 1}")
-        return 200, {"fetches": [{"url": url, "status": "completed", "asset_id": self.fetched[url]} for url in urls],
-                     "pending": 0}
+        return 200, {
+            "fetches": [{"url": url, "status": "completed", "asset_id": self.fetched[url]} for url in urls],
+            "pending": 0,
+        }
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)

@@ -105,7 +105,7 @@ class SeedRun:
     def job_id(self) -> str | None:
         for line in self.output().splitlines():
             if line.startswith(SEED_DONE):
-                return json.loads(line[len(SEED_DONE):])["job"]
+                return json.loads(line[len(SEED_DONE) :])["job"]
         return None
 
 
@@ -117,8 +117,15 @@ class Demo:
     PostgreSQL (``database_url``, or a cluster of its own), Redis, one
     Celery worker and uvicorn with its access log."""
 
-    def __init__(self, workdir: Path, *, stack: str = "embedded", database_url: str | None = None,
-                 seed_demo: bool = False, **settings: str) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        stack: str = "embedded",
+        database_url: str | None = None,
+        seed_demo: bool = False,
+        **settings: str,
+    ) -> None:
         if stack not in ("embedded", "real"):
             raise ValueError(f"stack must be 'embedded' or 'real', not {stack!r}")
         self.workdir = Path(workdir)
@@ -139,15 +146,20 @@ class Demo:
 
     def _env(self) -> dict[str, str]:
         var = self.workdir / "var"
-        extra = {"CROWDCANVAS_VAR_DIR": str(var), "MEDIA_ROOT": str(var / "media"), **self.image_hosts.env,
-                 **self._settings}
+        extra = {
+            "CROWDCANVAS_VAR_DIR": str(var),
+            "MEDIA_ROOT": str(var / "media"),
+            **self.image_hosts.env,
+            **self._settings,
+        }
         if self.stack == "embedded":
             return django_env(None, DEBUG="1", SQLITE_PATH=str(self.workdir / "demo.sqlite3"), **extra)
         return django_env(self._database_url, self.redis.url, **extra)
 
     def manage(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-        done = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=self._env(), capture_output=True,
-                              text=True, timeout=timeout)
+        done = subprocess.run(
+            [PYTHON, "manage.py", *args], cwd=ROOT, env=self._env(), capture_output=True, text=True, timeout=timeout
+        )
         if done.returncode != 0:
             raise RuntimeError(f"manage.py {' '.join(args)} exited {done.returncode}:\n{done.stderr[-3000:]}")
         return done
@@ -167,7 +179,9 @@ class Demo:
         if self.stack == "embedded":
             self.server = ManagedProcess(
                 [PYTHON, "manage.py", "runserver", "--noreload", f"127.0.0.1:{self.port}"],
-                self._env(), logs / "server.log").start()
+                self._env(),
+                logs / "server.log",
+            ).start()
             wait_for_port(self.port, timeout=60, process=self.server.process)
         else:
             self.processes.append(CeleryWorker(self._env(), logs / "worker.log").start().wait_ready())
@@ -198,14 +212,30 @@ class Demo:
     def requester_token(self, name: str) -> str:
         return self.manage("create_requester", name).stdout.strip().splitlines()[-1]
 
-    def crowd(self, *, labelers: int = 40, accuracy: float = 0.95, timeout: float = 900,
-              extra: tuple[str, ...] = ()) -> ManagedProcess:
+    def crowd(
+        self, *, labelers: int = 40, accuracy: float = 0.95, timeout: float = 900, extra: tuple[str, ...] = ()
+    ) -> ManagedProcess:
         """``simulate_labelers --watch``: labelers serving every running job
         as it appears, until stopped."""
         crowd = ManagedProcess(
-            [PYTHON, "manage.py", "simulate_labelers", "--watch", "--labelers", str(labelers), "--accuracy",
-             str(accuracy), "--base-url", self.url, "--timeout", str(timeout), *extra],
-            self._env(), self.workdir / "logs" / "crowd.log").start()
+            [
+                PYTHON,
+                "manage.py",
+                "simulate_labelers",
+                "--watch",
+                "--labelers",
+                str(labelers),
+                "--accuracy",
+                str(accuracy),
+                "--base-url",
+                self.url,
+                "--timeout",
+                str(timeout),
+                *extra,
+            ],
+            self._env(),
+            self.workdir / "logs" / "crowd.log",
+        ).start()
         self.processes.insert(0, crowd)  # stopped before the server
         return crowd
 
@@ -221,17 +251,32 @@ class Demo:
     def run_seed(self, code: str, token: str, name: str) -> SeedRun:
         """Start a seed script in a process of its own, with the client's
         credentials in its environment (as the README tells a requester)."""
-        env = {key: value for key, value in os.environ.items()
-               if key not in ("DISPLAY", "WAYLAND_DISPLAY", "DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in ("DISPLAY", "WAYLAND_DISPLAY", "DATABASE_URL", "DJANGO_SETTINGS_MODULE")
+        }
         home = self.workdir / "home" / name
         home.mkdir(parents=True, exist_ok=True)
-        env.update(CROWDCANVAS_URL=self.url, CROWDCANVAS_TOKEN=token, XDG_CONFIG_HOME=str(home),
-                   BROWSER="true", PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT))
+        env.update(
+            CROWDCANVAS_URL=self.url,
+            CROWDCANVAS_TOKEN=token,
+            XDG_CONFIG_HOME=str(home),
+            BROWSER="true",
+            PYTHONUNBUFFERED="1",
+            PYTHONPATH=str(ROOT),
+        )
         log_path = self.workdir / "logs" / f"seed-{name}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "wb") as log:
-            process = subprocess.Popen([PYTHON, "-c", _SEED_RUNNER], cwd=self.workdir, env=env,
-                                       stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                [PYTHON, "-c", _SEED_RUNNER],
+                cwd=self.workdir,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         process.stdin.write(code.encode())
         process.stdin.close()
         return SeedRun(code=code, process=process, started=time.monotonic(), log_path=log_path)
@@ -245,9 +290,14 @@ class Demo:
     def django(self, code: str, timeout: float = 300) -> str:
         """Run ``code`` (which calls ``django.setup()``) in a process of its
         own on the demo's database and settings; what it printed."""
-        result = subprocess.run([PYTHON, "-c", code], cwd=ROOT,
-                                env={**self._env(), "DJANGO_SETTINGS_MODULE": "config.settings"},
-                                capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(
+            [PYTHON, "-c", code],
+            cwd=ROOT,
+            env={**self._env(), "DJANGO_SETTINGS_MODULE": "config.settings"},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if result.returncode != 0:
             raise RuntimeError(f"script exited {result.returncode}:\n{result.stderr[-3000:]}")
         return result.stdout

@@ -20,8 +20,11 @@ def draw_audience(owner, *, examples: int = 4, name: str = "Draw audience", **ru
     audience = audience_services.audience_create(owner=owner, name=name, **rule)
     for index in range(examples):
         audience_services.example_add_draw(
-            audience=audience, owner=owner, instruction="Color in all the blue books",
-            datapoint=url(f"example-{index}"), truths=[BLUE_BOX],
+            audience=audience,
+            owner=owner,
+            instruction="Color in all the blue books",
+            datapoint=url(f"example-{index}"),
+            truths=[BLUE_BOX],
             explanation="The blue book is in the upper left.",
         )
     return audience
@@ -32,26 +35,36 @@ def compare_audience(owner, *, examples: int = 4, name: str = "Compare audience"
     audience = audience_services.audience_create(owner=owner, name=name, **rule)
     for index in range(examples):
         audience_services.example_add_compare(
-            audience=audience, owner=owner, instruction="Which image follows the prompt?",
-            datapoint=[url(f"good-{index}"), url(f"bad-{index}")], truth=url(f"good-{index}"),
-            context=f"Prompt {index}", explanation="The left one has the duck.",
+            audience=audience,
+            owner=owner,
+            instruction="Which image follows the prompt?",
+            datapoint=[url(f"good-{index}"), url(f"bad-{index}")],
+            truth=url(f"good-{index}"),
+            context=f"Prompt {index}",
+            explanation="The left one has the duck.",
         )
     return audience
 
 
 def draw_job(owner, audience, *, datapoints: int = 3, responses: int = 2):
     definition = job_services.job_definition_create_draw(
-        owner=owner, name="Blue books", instruction="Color in all the blue books",
-        datapoints=[url(f"image-{i}") for i in range(datapoints)], responses_per_datapoint=responses,
+        owner=owner,
+        name="Blue books",
+        instruction="Color in all the blue books",
+        datapoints=[url(f"image-{i}") for i in range(datapoints)],
+        responses_per_datapoint=responses,
     )
     return job_services.job_create(owner=owner, definition=definition, audience=audience)
 
 
 def compare_job(owner, audience, *, datapoints: int = 3, responses: int = 2):
     definition = job_services.job_definition_create_compare(
-        owner=owner, name="Prompt alignment", instruction="Which image follows the prompt?",
+        owner=owner,
+        name="Prompt alignment",
+        instruction="Which image follows the prompt?",
         datapoints=[[url(f"left-{i}"), url(f"right-{i}")] for i in range(datapoints)],
-        contexts=[f"prompt {i}" for i in range(datapoints)], responses_per_datapoint=responses,
+        contexts=[f"prompt {i}" for i in range(datapoints)],
+        responses_per_datapoint=responses,
     )
     return job_services.job_create(owner=owner, definition=definition, audience=audience)
 
@@ -79,7 +92,8 @@ def active_leases_counted(job) -> dict[int, tuple[int, int]]:
     from jobs.models import JobDatapoint, Lease
 
     slots = JobDatapoint.objects.filter(job=job).annotate(
-        actual=Count("leases", filter=Q(leases__status=Lease.Status.ACTIVE)))
+        actual=Count("leases", filter=Q(leases__status=Lease.Status.ACTIVE))
+    )
     return {slot.position: (slot.leases_active, slot.actual) for slot in slots}
 
 

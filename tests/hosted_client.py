@@ -87,8 +87,7 @@ class Tls:
 
         directory.mkdir(parents=True, exist_ok=True)
         self.ca = trustme.CA()
-        cert = self.ca.issue_cert(domain, f"api.{domain}", f"auth.{domain}", f"app.{domain}", *image_hosts,
-                                  "127.0.0.1")
+        cert = self.ca.issue_cert(domain, f"api.{domain}", f"auth.{domain}", f"app.{domain}", *image_hosts, "127.0.0.1")
         self.ca_path = directory / "ca.pem"
         self.cert_path = directory / "server.pem"
         self.key_path = directory / "server.key"
@@ -109,11 +108,11 @@ def generated_image(path: str) -> tuple[bytes, str]:
     digest = hashlib.sha256(path.encode()).digest()
     image = Image.new("RGB", (96, 72), tuple(digest[:3]))
     draw = ImageDraw.Draw(image)
-    draw.rectangle([digest[3] % 40, digest[4] % 30, 50 + digest[5] % 40, 40 + digest[6] % 30],
-                   fill=tuple(digest[7:10]))
+    draw.rectangle([digest[3] % 40, digest[4] % 30, 50 + digest[5] % 40, 40 + digest[6] % 30], fill=tuple(digest[7:10]))
     extension = path.rsplit(".", 1)[-1].lower()
     fmt, content_type = {"png": ("PNG", "image/png"), "webp": ("WEBP", "image/webp")}.get(
-        extension, ("JPEG", "image/jpeg"))
+        extension, ("JPEG", "image/jpeg")
+    )
     out = io.BytesIO()
     image.save(out, fmt)
     return out.getvalue(), content_type
@@ -162,10 +161,26 @@ class TlsAsgiServer(ManagedProcess):
 
     def __init__(self, env: dict[str, str], log_path: Path, tls: Tls, port: int | None = None) -> None:
         self.port = port or free_port()
-        super().__init__([PYTHON, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-                          "--port", str(self.port), "--log-level", "info",
-                          "--ssl-keyfile", str(tls.key_path), "--ssl-certfile", str(tls.cert_path)],
-                         env, log_path)
+        super().__init__(
+            [
+                PYTHON,
+                "-m",
+                "uvicorn",
+                "config.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "info",
+                "--ssl-keyfile",
+                str(tls.key_path),
+                "--ssl-certfile",
+                str(tls.cert_path),
+            ],
+            env,
+            log_path,
+        )
 
     def start(self) -> TlsAsgiServer:
         super().start()
@@ -182,10 +197,17 @@ def client_env(*, workdir: Path, tls: Tls, environment: str, client_id: str, cli
     keep = ("PATH", "LANG", "LC_ALL", "TMPDIR")
     env = {key: os.environ[key] for key in keep if key in os.environ}
     env.update(
-        HOME=str(home), PYTHONPATH=str(site), PYTHONUNBUFFERED="1", BROWSER="true",
-        RAPIDATA_ENVIRONMENT=environment, RAPIDATA_CLIENT_ID=client_id, RAPIDATA_CLIENT_SECRET=client_secret,
-        RAPIDATA_DISABLE_OTLP="1", RAPIDATA_cacheToDisk="0",
-        SSL_CERT_FILE=str(tls.ca_path), REQUESTS_CA_BUNDLE=str(tls.ca_path),
+        HOME=str(home),
+        PYTHONPATH=str(site),
+        PYTHONUNBUFFERED="1",
+        BROWSER="true",
+        RAPIDATA_ENVIRONMENT=environment,
+        RAPIDATA_CLIENT_ID=client_id,
+        RAPIDATA_CLIENT_SECRET=client_secret,
+        RAPIDATA_DISABLE_OTLP="1",
+        RAPIDATA_cacheToDisk="0",
+        SSL_CERT_FILE=str(tls.ca_path),
+        REQUESTS_CA_BUNDLE=str(tls.ca_path),
     )
     return env
 
@@ -206,8 +228,9 @@ def run_scripts(*paths: Path, env: dict[str, str], log_path: Path) -> subprocess
     log_path.parent.mkdir(parents=True, exist_ok=True)
     args = [str(paths[0])] if len(paths) == 1 else ["-c", _RUN_IN_ONE_PROCESS, *map(str, paths)]
     with open(log_path, "wb") as log:
-        return subprocess.Popen([str(VENV_PYTHON), *args], cwd=log_path.parent, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [str(VENV_PYTHON), *args], cwd=log_path.parent, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
 
 
 if __name__ == "__main__":

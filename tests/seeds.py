@@ -2,7 +2,7 @@
 only the import line changed to our client. Used by test_client_seeds.py
 (against a fake server) and test_seeds_e2e.py (against a live one)."""
 
-DRAW_SIMPLE = '''
+DRAW_SIMPLE = """
 from crowdcanvas import CrowdCanvasClient
 IMAGE_URLS = [
 "https://assets.rapidata.ai/midjourney-5.2_37_3.jpg",
@@ -23,9 +23,9 @@ job = audience.assign_job(job_definition)
 job.display_progress_bar()
 results = job.get_results()
 print(results)
-'''
+"""
 
-DRAW_ADVANCED = '''
+DRAW_ADVANCED = """
 from crowdcanvas import CrowdCanvasClient, Box
 IMAGE_URLS = [
 "https://assets.rapidata.ai/eac11c3e-ad57-402b-90ed-23378d2ff869.jpg",
@@ -70,9 +70,9 @@ job = audience.assign_job(job_definition)
 job.display_progress_bar()
 results = job.get_results()
 print(results)
-'''
+"""
 
-CUSTOM_COMPARE = '''
+CUSTOM_COMPARE = """
 from crowdcanvas import CrowdCanvasClient
 
 client = CrowdCanvasClient()
@@ -124,11 +124,11 @@ job = audience.assign_job(job_definition)
 job.display_progress_bar()
 results = job.get_results()
 print(results)
-'''
+"""
 
 # "Reusing Audiences", its placeholders filled: the audience id comes from
 # find_audiences, and the new definition asks about all eight pairs.
-REUSE_AUDIENCE = '''
+REUSE_AUDIENCE = """
 new_job_definition = client.job.create_compare_job_definition(
     name="Prompt Alignment Job, all pairs",
     instruction="Which image follows the prompt more accurately?",
@@ -142,4 +142,4 @@ audience = client.audience.get_audience_by_id(audiences[0].id)
 job = audience.assign_job(new_job_definition)
 job.display_progress_bar()
 new_results = job.get_results()
-'''
+"""

@@ -99,22 +99,48 @@ class PostgresServer:
             shutil.chown(self.tmp, self.run_as)
             os.chmod(self.tmp, 0o755)
         subprocess.run(
-            self._cmd(str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", self.user,
-                      "--auth=trust", "-E", "UTF8", "--no-sync"),
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            self._cmd(
+                str(self.bindir / "initdb"),
+                "-D",
+                str(self.datadir),
+                "-U",
+                self.user,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
-        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.tmp} "
-                   "-c max_connections=300 -c shared_buffers=256MB -c timezone=UTC")
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.tmp} "
+            "-c max_connections=300 -c shared_buffers=256MB -c timezone=UTC"
+        )
         if not self.durable:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         subprocess.run(
-            self._cmd(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-o", options,
-                      "-l", str(self.tmp / "server.log"), "-w", "-t", "60", "start"),
-            check=True, stdout=subprocess.DEVNULL,
+            self._cmd(
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-o",
+                options,
+                "-l",
+                str(self.tmp / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
         subprocess.run(
-            self._cmd(str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
-                      "-U", self.user, "crowdcanvas"),
+            self._cmd(
+                str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, "crowdcanvas"
+            ),
             check=True,
         )
         return self
@@ -126,7 +152,8 @@ class PostgresServer:
         if self.datadir.exists():
             subprocess.run(
                 self._cmd(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "-w", "stop"),
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
         shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -153,9 +180,24 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.tmp),
-             "--save", "", "--appendonly", "no", "--protected-mode", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.tmp),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         wait_for_port(self.port, process=self.process)
         return self
@@ -225,8 +267,19 @@ class AsgiServer(ManagedProcess):
 
     def __init__(self, env: dict[str, str], log_path: Path, port: int | None = None, workers: int = 1) -> None:
         self.port = port or free_port()
-        args = [PYTHON, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-                "--port", str(self.port), "--log-level", "warning", "--no-access-log"]
+        args = [
+            PYTHON,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
         if workers > 1:
             args += ["--workers", str(workers)]
         super().__init__(args, env, log_path)
@@ -248,9 +301,22 @@ class AsgiServer(ManagedProcess):
 
 class CeleryWorker(ManagedProcess):
     def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 1, beat: bool = False) -> None:
-        args = [PYTHON, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
-                "--concurrency", str(concurrency), "--without-gossip", "--without-mingle", "-n",
-                f"worker-{os.getpid()}-{free_port()}@%h"]
+        args = [
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            str(concurrency),
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            f"worker-{os.getpid()}-{free_port()}@%h",
+        ]
         if beat:
             args.append("--beat")
             args += ["--schedule", str(log_path.with_suffix(".beat"))]

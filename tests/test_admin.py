@@ -12,13 +12,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from assets.media import thumbnail_url
+from assets.models import Asset
+from assets.services import asset_create_image
 from audiences.models import Audience, QualificationExample
 from audiences.selectors import global_audience
 from audiences.services import audience_create, example_add_compare, example_add_draw
-from assets.media import thumbnail_url
-from assets.models import Asset
 from jobs.models import Job, JobDatapoint, JobDefinition, Response
-from assets.services import asset_create_image
 from jobs.services import job_create, job_definition_create_draw
 
 XSS = "<script>alert(1)</script>"
@@ -38,8 +38,12 @@ def changelist_url(model) -> str:
 
 
 def management_form(prefix: str, total: int = 0, initial: int = 0) -> dict[str, int]:
-    return {f"{prefix}-TOTAL_FORMS": total, f"{prefix}-INITIAL_FORMS": initial,
-            f"{prefix}-MIN_NUM_FORMS": 0, f"{prefix}-MAX_NUM_FORMS": 1000}
+    return {
+        f"{prefix}-TOTAL_FORMS": total,
+        f"{prefix}-INITIAL_FORMS": initial,
+        f"{prefix}-MIN_NUM_FORMS": 0,
+        f"{prefix}-MAX_NUM_FORMS": 1000,
+    }
 
 
 @dataclass
@@ -60,20 +64,34 @@ def make_owned(user, png_bytes: bytes, labeler) -> Owned:
     name = user.username
     image = asset_create_image(owner=user, data=png_bytes, name=f"{name}.png")
     audience = audience_create(owner=user, name=f"Audience of {name}")
-    example = example_add_draw(audience=audience, owner=user, instruction=f"Color the cat of {name}",
-                               datapoint={"asset_id": image.public_id}, truths=[BOX])
-    compare_example = example_add_compare(audience=audience, owner=user, instruction=f"Which is a dog, {name}?",
-                                          datapoint=[URL_ITEM, "a drawing of a cat"], truth=URL_ITEM)
+    example = example_add_draw(
+        audience=audience,
+        owner=user,
+        instruction=f"Color the cat of {name}",
+        datapoint={"asset_id": image.public_id},
+        truths=[BOX],
+    )
+    compare_example = example_add_compare(
+        audience=audience,
+        owner=user,
+        instruction=f"Which is a dog, {name}?",
+        datapoint=[URL_ITEM, "a drawing of a cat"],
+        truth=URL_ITEM,
+    )
     definition = job_definition_create_draw(
-        owner=user, name=f"Cats of {name}", instruction="Color in the cat",
-        datapoints=[{"asset_id": image.public_id}, URL_ITEM], responses_per_datapoint=2,
+        owner=user,
+        name=f"Cats of {name}",
+        instruction="Color in the cat",
+        datapoints=[{"asset_id": image.public_id}, URL_ITEM],
+        responses_per_datapoint=2,
     )
     job = job_create(owner=user, definition=definition, audience=audience)
     first, second = job.job_datapoints.order_by("position")
     JobDatapoint.objects.filter(pk=first.pk).update(response_count=2)
     JobDatapoint.objects.filter(pk=second.pk).update(response_count=1)
-    response = Response.objects.create(job=job, job_datapoint=first, labeler=labeler, payload={"lines": []},
-                                       user_score=0.5, time_spent_ms=1200)
+    response = Response.objects.create(
+        job=job, job_datapoint=first, labeler=labeler, payload={"lines": []}, user_score=0.5, time_spent_ms=1200
+    )
     return Owned(user, image, audience, example, compare_example, definition, job, response)
 
 
@@ -91,9 +109,13 @@ def bob(other_requester, png_bytes, labeler) -> Owned:
 def curated(operator, png_bytes):
     audience = audience_create(owner=None, kind=Audience.Kind.CURATED, name="Expert birders")
     image = asset_create_image(owner=operator, data=png_bytes, name="bird.png")
-    example = example_add_draw(audience=audience, owner=operator, instruction="Color the curated bird",
-                               datapoint={"asset_id": image.public_id},
-                               truths=[{"x_min": 0.3, "y_min": 0.3, "x_max": 0.7, "y_max": 0.9}])
+    example = example_add_draw(
+        audience=audience,
+        owner=operator,
+        instruction="Color the curated bird",
+        datapoint={"asset_id": image.public_id},
+        truths=[{"x_min": 0.3, "y_min": 0.3, "x_max": 0.7, "y_max": 0.9}],
+    )
     return audience, example
 
 
@@ -145,8 +167,10 @@ def test_autocomplete_never_offers_another_requesters_objects(client, alice, bob
     client.force_login(alice.user)
 
     def search(term: str) -> set[str]:
-        response = client.get(reverse("admin:autocomplete"), {
-            "app_label": app_label, "model_name": model_name, "field_name": field_name, "term": term})
+        response = client.get(
+            reverse("admin:autocomplete"),
+            {"app_label": app_label, "model_name": model_name, "field_name": field_name, "term": term},
+        )
         assert response.status_code == 200
         return {row["id"] for row in response.json()["results"]}
 
@@ -177,8 +201,10 @@ def test_requester_sees_global_and_curated_audiences_read_only(client, alice, cu
         html = page(client, admin_url(audience))
         assert 'name="_save"' not in html
         assert "View audience" in html
-        refused = client.post(admin_url(audience), {"name": "Taken over", "target_accuracy": 0.5,
-                                                    "min_tasks": 1, "max_tasks": 2, "gold_rate": 0.0})
+        refused = client.post(
+            admin_url(audience),
+            {"name": "Taken over", "target_accuracy": 0.5, "min_tasks": 1, "max_tasks": 2, "gold_rate": 0.0},
+        )
         assert refused.status_code == 403
         assert Audience.objects.get(pk=audience.pk).name == audience.name
         assert client.get(admin_url(audience, "delete")).status_code == 403
@@ -257,7 +283,9 @@ def test_definition_page_shows_datapoints_with_lazy_thumbnails(client, alice):
 
 def test_large_definition_shows_the_first_100_datapoints_and_counts_the_rest(client, requester):
     definition = job_definition_create_draw(
-        owner=requester, name="Many", instruction="Color",
+        owner=requester,
+        name="Many",
+        instruction="Color",
         datapoints=[f"https://img.example.com/{index}.png" for index in range(130)],
     )
     client.force_login(requester)
@@ -325,8 +353,14 @@ def test_responses_cannot_be_added_changed_or_deleted(client, alice, operator, w
 # --- writes go through the services -----------------------------------------------------------------
 
 
-AUDIENCE_FORM = {"name": "Birders", "description": "", "target_accuracy": 0.8, "min_tasks": 5, "max_tasks": 10,
-                 "gold_rate": 0.05}
+AUDIENCE_FORM = {
+    "name": "Birders",
+    "description": "",
+    "target_accuracy": 0.8,
+    "min_tasks": 5,
+    "max_tasks": 10,
+    "gold_rate": 0.05,
+}
 
 
 def test_requester_creates_a_custom_audience_through_audience_create(client, requester):
@@ -370,8 +404,10 @@ def test_job_is_created_through_job_create(client, alice, bob):
     assert job.audience == global_audience()
     assert job.responses_needed == 4 and job.job_datapoints.count() == 2
 
-    for foreign in ({"definition": bob.definition.pk, "audience": alice.audience.pk},
-                    {"definition": alice.definition.pk, "audience": bob.audience.pk}):
+    for foreign in (
+        {"definition": bob.definition.pk, "audience": alice.audience.pk},
+        {"definition": alice.definition.pk, "audience": bob.audience.pk},
+    ):
         refused = client.post(add, foreign)
         assert refused.status_code == 200
         assert "Select a valid choice" in refused.content.decode()
@@ -379,20 +415,32 @@ def test_job_is_created_through_job_create(client, alice, bob):
 
 
 def draw_example_form(alice: Owned, boxes: list[dict]) -> dict:
-    data = {"audience": alice.audience.pk, "kind": "draw", "instruction": "Color the bird", "context": "",
-            "asset": alice.image.pk, "asset_b": "", "truth": "", "required_precision": 0.8,
-            "required_completeness": 1.0, "explanation": "",
-            **management_form("truth_boxes", total=len(boxes))}
+    data = {
+        "audience": alice.audience.pk,
+        "kind": "draw",
+        "instruction": "Color the bird",
+        "context": "",
+        "asset": alice.image.pk,
+        "asset_b": "",
+        "truth": "",
+        "required_precision": 0.8,
+        "required_completeness": 1.0,
+        "explanation": "",
+        **management_form("truth_boxes", total=len(boxes)),
+    }
     for index, box in enumerate(boxes):
         data.update({f"truth_boxes-{index}-{key}": value for key, value in box.items()})
     return data
 
 
-@pytest.mark.parametrize("boxes, error", [
-    ([{"x_min": 0.6, "y_min": 0.1, "x_max": 0.2, "y_max": 0.5}], "x_min must be less than x_max"),
-    ([{"x_min": 0.1, "y_min": 0.1, "x_max": 1.5, "y_max": 0.5}], "box.x_max must be between 0 and 1"),
-    ([], "truth boxes needs at least one box."),
-])
+@pytest.mark.parametrize(
+    "boxes, error",
+    [
+        ([{"x_min": 0.6, "y_min": 0.1, "x_max": 0.2, "y_max": 0.5}], "x_min must be less than x_max"),
+        ([{"x_min": 0.1, "y_min": 0.1, "x_max": 1.5, "y_max": 0.5}], "box.x_max must be between 0 and 1"),
+        ([], "truth boxes needs at least one box."),
+    ],
+)
 def test_draw_example_with_bad_truth_boxes_is_a_form_error(client, alice, boxes, error):
     client.force_login(alice.user)
     refused = client.post(reverse("admin:audiences_qualificationexample_add"), draw_example_form(alice, boxes))
@@ -446,12 +494,15 @@ def test_compare_example_is_added_through_the_service_which_checks_its_truth(cli
 def test_user_content_is_escaped_on_admin_pages(client, requester, png_bytes):
     audience = audience_create(owner=requester, name=XSS, description=XSS)
     image = asset_create_image(owner=requester, data=png_bytes)
-    example = example_add_draw(audience=audience, owner=requester, instruction=XSS,
-                               datapoint={"asset_id": image.public_id}, truths=[BOX])
-    compare = example_add_compare(audience=audience, owner=requester, instruction="Which?",
-                                  datapoint=[XSS, "plain"], truth=XSS)
-    definition = job_definition_create_draw(owner=requester, name=XSS, instruction=XSS,
-                                            datapoints=[{"asset_id": image.public_id}], contexts=[XSS])
+    example = example_add_draw(
+        audience=audience, owner=requester, instruction=XSS, datapoint={"asset_id": image.public_id}, truths=[BOX]
+    )
+    compare = example_add_compare(
+        audience=audience, owner=requester, instruction="Which?", datapoint=[XSS, "plain"], truth=XSS
+    )
+    definition = job_definition_create_draw(
+        owner=requester, name=XSS, instruction=XSS, datapoints=[{"asset_id": image.public_id}], contexts=[XSS]
+    )
     job = job_create(owner=requester, definition=definition, audience=audience)
     text_asset = Asset.objects.get(owner=requester, text=XSS)
     client.force_login(requester)

@@ -10,9 +10,9 @@ from django.utils import timezone
 from audiences.models import Membership
 from audiences.selectors import global_audience
 from audiences.services import membership_set_state
+from core.pseudonyms import labeler_anonymous_id
 from jobs import feed
 from jobs.models import Lease, Response
-from core.pseudonyms import labeler_anonymous_id
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -39,8 +39,7 @@ def test_requester_sees_members_of_own_audiences_under_pseudonyms(client, reques
 
 def test_requesters_cannot_drop_labelers(client, requester, member):
     client.force_login(requester)
-    client.post(reverse("admin:audiences_membership_changelist"),
-                {"action": "drop", "_selected_action": [member.pk]})
+    client.post(reverse("admin:audiences_membership_changelist"), {"action": "drop", "_selected_action": [member.pk]})
     member.refresh_from_db()
     assert member.state == Membership.State.GRADUATED
 
@@ -49,12 +48,12 @@ def test_operator_drops_and_reinstates(client, operator, member):
     client.force_login(operator)
     page = client.get(reverse("admin:audiences_membership_changelist")).content.decode()
     assert member.labeler.username in page
-    client.post(reverse("admin:audiences_membership_changelist"),
-                {"action": "drop", "_selected_action": [member.pk]})
+    client.post(reverse("admin:audiences_membership_changelist"), {"action": "drop", "_selected_action": [member.pk]})
     member.refresh_from_db()
     assert member.state == Membership.State.DROPPED and member.decided_at is not None
-    client.post(reverse("admin:audiences_membership_changelist"),
-                {"action": "reinstate", "_selected_action": [member.pk]})
+    client.post(
+        reverse("admin:audiences_membership_changelist"), {"action": "reinstate", "_selected_action": [member.pk]}
+    )
     member.refresh_from_db()
     assert member.state == Membership.State.GRADUATED
 

@@ -22,9 +22,9 @@ import pytest
 from scipy.stats import binomtest
 
 from audiences import services as audience_services
+from demo.simulation import create_labelers
 from jobs import services as job_services
 from jobs.models import Lease
-from demo.simulation import create_labelers
 from tests.stack import AsgiServer, django_env
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -75,17 +75,31 @@ class Adversary:
 
 def test_a_cheating_labeler_does_no_better_than_chance(server, requester):
     truths: dict[frozenset, str] = {}
-    audience = audience_services.audience_create(owner=requester, name="Prompt judges", min_tasks=QUALIFICATION,
-                                                 max_tasks=QUALIFICATION, target_accuracy=0.5, gold_rate=0.5)
+    audience = audience_services.audience_create(
+        owner=requester,
+        name="Prompt judges",
+        min_tasks=QUALIFICATION,
+        max_tasks=QUALIFICATION,
+        target_accuracy=0.5,
+        gold_rate=0.5,
+    )
     for index in range(EXAMPLES):
         truth, other = image(), image()
         audience_services.example_add_compare(
-            audience=audience, owner=requester, instruction="Which image follows the prompt?",
-            datapoint=[truth, other], truth=truth, context=f"prompt {index}")
+            audience=audience,
+            owner=requester,
+            instruction="Which image follows the prompt?",
+            datapoint=[truth, other],
+            truth=truth,
+            context=f"prompt {index}",
+        )
         truths[frozenset((truth, other))] = truth
     definition = job_services.job_definition_create_compare(
-        owner=requester, name="Prompt alignment", instruction="Which image follows the prompt?",
-        datapoints=[[image(), image()] for _ in range(40)], contexts=[f"prompt {i}" for i in range(40)],
+        owner=requester,
+        name="Prompt alignment",
+        instruction="Which image follows the prompt?",
+        datapoints=[[image(), image()] for _ in range(40)],
+        contexts=[f"prompt {i}" for i in range(40)],
         responses_per_datapoint=LABELERS,
     )
     job = job_services.job_create(owner=requester, definition=definition, audience=audience)

@@ -10,17 +10,26 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from assets.raster import rasterize_lines
 from jobs import aggregation
 from jobs.aggregation import DrawState, weight_units
-from assets.raster import rasterize_lines
 
 SHAPE = (48, 64)
 
 
 def stroke(cx, cy, rng, size=0.06, points=15):
-    return [{"size": size, "points": [
-        {"x": float(np.clip(cx + rng.normal(0, 0.04), 0, 1)), "y": float(np.clip(cy + rng.normal(0, 0.04), 0, 1))}
-        for _ in range(points)]}]
+    return [
+        {
+            "size": size,
+            "points": [
+                {
+                    "x": float(np.clip(cx + rng.normal(0, 0.04), 0, 1)),
+                    "y": float(np.clip(cy + rng.normal(0, 0.04), 0, 1)),
+                }
+                for _ in range(points)
+            ],
+        }
+    ]
 
 
 def random_tasks(seed=3, tasks=12, workers=9):
@@ -215,8 +224,9 @@ def test_bradley_terry_matches_the_mle_of_choix():
 
     n, winners, losers = simulated_comparisons()
     ours = aggregation.bradley_terry(n, winners, losers)
-    reference = choix.ilsr_pairwise(n, list(zip(winners.tolist(), losers.tolist())), alpha=0.0, tol=1e-12,
-                                    max_iter=10_000)
+    reference = choix.ilsr_pairwise(
+        n, list(zip(winners.tolist(), losers.tolist())), alpha=0.0, tol=1e-12, max_iter=10_000
+    )
     reference = reference - reference.mean()
     assert not ours.regularized
     assert np.abs(ours.log_scores - reference).max() < 1e-4

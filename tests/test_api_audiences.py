@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from assets.models import Asset
 from audiences import services as audience_services
 from audiences.models import Audience, Membership, QualificationExample, TruthBox
-from assets.models import Asset
 from labeling.tokens import token_create
 
 pytestmark = pytest.mark.django_db
@@ -54,12 +54,20 @@ def audience(requester) -> Audience:
 
 @pytest.fixture
 def curated(operator) -> Audience:
-    curated = audience_services.audience_create(owner=None, name="Prompt alignment (curated)",
-                                                kind=Audience.Kind.CURATED)
-    audience_services.example_add_compare(audience=curated, owner=operator, instruction="Which?",
-                                          datapoint=[URL_A, URL_B], truth=URL_B, explanation="B is right.")
-    audience_services.example_add_draw(audience=curated, owner=operator, instruction="Color the books",
-                                       datapoint=URL_A, truths=[BOX])
+    curated = audience_services.audience_create(
+        owner=None, name="Prompt alignment (curated)", kind=Audience.Kind.CURATED
+    )
+    audience_services.example_add_compare(
+        audience=curated,
+        owner=operator,
+        instruction="Which?",
+        datapoint=[URL_A, URL_B],
+        truth=URL_B,
+        explanation="B is right.",
+    )
+    audience_services.example_add_draw(
+        audience=curated, owner=operator, instruction="Color the books", datapoint=URL_A, truths=[BOX]
+    )
     return curated
 
 
@@ -78,8 +86,18 @@ def test_create_audience_returns_it_with_defaults(api):
 
 
 def test_create_audience_with_rule(api):
-    response = api.post("/api/audiences/", {"name": "Strict", "target_accuracy": 0.9, "min_tasks": 3,
-                                            "max_tasks": 6, "gold_rate": 0.1, "description": "d"}, format="json")
+    response = api.post(
+        "/api/audiences/",
+        {
+            "name": "Strict",
+            "target_accuracy": 0.9,
+            "min_tasks": 3,
+            "max_tasks": 6,
+            "gold_rate": 0.1,
+            "description": "d",
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.content
     body = response.json()
     assert (body["target_accuracy"], body["min_tasks"], body["max_tasks"], body["gold_rate"]) == (0.9, 3, 6, 0.1)
@@ -193,9 +211,15 @@ def test_find_by_name_is_paged_newest_first(api, requester):
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("page=0", "page"), ("page=abc", "page"), ("page=99999999999999999999", "page"),
-     ("page_size=101", "page_size"), ("page_size=-1", "page_size"), ("name=" + "x" * 201, "name"),
-     ("name=a%00b", "name")],
+    [
+        ("page=0", "page"),
+        ("page=abc", "page"),
+        ("page=99999999999999999999", "page"),
+        ("page_size=101", "page_size"),
+        ("page_size=-1", "page_size"),
+        ("name=" + "x" * 201, "name"),
+        ("name=a%00b", "name"),
+    ],
 )
 def test_find_rejects_bad_query_parameters(api, query, field):
     assert_400_naming(api.get(f"/api/audiences/?{query}"), field)
@@ -222,10 +246,17 @@ def test_find_does_not_query_per_audience(api, requester, django_assert_max_num_
 
 
 def test_add_draw_example(api, audience):
-    response = api.post(f"/api/audiences/{audience.public_id}/examples/draw/", {
-        "instruction": "Color in the visual glitches", "datapoint": URL_A, "truths": [BOX],
-        "explanation": "The hand has six fingers.", "required_precision": 0.7,
-    }, format="json")
+    response = api.post(
+        f"/api/audiences/{audience.public_id}/examples/draw/",
+        {
+            "instruction": "Color in the visual glitches",
+            "datapoint": URL_A,
+            "truths": [BOX],
+            "explanation": "The hand has six fingers.",
+            "required_precision": 0.7,
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["kind"] == "draw" and body["items"] == [URL_A] and body["truths"] == [BOX]
@@ -235,10 +266,16 @@ def test_add_draw_example(api, audience):
 
 
 def test_add_compare_example_with_text_items(api, audience):
-    response = api.post(f"/api/audiences/{audience.public_id}/examples/compare/", {
-        "instruction": "Which text follows the prompt?", "datapoint": ["a duck", URL_B],
-        "truth": "a duck", "context": "A psychedelic duck",
-    }, format="json")
+    response = api.post(
+        f"/api/audiences/{audience.public_id}/examples/compare/",
+        {
+            "instruction": "Which text follows the prompt?",
+            "datapoint": ["a duck", URL_B],
+            "truth": "a duck",
+            "context": "A psychedelic duck",
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["items"] == ["a duck", URL_B] and body["truth"] == "a duck" and body["truths"] is None
@@ -250,9 +287,15 @@ def test_add_compare_example_with_an_uploaded_asset(api, audience, png_bytes):
 
     upload = api.post("/api/assets/", {"file": SimpleUploadedFile("left.png", png_bytes)}, format="multipart")
     asset_id = upload.json()["id"]
-    response = api.post(f"/api/audiences/{audience.public_id}/examples/compare/", {
-        "instruction": "Which?", "datapoint": [{"asset_id": asset_id}, URL_B], "truth": {"asset_id": asset_id},
-    }, format="json")
+    response = api.post(
+        f"/api/audiences/{audience.public_id}/examples/compare/",
+        {
+            "instruction": "Which?",
+            "datapoint": [{"asset_id": asset_id}, URL_B],
+            "truth": {"asset_id": asset_id},
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.content
     assert response.json()["items"] == ["left.png", URL_B] and response.json()["truth"] == "left.png"
 
@@ -312,14 +355,18 @@ def test_examples_cannot_be_added_to_global_or_curated_audiences(api, curated):
     before = row_counts()
     payload = {"instruction": "Which?", "datapoint": [URL_A, URL_B], "truth": URL_A}
     assert_400_naming(api.post("/api/audiences/global/examples/compare/", payload, format="json"), "audience")
-    assert_400_naming(api.post(f"/api/audiences/{curated.public_id}/examples/compare/", payload, format="json"),
-                      "audience", "curated audiences are run by the operators")
+    assert_400_naming(
+        api.post(f"/api/audiences/{curated.public_id}/examples/compare/", payload, format="json"),
+        "audience",
+        "curated audiences are run by the operators",
+    )
     assert row_counts() == before
 
 
 def test_another_requesters_audience_takes_no_examples_and_shows_none(api, other_api, audience):
-    audience_services.example_add_draw(audience=audience, owner=audience.owner, instruction="Color",
-                                       datapoint=URL_A, truths=[BOX])
+    audience_services.example_add_draw(
+        audience=audience, owner=audience.owner, instruction="Color", datapoint=URL_A, truths=[BOX]
+    )
     before = row_counts()
     base = f"/api/audiences/{audience.public_id}/examples"
     draw = {"instruction": "Color", "datapoint": URL_A, "truths": [BOX]}
@@ -332,8 +379,14 @@ def test_another_requesters_audience_takes_no_examples_and_shows_none(api, other
 
 
 def test_truths_are_visible_to_the_owner_only(api, audience, curated, operator):
-    audience_services.example_add_compare(audience=audience, owner=audience.owner, instruction="Which?",
-                                          datapoint=[URL_A, URL_B], truth=URL_B, explanation="B.")
+    audience_services.example_add_compare(
+        audience=audience,
+        owner=audience.owner,
+        instruction="Which?",
+        datapoint=[URL_A, URL_B],
+        truth=URL_B,
+        explanation="B.",
+    )
     own = api.get(f"/api/audiences/{audience.public_id}/examples/").json()["results"][0]
     assert (own["truth_visible"], own["truth"], own["explanation"]) == (True, URL_B, "B.")
 
@@ -351,7 +404,8 @@ def test_truths_are_visible_to_the_owner_only(api, audience, curated, operator):
 
 def test_examples_list_is_paged(api, audience):
     for index in range(3):
-        audience_services.example_add_compare(audience=audience, owner=audience.owner, instruction=f"Q{index}",
-                                              datapoint=[URL_A, URL_B], truth=URL_A)
+        audience_services.example_add_compare(
+            audience=audience, owner=audience.owner, instruction=f"Q{index}", datapoint=[URL_A, URL_B], truth=URL_A
+        )
     page = api.get(f"/api/audiences/{audience.public_id}/examples/?page_size=2&page=2").json()
     assert page["count"] == 3 and [e["instruction"] for e in page["results"]] == ["Q2"]

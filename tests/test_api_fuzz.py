@@ -41,27 +41,58 @@ def seeded(make_requester, make_labeler):
     audience = audience_services.audience_create(owner=requester, name="Fuzz audience")
     for index in range(3):
         pair = [f"https://assets.example.org/a{index}.jpg", f"https://assets.example.org/b{index}.jpg"]
-        audience_services.example_add_compare(audience=audience, owner=requester, instruction="Which?",
-                                              datapoint=pair, truth=pair[0])
-    definition = job_services.job_definition_create_compare(owner=requester, name="Fuzz definition",
-                                                            instruction="Which?", datapoints=[pair] * 3)
+        audience_services.example_add_compare(
+            audience=audience, owner=requester, instruction="Which?", datapoint=pair, truth=pair[0]
+        )
+    definition = job_services.job_definition_create_compare(
+        owner=requester, name="Fuzz definition", instruction="Which?", datapoints=[pair] * 3
+    )
     job = job_services.job_create(owner=requester, definition=definition, audience=global_audience())
     labeler = make_labeler("fuzzy")
     task = feed.task_next(labeler=labeler, job=job)
-    return {"token": requester.api_token, "labeler_token": token_create(user=labeler)[1],
-            "audience_id": audience.public_id, "definition_id": definition.public_id, "job_id": job.public_id,
-            "task_id": task.public_id, "position": 0}
+    return {
+        "token": requester.api_token,
+        "labeler_token": token_create(user=labeler)[1],
+        "audience_id": audience.public_id,
+        "definition_id": definition.public_id,
+        "job_id": job.public_id,
+        "task_id": task.public_id,
+        "position": 0,
+    }
 
 
 def fuzz(server, tmp_path: Path, *, token: str, paths: str, checks: str, parameters: dict) -> str:
     """Run schemathesis over the operations matching ``paths``; its report."""
     (tmp_path / "schemathesis.toml").write_text(
-        "[parameters]\n" + "".join(f'"path.{name}" = {json.dumps(value)}\n' for name, value in parameters.items()))
+        "[parameters]\n" + "".join(f'"path.{name}" = {json.dumps(value)}\n' for name, value in parameters.items())
+    )
     result = subprocess.run(
-        [sys.executable, "-m", "schemathesis.cli", "--config-file", "schemathesis.toml", "run", "schema.json",
-         "--url", server.url, "-H", f"Authorization: Token {token}", "--include-path-regex", paths,
-         "--checks", checks, "--max-examples", "25", "--seed", "20251121", "--no-color"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "--config-file",
+            "schemathesis.toml",
+            "run",
+            "schema.json",
+            "--url",
+            server.url,
+            "-H",
+            f"Authorization: Token {token}",
+            "--include-path-regex",
+            paths,
+            "--checks",
+            checks,
+            "--max-examples",
+            "25",
+            "--seed",
+            "20251121",
+            "--no-color",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     report = result.stdout[-4000:] + result.stderr[-2000:]
     assert result.returncode == 0, report
@@ -80,10 +111,22 @@ def test_no_generated_request_gets_a_server_error(test_database_url, artifacts_d
     try:
         request = urllib.request.Request(server.url + "/api/schema/?format=json")
         (tmp_path / "schema.json").write_bytes(urllib.request.urlopen(request, timeout=30).read())
-        requester = fuzz(server, tmp_path, token=seeded["token"], paths=REQUESTER_PATHS, checks=CHECKS,
-                         parameters={name: seeded[name] for name in ("audience_id", "definition_id", "job_id")})
-        labeler = fuzz(server, tmp_path, token=seeded["labeler_token"], paths=LABELER_PATHS, checks=CHECKS,
-                       parameters={name: seeded[name] for name in ("audience_id", "job_id", "task_id")})
+        requester = fuzz(
+            server,
+            tmp_path,
+            token=seeded["token"],
+            paths=REQUESTER_PATHS,
+            checks=CHECKS,
+            parameters={name: seeded[name] for name in ("audience_id", "definition_id", "job_id")},
+        )
+        labeler = fuzz(
+            server,
+            tmp_path,
+            token=seeded["labeler_token"],
+            paths=LABELER_PATHS,
+            checks=CHECKS,
+            parameters={name: seeded[name] for name in ("audience_id", "job_id", "task_id")},
+        )
     finally:
         server.stop()
     assert "Selected: 22/" in requester, requester[-3000:]  # 20 requester operations and 2 of the preview

@@ -12,10 +12,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from assets.models import Asset
 from audiences import services as audience_services
 from audiences.models import Audience, Membership
 from jobs import services as job_services
-from assets.models import Asset
 from jobs.models import Datapoint, Job, JobDatapoint, JobDefinition, Response
 from tests.conftest import image_bytes
 
@@ -54,15 +54,25 @@ def other_api(other_requester) -> APIClient:
 
 
 def draw_body(**overrides) -> dict:
-    return {"kind": "draw", "name": "Blue Books Example", "instruction": "Color in all the blue books",
-            "datapoints": [URL_A, URL_B], "responses_per_datapoint": 3, **overrides}
+    return {
+        "kind": "draw",
+        "name": "Blue Books Example",
+        "instruction": "Color in all the blue books",
+        "datapoints": [URL_A, URL_B],
+        "responses_per_datapoint": 3,
+        **overrides,
+    }
 
 
 def compare_body(**overrides) -> dict:
-    return {"kind": "compare", "name": "Prompt Alignment Job",
-            "instruction": "Which image follows the prompt more accurately?",
-            "datapoints": [[URL_A, URL_B]], "contexts": ["A small blue book sitting on a large red book."],
-            **overrides}
+    return {
+        "kind": "compare",
+        "name": "Prompt Alignment Job",
+        "instruction": "Which image follows the prompt more accurately?",
+        "datapoints": [[URL_A, URL_B]],
+        "contexts": ["A small blue book sitting on a large red book."],
+        **overrides,
+    }
 
 
 # --- assets -----------------------------------------------------------------------------------------
@@ -78,8 +88,9 @@ def test_upload_an_image(api, png_bytes):
 
 def test_upload_refuses_a_non_image_and_stores_nothing(api):
     before = row_counts()
-    response = api.post("/api/assets/", {"file": SimpleUploadedFile("a.png", b"%PDF-1.4 not an image")},
-                        format="multipart")
+    response = api.post(
+        "/api/assets/", {"file": SimpleUploadedFile("a.png", b"%PDF-1.4 not an image")}, format="multipart"
+    )
     assert_400_naming(response, "file", "not an image")
     assert row_counts() == before
 
@@ -93,8 +104,9 @@ def test_upload_needs_one_file(api, data, field):
 
 
 def test_upload_refuses_unknown_fields(api, png_bytes):
-    response = api.post("/api/assets/", {"file": SimpleUploadedFile("a.png", png_bytes), "colour": "red"},
-                        format="multipart")
+    response = api.post(
+        "/api/assets/", {"file": SimpleUploadedFile("a.png", png_bytes), "colour": "red"}, format="multipart"
+    )
     assert_400_naming(response, "colour", "unknown field")
 
 
@@ -121,11 +133,19 @@ def test_create_draw_definition(api, requester):
 
 
 def test_create_compare_definition_with_text_and_assets(api, png_bytes):
-    asset_id = api.post("/api/assets/", {"file": SimpleUploadedFile("x.png", png_bytes)},
-                        format="multipart").json()["id"]
-    response = api.post("/api/job-definitions/", compare_body(
-        datapoints=[[URL_A, URL_B], [{"asset_id": asset_id}, "a text item"]], contexts=["one", None],
-        confidence_threshold=0.95, responses_per_datapoint=10), format="json")
+    asset_id = api.post("/api/assets/", {"file": SimpleUploadedFile("x.png", png_bytes)}, format="multipart").json()[
+        "id"
+    ]
+    response = api.post(
+        "/api/job-definitions/",
+        compare_body(
+            datapoints=[[URL_A, URL_B], [{"asset_id": asset_id}, "a text item"]],
+            contexts=["one", None],
+            confidence_threshold=0.95,
+            responses_per_datapoint=10,
+        ),
+        format="json",
+    )
     assert response.status_code == 201, response.content
     assert response.json()["confidence_threshold"] == 0.95 and response.json()["datapoint_count"] == 2
 
@@ -185,45 +205,59 @@ def test_create_definition_rejects_nan_and_malformed_json(api):
 def test_multipart_definition_uploads_its_files(api, requester):
     first, second = image_bytes(40, 30, color=(1, 2, 3)), image_bytes(50, 20, color=(9, 9, 9))
     payload = draw_body(datapoints=[{"file": "first"}, URL_A, {"file": "second"}])
-    response = api.post("/api/job-definitions/", {
-        "payload": json.dumps(payload),
-        "first": SimpleUploadedFile("first.png", first),
-        "second": SimpleUploadedFile("second.png", second),
-    }, format="multipart")
+    response = api.post(
+        "/api/job-definitions/",
+        {
+            "payload": json.dumps(payload),
+            "first": SimpleUploadedFile("first.png", first),
+            "second": SimpleUploadedFile("second.png", second),
+        },
+        format="multipart",
+    )
     assert response.status_code == 201, response.content
     definition = JobDefinition.objects.get(public_id=response.json()["id"])
     assets = [d.asset for d in definition.datapoints.order_by("position")]
     assert [a.kind for a in assets] == ["image", "url", "image"]
-    assert [(a.name, a.width, a.height) for a in (assets[0], assets[2])] == [("first.png", 40, 30),
-                                                                           ("second.png", 50, 20)]
+    assert [(a.name, a.width, a.height) for a in (assets[0], assets[2])] == [
+        ("first.png", 40, 30),
+        ("second.png", 50, 20),
+    ]
     assert all(a.owner == requester for a in assets)
 
 
 def test_multipart_compare_definition_can_reuse_one_file(api, png_bytes):
     payload = compare_body(datapoints=[[{"file": "img"}, URL_A], [URL_B, {"file": "img"}]], contexts=None)
-    response = api.post("/api/job-definitions/", {"payload": json.dumps(payload),
-                                                  "img": SimpleUploadedFile("one.png", png_bytes)},
-                        format="multipart")
+    response = api.post(
+        "/api/job-definitions/",
+        {"payload": json.dumps(payload), "img": SimpleUploadedFile("one.png", png_bytes)},
+        format="multipart",
+    )
     assert response.status_code == 201, response.content
     assert Asset.objects.filter(kind="image").count() == 1
 
 
 def test_multipart_payload_may_be_a_file(api, png_bytes):
     payload = json.dumps(draw_body(datapoints=[{"file": "img"}])).encode()
-    response = api.post("/api/job-definitions/", {"payload": SimpleUploadedFile("def.json", payload),
-                                                  "img": SimpleUploadedFile("one.png", png_bytes)},
-                        format="multipart")
+    response = api.post(
+        "/api/job-definitions/",
+        {"payload": SimpleUploadedFile("def.json", payload), "img": SimpleUploadedFile("one.png", png_bytes)},
+        format="multipart",
+    )
     assert response.status_code == 201, response.content
 
 
 def test_multipart_definition_refuses_a_non_image_and_stores_nothing(api, png_bytes):
     before = row_counts()
     payload = draw_body(datapoints=[{"file": "good"}, {"file": "bad"}])
-    response = api.post("/api/job-definitions/", {
-        "payload": json.dumps(payload),
-        "good": SimpleUploadedFile("good.png", png_bytes),
-        "bad": SimpleUploadedFile("bad.png", b"<html>not an image</html>"),
-    }, format="multipart")
+    response = api.post(
+        "/api/job-definitions/",
+        {
+            "payload": json.dumps(payload),
+            "good": SimpleUploadedFile("good.png", png_bytes),
+            "bad": SimpleUploadedFile("bad.png", b"<html>not an image</html>"),
+        },
+        format="multipart",
+    )
     assert_400_naming(response, "datapoints", "not an image")
     assert "'bad'" in response.json()["datapoints"][0]
     assert row_counts() == before
@@ -250,9 +284,11 @@ def test_multipart_definition_rejects(api, data, field, fragment):
 
 def test_multipart_definition_refuses_unreferenced_files(api, png_bytes):
     before = row_counts()
-    response = api.post("/api/job-definitions/", {"payload": json.dumps(draw_body()),
-                                                  "stray": SimpleUploadedFile("s.png", png_bytes)},
-                        format="multipart")
+    response = api.post(
+        "/api/job-definitions/",
+        {"payload": json.dumps(draw_body()), "stray": SimpleUploadedFile("s.png", png_bytes)},
+        format="multipart",
+    )
     assert_400_naming(response, "stray", "not referenced")
     assert row_counts() == before
 
@@ -262,8 +298,9 @@ def test_multipart_definition_refuses_unreferenced_files(api, png_bytes):
 
 def test_definitions_are_scoped_to_their_owner(api, other_api, requester, other_requester):
     mine = job_services.job_definition_create_draw(owner=requester, name="Mine", instruction="C", datapoints=[URL_A])
-    theirs = job_services.job_definition_create_draw(owner=other_requester, name="Theirs", instruction="C",
-                                                     datapoints=[URL_A])
+    theirs = job_services.job_definition_create_draw(
+        owner=other_requester, name="Theirs", instruction="C", datapoints=[URL_A]
+    )
     assert api.get(f"/api/job-definitions/{mine.public_id}/").json()["name"] == "Mine"
     assert api.get(f"/api/job-definitions/{theirs.public_id}/").status_code == 404
     assert [d["id"] for d in api.get("/api/job-definitions/").json()["results"]] == [mine.public_id]
@@ -272,14 +309,16 @@ def test_definitions_are_scoped_to_their_owner(api, other_api, requester, other_
 
 def test_find_definitions_by_name_paged_newest_first(api, requester):
     for index in range(3):
-        job_services.job_definition_create_draw(owner=requester, name=f"Books {index}", instruction="C",
-                                                datapoints=[URL_A, URL_B])
+        job_services.job_definition_create_draw(
+            owner=requester, name=f"Books {index}", instruction="C", datapoints=[URL_A, URL_B]
+        )
     job_services.job_definition_create_draw(owner=requester, name="Ducks", instruction="C", datapoints=[URL_A])
     page = api.get("/api/job-definitions/?name=books&page_size=2").json()
     assert page["count"] == 3 and [d["name"] for d in page["results"]] == ["Books 2", "Books 1"]
     assert page["results"][0]["datapoint_count"] == 2
     assert [d["name"] for d in api.get("/api/job-definitions/?name=books&page_size=2&page=2").json()["results"]] == [
-        "Books 0"]
+        "Books 0"
+    ]
 
 
 # --- jobs -------------------------------------------------------------------------------------------------------
@@ -288,8 +327,12 @@ def test_find_definitions_by_name_paged_newest_first(api, requester):
 @pytest.fixture
 def definition(requester) -> JobDefinition:
     return job_services.job_definition_create_compare(
-        owner=requester, name="Prompt Alignment Job", instruction="Which image follows the prompt?",
-        datapoints=[[URL_A, URL_B], [URL_B, URL_C]], contexts=["A duck", "A book"], responses_per_datapoint=2,
+        owner=requester,
+        name="Prompt Alignment Job",
+        instruction="Which image follows the prompt?",
+        datapoints=[[URL_A, URL_B], [URL_B, URL_C]],
+        contexts=["A duck", "A book"],
+        responses_per_datapoint=2,
     )
 
 
@@ -312,8 +355,9 @@ def test_assign_a_definition_to_the_global_audience(api, definition):
 
 def test_assign_to_a_curated_audience(api, definition):
     curated = audience_services.audience_create(owner=None, name="Curated", kind=Audience.Kind.CURATED)
-    response = api.post("/api/jobs/", {"job_definition": definition.public_id, "audience": curated.public_id},
-                        format="json")
+    response = api.post(
+        "/api/jobs/", {"job_definition": definition.public_id, "audience": curated.public_id}, format="json"
+    )
     assert response.status_code == 201 and response.json()["audience"]["kind"] == "curated"
 
 
@@ -330,11 +374,15 @@ def test_assign_to_a_curated_audience(api, definition):
     ],
 )
 def test_assign_rejects(api, definition, other_requester, body, field, fragment):
-    theirs = job_services.job_definition_create_draw(owner=other_requester, name="T", instruction="C",
-                                                     datapoints=[URL_A])
+    theirs = job_services.job_definition_create_draw(
+        owner=other_requester, name="T", instruction="C", datapoints=[URL_A]
+    )
     their_audience = audience_services.audience_create(owner=other_requester, name="Theirs")
-    ids = {"MINE": definition.public_id, "THEIR_DEFINITION": theirs.public_id,
-           "THEIR_AUDIENCE": their_audience.public_id}
+    ids = {
+        "MINE": definition.public_id,
+        "THEIR_DEFINITION": theirs.public_id,
+        "THEIR_AUDIENCE": their_audience.public_id,
+    }
     body = {key: ids.get(value, value) if isinstance(value, str) else value for key, value in body.items()}
     before = row_counts()
     assert_400_naming(api.post("/api/jobs/", body, format="json"), field, fragment)
@@ -351,8 +399,7 @@ def test_jobs_progress_and_results_are_404_for_another_requester(api, other_api,
 
 
 def test_find_jobs_by_definition_name_and_state(api, requester, job, definition):
-    other = job_services.job_definition_create_draw(owner=requester, name="Ducks", instruction="C",
-                                                    datapoints=[URL_A])
+    other = job_services.job_definition_create_draw(owner=requester, name="Ducks", instruction="C", datapoints=[URL_A])
     from audiences.selectors import global_audience
 
     duck_job = job_services.job_create(owner=requester, definition=other, audience=global_audience())
@@ -369,8 +416,9 @@ def test_find_jobs_by_definition_name_and_state(api, requester, job, definition)
 def add_response(job: Job, position: int, labeler, payload: dict, user_score: float = 0.6) -> Response:
     """A response as the submission service would store it (the labeler API is tested elsewhere)."""
     slot = JobDatapoint.objects.get(job=job, position=position)
-    response = Response.objects.create(job=job, job_datapoint=slot, labeler=labeler, payload=payload,
-                                       user_score=user_score, time_spent_ms=1200)
+    response = Response.objects.create(
+        job=job, job_datapoint=slot, labeler=labeler, payload=payload, user_score=user_score, time_spent_ms=1200
+    )
     slot.response_count += 1
     slot.last_response_at = timezone.now()
     slot.closed = slot.response_count >= job.definition.responses_per_datapoint

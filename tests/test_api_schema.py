@@ -49,9 +49,22 @@ def schema(tmp_path_factory) -> dict:
     (validated against the OpenAPI 3 JSON schema; any warning fails)."""
     path = tmp_path_factory.mktemp("schema") / "openapi.json"
     result = subprocess.run(
-        [sys.executable, "manage.py", "spectacular", "--validate", "--fail-on-warn", "--format", "openapi-json",
-         "--file", str(path)],
-        cwd=ROOT, env=django_env(None, DEBUG="1"), capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "manage.py",
+            "spectacular",
+            "--validate",
+            "--fail-on-warn",
+            "--format",
+            "openapi-json",
+            "--file",
+            str(path),
+        ],
+        cwd=ROOT,
+        env=django_env(None, DEBUG="1"),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Warning" not in result.stderr, result.stderr
@@ -76,8 +89,9 @@ def _openapi_path(route: str) -> str:
 
 
 def test_every_api_route_is_in_the_schema(schema):
-    routes = {_openapi_path(route) for route, view in _api_routes()
-              if not view.__module__.startswith("drf_spectacular")}  # the schema and docs themselves
+    routes = {
+        _openapi_path(route) for route, view in _api_routes() if not view.__module__.startswith("drf_spectacular")
+    }  # the schema and docs themselves
     assert "/api/audiences/{audience_id}/examples/draw/" in routes
     missing = routes - set(schema["paths"])
     assert not missing, f"routes missing from the schema: {sorted(missing)}"
@@ -108,15 +122,18 @@ def test_requester_operations_declare_their_error_shapes(schema):
             responses = operation["responses"]
             for status in ("401", "403"):
                 assert responses[status]["content"]["application/json"]["schema"] == {
-                    "$ref": "#/components/schemas/DetailError"}, (method, path, status)
+                    "$ref": "#/components/schemas/DetailError"
+                }, (method, path, status)
             if "{" in path:
                 assert "404" in responses, (method, path)
             if method == "post" or any(p["in"] == "query" for p in operation.get("parameters", [])):
                 bad = responses["400"]["content"]["application/json"]["schema"]
                 assert bad == {"$ref": "#/components/schemas/BadRequest"}, (method, path)
     assert len(seen) == len(REQUESTER_ENDPOINTS)
-    assert components["BadRequest"]["oneOf"] == [{"$ref": "#/components/schemas/FieldErrors"},
-                                                 {"$ref": "#/components/schemas/DetailError"}]
+    assert components["BadRequest"]["oneOf"] == [
+        {"$ref": "#/components/schemas/FieldErrors"},
+        {"$ref": "#/components/schemas/DetailError"},
+    ]
 
 
 def test_schema_documents_fields_and_both_definition_content_types(schema):
@@ -124,12 +141,28 @@ def test_schema_documents_fields_and_both_definition_content_types(schema):
     assert set(create) == {"application/json", "multipart/form-data"}
     assert "payload" in create["multipart/form-data"]["schema"]["properties"]
     body = schema["components"]["schemas"]["JobDefinitionCreateRequest"]
-    assert set(body["properties"]) == {"kind", "name", "instruction", "datapoints", "contexts", "media_contexts",
-                                       "responses_per_datapoint", "confidence_threshold", "draw_aggregation"}
+    assert set(body["properties"]) == {
+        "kind",
+        "name",
+        "instruction",
+        "datapoints",
+        "contexts",
+        "media_contexts",
+        "responses_per_datapoint",
+        "confidence_threshold",
+        "draw_aggregation",
+    }
     assert set(body["required"]) == {"kind", "name", "instruction", "datapoints"}
     progress = schema["components"]["schemas"]["JobProgress"]["properties"]
-    assert {"datapoints_total", "datapoints_done", "responses_collected", "responses_needed",
-            "completion_percentage", "audience", "state"} <= set(progress)
+    assert {
+        "datapoints_total",
+        "datapoints_done",
+        "responses_collected",
+        "responses_needed",
+        "completion_percentage",
+        "audience",
+        "state",
+    } <= set(progress)
 
 
 @pytest.mark.django_db

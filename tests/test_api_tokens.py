@@ -39,8 +39,10 @@ def test_password_from_the_option_or_stdin(monkeypatch):
     assert get_user_model().objects.get(username="erin").check_password("another-long-passphrase-7")
 
 
-@pytest.mark.parametrize(("args", "fragment"), [(("carol",), "taken"), (("frank", "--password", "123"), "password"),
-                                                (("  ",), "must not be empty")])
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [(("carol",), "taken"), (("frank", "--password", "123"), "password"), (("  ",), "must not be empty")],
+)
 def test_refuses_with_a_clear_message(args, fragment):
     create_requester("carol")
     with pytest.raises(CommandError, match=fragment):
@@ -137,8 +139,9 @@ def test_existing_clear_tokens_are_hashed_by_the_migration_and_keep_working(requ
     migration = importlib.import_module("labeling.migrations.0002_hash_api_tokens")
     legacy_key = "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"
     with connection.cursor() as cursor:
-        cursor.execute('CREATE TABLE authtoken_token ("key" varchar(40) PRIMARY KEY, created timestamp, '
-                       "user_id integer NOT NULL)")
+        cursor.execute(
+            'CREATE TABLE authtoken_token ("key" varchar(40) PRIMARY KEY, created timestamp, user_id integer NOT NULL)'
+        )
         cursor.execute("INSERT INTO authtoken_token VALUES (%s, CURRENT_TIMESTAMP, %s)", [legacy_key, requester.pk])
     assert not authenticates(legacy_key)
     migration.hash_legacy_tokens(apps, SimpleNamespace(connection=connection, quote_name=connection.ops.quote_name))
@@ -171,8 +174,10 @@ def test_the_dashboard_makes_a_token_shows_it_once_and_revokes_it(requester, oth
     assert authenticates(key)  # not Bob's to revoke
     assert key[:15] not in bob.get("/dashboard/tokens/").content.decode()
 
-    assert "1 token revoked" in client.post("/dashboard/tokens/", {"action": "revoke",
-                                                                   "token_key": key[:15]}).content.decode()
+    assert (
+        "1 token revoked"
+        in client.post("/dashboard/tokens/", {"action": "revoke", "token_key": key[:15]}).content.decode()
+    )
     assert not authenticates(key) and authenticates(requester.api_token)
 
 
@@ -195,8 +200,9 @@ def test_the_admin_makes_tokens_shows_them_once_and_revokes_them(client, operato
     from labeling.tokens import AuthToken
 
     client.force_login(operator)
-    page = client.post(reverse("admin:auth_user_changelist"),
-                       {"action": "create_token", "_selected_action": [requester.pk]})
+    page = client.post(
+        reverse("admin:auth_user_changelist"), {"action": "create_token", "_selected_action": [requester.pk]}
+    )
     assert page.status_code == 200 and "no-store" in page["Cache-Control"]
     key = re.search(r'<code class="api-token">([^<]+)</code>', page.content.decode()).group(1)
     assert authenticates(key)

@@ -20,12 +20,15 @@ FETCH = "/api/assets/fetch/"
 @committed
 def test_each_url_is_answered_with_its_stored_asset_and_asking_again_fetches_nothing(images, requester):
     api = api_for(requester)
-    response = api.post(FETCH, {"urls": ["http://images.test/img.png", "http://images.test/redirect-ok"]},
-                        format="json")
+    response = api.post(
+        FETCH, {"urls": ["http://images.test/img.png", "http://images.test/redirect-ok"]}, format="json"
+    )
     assert response.status_code == 200, response.content
     body = response.json()
     assert [(f["url"], f["status"]) for f in body["fetches"]] == [
-        ("http://images.test/img.png", "completed"), ("http://images.test/redirect-ok", "completed")]
+        ("http://images.test/img.png", "completed"),
+        ("http://images.test/redirect-ok", "completed"),
+    ]
     assert body["pending"] == 0
     (asset,) = Asset.objects.filter(owner=requester)  # the same bytes from two URLs: one asset
     assert {f["asset_id"] for f in body["fetches"]} == {asset.public_id}
@@ -68,8 +71,10 @@ def test_a_fetch_still_running_is_a_202_and_asking_again_finds_it(images, reques
     body = {"urls": ["http://images.test/img.png"], "wait": 0}
     response = api.post(FETCH, body, format="json")
     assert response.status_code == 202
-    assert response.json() == {"fetches": [{"url": "http://images.test/img.png", "status": "pending",
-                                            "asset_id": None}], "pending": 1}
+    assert response.json() == {
+        "fetches": [{"url": "http://images.test/img.png", "status": "pending", "asset_id": None}],
+        "pending": 1,
+    }
     (fetch_id,) = delivered
     fetches.url_fetch_run(fetch_id=fetch_id)  # the worker's turn
     response = api.post(FETCH, body, format="json")
@@ -85,14 +90,17 @@ def test_another_requesters_fetch_is_not_shared(images, requester, other_request
     assert Asset.objects.get(public_id=theirs["fetches"][0]["asset_id"]).owner == other_requester
 
 
-@pytest.mark.parametrize("body, field", [
-    ({}, "urls"),
-    ({"urls": "http://images.test/img.png"}, "urls"),
-    ({"urls": []}, "urls"),
-    ({"urls": ["gopher://images.test/x.png"]}, "urls"),
-    ({"urls": ["http://images.test/img.png"], "wait": 31}, "wait"),
-    ({"urls": ["http://images.test/img.png"], "extra": 1}, "extra"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({}, "urls"),
+        ({"urls": "http://images.test/img.png"}, "urls"),
+        ({"urls": []}, "urls"),
+        ({"urls": ["gopher://images.test/x.png"]}, "urls"),
+        ({"urls": ["http://images.test/img.png"], "wait": 31}, "wait"),
+        ({"urls": ["http://images.test/img.png"], "extra": 1}, "extra"),
+    ],
+)
 def test_bad_input_is_a_400_naming_the_field_and_stores_nothing(images, requester, body, field):
     response = api_for(requester).post(FETCH, body, format="json")
     assert response.status_code == 400 and field in response.json(), response.content

@@ -32,8 +32,10 @@ def assert_refused(owner, data: bytes, fragment: str, name: str = "picture.png")
     assert Asset.objects.count() == before
 
 
-@pytest.mark.parametrize(("fmt", "content_type"), [("PNG", "image/png"), ("JPEG", "image/jpeg"),
-                                                    ("WEBP", "image/webp"), ("GIF", "image/gif")])
+@pytest.mark.parametrize(
+    ("fmt", "content_type"),
+    [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("WEBP", "image/webp"), ("GIF", "image/gif")],
+)
 def test_accepts_the_four_formats_and_records_size(requester, media_root, fmt, content_type):
     data = image_bytes(120, 80, fmt)
     asset = upload(requester, data, f"photo.{fmt.lower()}")

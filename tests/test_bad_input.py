@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from django.apps import apps
@@ -45,9 +46,15 @@ pytestmark = pytest.mark.django_db
 URL_A, URL_B = factories.url("a"), factories.url("b")
 BOX = {"x_min": 0.1, "y_min": 0.2, "x_max": 0.5, "y_max": 0.6}
 LINE = {"size": 0.02, "points": [{"x": 0.2, "y": 0.3}, {"x": 0.3, "y": 0.4}]}
-BAD_SCHEMES = ["javascript://alert(1)", "file:///etc/passwd", "ftp://assets.example.org/a.jpg",
-               "data://text/html,<script>alert(1)</script>", "http://", "https:// spaced.example.org/a.jpg",
-               "https://" + "a" * 2050 + ".example.org/a.jpg"]
+BAD_SCHEMES = [
+    "javascript://alert(1)",
+    "file:///etc/passwd",
+    "ftp://assets.example.org/a.jpg",
+    "data://text/html,<script>alert(1)</script>",
+    "http://",
+    "https:// spaced.example.org/a.jpg",
+    "https://" + "a" * 2050 + ".example.org/a.jpg",
+]
 
 
 # --- what a case is ---------------------------------------------------------------------------------
@@ -76,8 +83,11 @@ def row_counts() -> dict[str, int]:
 
 def send(client, method: str, url: str, case: Case):
     if case.multipart is not None:
-        return client.post(url, case.multipart, format="multipart") if hasattr(client, "credentials") \
+        return (
+            client.post(url, case.multipart, format="multipart")
+            if hasattr(client, "credentials")
             else client.post(url, case.multipart)
+        )
     if case.raw is not None:
         data = case.raw
     elif case.body is not None:
@@ -95,8 +105,10 @@ def assert_api_refusal(response, case: Case, where: str) -> None:
     if "detail" in body:
         assert isinstance(body["detail"], str) and body["detail"], (where, body)
     else:
-        assert all(isinstance(v, list) and v and all(isinstance(m, str) and m for m in v) for v in body.values()), \
-            (where, body)
+        assert all(isinstance(v, list) and v and all(isinstance(m, str) and m for m in v) for v in body.values()), (
+            where,
+            body,
+        )
     if case.field:
         assert case.field in body, (where, body)
     assert case.fragment in json.dumps(body), (where, case.fragment, body)
@@ -117,20 +129,29 @@ def json_cases(valid: dict, *, required: list[str]) -> list[Case]:
         Case("-Infinity", raw='{"' + key + '": -Infinity}', fragment="Infinity"),
         Case("1e999", raw='{"' + key + '": 1e999}', fragment="out of range"),
         Case("a 400-digit integer", raw='{"' + key + '": 1' + "0" * 400 + "}", fragment="out of range"),
-        Case("nested too deeply", raw='{"' + key + '": ' + "[" * 100_000 + "]" * 100_000 + "}",
-             fragment="nested too deeply"),
+        Case(
+            "nested too deeply",
+            raw='{"' + key + '": ' + "[" * 100_000 + "]" * 100_000 + "}",
+            fragment="nested too deeply",
+        ),
         Case("a list", raw="[1, 2]", field="non_field_errors"),
         Case("a string", raw='"text"', field="non_field_errors"),
         Case("null", raw="null", field="non_field_errors"),
         Case("a number", raw="42", field="non_field_errors"),
         Case("empty object", body={}, field=required[0], fragment="required"),
-        *[Case(f"without {name}", body={k: v for k, v in valid.items() if k != name}, field=name,
-               fragment="required") for name in required],
+        *[
+            Case(f"without {name}", body={k: v for k, v in valid.items() if k != name}, field=name, fragment="required")
+            for name in required
+        ],
         Case("an unknown field", body={**valid, "is_admin": True}, field="is_admin", fragment="unknown field"),
         Case("text/plain", raw=json.dumps(valid), content_type="text/plain", status=415),
         Case("XML", raw="<a/>", content_type="application/xml", status=415),
-        Case("past DATA_UPLOAD_MAX_MEMORY_SIZE", raw='{"' + key + '": "' + "x" * limit + '"}', status=413,
-             fragment="too large"),
+        Case(
+            "past DATA_UPLOAD_MAX_MEMORY_SIZE",
+            raw='{"' + key + '": "' + "x" * limit + '"}',
+            status=413,
+            fragment="too large",
+        ),
     ]
 
 
@@ -140,48 +161,105 @@ def draw_response_cases(wrap: Callable[[Any], dict]) -> list[Case]:
         Case("draw: not an object", body=wrap([LINE]), field="response", fragment="must be an object"),
         Case("draw: no lines", body=wrap({}), field="response", fragment="missing lines"),
         Case("draw: lines not a list", body=wrap({"lines": "many"}), field="response", fragment="must be a list"),
-        Case("draw: an unknown key", body=wrap({"lines": [], "colour": "red"}), field="response",
-             fragment="unknown field"),
+        Case(
+            "draw: an unknown key",
+            body=wrap({"lines": [], "colour": "red"}),
+            field="response",
+            fragment="unknown field",
+        ),
         Case("draw: 201 lines", body=wrap({"lines": [LINE] * 201}), field="response", fragment="at most 200"),
-        Case("draw: 5001 points", body=wrap({"lines": [{"size": 0.02, "points": [{"x": 0.1, "y": 0.1}] * 5001}]}),
-             field="response", fragment="at most 5000"),
-        Case("draw: 20001 points in all",
-             body=wrap({"lines": [{"size": 0.02, "points": [{"x": 0.1, "y": 0.1}] * 4001}] * 5}),
-             field="response", fragment="more than 20000"),
-        Case("draw: brush too big", body=wrap({"lines": [{**LINE, "size": 0.5}]}), field="response",
-             fragment="size must be between"),
-        Case("draw: brush zero", body=wrap({"lines": [{**LINE, "size": 0}]}), field="response",
-             fragment="size must be between"),
-        Case("draw: x past the image", body=wrap({"lines": [{"size": 0.02, "points": [{"x": 1.5, "y": 0.1}]}]}),
-             field="response", fragment="between 0 and 1"),
-        Case("draw: negative y", body=wrap({"lines": [{"size": 0.02, "points": [{"x": 0.1, "y": -0.1}]}]}),
-             field="response", fragment="between 0 and 1"),
-        Case("draw: x a string", body=wrap({"lines": [{"size": 0.02, "points": [{"x": "0.1", "y": 0.1}]}]}),
-             field="response", fragment="must be a number"),
-        Case("draw: x true", body=wrap({"lines": [{"size": 0.02, "points": [{"x": True, "y": 0.1}]}]}),
-             field="response", fragment="must be a number"),
-        Case("draw: no points", body=wrap({"lines": [{"size": 0.02, "points": []}]}), field="response",
-             fragment="non-empty list"),
-        Case("draw: a point as a list", body=wrap({"lines": [{"size": 0.02, "points": [[0.1, 0.1]]}]}),
-             field="response", fragment="must be an object"),
-        Case("draw: NUL in a key", body=wrap({"lines": [], "\x00": "\x00"}), field="response",
-             fragment="unknown field"),
+        Case(
+            "draw: 5001 points",
+            body=wrap({"lines": [{"size": 0.02, "points": [{"x": 0.1, "y": 0.1}] * 5001}]}),
+            field="response",
+            fragment="at most 5000",
+        ),
+        Case(
+            "draw: 20001 points in all",
+            body=wrap({"lines": [{"size": 0.02, "points": [{"x": 0.1, "y": 0.1}] * 4001}] * 5}),
+            field="response",
+            fragment="more than 20000",
+        ),
+        Case(
+            "draw: brush too big",
+            body=wrap({"lines": [{**LINE, "size": 0.5}]}),
+            field="response",
+            fragment="size must be between",
+        ),
+        Case(
+            "draw: brush zero",
+            body=wrap({"lines": [{**LINE, "size": 0}]}),
+            field="response",
+            fragment="size must be between",
+        ),
+        Case(
+            "draw: x past the image",
+            body=wrap({"lines": [{"size": 0.02, "points": [{"x": 1.5, "y": 0.1}]}]}),
+            field="response",
+            fragment="between 0 and 1",
+        ),
+        Case(
+            "draw: negative y",
+            body=wrap({"lines": [{"size": 0.02, "points": [{"x": 0.1, "y": -0.1}]}]}),
+            field="response",
+            fragment="between 0 and 1",
+        ),
+        Case(
+            "draw: x a string",
+            body=wrap({"lines": [{"size": 0.02, "points": [{"x": "0.1", "y": 0.1}]}]}),
+            field="response",
+            fragment="must be a number",
+        ),
+        Case(
+            "draw: x true",
+            body=wrap({"lines": [{"size": 0.02, "points": [{"x": True, "y": 0.1}]}]}),
+            field="response",
+            fragment="must be a number",
+        ),
+        Case(
+            "draw: no points",
+            body=wrap({"lines": [{"size": 0.02, "points": []}]}),
+            field="response",
+            fragment="non-empty list",
+        ),
+        Case(
+            "draw: a point as a list",
+            body=wrap({"lines": [{"size": 0.02, "points": [[0.1, 0.1]]}]}),
+            field="response",
+            fragment="must be an object",
+        ),
+        Case(
+            "draw: NUL in a key", body=wrap({"lines": [], "\x00": "\x00"}), field="response", fragment="unknown field"
+        ),
     ]
 
 
 def compare_response_cases(wrap: Callable[[Any], dict]) -> list[Case]:
     return [
         Case("compare: no choice", body=wrap({}), field="response", fragment="missing choice"),
-        Case("compare: another item", body=wrap({"choice": factories.url("elsewhere")}), field="response",
-             fragment="exactly one of the two items"),
+        Case(
+            "compare: another item",
+            body=wrap({"choice": factories.url("elsewhere")}),
+            field="response",
+            fragment="exactly one of the two items",
+        ),
         Case("compare: a number", body=wrap({"choice": 0}), field="response", fragment="must be a string"),
         Case("compare: both", body=wrap({"choice": [URL_A, URL_B]}), field="response", fragment="must be a string"),
-        Case("compare: an unknown key", body=wrap({"choice": URL_A, "sure": True}), field="response",
-             fragment="unknown field"),
-        Case("compare: NUL in the choice", body=wrap({"choice": URL_A + "\x00"}), field="response",
-             fragment="exactly one of the two items"),
-        Case("compare: NUL in a key", body=wrap({"choice": URL_A, "\x00": 1}), field="response",
-             fragment="unknown field"),
+        Case(
+            "compare: an unknown key",
+            body=wrap({"choice": URL_A, "sure": True}),
+            field="response",
+            fragment="unknown field",
+        ),
+        Case(
+            "compare: NUL in the choice",
+            body=wrap({"choice": URL_A + "\x00"}),
+            field="response",
+            fragment="exactly one of the two items",
+        ),
+        Case(
+            "compare: NUL in a key", body=wrap({"choice": URL_A, "\x00": 1}), field="response", fragment="unknown field"
+        ),
     ]
 
 
@@ -209,7 +287,8 @@ def world(requester, labeler, settings) -> World:
     audience = factories.draw_audience(requester, name="Bad input audience", examples=3)
     draw_job = factories.draw_job(requester, global_audience(), datapoints=2, responses=2)
     compare_definition = job_services.job_definition_create_compare(
-        owner=requester, name="Compare", instruction="Which?", datapoints=[[URL_A, URL_B]])
+        owner=requester, name="Compare", instruction="Which?", datapoints=[[URL_A, URL_B]]
+    )
     compare_job = job_services.job_create(owner=requester, definition=compare_definition, audience=global_audience())
     draw_task = feed.task_next(labeler=labeler, job=draw_job).public_id
     compare_task = feed.task_next(labeler=labeler, job=compare_job).public_id
@@ -220,15 +299,28 @@ def world(requester, labeler, settings) -> World:
     as_requester.credentials(HTTP_AUTHORIZATION=f"Token {requester.api_token}")
     as_labeler = APIClient()
     as_labeler.force_authenticate(labeler)
-    return World(requester, labeler, audience, draw_job.definition, compare_definition, draw_job, compare_job,
-                 draw_task, compare_task, membership.current_task_id,
-                 {"requester": as_requester, "labeler": as_labeler})
+    return World(
+        requester,
+        labeler,
+        audience,
+        draw_job.definition,
+        compare_definition,
+        draw_job,
+        compare_job,
+        draw_task,
+        compare_task,
+        membership.current_task_id,
+        {"requester": as_requester, "labeler": as_labeler},
+    )
 
 
 def optional_body_cases(valid: dict) -> list[Case]:
     """``json_cases`` for a body whose fields are all optional."""
-    return [case for case in json_cases(valid, required=[next(iter(valid))])
-            if case.name != "empty object" and not case.name.startswith("without ")]
+    return [
+        case
+        for case in json_cases(valid, required=[next(iter(valid))])
+        if case.name != "empty object" and not case.name.startswith("without ")
+    ]
 
 
 def lease_cases(body) -> list[Case]:
@@ -240,8 +332,12 @@ def lease_cases(body) -> list[Case]:
         Case("lease a list", body=body(["page"]), field="lease"),
         Case("lease with NUL", body=body("page\x00"), field="lease"),
         Case("form: lease unknown", multipart={"lease": "forever"}, field="lease"),
-        Case("form: an unknown field", multipart={"lease": "page", "seconds": "3600"}, field="seconds",
-             fragment="unknown field"),
+        Case(
+            "form: an unknown field",
+            multipart={"lease": "page", "seconds": "3600"},
+            field="seconds",
+            fragment="unknown field",
+        ),
     ]
 
 
@@ -272,24 +368,48 @@ def upload_cases() -> list[Case]:
         Case("no file", multipart={}, field="file"),
         Case("a text field, not a file", multipart={"file": "just text"}, field="file"),
         Case("an empty file", multipart={"file": file("e.png", b"")}, field="file"),
-        Case("a PDF", multipart={"file": file("a.png", b"%PDF-1.4 not an image")}, field="file",
-             fragment="not an image"),
-        Case("SVG named .png", multipart={"file": file("a.png", SVG, "image/svg+xml")}, field="file",
-             fragment="not an image"),
-        Case("HTML named .jpg", multipart={"file": file("a.jpg", HTML, "image/jpeg")}, field="file",
-             fragment="not an image"),
-        Case("a BMP", multipart={"file": file("a.bmp", image_bytes(8, 8, "BMP"), "image/bmp")}, field="file",
-             fragment="JPEG, PNG, WebP or GIF"),
+        Case(
+            "a PDF", multipart={"file": file("a.png", b"%PDF-1.4 not an image")}, field="file", fragment="not an image"
+        ),
+        Case(
+            "SVG named .png",
+            multipart={"file": file("a.png", SVG, "image/svg+xml")},
+            field="file",
+            fragment="not an image",
+        ),
+        Case(
+            "HTML named .jpg",
+            multipart={"file": file("a.jpg", HTML, "image/jpeg")},
+            field="file",
+            fragment="not an image",
+        ),
+        Case(
+            "a BMP",
+            multipart={"file": file("a.bmp", image_bytes(8, 8, "BMP"), "image/bmp")},
+            field="file",
+            fragment="JPEG, PNG, WebP or GIF",
+        ),
         Case("a truncated PNG", multipart={"file": file("a.png", png()[:-40])}, field="file", fragment="truncated"),
-        Case("a decompression bomb", multipart={"file": file("bomb.png", bomb())}, field="file",
-             fragment="pixels"),
-        Case("past ASSET_MAX_BYTES", multipart={"file": file("big.png", png() + b"\0" * django_settings.ASSET_MAX_BYTES)},
-             field="file", fragment="limit"),
-        Case("an unknown field", multipart={"file": file("a.png", png()), "colour": "red"}, field="colour",
-             fragment="unknown field"),
+        Case("a decompression bomb", multipart={"file": file("bomb.png", bomb())}, field="file", fragment="pixels"),
+        Case(
+            "past ASSET_MAX_BYTES",
+            multipart={"file": file("big.png", png() + b"\0" * django_settings.ASSET_MAX_BYTES)},
+            field="file",
+            fragment="limit",
+        ),
+        Case(
+            "an unknown field",
+            multipart={"file": file("a.png", png()), "colour": "red"},
+            field="colour",
+            fragment="unknown field",
+        ),
         Case("a name past 255", multipart={"file": file("a.png", png()), "name": "n" * 256}, field="name"),
-        Case("a form field past DATA_UPLOAD_MAX_MEMORY_SIZE", status=413, fragment="too large",
-             multipart={"file": file("a.png", png()), "name": "n" * django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE}),
+        Case(
+            "a form field past DATA_UPLOAD_MAX_MEMORY_SIZE",
+            status=413,
+            fragment="too large",
+            multipart={"file": file("a.png", png()), "name": "n" * django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
+        ),
         Case("JSON instead of a file", body={"file": "x"}, status=415),
     ]
 
@@ -338,63 +458,137 @@ def tables(w: World) -> list[tuple[str, str, str, str, list[Case]]]:
     ]
     draw_example_cases = [
         *json_cases(draw_example, required=["instruction", "datapoint", "truths"]),
-        *[Case(f"datapoint {url[:24]}", body={**draw_example, "datapoint": url}, field="datapoint")
-          for url in BAD_SCHEMES],
-        Case("datapoint text", body={**draw_example, "datapoint": "a blue book"}, field="datapoint",
-             fragment="not text"),
-        Case("datapoint javascript:", body={**draw_example, "datapoint": "javascript:alert(1)"}, field="datapoint",
-             fragment="not text"),
-        Case("datapoint an unknown asset", body={**draw_example, "datapoint": {"asset_id": "ast_nope"}},
-             field="datapoint", fragment="unknown asset"),
-        Case("datapoint an object with extra keys", body={**draw_example, "datapoint": {"asset_id": "a", "x": 1}},
-             field="datapoint"),
+        *[
+            Case(f"datapoint {url[:24]}", body={**draw_example, "datapoint": url}, field="datapoint")
+            for url in BAD_SCHEMES
+        ],
+        Case(
+            "datapoint text", body={**draw_example, "datapoint": "a blue book"}, field="datapoint", fragment="not text"
+        ),
+        Case(
+            "datapoint javascript:",
+            body={**draw_example, "datapoint": "javascript:alert(1)"},
+            field="datapoint",
+            fragment="not text",
+        ),
+        Case(
+            "datapoint an unknown asset",
+            body={**draw_example, "datapoint": {"asset_id": "ast_nope"}},
+            field="datapoint",
+            fragment="unknown asset",
+        ),
+        Case(
+            "datapoint an object with extra keys",
+            body={**draw_example, "datapoint": {"asset_id": "a", "x": 1}},
+            field="datapoint",
+        ),
         Case("datapoint a number", body={**draw_example, "datapoint": 3}, field="datapoint"),
         Case("datapoint two images", body={**draw_example, "datapoint": [URL_A, URL_B]}, field="datapoint"),
         Case("truths empty", body={**draw_example, "truths": []}, field="truths", fragment="at least one box"),
         Case("truths a box, not a list", body={**draw_example, "truths": BOX}, field="truths"),
         Case("truths 51 boxes", body={**draw_example, "truths": [BOX] * 51}, field="truths", fragment="at most 50"),
-        Case("truth box inverted", body={**draw_example, "truths": [{**BOX, "x_min": 0.9}]}, field="truths",
-             fragment="x_min must be less than x_max"),
-        Case("truth box past the image", body={**draw_example, "truths": [{**BOX, "y_max": 1.2}]}, field="truths",
-             fragment="between 0 and 1"),
-        Case("truth box missing a side", body={**draw_example, "truths": [{"x_min": 0.1, "y_min": 0.1,
-                                                                              "x_max": 0.2}]}, field="truths",
-             fragment="missing y_max"),
-        Case("truth box with an extra key", body={**draw_example, "truths": [{**BOX, "label": "book"}]},
-             field="truths", fragment="unknown field"),
-        Case("truth box with a string", body={**draw_example, "truths": [{**BOX, "x_min": "0.1"}]}, field="truths",
-             fragment="must be a number"),
+        Case(
+            "truth box inverted",
+            body={**draw_example, "truths": [{**BOX, "x_min": 0.9}]},
+            field="truths",
+            fragment="x_min must be less than x_max",
+        ),
+        Case(
+            "truth box past the image",
+            body={**draw_example, "truths": [{**BOX, "y_max": 1.2}]},
+            field="truths",
+            fragment="between 0 and 1",
+        ),
+        Case(
+            "truth box missing a side",
+            body={**draw_example, "truths": [{"x_min": 0.1, "y_min": 0.1, "x_max": 0.2}]},
+            field="truths",
+            fragment="missing y_max",
+        ),
+        Case(
+            "truth box with an extra key",
+            body={**draw_example, "truths": [{**BOX, "label": "book"}]},
+            field="truths",
+            fragment="unknown field",
+        ),
+        Case(
+            "truth box with a string",
+            body={**draw_example, "truths": [{**BOX, "x_min": "0.1"}]},
+            field="truths",
+            fragment="must be a number",
+        ),
         Case("instruction past 250", body={**draw_example, "instruction": "i" * 251}, field="instruction"),
         Case("instruction empty", body={**draw_example, "instruction": ""}, field="instruction"),
         Case("explanation past 2000", body={**draw_example, "explanation": "e" * 2001}, field="explanation"),
         Case("context past 2000", body={**draw_example, "context": "c" * 2001}, field="context"),
         Case("required_precision 2", body={**draw_example, "required_precision": 2}, field="required_precision"),
-        Case("required_completeness NaN-like string", body={**draw_example, "required_completeness": "NaN"},
-             field="required_completeness"),
+        Case(
+            "required_completeness NaN-like string",
+            body={**draw_example, "required_completeness": "NaN"},
+            field="required_completeness",
+        ),
     ]
     compare_example_cases = [
         *json_cases(compare_example, required=["instruction", "datapoint", "truth"]),
-        Case("the same item twice", body={**compare_example, "datapoint": [URL_A, URL_A]}, field="datapoint",
-             fragment="same item twice"),
-        Case("the same text twice", body={**compare_example, "datapoint": ["left", "left"], "truth": "left"},
-             field="datapoint", fragment="same item twice"),
+        Case(
+            "the same item twice",
+            body={**compare_example, "datapoint": [URL_A, URL_A]},
+            field="datapoint",
+            fragment="same item twice",
+        ),
+        Case(
+            "the same text twice",
+            body={**compare_example, "datapoint": ["left", "left"], "truth": "left"},
+            field="datapoint",
+            fragment="same item twice",
+        ),
         Case("one item", body={**compare_example, "datapoint": [URL_A]}, field="datapoint", fragment="exactly 2"),
-        Case("three items", body={**compare_example, "datapoint": [URL_A, URL_B, factories.url("c")]},
-             field="datapoint", fragment="exactly 2"),
-        Case("truth not among the items", body={**compare_example, "truth": factories.url("c")}, field="truth",
-             fragment="exactly one of the two"),
-        Case("truth a near miss", body={**compare_example, "truth": URL_A + "?"}, field="truth",
-             fragment="exactly one of the two"),
+        Case(
+            "three items",
+            body={**compare_example, "datapoint": [URL_A, URL_B, factories.url("c")]},
+            field="datapoint",
+            fragment="exactly 2",
+        ),
+        Case(
+            "truth not among the items",
+            body={**compare_example, "truth": factories.url("c")},
+            field="truth",
+            fragment="exactly one of the two",
+        ),
+        Case(
+            "truth a near miss",
+            body={**compare_example, "truth": URL_A + "?"},
+            field="truth",
+            fragment="exactly one of the two",
+        ),
         Case("truth the index", body={**compare_example, "truth": 0}, field="truth"),
         Case("truth empty", body={**compare_example, "truth": ""}, field="truth"),
-        *[Case(f"item {url[:24]}", body={**compare_example, "datapoint": [url, URL_B], "truth": URL_B},
-               field="datapoint") for url in BAD_SCHEMES],
-        Case("text item past 5000", body={**compare_example, "datapoint": ["t" * 5001, URL_B], "truth": URL_B},
-             field="datapoint", fragment="longer than 5000"),
-        Case("text item with NUL", body={**compare_example, "datapoint": ["a\x00b", URL_B], "truth": URL_B},
-             field="datapoint", fragment="NUL"),
-        Case("an unknown asset", body={**compare_example, "datapoint": [{"asset_id": "ast_nope"}, URL_B],
-                                       "truth": URL_B}, field="datapoint", fragment="unknown asset"),
+        *[
+            Case(
+                f"item {url[:24]}",
+                body={**compare_example, "datapoint": [url, URL_B], "truth": URL_B},
+                field="datapoint",
+            )
+            for url in BAD_SCHEMES
+        ],
+        Case(
+            "text item past 5000",
+            body={**compare_example, "datapoint": ["t" * 5001, URL_B], "truth": URL_B},
+            field="datapoint",
+            fragment="longer than 5000",
+        ),
+        Case(
+            "text item with NUL",
+            body={**compare_example, "datapoint": ["a\x00b", URL_B], "truth": URL_B},
+            field="datapoint",
+            fragment="NUL",
+        ),
+        Case(
+            "an unknown asset",
+            body={**compare_example, "datapoint": [{"asset_id": "ast_nope"}, URL_B], "truth": URL_B},
+            field="datapoint",
+            fragment="unknown asset",
+        ),
     ]
     definition_cases = [
         *json_cases(draw_definition, required=["kind", "name", "instruction", "datapoints"]),
@@ -403,70 +597,120 @@ def tables(w: World) -> list[tuple[str, str, str, str, list[Case]]]:
         Case("datapoints empty", body=definition(datapoints=[]), field="datapoints", fragment="must not be empty"),
         Case("draw with text", body=definition(datapoints=["a blue book"]), field="datapoints", fragment="not text"),
         Case("draw with a pair", body=definition(datapoints=[[URL_A, URL_B]]), field="datapoints"),
-        *[Case(f"draw image {url[:24]}", body=definition(datapoints=[url]), field="datapoints")
-          for url in BAD_SCHEMES],
-        Case("compare with duplicate items", body=compare(datapoints=[[URL_A, URL_A]]), field="datapoints",
-             fragment="same item twice"),
+        *[Case(f"draw image {url[:24]}", body=definition(datapoints=[url]), field="datapoints") for url in BAD_SCHEMES],
+        Case(
+            "compare with duplicate items",
+            body=compare(datapoints=[[URL_A, URL_A]]),
+            field="datapoints",
+            fragment="same item twice",
+        ),
         Case("compare with one item", body=compare(datapoints=[URL_A]), field="datapoints", fragment="exactly 2"),
         Case("compare with three items", body=compare(datapoints=[[URL_A, URL_B, URL_A]]), field="datapoints"),
-        *[Case(f"compare item {url[:24]}", body=compare(datapoints=[[url, URL_B]]), field="datapoints")
-          for url in BAD_SCHEMES],
-        Case("contexts of another length", body=definition(contexts=["a", "b"]), field="contexts",
-             fragment="has 2 entries"),
+        *[
+            Case(f"compare item {url[:24]}", body=compare(datapoints=[[url, URL_B]]), field="datapoints")
+            for url in BAD_SCHEMES
+        ],
+        Case(
+            "contexts of another length",
+            body=definition(contexts=["a", "b"]),
+            field="contexts",
+            fragment="has 2 entries",
+        ),
         Case("contexts not a list", body=definition(contexts="a"), field="contexts"),
         Case("a context past 2000", body=definition(contexts=["c" * 2001]), field="contexts"),
         Case("a context a number", body=definition(contexts=[5]), field="contexts"),
         Case("media_contexts with text", body=definition(media_contexts=["a cat"]), field="media_contexts"),
-        Case("media_contexts with javascript", body=definition(media_contexts=["javascript://x"]),
-             field="media_contexts"),
-        Case("media_contexts of another length", body=definition(media_contexts=[None, None]),
-             field="media_contexts"),
-        Case("responses_per_datapoint 0", body=definition(responses_per_datapoint=0),
-             field="responses_per_datapoint"),
-        Case("responses_per_datapoint 1001", body=definition(responses_per_datapoint=1001),
-             field="responses_per_datapoint"),
-        Case("responses_per_datapoint a string", body=definition(responses_per_datapoint="10"),
-             field="responses_per_datapoint"),
-        Case("responses_per_datapoint 2.5", body=definition(responses_per_datapoint=2.5),
-             field="responses_per_datapoint"),
+        Case(
+            "media_contexts with javascript", body=definition(media_contexts=["javascript://x"]), field="media_contexts"
+        ),
+        Case("media_contexts of another length", body=definition(media_contexts=[None, None]), field="media_contexts"),
+        Case("responses_per_datapoint 0", body=definition(responses_per_datapoint=0), field="responses_per_datapoint"),
+        Case(
+            "responses_per_datapoint 1001",
+            body=definition(responses_per_datapoint=1001),
+            field="responses_per_datapoint",
+        ),
+        Case(
+            "responses_per_datapoint a string",
+            body=definition(responses_per_datapoint="10"),
+            field="responses_per_datapoint",
+        ),
+        Case(
+            "responses_per_datapoint 2.5", body=definition(responses_per_datapoint=2.5), field="responses_per_datapoint"
+        ),
         Case("confidence_threshold 1.5", body=compare(confidence_threshold=1.5), field="confidence_threshold"),
         Case("confidence_threshold 1", body=compare(confidence_threshold=1), field="confidence_threshold"),
-        Case("confidence_threshold on draw", body=definition(confidence_threshold=0.9),
-             field="confidence_threshold"),
+        Case("confidence_threshold on draw", body=definition(confidence_threshold=0.9), field="confidence_threshold"),
         Case("draw_aggregation unknown", body=definition(draw_aggregation="median"), field="draw_aggregation"),
         Case("name past 200", body=definition(name="n" * 201), field="name"),
         Case("instruction past 250", body=definition(instruction="i" * 251), field="instruction"),
         Case("instruction a list", body=definition(instruction=["i"]), field="instruction"),
-        Case("an unknown asset", body=definition(datapoints=[{"asset_id": "ast_nope"}]), field="datapoints",
-             fragment="unknown asset"),
+        Case(
+            "an unknown asset",
+            body=definition(datapoints=[{"asset_id": "ast_nope"}]),
+            field="datapoints",
+            fragment="unknown asset",
+        ),
         # multipart: the definition as JSON in `payload`, files beside it
         Case("multipart without payload", multipart={}, field="payload"),
-        Case("multipart payload not JSON", multipart=multipart("{not json"), field="payload",
-             fragment="not valid JSON"),
-        Case("multipart payload NaN", multipart=multipart('{"kind": "draw", "name": NaN}'), field="payload",
-             fragment="NaN"),
+        Case(
+            "multipart payload not JSON", multipart=multipart("{not json"), field="payload", fragment="not valid JSON"
+        ),
+        Case(
+            "multipart payload NaN",
+            multipart=multipart('{"kind": "draw", "name": NaN}'),
+            field="payload",
+            fragment="NaN",
+        ),
         Case("multipart payload a list", multipart=multipart("[]"), field="non_field_errors"),
-        Case("multipart file missing", multipart=multipart(definition(datapoints=[{"file": "img"}])),
-             field="datapoints", fragment="'img'"),
-        Case("multipart file not referenced", multipart=multipart(draw_definition, img=SimpleUploadedFile(
-            "a.png", png())), field="img", fragment="not referenced"),
-        Case("multipart file not an image", multipart=multipart(definition(datapoints=[{"file": "img"}]),
-                                                                img=SimpleUploadedFile("a.png", HTML)),
-             field="datapoints", fragment="not an image"),
-        Case("multipart SVG", multipart=multipart(definition(datapoints=[{"file": "img"}]),
-                                                  img=SimpleUploadedFile("a.svg", SVG, "image/svg+xml")),
-             field="datapoints", fragment="not an image"),
-        Case("multipart decompression bomb", multipart=multipart(definition(datapoints=[{"file": "img"}]),
-                                                                 img=SimpleUploadedFile("b.png", bomb())),
-             field="datapoints", fragment="pixels"),
-        Case("multipart unknown form field", multipart={**multipart(draw_definition), "name": "x"}, field="name",
-             fragment="unknown form field"),
+        Case(
+            "multipart file missing",
+            multipart=multipart(definition(datapoints=[{"file": "img"}])),
+            field="datapoints",
+            fragment="'img'",
+        ),
+        Case(
+            "multipart file not referenced",
+            multipart=multipart(draw_definition, img=SimpleUploadedFile("a.png", png())),
+            field="img",
+            fragment="not referenced",
+        ),
+        Case(
+            "multipart file not an image",
+            multipart=multipart(definition(datapoints=[{"file": "img"}]), img=SimpleUploadedFile("a.png", HTML)),
+            field="datapoints",
+            fragment="not an image",
+        ),
+        Case(
+            "multipart SVG",
+            multipart=multipart(
+                definition(datapoints=[{"file": "img"}]), img=SimpleUploadedFile("a.svg", SVG, "image/svg+xml")
+            ),
+            field="datapoints",
+            fragment="not an image",
+        ),
+        Case(
+            "multipart decompression bomb",
+            multipart=multipart(definition(datapoints=[{"file": "img"}]), img=SimpleUploadedFile("b.png", bomb())),
+            field="datapoints",
+            fragment="pixels",
+        ),
+        Case(
+            "multipart unknown form field",
+            multipart={**multipart(draw_definition), "name": "x"},
+            field="name",
+            fragment="unknown form field",
+        ),
         Case("form-encoded", raw="kind=draw&name=x", content_type="application/x-www-form-urlencoded", status=415),
     ]
     job_cases = [
         *json_cases(job, required=["job_definition", "audience"]),
-        Case("unknown definition", body={**job, "job_definition": "jdf_nope"}, field="job_definition",
-             fragment="not found"),
+        Case(
+            "unknown definition",
+            body={**job, "job_definition": "jdf_nope"},
+            field="job_definition",
+            fragment="not found",
+        ),
         Case("definition a number", body={**job, "job_definition": 5}, field="job_definition"),
         Case("definition past 100", body={**job, "job_definition": "j" * 101}, field="job_definition"),
         Case("unknown audience", body={**job, "audience": "aud_nope"}, field="audience", fragment="not found"),
@@ -474,8 +718,10 @@ def tables(w: World) -> list[tuple[str, str, str, str, list[Case]]]:
         Case("state given", body={**job, "state": "completed"}, field="state", fragment="unknown field"),
     ]
     page_query_cases = [
-        Case("page 0", raw="page=0", field="page"), Case("page -1", raw="page=-1", field="page"),
-        Case("page text", raw="page=abc", field="page"), Case("page huge", raw="page=1" + "0" * 30, field="page"),
+        Case("page 0", raw="page=0", field="page"),
+        Case("page -1", raw="page=-1", field="page"),
+        Case("page text", raw="page=abc", field="page"),
+        Case("page huge", raw="page=1" + "0" * 30, field="page"),
         Case("page_size 0", raw="page_size=0", field="page_size"),
         Case("page_size 101", raw="page_size=101", field="page_size"),
         Case("page_size 1e3", raw="page_size=1e3", field="page_size"),
@@ -490,64 +736,156 @@ def tables(w: World) -> list[tuple[str, str, str, str, list[Case]]]:
         ("audiences:audience-list", "get", "/api/audiences/", "requester", find_cases),
         ("audiences:audience-detail", "get", f"/api/audiences/{audience}/", "requester", []),
         ("audiences:example-list", "get", f"/api/audiences/{audience}/examples/", "requester", page_query_cases),
-        ("audiences:example-create-draw", "post", f"/api/audiences/{audience}/examples/draw/", "requester",
-         draw_example_cases),
-        ("audiences:example-create-compare", "post", f"/api/audiences/{audience}/examples/compare/", "requester",
-         compare_example_cases),
+        (
+            "audiences:example-create-draw",
+            "post",
+            f"/api/audiences/{audience}/examples/draw/",
+            "requester",
+            draw_example_cases,
+        ),
+        (
+            "audiences:example-create-compare",
+            "post",
+            f"/api/audiences/{audience}/examples/compare/",
+            "requester",
+            compare_example_cases,
+        ),
         ("jobs:asset-upload", "post", "/api/assets/", "requester", upload_cases()),
         ("jobs:job-definition-list", "post", "/api/job-definitions/", "requester", definition_cases),
         ("jobs:job-definition-list", "get", "/api/job-definitions/", "requester", find_cases),
         ("jobs:job-list", "post", "/api/jobs/", "requester", job_cases),
-        ("jobs:job-list", "get", "/api/jobs/", "requester", [
-            *find_cases, Case("state unknown", raw="state=finished", field="state"),
-            Case("definition past 100", raw="job_definition=" + "j" * 101, field="job_definition")]),
-        ("jobs:job-results", "get", f"/api/jobs/{w.draw_job.public_id}/results/", "requester",
-         [case for case in page_query_cases if case.name != "page_size 101"]),
-        ("jobs:job-results-download", "get", f"/api/jobs/{w.draw_job.public_id}/results/download/", "requester", [
-            Case("format unknown", raw="format=xlsx", field="format"),
-            Case("csv of a draw job", raw="format=csv", field="format", fragment="compare jobs"),
-            Case("format with NUL", raw="format=json%00", field="format")]),
-        ("jobs:job-results-download", "get", f"/api/jobs/{w.compare_job.public_id}/results/download/", "requester",
-         [Case("coco of a compare job", raw="format=coco", field="format", fragment="draw jobs")]),
-        ("labeling:api-qualification-answer", "post",
-         f"/api/labeler/audiences/{audience}/qualification/answer/", "labeler", [
-             *json_cases(answer, required=["task_id", "response"]),
-             Case("task_id a number", body={**answer, "task_id": 5}, status=409, fragment="stale_task"),
-             Case("task_id of nothing", body={**answer, "task_id": "tsk_nope"}, status=409, fragment="stale_task"),
-             Case("task_id with NUL", body={**answer, "task_id": "tsk_\x00"}, field="task_id"),
-             *draw_response_cases(lambda response: {**answer, "response": response}),
-         ]),
-        ("labeling:api-task-submit", "post", labeler_submit, "labeler", [
-            *json_cases(submit_draw, required=["response"]),
-            *draw_response_cases(lambda response: {"response": response}),
-        ]),
-        ("labeling:api-task-submit", "post", f"/api/labeler/tasks/{w.compare_task}/submit/", "labeler",
-         compare_response_cases(lambda response: {"response": response})),
-        ("labeling:api-preview-check", "post", preview, "requester", [
-            *json_cases(submit_draw, required=["response"]),
-            *draw_response_cases(lambda response: {"response": response}),
-        ]),
-        ("labeling:api-task-next", "post", f"/api/labeler/jobs/{w.draw_job.public_id}/tasks/next/", "labeler", [
-            *optional_body_cases({"lease": "page"}), *lease_cases(lambda value: {"lease": value})]),
-        ("labeling:api-task-skip", "post", f"/api/labeler/tasks/{w.draw_task}/skip/", "labeler", [
-            *optional_body_cases({"lease": "page"}), *lease_cases(lambda value: {"lease": value})]),
-        ("labeling:api-task-renew", "post", f"/api/labeler/tasks/{w.draw_task}/renew/", "labeler", [
-            *optional_body_cases({"lease": "page"}), *lease_cases(lambda value: {"lease": value})]),
-        ("labeling:api-task-release", "post", f"/api/labeler/tasks/{w.draw_task}/release/", "labeler", [
-            *optional_body_cases({"lease": "page"}),
-            Case("form: an unknown field", multipart={"lease": "page"}, field="lease", fragment="unknown field")]),
-        ("labeling:api-task-submit", "post", labeler_submit, "labeler",
-         [case for case in lease_cases(lambda value: {**submit_draw, "lease": value}) if case.multipart is None]),
+        (
+            "jobs:job-list",
+            "get",
+            "/api/jobs/",
+            "requester",
+            [
+                *find_cases,
+                Case("state unknown", raw="state=finished", field="state"),
+                Case("definition past 100", raw="job_definition=" + "j" * 101, field="job_definition"),
+            ],
+        ),
+        (
+            "jobs:job-results",
+            "get",
+            f"/api/jobs/{w.draw_job.public_id}/results/",
+            "requester",
+            [case for case in page_query_cases if case.name != "page_size 101"],
+        ),
+        (
+            "jobs:job-results-download",
+            "get",
+            f"/api/jobs/{w.draw_job.public_id}/results/download/",
+            "requester",
+            [
+                Case("format unknown", raw="format=xlsx", field="format"),
+                Case("csv of a draw job", raw="format=csv", field="format", fragment="compare jobs"),
+                Case("format with NUL", raw="format=json%00", field="format"),
+            ],
+        ),
+        (
+            "jobs:job-results-download",
+            "get",
+            f"/api/jobs/{w.compare_job.public_id}/results/download/",
+            "requester",
+            [Case("coco of a compare job", raw="format=coco", field="format", fragment="draw jobs")],
+        ),
+        (
+            "labeling:api-qualification-answer",
+            "post",
+            f"/api/labeler/audiences/{audience}/qualification/answer/",
+            "labeler",
+            [
+                *json_cases(answer, required=["task_id", "response"]),
+                Case("task_id a number", body={**answer, "task_id": 5}, status=409, fragment="stale_task"),
+                Case("task_id of nothing", body={**answer, "task_id": "tsk_nope"}, status=409, fragment="stale_task"),
+                Case("task_id with NUL", body={**answer, "task_id": "tsk_\x00"}, field="task_id"),
+                *draw_response_cases(lambda response: {**answer, "response": response}),
+            ],
+        ),
+        (
+            "labeling:api-task-submit",
+            "post",
+            labeler_submit,
+            "labeler",
+            [
+                *json_cases(submit_draw, required=["response"]),
+                *draw_response_cases(lambda response: {"response": response}),
+            ],
+        ),
+        (
+            "labeling:api-task-submit",
+            "post",
+            f"/api/labeler/tasks/{w.compare_task}/submit/",
+            "labeler",
+            compare_response_cases(lambda response: {"response": response}),
+        ),
+        (
+            "labeling:api-preview-check",
+            "post",
+            preview,
+            "requester",
+            [
+                *json_cases(submit_draw, required=["response"]),
+                *draw_response_cases(lambda response: {"response": response}),
+            ],
+        ),
+        (
+            "labeling:api-task-next",
+            "post",
+            f"/api/labeler/jobs/{w.draw_job.public_id}/tasks/next/",
+            "labeler",
+            [*optional_body_cases({"lease": "page"}), *lease_cases(lambda value: {"lease": value})],
+        ),
+        (
+            "labeling:api-task-skip",
+            "post",
+            f"/api/labeler/tasks/{w.draw_task}/skip/",
+            "labeler",
+            [*optional_body_cases({"lease": "page"}), *lease_cases(lambda value: {"lease": value})],
+        ),
+        (
+            "labeling:api-task-renew",
+            "post",
+            f"/api/labeler/tasks/{w.draw_task}/renew/",
+            "labeler",
+            [*optional_body_cases({"lease": "page"}), *lease_cases(lambda value: {"lease": value})],
+        ),
+        (
+            "labeling:api-task-release",
+            "post",
+            f"/api/labeler/tasks/{w.draw_task}/release/",
+            "labeler",
+            [
+                *optional_body_cases({"lease": "page"}),
+                Case("form: an unknown field", multipart={"lease": "page"}, field="lease", fragment="unknown field"),
+            ],
+        ),
+        (
+            "labeling:api-task-submit",
+            "post",
+            labeler_submit,
+            "labeler",
+            [case for case in lease_cases(lambda value: {**submit_draw, "lease": value}) if case.multipart is None],
+        ),
     ]
 
 
 # Routes that take no body or query string: their input is the path alone
 # (unknown ids are 404s, below and in test_security_isolation.py).
-PATH_ONLY = {"audiences:audience-detail", "jobs:job-definition-detail", "jobs:job-detail", "jobs:job-progress",
-             "jobs:job-pause", "jobs:job-resume",
-             "jobs:job-datapoint-heatmap",
-             "labeling:api-home", "labeling:api-heartbeat", "labeling:api-qualification-next",
-             "labeling:api-preview-task"}
+PATH_ONLY = {
+    "audiences:audience-detail",
+    "jobs:job-definition-detail",
+    "jobs:job-detail",
+    "jobs:job-progress",
+    "jobs:job-pause",
+    "jobs:job-resume",
+    "jobs:job-datapoint-heatmap",
+    "labeling:api-home",
+    "labeling:api-heartbeat",
+    "labeling:api-qualification-next",
+    "labeling:api-preview-task",
+}
 
 
 def test_every_api_route_has_a_bad_input_table(world):
@@ -557,11 +895,31 @@ def test_every_api_route_has_a_bad_input_table(world):
 
 
 def table_ids():
-    return ["audience create", "audience find", "audience get", "example list", "draw example", "compare example",
-            "asset upload", "definition create", "definition find", "job create", "job find", "results",
-            "results download (draw)", "results download (compare)", "qualification answer", "task submit (draw)",
-            "task submit (compare)", "preview check", "task next", "task skip", "task renew", "task release",
-            "task submit (lease)"]
+    return [
+        "audience create",
+        "audience find",
+        "audience get",
+        "example list",
+        "draw example",
+        "compare example",
+        "asset upload",
+        "definition create",
+        "definition find",
+        "job create",
+        "job find",
+        "results",
+        "results download (draw)",
+        "results download (compare)",
+        "qualification answer",
+        "task submit (draw)",
+        "task submit (compare)",
+        "preview check",
+        "task next",
+        "task skip",
+        "task renew",
+        "task release",
+        "task submit (lease)",
+    ]
 
 
 @pytest.mark.parametrize("index", range(len(table_ids())), ids=table_ids())
@@ -588,25 +946,36 @@ def test_unknown_and_malformed_ids_in_paths_are_404s(world):
     before = row_counts()
     for value in odd:
         for client, method, url in [
-            (requester, "get", f"/api/audiences/{value}/"), (requester, "get", f"/api/audiences/{value}/examples/"),
+            (requester, "get", f"/api/audiences/{value}/"),
+            (requester, "get", f"/api/audiences/{value}/examples/"),
             (requester, "post", f"/api/audiences/{value}/examples/draw/"),
-            (requester, "get", f"/api/job-definitions/{value}/"), (requester, "get", f"/api/jobs/{value}/"),
-            (requester, "get", f"/api/jobs/{value}/progress/"), (requester, "get", f"/api/jobs/{value}/results/"),
+            (requester, "get", f"/api/job-definitions/{value}/"),
+            (requester, "get", f"/api/jobs/{value}/"),
+            (requester, "get", f"/api/jobs/{value}/progress/"),
+            (requester, "get", f"/api/jobs/{value}/results/"),
             (requester, "get", f"/api/preview/{value}/tasks/0/"),
             (labeler, "post", f"/api/labeler/jobs/{value}/tasks/next/"),
-            (labeler, "post", f"/api/labeler/tasks/{value}/submit/"), (labeler, "post", f"/api/labeler/tasks/{value}/skip/"),
+            (labeler, "post", f"/api/labeler/tasks/{value}/submit/"),
+            (labeler, "post", f"/api/labeler/tasks/{value}/skip/"),
             (labeler, "post", f"/api/labeler/tasks/{value}/renew/"),
             (labeler, "post", f"/api/labeler/tasks/{value}/release/"),
             (labeler, "post", f"/api/labeler/audiences/{value}/qualification/next/"),
         ]:
-            body = {"instruction": "i", "datapoint": URL_A, "truths": [BOX]} if url.endswith("/draw/") else \
-                {"response": {"lines": []}} if url.endswith("/submit/") else {}
+            body = (
+                {"instruction": "i", "datapoint": URL_A, "truths": [BOX]}
+                if url.endswith("/draw/")
+                else {"response": {"lines": []}}
+                if url.endswith("/submit/")
+                else {}
+            )
             response = client.get(url) if method == "get" else client.post(url, body, format="json")
             assert response.status_code == 404, (url[:120], response.status_code)
             assert response.json() == {"detail": "Not found."}, url[:120]
     for position in (20, 10**6, 2**70):  # past the datapoints, past the preview's first 20, past int64
-        for url in (f"/api/preview/{world.draw_definition.public_id}/tasks/{position}/",
-                    f"/api/jobs/{world.draw_job.public_id}/datapoints/{position}/heatmap.png"):
+        for url in (
+            f"/api/preview/{world.draw_definition.public_id}/tasks/{position}/",
+            f"/api/jobs/{world.draw_job.public_id}/datapoints/{position}/heatmap.png",
+        ):
             response = requester.get(url)
             assert response.status_code == 404 and response.json() == {"detail": "Not found."}, (url, position)
     response = requester.get(f"/api/jobs/{world.compare_job.public_id}/datapoints/0/heatmap.png")
@@ -651,10 +1020,11 @@ def test_signup_login_and_logout_refuse_bad_input(world, make_labeler):
     for name, form in signup_cases.items():
         refused_form(Client().post("/signup/", form), f"signup: {name}", 'role="alert"')
     refused_form(Client().post("/signup/", {"username": "x" * limit, "password1": password}), "signup: huge", "")
-    refused_form(Client().post("/signup/", "garbage", content_type="application/json"), "signup: JSON",
-                 'role="alert"')
+    refused_form(Client().post("/signup/", "garbage", content_type="application/json"), "signup: JSON", 'role="alert"')
     login_cases = {
-        "nothing": {}, "no password": {"username": "lara"}, "wrong password": {"username": "lara", "password": "x"},
+        "nothing": {},
+        "no password": {"username": "lara"},
+        "wrong password": {"username": "lara", "password": "x"},
         "unknown user": {"username": "nobody", "password": "x"},
         "username past 150": {"username": "n" * 5000, "password": "x"},
         "username with NUL": {"username": "la\x00ra", "password": "x"},
@@ -675,17 +1045,41 @@ def admin_post(client: Client, url: str, data: dict):
 def test_admin_add_forms_refuse_bad_input(world, other_requester):
     client = page_client(world.requester)
     other_audience = audience_services.audience_create(owner=other_requester, name="Not yours")
-    other_definition = job_services.job_definition_create_draw(owner=other_requester, name="Not yours",
-                                                               instruction="x", datapoints=[URL_A])
-    audience = {"name": "Birders", "description": "", "target_accuracy": 0.8, "min_tasks": 5, "max_tasks": 10,
-                "gold_rate": 0.05}
-    boxes = {"truth_boxes-TOTAL_FORMS": 1, "truth_boxes-INITIAL_FORMS": 0, "truth_boxes-MIN_NUM_FORMS": 0,
-             "truth_boxes-MAX_NUM_FORMS": 1000, "truth_boxes-0-x_min": 0.1, "truth_boxes-0-y_min": 0.1,
-             "truth_boxes-0-x_max": 0.5, "truth_boxes-0-y_max": 0.5}
+    other_definition = job_services.job_definition_create_draw(
+        owner=other_requester, name="Not yours", instruction="x", datapoints=[URL_A]
+    )
+    audience = {
+        "name": "Birders",
+        "description": "",
+        "target_accuracy": 0.8,
+        "min_tasks": 5,
+        "max_tasks": 10,
+        "gold_rate": 0.05,
+    }
+    boxes = {
+        "truth_boxes-TOTAL_FORMS": 1,
+        "truth_boxes-INITIAL_FORMS": 0,
+        "truth_boxes-MIN_NUM_FORMS": 0,
+        "truth_boxes-MAX_NUM_FORMS": 1000,
+        "truth_boxes-0-x_min": 0.1,
+        "truth_boxes-0-y_min": 0.1,
+        "truth_boxes-0-x_max": 0.5,
+        "truth_boxes-0-y_max": 0.5,
+    }
     image = asset_services.asset_create_image(owner=world.requester, data=png())
-    example = {"audience": world.audience.pk, "kind": "draw", "instruction": "Color the bird", "context": "",
-               "asset": image.pk, "asset_b": "", "truth": "", "required_precision": 0.8, "required_completeness": 1.0,
-               "explanation": "", **boxes}
+    example = {
+        "audience": world.audience.pk,
+        "kind": "draw",
+        "instruction": "Color the bird",
+        "context": "",
+        "asset": image.pk,
+        "asset_b": "",
+        "truth": "",
+        "required_precision": 0.8,
+        "required_completeness": 1.0,
+        "explanation": "",
+        **boxes,
+    }
     cases = [
         ("audience", "/admin/audiences/audience/add/", {**audience, "name": ""}),
         ("audience", "/admin/audiences/audience/add/", {**audience, "name": "n" * 201}),
@@ -705,10 +1099,16 @@ def test_admin_add_forms_refuse_bad_input(world, other_requester):
         ("example", "/admin/audiences/qualificationexample/add/", {**example, "audience": other_audience.pk}),
         ("example", "/admin/audiences/qualificationexample/add/", {**example, "instruction": "i" * 251}),
         ("example", "/admin/audiences/qualificationexample/add/", {**example, "required_precision": 2}),
-        ("example", "/admin/audiences/qualificationexample/add/",  # compare: the same item twice, no truth
-         {**example, "kind": "compare", "asset_b": image.pk, "truth": "first", "truth_boxes-TOTAL_FORMS": 0}),
-        ("example", "/admin/audiences/qualificationexample/add/",
-         {**example, "kind": "compare", "asset_b": "", "truth": "second", "truth_boxes-TOTAL_FORMS": 0}),
+        (
+            "example",
+            "/admin/audiences/qualificationexample/add/",  # compare: the same item twice, no truth
+            {**example, "kind": "compare", "asset_b": image.pk, "truth": "first", "truth_boxes-TOTAL_FORMS": 0},
+        ),
+        (
+            "example",
+            "/admin/audiences/qualificationexample/add/",
+            {**example, "kind": "compare", "asset_b": "", "truth": "second", "truth_boxes-TOTAL_FORMS": 0},
+        ),
         ("job", "/admin/jobs/job/add/", {"definition": "", "audience": world.audience.pk}),
         ("job", "/admin/jobs/job/add/", {"definition": other_definition.pk, "audience": world.audience.pk}),
         ("job", "/admin/jobs/job/add/", {"definition": "abc", "audience": "global"}),
@@ -730,6 +1130,5 @@ def test_admin_add_forms_refuse_bad_input(world, other_requester):
     # A job definition has no add form: definitions come with their datapoints through the API.
     assert admin_post(client, "/admin/jobs/jobdefinition/add/", {"name": "x"}).status_code == 403
     too_big = "x" * django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    assert admin_post(client, "/admin/audiences/audience/add/", {**audience, "description": too_big}).status_code \
-        == 400
+    assert admin_post(client, "/admin/audiences/audience/add/", {**audience, "description": too_big}).status_code == 400
     assert row_counts() == before

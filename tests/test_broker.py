@@ -3,7 +3,6 @@
 Real processes: a redis-server and a Celery worker with the project's broker
 settings (``tests/broker_worker_app.py``)."""
 
-
 import pytest
 from celery import Celery
 
@@ -21,10 +20,25 @@ def test_worker_keeps_running_when_redis_goes_away_during_a_task(tmp_path):
     redis_server = stack.RedisServer().start()
     tasks_log = tmp_path / "tasks.log"
     worker = stack.ManagedProcess(
-        [stack.PYTHON, "-m", "celery", "-A", "tests.broker_worker_app", "worker", "--loglevel", "INFO",
-         "--concurrency", "2", "--without-gossip", "--without-mingle", "--without-heartbeat",
-         "-n", f"broker-test-{stack.free_port()}@%h"],
-        stack.django_env(None, redis_server.url), tmp_path / "worker.log",
+        [
+            stack.PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "tests.broker_worker_app",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            "2",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            f"broker-test-{stack.free_port()}@%h",
+        ],
+        stack.django_env(None, redis_server.url),
+        tmp_path / "worker.log",
     ).start()
     # Not the process's current app: tasks looked up through it would resolve here.
     sender = Celery("broker-test-sender", broker=redis_server.url, set_as_current=False)

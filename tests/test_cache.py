@@ -13,11 +13,18 @@ from core.cache import RedisCache
 
 @pytest.fixture
 def redis_cache(settings, redis_server):
-    settings.CACHES = {"default": {
-        "BACKEND": "core.cache.RedisCache", "LOCATION": redis_server.url, "KEY_PREFIX": "cache-test",
-        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1,
-                    "pool_class": "core.cache.SharedConnectionPool"},
-    }}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "core.cache.RedisCache",
+            "LOCATION": redis_server.url,
+            "KEY_PREFIX": "cache-test",
+            "OPTIONS": {
+                "socket_connect_timeout": 1,
+                "socket_timeout": 1,
+                "pool_class": "core.cache.SharedConnectionPool",
+            },
+        }
+    }
     yield
     redis.Redis.from_url(redis_server.url).flushdb()
 

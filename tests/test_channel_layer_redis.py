@@ -44,8 +44,13 @@ def token_for(user) -> str:
 
 
 def socket(server: AsgiServer, path: str, token: str):
-    return connect(f"ws://127.0.0.1:{server.port}{path}", origin=f"http://127.0.0.1:{server.port}",
-                   additional_headers={"Authorization": f"Token {token}"}, proxy=None, open_timeout=10)
+    return connect(
+        f"ws://127.0.0.1:{server.port}{path}",
+        origin=f"http://127.0.0.1:{server.port}",
+        additional_headers={"Authorization": f"Token {token}"},
+        proxy=None,
+        open_timeout=10,
+    )
 
 
 async def receive_until(websocket, predicate, timeout: float = 10.0) -> dict:
@@ -66,8 +71,9 @@ def submit_one(server: AsgiServer, token: str, job_id: str) -> None:
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Token {token}"}, timeout=20) as http:
         task = http.post(f"/api/labeler/jobs/{job_id}/tasks/next/")
         assert task.status_code == 200, task.text
-        submitted = http.post(f"/api/labeler/tasks/{task.json()['task']['id']}/submit/",
-                              json={"response": factories.stroke_inside()})
+        submitted = http.post(
+            f"/api/labeler/tasks/{task.json()['task']['id']}/submit/", json={"response": factories.stroke_inside()}
+        )
         assert submitted.status_code == 200, submitted.text
 
 
@@ -81,8 +87,7 @@ def test_progress_of_a_response_on_server_2_reaches_a_socket_on_server_1(two_ser
             snapshot = await receive_until(websocket, lambda m: m["type"] == "progress")
             assert snapshot["responses_collected"] == 0 and snapshot["responses_needed"] == 4
             await asyncio.to_thread(submit_one, second, labeler_token, job.public_id)
-            update = await receive_until(websocket, lambda m: m["type"] == "progress"
-                                         and m["responses_collected"] == 1)
+            update = await receive_until(websocket, lambda m: m["type"] == "progress" and m["responses_collected"] == 1)
             assert update["job_id"] == job.public_id and update["completion_percentage"] == 25.0
 
     asyncio.run(scenario())

@@ -14,8 +14,6 @@ import pytest
 import crowdcanvas
 from crowdcanvas import Box, CrowdCanvasClient
 from crowdcanvas import _limits as client_limits
-from tests.conftest import image_bytes
-
 from tests.client_fakes import (  # noqa: F401 (fixtures, clean_environment autouse)
     AUDIENCE,
     BASE,
@@ -31,18 +29,26 @@ from tests.client_fakes import (  # noqa: F401 (fixtures, clean_environment auto
     offline,
     server,
 )
+from tests.conftest import image_bytes
 
 # --- the limits mirror the server's -------------------------------------------------------------------------
 
 
 def test_client_limits_equal_the_servers():
-    from audiences import services as audience_services
-    from jobs import services as job_services
     from assets import wire
+    from audiences import services as audience_services
     from core import api_common
+    from jobs import services as job_services
 
-    for name in ("MAX_NAME_LENGTH", "MAX_INSTRUCTION_LENGTH", "MAX_CONTEXT_LENGTH", "MAX_TEXT_ITEM_LENGTH",
-                 "MAX_URL_LENGTH", "MAX_EXPLANATION_LENGTH", "MAX_BOXES"):
+    for name in (
+        "MAX_NAME_LENGTH",
+        "MAX_INSTRUCTION_LENGTH",
+        "MAX_CONTEXT_LENGTH",
+        "MAX_TEXT_ITEM_LENGTH",
+        "MAX_URL_LENGTH",
+        "MAX_EXPLANATION_LENGTH",
+        "MAX_BOXES",
+    ):
         assert getattr(client_limits, name) == getattr(wire, name), name
     assert client_limits.MAX_DATAPOINTS == job_services.MAX_DATAPOINTS
     assert client_limits.MAX_RESPONSES_PER_DATAPOINT == job_services.MAX_RESPONSES_PER_DATAPOINT
@@ -66,8 +72,10 @@ def test_client_package_imports_no_django():
     import subprocess
     import sys
 
-    code = ("import sys, crowdcanvas\n"
-            "assert not [m for m in sys.modules if m.split('.')[0] in ('django', 'rest_framework')]")
+    code = (
+        "import sys, crowdcanvas\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] in ('django', 'rest_framework')]"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)
 
 
@@ -208,23 +216,26 @@ INVALID_CALLS = {
     "compare flat": lambda c: c.job.create_compare_job_definition("J", "Which?", [URL_A, URL_B]),
     "compare same twice": lambda c: c.job.create_compare_job_definition("J", "Which?", [[URL_A, URL_A]]),
     "compare long text": lambda c: c.job.create_compare_job_definition("J", "Which?", [[URL_A, "t" * 5001]]),
-    "compare threshold 1": lambda c: c.job.create_compare_job_definition("J", "Which?", [[URL_A, URL_B]],
-                                                                         confidence_threshold=1.0),
+    "compare threshold 1": lambda c: c.job.create_compare_job_definition(
+        "J", "Which?", [[URL_A, URL_B]], confidence_threshold=1.0
+    ),
     "draw example no truths": lambda c: offline_audience(c).add_draw_example("Color", URL_A, []),
     "draw example one box": lambda c: offline_audience(c).add_draw_example("Color", URL_A, GOOD_BOX),
     "draw example bad box": lambda c: offline_audience(c).add_draw_example(
-        "Color", URL_A, [{"x_min": 0.5, "y_min": 0.1, "x_max": 0.4, "y_max": 0.2}]),
+        "Color", URL_A, [{"x_min": 0.5, "y_min": 0.1, "x_max": 0.4, "y_max": 0.2}]
+    ),
     "draw example 51 boxes": lambda c: offline_audience(c).add_draw_example("Color", URL_A, [GOOD_BOX] * 51),
     "draw example text": lambda c: offline_audience(c).add_draw_example("Color", "some text", [GOOD_BOX]),
     "draw example two images": lambda c: offline_audience(c).add_draw_example("Color", [URL_A, URL_B], [GOOD_BOX]),
-    "draw example precision": lambda c: offline_audience(c).add_draw_example("Color", URL_A, [GOOD_BOX],
-                                                                             required_precision=1.5),
+    "draw example precision": lambda c: offline_audience(c).add_draw_example(
+        "Color", URL_A, [GOOD_BOX], required_precision=1.5
+    ),
     "compare example truth": lambda c: offline_audience(c).add_compare_example("Which?", [URL_A, URL_B], "c"),
     "compare example no truth": lambda c: offline_audience(c).add_compare_example("Which?", [URL_A, URL_B], None),
-    "compare example 3 items": lambda c: offline_audience(c).add_compare_example("Which?", [URL_A, URL_B, "c"],
-                                                                                 URL_A),
+    "compare example 3 items": lambda c: offline_audience(c).add_compare_example("Which?", [URL_A, URL_B, "c"], URL_A),
     "compare example explanation": lambda c: offline_audience(c).add_compare_example(
-        "Which?", [URL_A, URL_B], URL_A, explanation="x" * 2001),
+        "Which?", [URL_A, URL_B], URL_A, explanation="x" * 2001
+    ),
     "assign nothing": lambda c: offline_audience(c).assign_job(None),
     "find jobs state": lambda c: c.job.find_jobs(state="sleeping"),
 }
@@ -251,8 +262,11 @@ def test_local_files_are_uploaded_then_referenced_by_asset_id(client, server, im
     other = tmp_path / "other.jpg"
     other.write_bytes(image_bytes(fmt="JPEG"))
     definition = client.job.create_draw_job_definition(
-        name="Books", instruction="Color in all the blue books", datapoints=[str(image), URL_A, other, str(image)],
-        responses_per_datapoint=35)
+        name="Books",
+        instruction="Color in all the blue books",
+        datapoints=[str(image), URL_A, other, str(image)],
+        responses_per_datapoint=35,
+    )
     assert definition.id == "jdf_1" and definition.preview_url.endswith("/preview/jdf_1/")
     uploads = [r for r in server.requests if r.url.path == "/api/assets/"]
     assert len(uploads) == 2  # the same file once
@@ -260,15 +274,20 @@ def test_local_files_are_uploaded_then_referenced_by_asset_id(client, server, im
     assert uploads[0].headers["Authorization"] == "Token t0ken"
     (body,) = server.bodies("POST", "/api/job-definitions/")
     assert body["kind"] == "draw" and body["responses_per_datapoint"] == 35
-    assert body["datapoints"] == [{"asset_id": "ast_1"}, {"asset_id": "ast_url_1"}, {"asset_id": "ast_2"},
-                                  {"asset_id": "ast_1"}]  # the URL fetched and stored by the server
+    assert body["datapoints"] == [
+        {"asset_id": "ast_1"},
+        {"asset_id": "ast_url_1"},
+        {"asset_id": "ast_2"},
+        {"asset_id": "ast_1"},
+    ]  # the URL fetched and stored by the server
     assert server.bodies("POST", "/api/assets/fetch/") == [{"urls": [URL_A], "wait": 15.0}]  # half the timeout
 
 
 def test_text_items_stay_text(client, server):
     server.route("POST", "/api/job-definitions/", (201, {**DEFINITION, "kind": "compare"}))
-    client.job.create_compare_job_definition("J", "Which text?", [["a duck", "a book"]], contexts=["ctx"],
-                                             confidence_threshold=0.9)
+    client.job.create_compare_job_definition(
+        "J", "Which text?", [["a duck", "a book"]], contexts=["ctx"], confidence_threshold=0.9
+    )
     (body,) = server.bodies("POST", "/api/job-definitions/")
     assert body["datapoints"] == [["a duck", "a book"]] and body["contexts"] == ["ctx"]
     assert body["confidence_threshold"] == 0.9 and server.asset_count == 0
@@ -288,10 +307,14 @@ def test_a_compare_text_naming_an_existing_file_stays_text(client, server, tmp_p
 
 def test_compare_items_say_explicitly_what_is_a_file_and_what_is_text(client, server, image):
     server.route("POST", "/api/job-definitions/", (201, {**DEFINITION, "kind": "compare"}))
-    client.job.create_compare_job_definition("J", "Which?", [
-        [image, crowdcanvas.Text(image.name)],                # a Path is a file; Text is text
-        [crowdcanvas.File(str(image)), crowdcanvas.Text("a duck")],
-    ])
+    client.job.create_compare_job_definition(
+        "J",
+        "Which?",
+        [
+            [image, crowdcanvas.Text(image.name)],  # a Path is a file; Text is text
+            [crowdcanvas.File(str(image)), crowdcanvas.Text("a duck")],
+        ],
+    )
     (body,) = server.bodies("POST", "/api/job-definitions/")
     assert body["datapoints"] == [[{"asset_id": "ast_1"}, "books.png"], [{"asset_id": "ast_1"}, "a duck"]]
     assert server.asset_count == 1
@@ -335,10 +358,14 @@ def test_draw_example_sends_boxes_and_returns_the_audience(client, server):
     audience = crowdcanvas.Audience(client._http, AUDIENCE)
     server.route("POST", "/api/audiences/aud_1/examples/draw/", (201, {}))
     result = audience.add_draw_example(
-        instruction="Color in the glitches", datapoint=URL_A,
-        truths=[Box(x_min=0.44, y_min=0.42, x_max=0.58, y_max=0.63), {"x_min": 0, "y_min": 0, "x_max": 1,
-                                                                       "y_max": 0.5}],
-        required_completeness=0.5)
+        instruction="Color in the glitches",
+        datapoint=URL_A,
+        truths=[
+            Box(x_min=0.44, y_min=0.42, x_max=0.58, y_max=0.63),
+            {"x_min": 0, "y_min": 0, "x_max": 1, "y_max": 0.5},
+        ],
+        required_completeness=0.5,
+    )
     assert result is audience and audience.example_count == 1
     (body,) = server.bodies("POST", "/api/audiences/aud_1/examples/draw/")
     assert body["truths"][0] == {"x_min": 0.44, "y_min": 0.42, "x_max": 0.58, "y_max": 0.63}
@@ -361,8 +388,13 @@ def test_a_400_carries_the_field_messages(client, server):
 
 @pytest.mark.parametrize(
     ("status", "exception"),
-    [(401, crowdcanvas.AuthenticationError), (403, crowdcanvas.AuthenticationError),
-     (404, crowdcanvas.NotFoundError), (409, crowdcanvas.ConflictError), (500, crowdcanvas.ServerError)],
+    [
+        (401, crowdcanvas.AuthenticationError),
+        (403, crowdcanvas.AuthenticationError),
+        (404, crowdcanvas.NotFoundError),
+        (409, crowdcanvas.ConflictError),
+        (500, crowdcanvas.ServerError),
+    ],
 )
 def test_statuses_map_to_exceptions_with_the_servers_detail(client, server, status, exception):
     server.route("GET", "/api/audiences/aud_x/", (status, {"detail": "the server says why"}))
@@ -427,6 +459,7 @@ def test_pyproject_packages_only_the_client_with_its_dependencies():
     what it imports: httpx and tqdm (pandas and websockets as extras)."""
     import ast
     import sys
+
     import tomllib
 
     root = Path(__file__).parent.parent
@@ -447,8 +480,11 @@ def test_pyproject_packages_only_the_client_with_its_dependencies():
                 imported.add(node.module.split(".")[0])
     third_party = imported - set(sys.stdlib_module_names) - {"__future__", "crowdcanvas"}
     assert third_party == {"httpx", "tqdm", "pandas", "websockets"}
-    pinned = {re_name(line) for line in (root / "requirements.txt").read_text().splitlines()
-              if line and not line.startswith("#")}
+    pinned = {
+        re_name(line)
+        for line in (root / "requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
     assert third_party <= pinned
 
 
@@ -467,9 +503,11 @@ def test_pause_and_resume(job, server):
 
 
 def test_pausing_a_finished_job_says_why(job, server):
-    server.route("POST", "/api/jobs/job_1/pause/",
-                 (409, {"detail": "This job is completed; only a running job can be paused.",
-                        "code": "job_not_running"}))
+    server.route(
+        "POST",
+        "/api/jobs/job_1/pause/",
+        (409, {"detail": "This job is completed; only a running job can be paused.", "code": "job_not_running"}),
+    )
     with pytest.raises(crowdcanvas.ConflictError, match="only a running job"):
         job.pause()
 

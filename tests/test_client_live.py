@@ -118,8 +118,9 @@ def test_server_errors_reach_the_caller(client):
         client.job.get_job_by_id("job_doesnotexist")
     global_audience = client.audience.get_audience_by_id("global")
     with pytest.raises(crowdcanvas.BadRequestError) as excinfo:
-        global_audience.add_draw_example("Color the books", "https://assets.example.org/a.jpg",
-                                         [Box(0.1, 0.1, 0.5, 0.5)])
+        global_audience.add_draw_example(
+            "Color the books", "https://assets.example.org/a.jpg", [Box(0.1, 0.1, 0.5, 0.5)]
+        )
     assert "global audience" in excinfo.value.errors["audience"][0]
     bad_token = CrowdCanvasClient(client.base_url, "0" * 40)
     with pytest.raises(crowdcanvas.AuthenticationError) as excinfo:
@@ -131,13 +132,18 @@ def test_url_datapoints_are_fetched_by_default_or_kept_as_links(client, image_ho
     from assets.models import Asset
 
     fetched = client.job.create_draw_job_definition(
-        "Fetched", "Color the books", ["https://assets.example.org/shelf.jpg"], responses_per_datapoint=1)
+        "Fetched", "Color the books", ["https://assets.example.org/shelf.jpg"], responses_per_datapoint=1
+    )
     (asset,) = Asset.objects.filter(kind="image")
     assert (asset.name, asset.width, asset.height) == ("shelf.jpg", 96, 72)
     assert image_hosts.requests == {"/shelf.jpg": 1}
     linked = client.job.create_draw_job_definition(
-        "Linked", "Color the books", ["https://assets.example.org/shelf.jpg"], responses_per_datapoint=1,
-        url_assets="link")
+        "Linked",
+        "Color the books",
+        ["https://assets.example.org/shelf.jpg"],
+        responses_per_datapoint=1,
+        url_assets="link",
+    )
     assert Asset.objects.get(kind="url").url == "https://assets.example.org/shelf.jpg"
     assert image_hosts.requests == {"/shelf.jpg": 1}  # a link is the labeler's browser's to load
     assert [d.id for d in client.job.find_job_definitions()] == [linked.id, fetched.id]
@@ -147,11 +153,12 @@ def test_a_url_the_server_cannot_fetch_is_a_value_error_naming_it_and_creates_no
     from assets.models import Asset
     from jobs.models import JobDefinition
 
-    for url, reason in [(f"http://127.0.0.1:{server.port}/x.png", "not a public address"),
-                        ("https://assets.example.org/page.html", "HTTP 404")]:
+    for url, reason in [
+        (f"http://127.0.0.1:{server.port}/x.png", "not a public address"),
+        ("https://assets.example.org/page.html", "HTTP 404"),
+    ]:
         with pytest.raises(ValueError, match=reason) as excinfo:
-            client.job.create_compare_job_definition(
-                "Pairs", "Which?", [["https://assets.example.org/a.jpg", url]])
+            client.job.create_compare_job_definition("Pairs", "Which?", [["https://assets.example.org/a.jpg", url]])
         assert url in str(excinfo.value)
     assert not JobDefinition.objects.exists()
     assert not Asset.objects.exclude(name="a.jpg").exists()
@@ -201,8 +208,11 @@ def run_draw_job(client, carol, server, capsys) -> tuple:
     from tests.test_seeds_e2e import Crew
 
     definition = client.job.create_draw_job_definition(
-        name="Blue Books Example", instruction="Color in all the blue books",
-        datapoints=[f"https://assets.example.org/books-{i}.jpg" for i in range(3)], responses_per_datapoint=3)
+        name="Blue Books Example",
+        instruction="Color in all the blue books",
+        datapoints=[f"https://assets.example.org/books-{i}.jpg" for i in range(3)],
+        responses_per_datapoint=3,
+    )
     job = client.audience.get_audience_by_id("global").assign_job(definition)
     with Crew(server.url, carol, labelers=3) as crew:
         final = job.display_progress_bar(poll_interval=0.5, timeout=60)

@@ -22,37 +22,83 @@ from tests.client_fakes import (  # noqa: F401 (fixtures, clean_environment auto
     server,
 )
 
-
 # --- waiting for results ------------------------------------------------------------------------------------
 
 
 def progress(state="running", collected=0, needed=6, done=0, graduated=3, qualifying=0) -> dict:
-    return {"job_id": "job_1", "state": state, "datapoints_total": 2, "datapoints_done": done,
-            "responses_collected": collected, "responses_needed": needed,
-            "completion_percentage": 100.0 * collected / needed,
-            "audience": {"id": "global", "name": "Global", "kind": "global", "graduated": graduated,
-                         "qualifying": qualifying, "dropped": 0},
-            "last_response_at": None, "created": "2025-01-01T00:00:00Z", "completed": None}
+    return {
+        "job_id": "job_1",
+        "state": state,
+        "datapoints_total": 2,
+        "datapoints_done": done,
+        "responses_collected": collected,
+        "responses_needed": needed,
+        "completion_percentage": 100.0 * collected / needed,
+        "audience": {
+            "id": "global",
+            "name": "Global",
+            "kind": "global",
+            "graduated": graduated,
+            "qualifying": qualifying,
+            "dropped": 0,
+        },
+        "last_response_at": None,
+        "created": "2025-01-01T00:00:00Z",
+        "completed": None,
+    }
 
 
-INFO = {"jobId": "job_1", "definitionId": "jdf_1", "name": "Books", "type": "compare", "instruction": "Which?",
-        "responsesPerDatapoint": 2, "audienceId": "global", "state": "completed",
-        "created": "2025-01-01T00:00:00Z", "completed": "2025-01-01T01:00:00Z", "aggregatorVersion": "1.0"}
+INFO = {
+    "jobId": "job_1",
+    "definitionId": "jdf_1",
+    "name": "Books",
+    "type": "compare",
+    "instruction": "Which?",
+    "responsesPerDatapoint": 2,
+    "audienceId": "global",
+    "state": "completed",
+    "created": "2025-01-01T00:00:00Z",
+    "completed": "2025-01-01T01:00:00Z",
+    "aggregatorVersion": "1.0",
+}
 RESULTS = {
     "info": INFO,
     "results": [
-        {"position": 0, "items": [URL_A, URL_B], "context": "A duck", "mediaContext": None, "responses": 2,
-         "stoppedEarly": False, "aggregatedResults": {URL_A: 1, URL_B: 1},
-         "aggregatedResultsRatios": {URL_A: 0.5, URL_B: 0.5}, "summedUserScores": {URL_A: 0.8, URL_B: 0.4},
-         "summedUserScoresRatios": {URL_A: 2 / 3, URL_B: 1 / 3}, "winner": None, "weightedWinner": URL_A,
-         "confidence": 0.6,
-         "detailedResults": [
-             {"votedFor": URL_A, "userScore": 0.8, "labeler": "aaaa", "timeSpentMs": 900, "created": "t1"},
-             {"votedFor": URL_B, "userScore": 0.4, "labeler": "bbbb", "timeSpentMs": 1200, "created": "t2"}]},
-        {"position": 1, "items": [URL_B, "text"], "context": "", "mediaContext": None, "responses": 0,
-         "stoppedEarly": False, "aggregatedResults": None, "aggregatedResultsRatios": None,
-         "summedUserScores": None, "summedUserScoresRatios": None, "winner": None, "weightedWinner": None,
-         "confidence": None, "detailedResults": []},
+        {
+            "position": 0,
+            "items": [URL_A, URL_B],
+            "context": "A duck",
+            "mediaContext": None,
+            "responses": 2,
+            "stoppedEarly": False,
+            "aggregatedResults": {URL_A: 1, URL_B: 1},
+            "aggregatedResultsRatios": {URL_A: 0.5, URL_B: 0.5},
+            "summedUserScores": {URL_A: 0.8, URL_B: 0.4},
+            "summedUserScoresRatios": {URL_A: 2 / 3, URL_B: 1 / 3},
+            "winner": None,
+            "weightedWinner": URL_A,
+            "confidence": 0.6,
+            "detailedResults": [
+                {"votedFor": URL_A, "userScore": 0.8, "labeler": "aaaa", "timeSpentMs": 900, "created": "t1"},
+                {"votedFor": URL_B, "userScore": 0.4, "labeler": "bbbb", "timeSpentMs": 1200, "created": "t2"},
+            ],
+        },
+        {
+            "position": 1,
+            "items": [URL_B, "text"],
+            "context": "",
+            "mediaContext": None,
+            "responses": 0,
+            "stoppedEarly": False,
+            "aggregatedResults": None,
+            "aggregatedResultsRatios": None,
+            "summedUserScores": None,
+            "summedUserScoresRatios": None,
+            "winner": None,
+            "weightedWinner": None,
+            "confidence": None,
+            "detailedResults": [],
+        },
     ],
     "summary": {"datapoints": 2, "responses": 2, "ranking": None},
 }
@@ -61,17 +107,39 @@ LINES = [{"size": 0.02, "points": [{"x": 0.2, "y": 0.2}, {"x": 0.3, "y": 0.3}]}]
 DRAW_RESULTS = {
     "info": {**INFO, "type": "draw", "drawAlgorithm": "majority"},
     "results": [
-        {"position": 0, "item": "books.png", "context": "", "mediaContext": None, "imageSize": [96, 64],
-         "responses": 2, "gridSize": [171, 256], "consensusMask": {"size": [171, 256], "counts": [43776]},
-         "consensusBoxes": [BOX, BOX], "agreement": 0.75, "summedUserScores": 1.0,
-         "heatmapUrl": f"{BASE}/api/jobs/job_1/datapoints/0/heatmap.png",
-         "detailedResults": [
-             {"labeler": "aaaa", "userScore": 0.5, "lines": LINES, "timeSpentMs": 3000, "created": "t1"},
-             {"labeler": "bbbb", "userScore": 0.5, "lines": [], "timeSpentMs": 2000, "created": "t2"}]},
-        {"position": 1, "item": URL_A, "context": "", "mediaContext": None, "imageSize": None, "responses": 0,
-         "gridSize": [256, 256], "consensusMask": None, "consensusBoxes": None, "agreement": None,
-         "summedUserScores": None, "heatmapUrl": f"{BASE}/api/jobs/job_1/datapoints/1/heatmap.png",
-         "detailedResults": []},
+        {
+            "position": 0,
+            "item": "books.png",
+            "context": "",
+            "mediaContext": None,
+            "imageSize": [96, 64],
+            "responses": 2,
+            "gridSize": [171, 256],
+            "consensusMask": {"size": [171, 256], "counts": [43776]},
+            "consensusBoxes": [BOX, BOX],
+            "agreement": 0.75,
+            "summedUserScores": 1.0,
+            "heatmapUrl": f"{BASE}/api/jobs/job_1/datapoints/0/heatmap.png",
+            "detailedResults": [
+                {"labeler": "aaaa", "userScore": 0.5, "lines": LINES, "timeSpentMs": 3000, "created": "t1"},
+                {"labeler": "bbbb", "userScore": 0.5, "lines": [], "timeSpentMs": 2000, "created": "t2"},
+            ],
+        },
+        {
+            "position": 1,
+            "item": URL_A,
+            "context": "",
+            "mediaContext": None,
+            "imageSize": None,
+            "responses": 0,
+            "gridSize": [256, 256],
+            "consensusMask": None,
+            "consensusBoxes": None,
+            "agreement": None,
+            "summedUserScores": None,
+            "heatmapUrl": f"{BASE}/api/jobs/job_1/datapoints/1/heatmap.png",
+            "detailedResults": [],
+        },
     ],
     "summary": {"datapoints": 2, "responses": 2, "meanAgreement": 0.75},
 }
@@ -98,8 +166,11 @@ def clock(client) -> FakeClock:
 
 
 def test_get_results_waits_for_completion(job, server, clock):
-    server.route("GET", "/api/jobs/job_1/progress/", [
-        progress(collected=0), progress(collected=3, done=1), progress("completed", collected=6, done=2)])
+    server.route(
+        "GET",
+        "/api/jobs/job_1/progress/",
+        [progress(collected=0), progress(collected=3, done=1), progress("completed", collected=6, done=2)],
+    )
     server.route("GET", "/api/jobs/job_1/results/", RESULTS)
     results = job.get_results(poll_interval=5)
     assert isinstance(results, dict) and isinstance(results, crowdcanvas.Results)
@@ -125,8 +196,11 @@ def test_a_job_with_qualifying_labelers_is_not_stalled(job, server, clock):
 
 
 def test_progress_resets_the_stall_clock(job, server, clock):
-    server.route("GET", "/api/jobs/job_1/progress/", [
-        progress(collected=n, graduated=0) for n in range(5)] + [progress("completed", collected=6, graduated=0)])
+    server.route(
+        "GET",
+        "/api/jobs/job_1/progress/",
+        [progress(collected=n, graduated=0) for n in range(5)] + [progress("completed", collected=6, graduated=0)],
+    )
     server.route("GET", "/api/jobs/job_1/results/", RESULTS)
     assert job.get_results(stall_timeout=15, poll_interval=10) == RESULTS
 
@@ -138,8 +212,11 @@ def test_a_failed_job_raises(job, server, clock):
 
 
 def test_display_progress_bar_follows_to_completion(job, server, clock, capsys):
-    server.route("GET", "/api/jobs/job_1/progress/", [
-        progress(collected=1), progress(collected=4, done=1), progress("completed", collected=6, done=2)])
+    server.route(
+        "GET",
+        "/api/jobs/job_1/progress/",
+        [progress(collected=1), progress(collected=4, done=1), progress("completed", collected=6, done=2)],
+    )
     final = job.display_progress_bar(poll_interval=1)
     assert final["state"] == "completed"
     assert "6/6" in capsys.readouterr().err
@@ -157,8 +234,20 @@ def test_compare_results_to_pandas_one_row_per_datapoint_or_response(tmp_path):
     assert results.summary["responses"] == 2
     frame = results.to_pandas()
     assert list(frame.columns[:4]) == ["position", "context", "media_context", "item_a"]
-    assert {"item_b", "votes_a", "votes_b", "ratio_a", "ratio_b", "summed_score_a", "summed_score_b", "winner",
-            "weightedWinner", "confidence", "responses", "stoppedEarly"} <= set(frame.columns)
+    assert {
+        "item_b",
+        "votes_a",
+        "votes_b",
+        "ratio_a",
+        "ratio_b",
+        "summed_score_a",
+        "summed_score_b",
+        "winner",
+        "weightedWinner",
+        "confidence",
+        "responses",
+        "stoppedEarly",
+    } <= set(frame.columns)
     assert list(frame["position"]) == [0, 1] and list(frame["item_a"]) == [URL_A, URL_B]
     assert frame.loc[0, "context"] == "A duck" and frame.loc[1, "item_b"] == "text"
     assert (frame.loc[0, "votes_a"], frame.loc[0, "votes_b"], frame.loc[0, "ratio_a"]) == (1, 1, 0.5)
@@ -195,9 +284,14 @@ def test_download_results_writes_the_servers_file(job, server, tmp_path):
     def export(request: httpx.Request) -> httpx.Response:
         fmt = request.url.params["format"]
         name = {"json": "job_1-results.json", "csv": "job_1-results.csv", "coco": "job_1-coco.json"}[fmt]
-        return httpx.Response(200, content=f"{fmt} body".encode(), headers={
-            "Content-Type": "text/csv" if fmt == "csv" else "application/json",
-            "Content-Disposition": f'attachment; filename="{name}"'})
+        return httpx.Response(
+            200,
+            content=f"{fmt} body".encode(),
+            headers={
+                "Content-Type": "text/csv" if fmt == "csv" else "application/json",
+                "Content-Disposition": f'attachment; filename="{name}"',
+            },
+        )
 
     server.route("GET", "/api/jobs/job_1/results/download/", export)
     assert job.download_results(tmp_path) == tmp_path / "job_1-results.json"
@@ -212,16 +306,22 @@ def test_download_results_writes_the_servers_file(job, server, tmp_path):
 
 
 def test_download_results_raises_the_servers_400(job, server, tmp_path):
-    server.route("GET", "/api/jobs/job_1/results/download/",
-                 (400, {"format": ["csv is for compare jobs; download draw results as json or coco."]}))
+    server.route(
+        "GET",
+        "/api/jobs/job_1/results/download/",
+        (400, {"format": ["csv is for compare jobs; download draw results as json or coco."]}),
+    )
     with pytest.raises(crowdcanvas.BadRequestError, match="csv is for compare jobs"):
         job.download_results(tmp_path / "x.csv", format="csv")
     assert not (tmp_path / "x.csv").exists()
 
 
 def test_a_download_names_no_path_outside_the_directory(job, server, tmp_path):
-    server.route("GET", "/api/jobs/job_1/results/download/", httpx.Response(
-        200, content=b"{}", headers={"Content-Disposition": 'attachment; filename="../../evil.json"'}))
+    server.route(
+        "GET",
+        "/api/jobs/job_1/results/download/",
+        httpx.Response(200, content=b"{}", headers={"Content-Disposition": 'attachment; filename="../../evil.json"'}),
+    )
     assert job.download_results(tmp_path) == tmp_path / "evil.json"
 
 
@@ -279,8 +379,15 @@ def sockets(client, clock):
 
 def test_display_progress_bar_follows_the_websocket(job, server, sockets, clock, capsys):
     scripts, opened = sockets
-    scripts.append([live(collected=1), {"type": "results", "positions": [0]}, live(collected=4, done=1),
-                    {"type": "state", "state": "completed"}, live("completed", collected=6, done=2)])
+    scripts.append(
+        [
+            live(collected=1),
+            {"type": "results", "positions": [0]},
+            live(collected=4, done=1),
+            {"type": "state", "state": "completed"},
+            live("completed", collected=6, done=2),
+        ]
+    )
     server.route("GET", "/api/jobs/job_1/progress/", lambda request: pytest.fail("no polling while live"))
     final = job.display_progress_bar(poll_interval=1)
     assert final["state"] == "completed" and "type" not in final and job.state == "completed"

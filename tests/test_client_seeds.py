@@ -35,9 +35,20 @@ class FakeCrowdCanvas:
 
     @staticmethod
     def _audience(public_id: str, name: str, kind: str) -> dict:
-        return {"id": public_id, "name": name, "kind": kind, "description": "", "owned": kind == "custom",
-                "target_accuracy": 0.75, "min_tasks": 5, "max_tasks": 10, "gold_rate": 0.05, "example_count": 0,
-                "members": {"graduated": 4, "qualifying": 0, "dropped": 0}, "created": "2025-01-01T00:00:00Z"}
+        return {
+            "id": public_id,
+            "name": name,
+            "kind": kind,
+            "description": "",
+            "owned": kind == "custom",
+            "target_accuracy": 0.75,
+            "min_tasks": 5,
+            "max_tasks": 10,
+            "gold_rate": 0.05,
+            "example_count": 0,
+            "members": {"graduated": 4, "qualifying": 0, "dropped": 0},
+            "created": "2025-01-01T00:00:00Z",
+        }
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path.removeprefix("/api/")
@@ -49,8 +60,10 @@ class FakeCrowdCanvas:
         if (method, path) == ("POST", "assets/fetch/"):
             for url in body["urls"]:
                 self.fetched.setdefault(url, f"ast_{next(self.ids)}")
-            return 200, {"fetches": [{"url": url, "status": "completed", "asset_id": self.fetched[url]}
-                                     for url in body["urls"]], "pending": 0}
+            return 200, {
+                "fetches": [{"url": url, "status": "completed", "asset_id": self.fetched[url]} for url in body["urls"]],
+                "pending": 0,
+            }
         if (method, path) == ("POST", "audiences/"):
             audience = self._audience(f"aud_{next(self.ids)}", body["name"], "custom")
             self.audiences[audience["id"]] = audience
@@ -65,34 +78,55 @@ class FakeCrowdCanvas:
             self.examples.append((match[1], match[2], body))
             return 201, {"id": f"qex_{next(self.ids)}"}
         if (method, path) == ("POST", "job-definitions/"):
-            definition = {"id": f"jdf_{next(self.ids)}", "name": body["name"], "kind": body["kind"],
-                          "instruction": body["instruction"], "datapoint_count": len(body["datapoints"]),
-                          "responses_per_datapoint": body["responses_per_datapoint"],
-                          "preview_url": "http://crowdcanvas.test/preview/x/", "body": body}
+            definition = {
+                "id": f"jdf_{next(self.ids)}",
+                "name": body["name"],
+                "kind": body["kind"],
+                "instruction": body["instruction"],
+                "datapoint_count": len(body["datapoints"]),
+                "responses_per_datapoint": body["responses_per_datapoint"],
+                "preview_url": "http://crowdcanvas.test/preview/x/",
+                "body": body,
+            }
             self.definitions[definition["id"]] = definition
             return 201, definition
         if (method, path) == ("POST", "jobs/"):
             definition = self.definitions[body["job_definition"]]
-            job = {"id": f"job_{next(self.ids)}", "state": "running",
-                   "definition": {key: definition[key] for key in ("id", "name", "kind")},
-                   "audience": {key: self.audiences[body["audience"]][key] for key in ("id", "name", "kind")},
-                   "responses_needed": definition["datapoint_count"] * definition["responses_per_datapoint"],
-                   "created": "2025-01-01T00:00:00Z", "completed": None}
+            job = {
+                "id": f"job_{next(self.ids)}",
+                "state": "running",
+                "definition": {key: definition[key] for key in ("id", "name", "kind")},
+                "audience": {key: self.audiences[body["audience"]][key] for key in ("id", "name", "kind")},
+                "responses_needed": definition["datapoint_count"] * definition["responses_per_datapoint"],
+                "created": "2025-01-01T00:00:00Z",
+                "completed": None,
+            }
             self.jobs[job["id"]] = job
             return 201, job
         if match := re.fullmatch(r"jobs/([\w-]+)/progress/", path):
             job = self.jobs[match[1]]
-            return 200, {"job_id": job["id"], "state": "completed", "datapoints_total": 1, "datapoints_done": 1,
-                         "responses_collected": job["responses_needed"], "responses_needed": job["responses_needed"],
-                         "completion_percentage": 100.0, "responses_per_minute": 0.0, "eta_seconds": None,
-                         "last_response_at": None, "created": job["created"],
-                         "completed": "2025-01-01T01:00:00Z",
-                         "audience": {**job["audience"], "graduated": 4, "qualifying": 0, "dropped": 0}}
+            return 200, {
+                "job_id": job["id"],
+                "state": "completed",
+                "datapoints_total": 1,
+                "datapoints_done": 1,
+                "responses_collected": job["responses_needed"],
+                "responses_needed": job["responses_needed"],
+                "completion_percentage": 100.0,
+                "responses_per_minute": 0.0,
+                "eta_seconds": None,
+                "last_response_at": None,
+                "created": job["created"],
+                "completed": "2025-01-01T01:00:00Z",
+                "audience": {**job["audience"], "graduated": 4, "qualifying": 0, "dropped": 0},
+            }
         if match := re.fullmatch(r"jobs/([\w-]+)/results/", path):
             job = self.jobs[match[1]]
-            return 200, {"info": {"jobId": job["id"], "name": job["definition"]["name"],
-                                  "type": job["definition"]["kind"]},
-                         "results": [], "summary": {"datapoints": 0, "responses": 0}}
+            return 200, {
+                "info": {"jobId": job["id"], "name": job["definition"]["name"], "type": job["definition"]["kind"]},
+                "results": [],
+                "summary": {"datapoints": 0, "responses": 0},
+            }
         return 404, {"detail": "Not found."}
 
 

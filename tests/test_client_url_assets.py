@@ -38,15 +38,24 @@ def test_an_unknown_url_assets_choice_is_a_value_error_before_any_request(offlin
         offline.job.create_draw_job_definition("J", "Color", [URL_A], url_assets="download")
     audience = crowdcanvas.Audience(offline._http, AUDIENCE)
     with pytest.raises(ValueError, match="url_assets must be 'fetch' or 'link'"):
-        audience.add_draw_example("Color", URL_A, [{"x_min": 0, "y_min": 0, "x_max": 1, "y_max": 1}],
-                                  url_assets=None)
+        audience.add_draw_example("Color", URL_A, [{"x_min": 0, "y_min": 0, "x_max": 1, "y_max": 1}], url_assets=None)
 
 
 def test_while_the_server_is_still_fetching_the_client_asks_again_with_the_same_urls(client, server):
-    pending = {"fetches": [{"url": URL_A, "status": "pending", "asset_id": None},
-                           {"url": URL_B, "status": "completed", "asset_id": "ast_b"}], "pending": 1}
-    done = {"fetches": [{"url": URL_A, "status": "completed", "asset_id": "ast_a"},
-                        {"url": URL_B, "status": "completed", "asset_id": "ast_b"}], "pending": 0}
+    pending = {
+        "fetches": [
+            {"url": URL_A, "status": "pending", "asset_id": None},
+            {"url": URL_B, "status": "completed", "asset_id": "ast_b"},
+        ],
+        "pending": 1,
+    }
+    done = {
+        "fetches": [
+            {"url": URL_A, "status": "completed", "asset_id": "ast_a"},
+            {"url": URL_B, "status": "completed", "asset_id": "ast_b"},
+        ],
+        "pending": 0,
+    }
     server.route("POST", "/api/assets/fetch/", [(202, pending), (202, pending), (200, done)])
     server.route("POST", "/api/job-definitions/", (201, {**DEFINITION, "kind": "compare"}))
     slept = []

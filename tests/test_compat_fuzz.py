@@ -33,27 +33,63 @@ def seeded(make_requester):
     job = compare_job(requester, audience)
     dataset = Dataset.objects.create(owner=requester, name="fuzz")
     batch = BatchUpload.objects.create(owner=requester, correlation_id="fuzz-correlation")
-    return {"token": requester.api_token, "audience_id": audience.public_id, "job_id": job.public_id,
-            "dataset_id": dataset.public_id, "batch_id": batch.public_id}
+    return {
+        "token": requester.api_token,
+        "audience_id": audience.public_id,
+        "job_id": job.public_id,
+        "dataset_id": dataset.public_id,
+        "batch_id": batch.public_id,
+    }
 
 
 def test_no_generated_request_gets_a_server_error(test_database_url, artifacts_dir, seeded, tmp_path: Path):
     log_path = artifacts_dir / "compat-fuzz-server.log"
     log_path.unlink(missing_ok=True)
-    env = django_env(test_database_url, SUBMIT_RATE="none", SERVICE_DOMAIN="fuzz.test",
-                     ALLOWED_HOSTS="127.0.0.1,localhost", ASSET_FETCH_TIMEOUT="2")
+    env = django_env(
+        test_database_url,
+        SUBMIT_RATE="none",
+        SERVICE_DOMAIN="fuzz.test",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        ASSET_FETCH_TIMEOUT="2",
+    )
     server = AsgiServer(env, log_path).start()
     try:
         request = urllib.request.Request(server.url + "/openapi.json", headers={"Host": HOST})
         (tmp_path / "schema.json").write_bytes(urllib.request.urlopen(request, timeout=30).read())
-        (tmp_path / "schemathesis.toml").write_text("[parameters]\n" + "".join(
-            f'"path.{name}" = {json.dumps(seeded[name])}\n' for name in ("audience_id", "job_id", "dataset_id",
-                                                                          "batch_id")))
+        (tmp_path / "schemathesis.toml").write_text(
+            "[parameters]\n"
+            + "".join(
+                f'"path.{name}" = {json.dumps(seeded[name])}\n'
+                for name in ("audience_id", "job_id", "dataset_id", "batch_id")
+            )
+        )
         result = subprocess.run(
-            [sys.executable, "-m", "schemathesis.cli", "--config-file", "schemathesis.toml", "run", "schema.json",
-             "--url", server.url, "-H", f"Authorization: Bearer {seeded['token']}", "-H", f"Host: {HOST}",
-             "--checks", CHECKS, "--max-examples", "25", "--seed", "20261206", "--no-color"],
-            cwd=tmp_path, capture_output=True, text=True, timeout=900,
+            [
+                sys.executable,
+                "-m",
+                "schemathesis.cli",
+                "--config-file",
+                "schemathesis.toml",
+                "run",
+                "schema.json",
+                "--url",
+                server.url,
+                "-H",
+                f"Authorization: Bearer {seeded['token']}",
+                "-H",
+                f"Host: {HOST}",
+                "--checks",
+                CHECKS,
+                "--max-examples",
+                "25",
+                "--seed",
+                "20261206",
+                "--no-color",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
         report = result.stdout[-5000:] + result.stderr[-2000:]
         assert result.returncode == 0, report

@@ -30,11 +30,18 @@ def test_racing_labelers_on_postgres():
 
 def test_racing_labelers_on_sqlite(tmp_path):
     env = django_env(None, SQLITE_PATH=str(tmp_path / "race.sqlite3"), MEDIA_ROOT=str(tmp_path / "media"))
-    migrate = subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env,
-                             capture_output=True, text=True, timeout=120)
+    migrate = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert migrate.returncode == 0, migrate.stderr
-    run = subprocess.run([sys.executable, "-m", "tests.race", "8", "4", "3"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-m", "tests.race", "8", "4", "3"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["vendor"] == "sqlite"
@@ -46,8 +53,9 @@ def test_racing_labelers_on_sqlite(tmp_path):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_labeler_waiting_on_a_datapoint_being_answered_gets_it_once_the_answer_is_in(requester, make_labeler,
-                                                                                      monkeypatch):
+def test_a_labeler_waiting_on_a_datapoint_being_answered_gets_it_once_the_answer_is_in(
+    requester, make_labeler, monkeypatch
+):
     """Y's answer to the job's only datapoint is stored but not yet
     committed, holding the datapoint's lock, when X asks for a task. X waits
     for the lock; once Y commits, the datapoint still has room for X.
@@ -61,8 +69,8 @@ def test_a_labeler_waiting_on_a_datapoint_being_answered_gets_it_once_the_answer
     from django.db import connection, transaction
 
     from audiences.selectors import global_audience
-    from jobs import feed
     from core import events
+    from jobs import feed
     from tests import factories
 
     job = factories.draw_job(requester, global_audience(), datapoints=1, responses=2)

@@ -17,14 +17,13 @@ from assets import services as asset_services
 from audiences import services as audience_services
 from audiences.models import Audience, Membership
 from audiences.selectors import global_audience
-from jobs import result_updates
-from jobs import feed
-from jobs import services as job_services
-from jobs.models import DatapointResult, Job, JobDatapoint
+from core.csp import CONTENT_SECURITY_POLICY
 from core.pseudonyms import labeler_anonymous_id
 from dashboard.selectors import CARDS_PER_PAGE
+from jobs import feed, result_updates
+from jobs import services as job_services
+from jobs.models import DatapointResult, Job, JobDatapoint
 from labeling.models import Heartbeat
-from core.csp import CONTENT_SECURITY_POLICY
 from tests import factories
 from tests.conftest import image_bytes
 
@@ -129,9 +128,9 @@ def test_pages_have_a_strict_csp_and_no_inline_script(requester):
 def graduate(labeler, audience):
     membership = audience_services.qualification_next(labeler=labeler, audience=audience)
     while membership.state == Membership.State.QUALIFYING:
-        audience_services.qualification_answer(labeler=labeler, audience=audience,
-                                               task_id=membership.current_task_id,
-                                               response=factories.stroke_inside())
+        audience_services.qualification_answer(
+            labeler=labeler, audience=audience, task_id=membership.current_task_id, response=factories.stroke_inside()
+        )
         membership = audience_services.qualification_next(labeler=labeler, audience=audience)
     return membership
 
@@ -155,18 +154,19 @@ def test_home_lists_audiences_with_counts_and_active_labelers_and_jobs_with_prog
     answer(job, graduated[0], lambda lease: factories.stroke_inside())
     page = text(logged_in(requester).get("/dashboard/"))
 
-    row = re.search(rf'<tr class="audience-row kind-custom" data-audience-id="{audience.public_id}">.*?</tr>',
-                    page, re.S).group(0)
+    row = re.search(
+        rf'<tr class="audience-row kind-custom" data-audience-id="{audience.public_id}">.*?</tr>', page, re.S
+    ).group(0)
     counts = dict(re.findall(r'data-count="(\w+)">(\d+)<', row))
     assert counts == {"graduated": "3", "qualifying": "1", "dropped": "0", "examples": "3", "active": "3"}
     global_row = re.search(r'<tr class="audience-row kind-global".*?</tr>', page, re.S).group(0)
     assert 'data-count="active">4<' in global_row  # every labeler with a recent heartbeat
 
-    job_row = re.search(rf'<tr class="job-row" data-job-live data-job-id="{job.public_id}".*?</tr>', page,
-                        re.S).group(0)
+    job_row = re.search(rf'<tr class="job-row" data-job-live data-job-id="{job.public_id}".*?</tr>', page, re.S).group(
+        0
+    )
     assert 'max="100" value="50.0"' in job_row  # 2 of 4 responses
-    assert '<span data-field="responses_collected">2</span> / <span data-field="responses_needed">4</span>' \
-        in job_row
+    assert '<span data-field="responses_collected">2</span> / <span data-field="responses_needed">4</span>' in job_row
     assert f'href="/dashboard/jobs/{job.public_id}/"' in job_row
     assert '<script type="module" src="/static/js/dashboard.js"></script>' in page
 
@@ -230,9 +230,14 @@ def test_each_requester_sees_only_the_members_of_their_own_audiences(requester, 
 def test_curated_audiences_show_counts_but_no_examples_or_truths(requester, operator):
     curated = audience_services.audience_create(owner=requester, name="To be curated")
     for index in range(2):
-        audience_services.example_add_draw(audience=curated, owner=requester, instruction="Color the box",
-                                           datapoint=factories.url(f"c{index}"), truths=[factories.BLUE_BOX],
-                                           explanation="It is the secret answer")
+        audience_services.example_add_draw(
+            audience=curated,
+            owner=requester,
+            instruction="Color the box",
+            datapoint=factories.url(f"c{index}"),
+            truths=[factories.BLUE_BOX],
+            explanation="It is the secret answer",
+        )
     Audience.objects.filter(pk=curated.pk).update(kind=Audience.Kind.CURATED, owner=None)  # as operators do
     page = text(logged_in(requester).get(f"/dashboard/audiences/{curated.public_id}/"))
     assert 'data-count="examples">2<' in page and "2 examples." in page
@@ -248,13 +253,22 @@ def bulk_results(job):
     """Hand-made results for every datapoint (the page only reads them)."""
     slots = list(JobDatapoint.objects.filter(job=job))
     JobDatapoint.objects.filter(job=job).update(response_count=1)
-    DatapointResult.objects.bulk_create([
-        DatapointResult(job=job, job_datapoint=slot, response_count=1, aggregator_version=result_updates.AGGREGATOR_VERSION, data={
-            "consensusBoxes": [{"x_min": 0.1, "y_min": 0.2, "x_max": 0.3, "y_max": 0.4}], "agreement": 0.5,
-            "summedUserScores": 0.5,
-        })
-        for slot in slots
-    ])
+    DatapointResult.objects.bulk_create(
+        [
+            DatapointResult(
+                job=job,
+                job_datapoint=slot,
+                response_count=1,
+                aggregator_version=result_updates.AGGREGATOR_VERSION,
+                data={
+                    "consensusBoxes": [{"x_min": 0.1, "y_min": 0.2, "x_max": 0.3, "y_max": 0.4}],
+                    "agreement": 0.5,
+                    "summedUserScores": 0.5,
+                },
+            )
+            for slot in slots
+        ]
+    )
 
 
 @pytest.mark.parametrize("kind", ["draw", "compare"])
@@ -274,13 +288,16 @@ def test_job_page_takes_the_same_queries_for_10_and_300_datapoints(requester, ki
         assert body.count('<li class="result-card') == cards
         return len(captured)
 
-    first_pages = [queries(f"/dashboard/jobs/{small.public_id}/", 10),
-                   queries(f"/dashboard/jobs/{large.public_id}/", CARDS_PER_PAGE)]
+    first_pages = [
+        queries(f"/dashboard/jobs/{small.public_id}/", 10),
+        queries(f"/dashboard/jobs/{large.public_id}/", CARDS_PER_PAGE),
+    ]
     assert first_pages[0] == first_pages[1]
     # other pages: the same, less the compare ranking (first page only)
     for page in (2, 7, 13):
-        assert queries(f"/dashboard/jobs/{large.public_id}/?page={page}", 12 if page == 13 else CARDS_PER_PAGE) \
-            == first_pages[0] - (kind == "compare")
+        assert queries(
+            f"/dashboard/jobs/{large.public_id}/?page={page}", 12 if page == 13 else CARDS_PER_PAGE
+        ) == first_pages[0] - (kind == "compare")
     with django_assert_max_num_queries(8):
         large_page = text(client.get(f"/dashboard/jobs/{large.public_id}/?page=13"))
     assert 'data-position="288"' in large_page and 'data-position="287"' not in large_page
@@ -293,26 +310,33 @@ def test_job_page_takes_the_same_queries_for_10_and_300_datapoints(requester, ki
 def set_score(labeler, score: float) -> None:
     """A user score with graded answers behind it (the global audience grades
     nobody; a score without them is no evidence for the confidence)."""
-    Membership.objects.filter(labeler=labeler, audience=global_audience()).update(user_score=score, answers=10,
-                                                                                   correct=10)
+    Membership.objects.filter(labeler=labeler, audience=global_audience()).update(
+        user_score=score, answers=10, correct=10
+    )
 
 
 def test_compare_gallery_shows_vote_bars_winners_confidence_and_ranking(requester, make_labeler):
     definition = job_services.job_definition_create_compare(
-        owner=requester, name="Prompt alignment", instruction="Which image follows the prompt?",
+        owner=requester,
+        name="Prompt alignment",
+        instruction="Which image follows the prompt?",
         datapoints=[["left-0 text", "right-0 text"], ["left-1 text", "right-1 text"]],
-        contexts=["a duck", "a goose"], responses_per_datapoint=4,
+        contexts=["a duck", "a goose"],
+        responses_per_datapoint=4,
     )
     job = job_services.job_create(owner=requester, definition=definition, audience=global_audience())
     # datapoint 0: three labelers with low scores pick left, one expert picks right;
     # datapoint 1: everyone picks right.
-    votes = {"low0": ("left-0 text", "right-1 text"), "low1": ("left-0 text", "right-1 text"),
-             "low2": ("left-0 text", "right-1 text"), "expert": ("right-0 text", "right-1 text")}
+    votes = {
+        "low0": ("left-0 text", "right-1 text"),
+        "low1": ("left-0 text", "right-1 text"),
+        "low2": ("left-0 text", "right-1 text"),
+        "expert": ("right-0 text", "right-1 text"),
+    }
     for name, choices in votes.items():
         labeler = make_labeler(name)
         set_score(labeler, 0.9 if name == "expert" else 0.1)
-        answer(job, labeler, lambda lease, choices=choices: {
-            "choice": choices[lease.job_datapoint.position]})
+        answer(job, labeler, lambda lease, choices=choices: {"choice": choices[lease.job_datapoint.position]})
     aggregate(job)
     job.refresh_from_db()
     assert job.state == Job.State.COMPLETED
@@ -334,7 +358,7 @@ def test_compare_gallery_shows_vote_bars_winners_confidence_and_ranking(requeste
     assert 'data-bar="votes" x="0" y="0" width="0"' in second and 'data-bar="votes" x="0" y="0" width="100"' in second
     assert second.count('data-mark="winner"') == 1 and second.count('data-mark="weighted-winner"') == 1
 
-    ranking = re.search(r'<section[^>]*data-ranking>.*?</section>', page, re.S).group(0)
+    ranking = re.search(r"<section[^>]*data-ranking>.*?</section>", page, re.S).group(0)
     rows = re.findall(r'<tr><td class="num">(\d+)</td><td class="item-name">([^<]+)</td>', ranking)
     assert [item for _, item in rows][:1] == ["right-1 text"] and len(rows) == 4
     assert [rank for rank, _ in rows] == ["1", "2", "3", "4"]
@@ -342,8 +366,12 @@ def test_compare_gallery_shows_vote_bars_winners_confidence_and_ranking(requeste
 
 def test_compare_gallery_marks_datapoints_stopped_early(requester, make_labeler):
     definition = job_services.job_definition_create_compare(
-        owner=requester, name="Early", instruction="Pick", datapoints=[["a", "b"]],
-        responses_per_datapoint=10, confidence_threshold=0.9,
+        owner=requester,
+        name="Early",
+        instruction="Pick",
+        datapoints=[["a", "b"]],
+        responses_per_datapoint=10,
+        confidence_threshold=0.9,
     )
     job = job_services.job_create(owner=requester, definition=definition, audience=global_audience())
     for index in range(10):
@@ -361,9 +389,13 @@ def test_compare_gallery_marks_datapoints_stopped_early(requester, make_labeler)
 
 def test_draw_gallery_shows_image_heatmap_and_consensus_boxes(requester, make_labeler):
     definition = job_services.job_definition_create_draw(
-        owner=requester, name="Blue books", instruction="Color in the blue books",
-        datapoints=[{"asset_id": asset_services.asset_create_image(owner=requester, data=image_bytes(200, 100))
-                     .public_id}, factories.url("nobody-drew")],
+        owner=requester,
+        name="Blue books",
+        instruction="Color in the blue books",
+        datapoints=[
+            {"asset_id": asset_services.asset_create_image(owner=requester, data=image_bytes(200, 100)).public_id},
+            factories.url("nobody-drew"),
+        ],
         responses_per_datapoint=3,
     )
     job = job_services.job_create(owner=requester, definition=definition, audience=global_audience())
@@ -443,8 +475,16 @@ def test_job_page_shows_live_progress_fields(requester):
     page = text(logged_in(requester).get(f"/dashboard/jobs/{job.public_id}/"))
     head = re.search(r'<header class="block job-head".*?</header>', page, re.S).group(0)
     assert f'data-job-live data-job-id="{job.public_id}" data-state="running"' in head
-    for field in ("bar", "state", "responses_collected", "responses_needed", "datapoints_done", "datapoints_total",
-                  "responses_per_minute", "eta_seconds"):
+    for field in (
+        "bar",
+        "state",
+        "responses_collected",
+        "responses_needed",
+        "datapoints_done",
+        "datapoints_total",
+        "responses_per_minute",
+        "eta_seconds",
+    ):
         assert f'data-field="{field}"' in head, field
     assert '<span data-field="responses_needed">6</span>' in head
     assert '<script type="module" src="/static/js/dashboard-job.js"></script>' in page
@@ -454,17 +494,24 @@ def test_job_page_shows_live_progress_fields(requester):
 
 
 def test_user_content_is_escaped(requester, make_labeler):
-    audience = audience_services.audience_create(owner=requester, name=f"Aud {SCRIPT}",
-                                                 description=f"Desc {SCRIPT}")
+    audience = audience_services.audience_create(owner=requester, name=f"Aud {SCRIPT}", description=f"Desc {SCRIPT}")
     for index in range(2):
         audience_services.example_add_compare(
-            audience=audience, owner=requester, instruction=f"Pick {SCRIPT}",
-            datapoint=[f"left {SCRIPT} {index}", f"right {index}"], truth=f"right {index}", context=SCRIPT,
+            audience=audience,
+            owner=requester,
+            instruction=f"Pick {SCRIPT}",
+            datapoint=[f"left {SCRIPT} {index}", f"right {index}"],
+            truth=f"right {index}",
+            context=SCRIPT,
             explanation=f"Because {SCRIPT}",
         )
     definition = job_services.job_definition_create_compare(
-        owner=requester, name=f"Job {SCRIPT}", instruction=f"Instr {SCRIPT}",
-        datapoints=[[f"text {SCRIPT}", "plain"]], contexts=[f"ctx {SCRIPT}"], responses_per_datapoint=1,
+        owner=requester,
+        name=f"Job {SCRIPT}",
+        instruction=f"Instr {SCRIPT}",
+        datapoints=[[f"text {SCRIPT}", "plain"]],
+        contexts=[f"ctx {SCRIPT}"],
+        responses_per_datapoint=1,
     )
     job = job_services.job_create(owner=requester, definition=definition, audience=audience)
     global_job = job_services.job_create(owner=requester, definition=definition, audience=global_audience())

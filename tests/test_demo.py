@@ -228,8 +228,9 @@ def test_stored_images_have_blue_pixels_inside_each_region_and_none_far_outside(
 def test_compare_truths_are_the_images_that_follow_the_prompt(seeded):
     objects = _demo_objects()
     for index, example in enumerate(objects["curated"].examples.select_related("asset", "asset_b", "truth_asset")):
-        pair = demo_images.prompt_pair(demo.CURATED_EXAMPLE_PROMPTS[index], f"prompt-example-{index}",
-                                       *demo.image_size(index + 3))
+        pair = demo_images.prompt_pair(
+            demo.CURATED_EXAMPLE_PROMPTS[index], f"prompt-example-{index}", *demo.image_size(index + 3)
+        )
         assert example.context == pair.prompt
         assert stored_bytes(example.truth_asset) == demo_images.png_bytes(pair.right)
         wrong = example.asset_b if example.truth_asset_id == example.asset_id else example.asset
@@ -237,8 +238,9 @@ def test_compare_truths_are_the_images_that_follow_the_prompt(seeded):
     positions = set()
     for datapoint in objects["compare"].datapoints.select_related("asset", "asset_b"):
         key = demo.COMPARE_JOB_PROMPTS[datapoint.position]
-        pair = demo_images.prompt_pair(key, demo.compare_job_seed(datapoint.position),
-                                       *demo.image_size(datapoint.position))
+        pair = demo_images.prompt_pair(
+            key, demo.compare_job_seed(datapoint.position), *demo.image_size(datapoint.position)
+        )
         assert datapoint.context == pair.prompt
         items = [stored_bytes(datapoint.asset), stored_bytes(datapoint.asset_b)]
         right = demo_images.png_bytes(pair.right)
@@ -260,13 +262,24 @@ def test_count_examples_truth_has_more_blue_books(seeded):
 
 
 def _counts() -> dict[str, int]:
-    from audiences.models import Audience, Membership, QualificationExample, TruthBox
     from assets.models import Asset
+    from audiences.models import Audience, Membership, QualificationExample, TruthBox
     from jobs.models import Datapoint, Job, JobDatapoint, JobDefinition
     from labeling.tokens import AuthToken
 
-    models = [get_user_model(), AuthToken, Audience, Membership, QualificationExample, TruthBox, Asset,
-              JobDefinition, Datapoint, Job, JobDatapoint]
+    models = [
+        get_user_model(),
+        AuthToken,
+        Audience,
+        Membership,
+        QualificationExample,
+        TruthBox,
+        Asset,
+        JobDefinition,
+        Datapoint,
+        Job,
+        JobDatapoint,
+    ]
     return {model.__name__: model.objects.count() for model in models}
 
 
@@ -276,11 +289,27 @@ def test_running_seed_demo_twice_creates_nothing_new(seeded):
     assert _counts() == before
     assert "created" not in output
     # Each account, audience, definition and job is reported as existing.
-    reported = re.findall(r"^  exists +(operator|requester|labeler|curated audience|custom audience|draw job "
-                          r"definition|compare job definition|job) ", output, re.MULTILINE)
-    assert sorted(reported) == sorted(["operator", "requester", "labeler", "labeler", "curated audience",
-                                       "custom audience", "draw job definition", "compare job definition",
-                                       "job", "job", "job"])
+    reported = re.findall(
+        r"^  exists +(operator|requester|labeler|curated audience|custom audience|draw job "
+        r"definition|compare job definition|job) ",
+        output,
+        re.MULTILINE,
+    )
+    assert sorted(reported) == sorted(
+        [
+            "operator",
+            "requester",
+            "labeler",
+            "labeler",
+            "curated audience",
+            "custom audience",
+            "draw job definition",
+            "compare job definition",
+            "job",
+            "job",
+            "job",
+        ]
+    )
 
 
 def test_output_lists_urls_and_logins_whose_passwords_work(seeded):

@@ -17,15 +17,23 @@ def test_demo_tls_makes_a_certificate_for_the_service_names_once(tmp_path):
     certificate = x509.load_pem_x509_certificate((tmp_path / "labels.test.pem").read_bytes())
     names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert set(names.get_values_for_type(x509.DNSName)) == {
-        "labels.test", "api.labels.test", "auth.labels.test", "app.labels.test"}
+        "labels.test",
+        "api.labels.test",
+        "auth.labels.test",
+        "app.labels.test",
+    }
     # Issued by the CA the client is told to trust, and the key is the certificate's.
     certificate.verify_directly_issued_by(x509.load_pem_x509_certificate((tmp_path / "ca.pem").read_bytes()))
-    ssl.create_default_context().load_cert_chain(str(tmp_path / "labels.test.pem"),
-                                                 str(tmp_path / "labels.test.key"))
+    ssl.create_default_context().load_cert_chain(str(tmp_path / "labels.test.pem"), str(tmp_path / "labels.test.key"))
     printed = out.getvalue()
-    for line in ("export RAPIDATA_ENVIRONMENT=labels.test:9443", f"export SSL_CERT_FILE={tmp_path / 'ca.pem'}",
-                 f"export REQUESTS_CA_BUNDLE={tmp_path / 'ca.pem'}", "export RAPIDATA_DISABLE_OTLP=1",
-                 "SERVICE_DOMAIN=labels.test:9443", "127.0.0.1 labels.test api.labels.test auth.labels.test"):
+    for line in (
+        "export RAPIDATA_ENVIRONMENT=labels.test:9443",
+        f"export SSL_CERT_FILE={tmp_path / 'ca.pem'}",
+        f"export REQUESTS_CA_BUNDLE={tmp_path / 'ca.pem'}",
+        "export RAPIDATA_DISABLE_OTLP=1",
+        "SERVICE_DOMAIN=labels.test:9443",
+        "127.0.0.1 labels.test api.labels.test auth.labels.test",
+    ):
         assert line in printed, line
     before = (tmp_path / "ca.pem").read_bytes()
     call_command("demo_tls", "--domain", "labels.test", "--dir", str(tmp_path), stdout=io.StringIO())

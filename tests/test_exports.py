@@ -56,27 +56,49 @@ def test_compare_csv_has_one_row_per_datapoint(api, compare_job):
     first, second = parse_csv(response)
     assert list(first) == list(exports.CSV_COLUMNS)
     assert first == {
-        "position": "0", "item_a": URL_A, "item_b": URL_B, "context": "A duck", "votes_a": "1", "votes_b": "2",
-        "ratio_a": str(1 / 3), "ratio_b": str(2 / 3), "summed_score_a": "0.75", "summed_score_b": "0.5",
-        "winner": URL_B, "weighted_winner": URL_A, "confidence": first["confidence"], "responses": "3",
+        "position": "0",
+        "item_a": URL_A,
+        "item_b": URL_B,
+        "context": "A duck",
+        "votes_a": "1",
+        "votes_b": "2",
+        "ratio_a": str(1 / 3),
+        "ratio_b": str(2 / 3),
+        "summed_score_a": "0.75",
+        "summed_score_b": "0.5",
+        "winner": URL_B,
+        "weighted_winner": URL_A,
+        "confidence": first["confidence"],
+        "responses": "3",
         "stopped_early": "false",
     }
     assert 0.5 < float(first["confidence"]) < 1
     assert (second["item_a"], second["votes_a"], second["votes_b"], second["winner"]) == (
-        "left.png", "2", "1", "left.png")
+        "left.png",
+        "2",
+        "1",
+        "left.png",
+    )
 
 
 def test_csv_cells_cannot_run_as_formulas(api, requester, make_labeler):
-    evil = ["=HYPERLINK(\"http://evil.example\",\"click\")", "+1+2", "-3", "@SUM(A1)", "\tTAB", "plain text"]
+    evil = ['=HYPERLINK("http://evil.example","click")', "+1+2", "-3", "@SUM(A1)", "\tTAB", "plain text"]
     definition = job_services.job_definition_create_compare(
-        owner=requester, name="Evil", instruction="Which?",
+        owner=requester,
+        name="Evil",
+        instruction="Which?",
         datapoints=[[evil[0], evil[1]], [evil[2], evil[3]], [evil[4], evil[5]]],
-        contexts=["=1+1", "@me", "fine, with a comma"], responses_per_datapoint=2)
+        contexts=["=1+1", "@me", "fine, with a comma"],
+        responses_per_datapoint=2,
+    )
     job = job_services.job_create(owner=requester, definition=definition, audience=global_audience())
     respond(job, 0, make_labeler("e"), {"choice": evil[0]})
     rows = parse_csv(download(api, job, "csv"))
     assert [(r["item_a"], r["item_b"]) for r in rows] == [
-        ("'" + evil[0], "'+1+2"), ("'-3", "'@SUM(A1)"), ("'\tTAB", "plain text")]
+        ("'" + evil[0], "'+1+2"),
+        ("'-3", "'@SUM(A1)"),
+        ("'\tTAB", "plain text"),
+    ]
     assert [r["context"] for r in rows] == ["'=1+1", "'@me", "fine, with a comma"]
     assert rows[0]["winner"] == "'" + evil[0] and rows[0]["votes_a"] == "1"
     # Datapoints without a result yet have empty aggregate cells.
@@ -130,11 +152,14 @@ def test_coco_masks_of_url_images_stay_at_grid_size(api, draw_job, make_labeler)
     assert mask_annotation["segmentation"] == entry["consensusMask"]
 
 
-@pytest.mark.parametrize(("which", "fmt", "message"), [
-    ("draw", "csv", "csv is for compare jobs"),
-    ("compare", "coco", "coco is for draw jobs"),
-    ("draw", "xlsx", "not a valid choice"),
-])
+@pytest.mark.parametrize(
+    ("which", "fmt", "message"),
+    [
+        ("draw", "csv", "csv is for compare jobs"),
+        ("compare", "coco", "coco is for draw jobs"),
+        ("draw", "xlsx", "not a valid choice"),
+    ],
+)
 def test_a_format_that_does_not_fit_is_400(api, draw_job, compare_job, which, fmt, message):
     job = draw_job if which == "draw" else compare_job
     response = download(api, job, fmt)

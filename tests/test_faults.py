@@ -23,10 +23,9 @@ from django.db import connection
 from django.utils import timezone
 
 from audiences.selectors import global_audience
-from jobs import result_updates
-from jobs import feed
-from jobs.models import DatapointResult, Job, JobDatapoint, Lease, Response
 from demo.simulation import Oracle, SimulatedLabeler, create_labelers
+from jobs import feed, result_updates
+from jobs.models import DatapointResult, Job, JobDatapoint, Lease, Response
 from tests import factories
 from tests.stack import AsgiServer, CeleryWorker, RedisServer, django_env
 from tests.test_pipeline_integration import assert_results_complete_and_reproducible, wait_completed
@@ -57,8 +56,10 @@ def run_labelers(url: str, job_id: str, accounts, *, think: float = 0.0, barrier
     """Each account works the job over HTTP in its own thread until no task
     is left for it; returns the labelers (with their stats) and any errors."""
     oracle = Oracle()
-    labelers = [RecordingLabeler(base_url=url, token=token, accuracy=0.9, oracle=oracle, seed=token, think=think)
-                for _, token in accounts]
+    labelers = [
+        RecordingLabeler(base_url=url, token=token, accuracy=0.9, oracle=oracle, seed=token, think=think)
+        for _, token in accounts
+    ]
     start = threading.Barrier(len(labelers)) if barrier else None
     errors: list[str] = []
 
@@ -98,7 +99,9 @@ def assert_exact_counts(job: Job, responses_per_datapoint: int, labelers=()) -> 
         for task_id in labeler.accepted:
             lease = Lease.objects.get(public_id=task_id)
             assert lease.status == Lease.Status.SUBMITTED
-            assert Response.objects.filter(job_datapoint_id=lease.job_datapoint_id, labeler_id=lease.labeler_id).exists()
+            assert Response.objects.filter(
+                job_datapoint_id=lease.job_datapoint_id, labeler_id=lease.labeler_id
+            ).exists()
     assert sum(len(labeler.accepted) for labeler in labelers) <= len(rows)
 
 
@@ -132,13 +135,15 @@ def kill_mid_task(worker: CeleryWorker, *, done: int, timeout: float = 90.0) -> 
         os.killpg(worker.process.pid, signal.SIGCONT)
         return None
 
-    return wait_until(killed_mid_task, timeout, what=f"the worker running a task after {done} done",
-                      log=worker.log, interval=0.01)
+    return wait_until(
+        killed_mid_task, timeout, what=f"the worker running a task after {done} done", log=worker.log, interval=0.01
+    )
 
 
 @pytest.mark.parametrize("delay_ms", [0, 1000], ids=["single-tasks", "batches"])
-def test_results_complete_exactly_after_a_worker_is_killed_mid_aggregation(test_database_url, tmp_path, requester,
-                                                                            settings, delay_ms):
+def test_results_complete_exactly_after_a_worker_is_killed_mid_aggregation(
+    test_database_url, tmp_path, requester, settings, delay_ms
+):
     """Without a delay, each answer sends a task of its own: the worker is
     killed in the middle of one, after fifteen. With the default delay the
     server sends a batch a second: it is killed in the middle of the first,
@@ -147,8 +152,14 @@ def test_results_complete_exactly_after_a_worker_is_killed_mid_aggregation(test_
     timeout) and the sweeper re-enqueues the datapoints left behind."""
     settings.RASTER_LONG_SIDE = 512  # as the workers', for the recomputation here
     redis = RedisServer().start()  # its own: no tasks queued by other tests
-    env = django_env(test_database_url, redis.url, SWEEP_SECONDS="1", LOG_LEVEL="INFO", RASTER_LONG_SIDE="512",
-                     AGGREGATION_DELAY_MS=str(delay_ms))
+    env = django_env(
+        test_database_url,
+        redis.url,
+        SWEEP_SECONDS="1",
+        LOG_LEVEL="INFO",
+        RASTER_LONG_SIDE="512",
+        AGGREGATION_DELAY_MS=str(delay_ms),
+    )
     server = AsgiServer(env, tmp_path / "server.log").start()
     first = CeleryWorker(env, tmp_path / "worker-1.log", concurrency=1).start().wait_ready()
     second = None
@@ -165,8 +176,11 @@ def test_results_complete_exactly_after_a_worker_is_killed_mid_aggregation(test_
         join(threads)
         assert errors == [], errors
         assert sum(len(labeler.accepted) for labeler in labelers) == 90
-        behind = [slot for slot in JobDatapoint.objects.filter(job=job).select_related("result")
-                  if not hasattr(slot, "result") or slot.result.response_count < slot.response_count]
+        behind = [
+            slot
+            for slot in JobDatapoint.objects.filter(job=job).select_related("result")
+            if not hasattr(slot, "result") or slot.result.response_count < slot.response_count
+        ]
         assert behind, "the killed worker left results behind"
         job.refresh_from_db()
         assert job.state == Job.State.RUNNING
@@ -193,8 +207,9 @@ def test_labelers_carry_on_through_server_restarts_and_counts_stay_exact(test_da
     log = tmp_path / "server.log"
     server = AsgiServer(env, log).start()
     job = factories.draw_job(requester, global_audience(), datapoints=30, responses=3)
-    labelers, threads, errors = run_labelers(server.url, job.public_id, create_labelers(6, prefix="restart"),
-                                             think=0.05)
+    labelers, threads, errors = run_labelers(
+        server.url, job.public_id, create_labelers(6, prefix="restart"), think=0.05
+    )
     try:
         answered = lambda: Response.objects.filter(job=job).count()  # noqa: E731
         wait_until(lambda: answered() >= 20, 60, "20 answers", server.log)
@@ -211,8 +226,7 @@ def test_labelers_carry_on_through_server_restarts_and_counts_stay_exact(test_da
     assert answered() == 90
     assert_exact_counts(job, 3, labelers)
     # Aggregation ran in the server process; a result cut off by the crash is caught up by the sweep.
-    result_updates.results_sweep(
-        enqueue=lambda pk: result_updates.datapoint_aggregate(job_datapoint_id=pk))
+    result_updates.results_sweep(enqueue=lambda pk: result_updates.datapoint_aggregate(job_datapoint_id=pk))
     job.refresh_from_db()
     assert job.state == Job.State.COMPLETED
     assert_results_complete_and_reproducible(job, 3)
@@ -221,29 +235,36 @@ def test_labelers_carry_on_through_server_restarts_and_counts_stay_exact(test_da
 # --- labelers who vanish with a task leased ----------------------------------------------------------------
 
 
-def test_leases_of_vanished_labelers_expire_and_their_slots_are_served_again(test_database_url, tmp_path,
-                                                                             requester):
+def test_leases_of_vanished_labelers_expire_and_their_slots_are_served_again(test_database_url, tmp_path, requester):
     server = AsgiServer(django_env(test_database_url, LEASE_SECONDS="2"), tmp_path / "server.log").start()
     try:
         job = factories.draw_job(requester, global_audience(), datapoints=3, responses=2)
         vanished = create_labelers(6, prefix="vanished")
         held = {}
         with httpx.Client(base_url=server.url, timeout=30) as http:
+
             def take(token):
-                response = http.post(f"/api/labeler/jobs/{job.public_id}/tasks/next/",
-                                     headers={"Authorization": f"Token {token}"})
+                response = http.post(
+                    f"/api/labeler/jobs/{job.public_id}/tasks/next/", headers={"Authorization": f"Token {token}"}
+                )
                 assert response.status_code == 200
                 return response.json()["task"]
 
             for _, token in vanished:
                 held[token] = take(token)["id"]  # ... and never answer it
-            (_, latecomer), = create_labelers(1, prefix="latecomer")
+            ((_, latecomer),) = create_labelers(1, prefix="latecomer")
             assert take(latecomer) is None  # all six slots are held
             assert Lease.objects.filter(job=job, status=Lease.Status.ACTIVE).count() == 6
 
-            wait_until(lambda: not Lease.objects.filter(job=job, status=Lease.Status.ACTIVE,
-                                                         expires_at__gt=timezone.now()).exists(),
-                       10, what="the vanished labelers' leases to run out")
+            wait_until(
+                lambda: (
+                    not Lease.objects.filter(
+                        job=job, status=Lease.Status.ACTIVE, expires_at__gt=timezone.now()
+                    ).exists()
+                ),
+                10,
+                what="the vanished labelers' leases to run out",
+            )
             labelers, threads, errors = run_labelers(server.url, job.public_id, create_labelers(3, prefix="finisher"))
             join(threads)
             assert errors == [], errors
@@ -253,8 +274,11 @@ def test_leases_of_vanished_labelers_expire_and_their_slots_are_served_again(tes
 
             # A vanished labeler comes back: the answer is refused and nothing is stored.
             token, task_id = next(iter(held.items()))
-            late = http.post(f"/api/labeler/tasks/{task_id}/submit/", json={"response": {"lines": []}},
-                             headers={"Authorization": f"Token {token}"})
+            late = http.post(
+                f"/api/labeler/tasks/{task_id}/submit/",
+                json={"response": {"lines": []}},
+                headers={"Authorization": f"Token {token}"},
+            )
             assert late.status_code == 409 and late.json()["code"] in {"task_expired", "job_not_running"}
             assert Response.objects.filter(job=job).count() == 6
         job.refresh_from_db()
@@ -266,8 +290,9 @@ def test_leases_of_vanished_labelers_expire_and_their_slots_are_served_again(tes
 # --- fifty labelers racing for the last slots, through two server processes ------------------------------------
 
 
-def test_fifty_labelers_racing_for_the_last_slots_never_overfill_a_datapoint(test_database_url, tmp_path,
-                                                                               requester, make_labeler):
+def test_fifty_labelers_racing_for_the_last_slots_never_overfill_a_datapoint(
+    test_database_url, tmp_path, requester, make_labeler
+):
     job = factories.draw_job(requester, global_audience(), datapoints=10, responses=3)
     early = [make_labeler(f"early{i}") for i in range(3)]
     for labeler in [labeler for labeler in early for _ in range(10)][:24]:
@@ -275,11 +300,11 @@ def test_fifty_labelers_racing_for_the_last_slots_never_overfill_a_datapoint(tes
         feed.task_submit(labeler=labeler, task_id=lease.public_id, response={"lines": []})
     assert Response.objects.filter(job=job).count() == 24  # 6 slots left
 
-    server = AsgiServer(django_env(test_database_url, SUBMIT_RATE="none"), tmp_path / "server.log",
-                        workers=2).start()
+    server = AsgiServer(django_env(test_database_url, SUBMIT_RATE="none"), tmp_path / "server.log", workers=2).start()
     try:
-        labelers, threads, errors = run_labelers(server.url, job.public_id, create_labelers(50, prefix="racer"),
-                                                 barrier=True)
+        labelers, threads, errors = run_labelers(
+            server.url, job.public_id, create_labelers(50, prefix="racer"), barrier=True
+        )
         join(threads)
     finally:
         server.stop()

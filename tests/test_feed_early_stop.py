@@ -4,7 +4,6 @@ only, and its outstanding leases end."""
 
 from __future__ import annotations
 
-
 import pytest
 from django.db import connection
 from django.utils import timezone
@@ -23,9 +22,12 @@ def compare_with_threshold(requester, threshold, responses=6, datapoints=2, audi
     from jobs import services
 
     definition = services.job_definition_create_compare(
-        owner=requester, name="Early", instruction="Which?",
+        owner=requester,
+        name="Early",
+        instruction="Which?",
         datapoints=[[factories.url(f"l{i}"), factories.url(f"r{i}")] for i in range(datapoints)],
-        responses_per_datapoint=responses, confidence_threshold=threshold,
+        responses_per_datapoint=responses,
+        confidence_threshold=threshold,
     )
     return services.job_create(owner=requester, definition=definition, audience=audience or global_audience())
 
@@ -40,8 +42,15 @@ def graded_labelers(requester, make_labeler, count, *, prefix="g"):
     assert score == 0.5
     labelers = [make_labeler(f"{prefix}{i}") for i in range(count)]
     for labeler in labelers:
-        Membership.objects.create(labeler=labeler, audience=audience, state=Membership.State.GRADUATED,
-                                  answers=4, correct=3, chance_sum=2.0, user_score=score)
+        Membership.objects.create(
+            labeler=labeler,
+            audience=audience,
+            state=Membership.State.GRADUATED,
+            answers=4,
+            correct=3,
+            chance_sum=2.0,
+            user_score=score,
+        )
     return audience, labelers
 
 
@@ -49,6 +58,7 @@ def choose(side):
     def respond(lease):
         datapoint = lease.job_datapoint.datapoint
         return {"choice": (datapoint.asset if side == 0 else datapoint.asset_b).labeler_value}
+
     return respond
 
 
@@ -96,8 +106,9 @@ def test_outstanding_leases_end_when_a_datapoint_stops_early(requester, make_lab
     leases = [feed.task_next(labeler=user, job=job) for user in (a, b, c)]
     for user, lease in zip((a, b), leases):
         feed.task_submit(labeler=user, task_id=lease.public_id, response=choose(0)(lease))
-    late = api_for(c).post(f"/api/labeler/tasks/{leases[2].public_id}/submit/",
-                           {"response": choose(0)(leases[2])}, format="json")
+    late = api_for(c).post(
+        f"/api/labeler/tasks/{leases[2].public_id}/submit/", {"response": choose(0)(leases[2])}, format="json"
+    )
     assert late.status_code == 409 and late.json()["code"] == "task_expired"
     assert Response.objects.filter(job=job).count() == 2
 
@@ -115,8 +126,9 @@ def test_a_lease_taken_while_the_closing_answer_waited_ends_without_a_5xx(reques
     feed.task_submit(labeler=a, task_id=leases[0].public_id, response=choose(0)(leases[0]))
     later = timezone.now() + timedelta(seconds=2)  # c's lease, as if taken while b's answer waited
     Lease.objects.filter(pk=leases[2].pk).update(leased_at=later, expires_at=later + timedelta(minutes=10))
-    closing = api_for(b).post(f"/api/labeler/tasks/{leases[1].public_id}/submit/",
-                              {"response": choose(0)(leases[1])}, format="json")
+    closing = api_for(b).post(
+        f"/api/labeler/tasks/{leases[1].public_id}/submit/", {"response": choose(0)(leases[1])}, format="json"
+    )
     assert closing.status_code == 200, closing.content
     slot = JobDatapoint.objects.get(job=job)
     assert (slot.response_count, slot.stopped_early) == (2, True)

@@ -28,9 +28,11 @@ def graduate(labeler, audience):
     client = api_for(labeler)
     state = client.post(f"/api/labeler/audiences/{audience.public_id}/qualification/next/").json()
     while state["task"]:
-        state = client.post(f"/api/labeler/audiences/{audience.public_id}/qualification/answer/",
-                            {"task_id": state["task"]["id"], "response": factories.stroke_inside()},
-                            format="json").json()
+        state = client.post(
+            f"/api/labeler/audiences/{audience.public_id}/qualification/answer/",
+            {"task_id": state["task"]["id"], "response": factories.stroke_inside()},
+            format="json",
+        ).json()
     assert state["status"] == "graduated"
     return client
 
@@ -75,8 +77,9 @@ def test_quality_checks_look_like_tasks_and_drop_a_labeler_who_fails_them(reques
     golds = kinds.count("gold")
     record_scores = {user_score(answers=4 + wrong, correct=4, chance_sum=0.0) for wrong in range(golds + 1)}
     assert score_before in record_scores
-    scores = list(Response.objects.filter(labeler=labeler).order_by("created_at", "id")
-                  .values_list("user_score", flat=True))
+    scores = list(
+        Response.objects.filter(labeler=labeler).order_by("created_at", "id").values_list("user_score", flat=True)
+    )
     assert set(scores) <= record_scores and scores == sorted(scores, reverse=True)
     assert Response.objects.filter(labeler=labeler).exists()
 
@@ -96,8 +99,9 @@ def test_quality_checks_come_only_from_examples_that_fit_the_job(requester, labe
     answered = 0
     task = client.post(f"/api/labeler/jobs/{job.public_id}/tasks/next/").json()["task"]
     while task is not None:
-        result = client.post(f"/api/labeler/tasks/{task['id']}/submit/", {"response": factories.stroke_inside()},
-                             format="json")
+        result = client.post(
+            f"/api/labeler/tasks/{task['id']}/submit/", {"response": factories.stroke_inside()}, format="json"
+        )
         assert result.status_code == 200, result.content
         answered += 1
         task = result.json()["next"]
@@ -109,12 +113,10 @@ def test_quality_checks_come_only_from_examples_that_fit_the_job(requester, labe
     fitting.save()
     job = factories.draw_job(requester, audience, datapoints=12, responses=1)
     answer_all(job, [labeler], lambda lease: factories.stroke_inside())
-    assert set(Lease.objects.filter(job=job, example__isnull=False).values_list("example", flat=True)) == {
-        fitting.pk}
+    assert set(Lease.objects.filter(job=job, example__isnull=False).values_list("example", flat=True)) == {fitting.pk}
 
 
-def test_a_dropped_labeler_answering_a_quality_check_gets_no_grade_and_no_next_task(requester, labeler,
-                                                                                    gold_always):
+def test_a_dropped_labeler_answering_a_quality_check_gets_no_grade_and_no_next_task(requester, labeler, gold_always):
     """Dropped while holding a quality check (here by an operator; as well by
     a parallel answer): the answer is refused like a job task's would be, is
     not graded, and brings no new task."""
@@ -128,15 +130,17 @@ def test_a_dropped_labeler_answering_a_quality_check_gets_no_grade_and_no_next_t
     job = factories.draw_job(requester, audience, datapoints=10, responses=1)
     task = client.post(f"/api/labeler/jobs/{job.public_id}/tasks/next/").json()["task"]
     while not Lease.objects.get(public_id=task["id"]).example_id:
-        task = client.post(f"/api/labeler/tasks/{task['id']}/submit/", {"response": factories.stroke_inside()},
-                           format="json").json()["next"]
+        task = client.post(
+            f"/api/labeler/tasks/{task['id']}/submit/", {"response": factories.stroke_inside()}, format="json"
+        ).json()["next"]
     membership = Membership.objects.get(labeler=labeler, audience=audience)
     membership_set_state(membership=membership, state=Membership.State.DROPPED)
     graded = QualificationAnswer.objects.filter(membership=membership).count()
     leases = Lease.objects.filter(labeler=labeler, job=job).count()
 
-    refused = client.post(f"/api/labeler/tasks/{task['id']}/submit/", {"response": factories.stroke_inside()},
-                          format="json")
+    refused = client.post(
+        f"/api/labeler/tasks/{task['id']}/submit/", {"response": factories.stroke_inside()}, format="json"
+    )
     assert refused.status_code == 403 and refused.json()["code"] == "not_eligible", refused.content
     assert QualificationAnswer.objects.filter(membership=membership).count() == graded
     assert Lease.objects.filter(labeler=labeler, job=job).count() == leases  # no new task
@@ -170,8 +174,11 @@ def test_no_quality_checks_in_jobs_whose_tasks_show_a_media_context(requester, l
     audience.save()
     graduate(labeler, audience)
     definition = job_services.job_definition_create_draw(
-        owner=requester, name="Blue books", instruction="Color in all the blue books",
-        datapoints=[factories.url(f"shelf-{i}") for i in range(6)], responses_per_datapoint=1,
+        owner=requester,
+        name="Blue books",
+        instruction="Color in all the blue books",
+        datapoints=[factories.url(f"shelf-{i}") for i in range(6)],
+        responses_per_datapoint=1,
         media_contexts=[factories.url(f"reference-{i}") for i in range(6)],
     )
     job = job_services.job_create(owner=requester, definition=definition, audience=audience)

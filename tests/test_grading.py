@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from assets.raster import box_cells, grid_shape, rasterize_lines
+from assets.wire import Box
 from audiences.grading import (
     Decision,
     DrawGrade,
-    grade_draw,
-    graduation_bounds,
     below_target,
     below_target_log_evidence,
+    grade_draw,
+    graduation_bounds,
     graduation_decision,
     user_score,
 )
-from assets.raster import box_cells, grid_shape, rasterize_lines
-from assets.wire import Box
 
 SHAPE = (100, 100)
 LEFT = Box(0.1, 0.1, 0.4, 0.4)
@@ -109,8 +109,14 @@ def test_pass_threshold(grade, precision, completeness, passes):
 
 
 def decide(answers, correct, examples=8, min_tasks=5, max_tasks=10, target=0.75):
-    return graduation_decision(answers=answers, correct=correct, examples=examples, min_tasks=min_tasks,
-                               max_tasks=max_tasks, target_accuracy=target)
+    return graduation_decision(
+        answers=answers,
+        correct=correct,
+        examples=examples,
+        min_tasks=min_tasks,
+        max_tasks=max_tasks,
+        target_accuracy=target,
+    )
 
 
 def test_bounds_are_clamped_to_the_number_of_examples():

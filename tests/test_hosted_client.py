@@ -50,18 +50,26 @@ def hosted(tmp_path_factory):
     tls = Tls(workdir / "tls")
     port = free_port()
     with ImageServer(tls) as images:
-        demo = Demo(workdir, stack="real", SERVICE_DOMAIN=f"{DOMAIN}:{port}",
-                    ASSET_FETCH_CONNECT_TO=f"{IMAGE_HOST}:443:127.0.0.1:{images.port}",
-                    ASSET_FETCH_CA_BUNDLE=str(tls.ca_path))
+        demo = Demo(
+            workdir,
+            stack="real",
+            SERVICE_DOMAIN=f"{DOMAIN}:{port}",
+            ASSET_FETCH_CONNECT_TO=f"{IMAGE_HOST}:443:127.0.0.1:{images.port}",
+            ASSET_FETCH_CA_BUNDLE=str(tls.ca_path),
+        )
         demo.start()
         try:
             tls_server = TlsAsgiServer(demo._env(), workdir / "logs" / "tls-server.log", tls, port=port).start()
             demo.processes.append(tls_server)
             lines = demo.manage("create_requester", REQUESTER, "--client-credentials").stdout.splitlines()
             exported = dict(line.split("=", 1) for line in lines if line.startswith("RAPIDATA_"))
-            env = client_env(workdir=workdir, tls=tls, environment=f"{DOMAIN}:{port}",
-                             client_id=exported["RAPIDATA_CLIENT_ID"],
-                             client_secret=exported["RAPIDATA_CLIENT_SECRET"])
+            env = client_env(
+                workdir=workdir,
+                tls=tls,
+                environment=f"{DOMAIN}:{port}",
+                client_id=exported["RAPIDATA_CLIENT_ID"],
+                client_secret=exported["RAPIDATA_CLIENT_SECRET"],
+            )
             crowd = demo.crowd(labelers=40)
             Demo.wait_watching(crowd)
             yield demo, tls_server, env, workdir, images
@@ -74,10 +82,13 @@ def test_seed_scripts_run_unchanged_with_the_hosted_client(hosted):
     logs = workdir / "logs"
     runs = {
         "draw_simple": run_scripts(SEED_SCRIPTS / "draw_simple.py", env=env, log_path=logs / "draw_simple.log"),
-        "draw_advanced": run_scripts(SEED_SCRIPTS / "draw_advanced.py", env=env,
-                                     log_path=logs / "draw_advanced.log"),
-        "custom_compare": run_scripts(SEED_SCRIPTS / "custom_compare.py", SEED_SCRIPTS / "reuse_audience.py",
-                                      env=env, log_path=logs / "custom_compare.log"),
+        "draw_advanced": run_scripts(SEED_SCRIPTS / "draw_advanced.py", env=env, log_path=logs / "draw_advanced.log"),
+        "custom_compare": run_scripts(
+            SEED_SCRIPTS / "custom_compare.py",
+            SEED_SCRIPTS / "reuse_audience.py",
+            env=env,
+            log_path=logs / "custom_compare.log",
+        ),
     }
     outputs = {}
     for name, process in runs.items():
@@ -93,7 +104,8 @@ def test_seed_scripts_run_unchanged_with_the_hosted_client(hosted):
     simple = printed_results(outputs["draw_simple"])
     assert simple["info"]["type"] == "Draw" and simple["info"]["name"] == "Blue Books Example"
     assert sorted(r["originalFileName"] for r in simple["results"]) == sorted(
-        ["midjourney-5.2_37_3.jpg", "flux-1-pro_37_0.jpg", "frames-23-1-25_37_4.png", "aurora-20-1-25_37_3.png"])
+        ["midjourney-5.2_37_3.jpg", "flux-1-pro_37_0.jpg", "frames-23-1-25_37_4.png", "aurora-20-1-25_37_3.png"]
+    )
     for result in simple["results"]:
         assert len(result["detailedResults"]) == 35
         assert result["consensusMask"]["size"] and result["heatmapUrl"].startswith("https://")
@@ -112,8 +124,12 @@ def test_seed_scripts_run_unchanged_with_the_hosted_client(hosted):
 
     census = demo.census(REQUESTER)
     by_name = {job["name"]: job for job in census.values()}
-    assert set(by_name) == {"Blue Books Example", "Artifact Drawing Example", "Prompt Alignment Job",
-                            "Prompt Alignment Job, all pairs"}
+    assert set(by_name) == {
+        "Blue Books Example",
+        "Artifact Drawing Example",
+        "Prompt Alignment Job",
+        "Prompt Alignment Job, all pairs",
+    }
     for job in by_name.values():
         assert job["state"] == "completed", job
         assert job["responses"] == job["counted"] == [job["needed"]] * len(job["responses"]), job

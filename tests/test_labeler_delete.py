@@ -28,8 +28,11 @@ def answer_one(user, job, django_capture_on_commit_callbacks) -> None:
     client = api_for(user)
     task = client.post(f"/api/labeler/jobs/{job.public_id}/tasks/next/").json()["task"]
     with django_capture_on_commit_callbacks(execute=True):
-        result = client.post(f"/api/labeler/tasks/{task['id']}/submit/",
-                             {"response": {"choice": task["items"][0]["value"]}}, format="json")
+        result = client.post(
+            f"/api/labeler/tasks/{task['id']}/submit/",
+            {"response": {"choice": task["items"][0]["value"]}},
+            format="json",
+        )
     assert result.status_code == 200, result.content
 
 
@@ -50,7 +53,9 @@ def assert_whole(job) -> None:
     assert Response.objects.filter(job_datapoint=slot).count() == slot.response_count == 2
     assert DatapointResult.objects.get(job_datapoint=slot).response_count == 2
     assert results_sweep(enqueue=lambda pk: pytest.fail("a stale result was re-enqueued")) == {
-        "requeued": 0, "completed": 0}
+        "requeued": 0,
+        "completed": 0,
+    }
     assert Job.objects.get(pk=job.pk).state == Job.State.COMPLETED
 
 

@@ -8,8 +8,8 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audiences.models import Audience, Membership, QualificationExample, TruthBox
 from assets.models import Asset
+from audiences.models import Audience, Membership, QualificationExample, TruthBox
 from jobs.models import Datapoint, Job, JobDatapoint, JobDefinition, Lease, Response
 
 pytestmark = pytest.mark.django_db
@@ -22,9 +22,7 @@ def rejected():
 
 @pytest.fixture
 def text_assets(requester):
-    return [
-        Asset.objects.create(owner=requester, kind="text", key=f"k{i}", text=f"item {i}") for i in range(3)
-    ]
+    return [Asset.objects.create(owner=requester, kind="text", key=f"k{i}", text=f"item {i}") for i in range(3)]
 
 
 @pytest.fixture
@@ -101,9 +99,7 @@ def test_compare_example_items_distinct_and_truth_among_them(audience, text_asse
 def test_draw_example_has_one_item_and_no_truth_item(audience, text_assets):
     a, b, _ = text_assets
     with rejected(), transaction.atomic():
-        QualificationExample.objects.create(
-            audience=audience, kind="draw", instruction="Color", asset=a, asset_b=b
-        )
+        QualificationExample.objects.create(audience=audience, kind="draw", instruction="Color", asset=a, asset_b=b)
 
 
 def test_responses_per_datapoint_at_least_one(requester):
@@ -147,8 +143,14 @@ def test_membership_score_is_a_ratio(labeler, audience):
 
 def test_one_response_per_job_datapoint_and_labeler(labeler, draw_job):
     job, job_datapoint = draw_job
-    common = {"job": job, "job_datapoint": job_datapoint, "labeler": labeler, "payload": {"lines": []},
-              "user_score": 0.5, "time_spent_ms": 1000}
+    common = {
+        "job": job,
+        "job_datapoint": job_datapoint,
+        "labeler": labeler,
+        "payload": {"lines": []},
+        "user_score": 0.5,
+        "time_spent_ms": 1000,
+    }
     Response.objects.create(**common)
     with rejected(), transaction.atomic():
         Response.objects.create(**common)
@@ -157,8 +159,13 @@ def test_one_response_per_job_datapoint_and_labeler(labeler, draw_job):
 def test_one_lease_per_job_datapoint_and_labeler(labeler, draw_job):
     job, job_datapoint = draw_job
     now = timezone.now()
-    common = {"job": job, "job_datapoint": job_datapoint, "labeler": labeler,
-              "leased_at": now, "expires_at": now + timedelta(minutes=10)}
+    common = {
+        "job": job,
+        "job_datapoint": job_datapoint,
+        "labeler": labeler,
+        "leased_at": now,
+        "expires_at": now + timedelta(minutes=10),
+    }
     Lease.objects.create(**common)
     with rejected(), transaction.atomic():
         Lease.objects.create(**common)
@@ -202,6 +209,9 @@ def test_tables_written_on_every_task_keep_no_redundant_index(model):
     assert len(indexes) >= 3
     for name, unique, definition, columns in indexes:
         assert "pattern_ops" not in definition, definition
-        covered_by = [other for other, _, _, longer in indexes
-                      if other != name and len(longer) > len(columns) and longer[:len(columns)] == columns]
+        covered_by = [
+            other
+            for other, _, _, longer in indexes
+            if other != name and len(longer) > len(columns) and longer[: len(columns)] == columns
+        ]
         assert unique or not covered_by, f"{name} {columns} is the start of {covered_by}"

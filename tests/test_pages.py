@@ -15,8 +15,8 @@ from django.test import Client
 from audiences import services as audience_services
 from audiences.models import Membership
 from audiences.selectors import global_audience
-from jobs import services as job_services
 from core.csp import CONTENT_SECURITY_POLICY
+from jobs import services as job_services
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -91,8 +91,9 @@ def test_login_and_logout(labeler):
 
 def test_login_redirects_to_next(labeler):
     client = Client()
-    response = client.post("/accounts/login/?next=/signup/",
-                           {"username": "lara", "password": labeler.raw_password, "next": "/signup/"})
+    response = client.post(
+        "/accounts/login/?next=/signup/", {"username": "lara", "password": labeler.raw_password, "next": "/signup/"}
+    )
     assert response["Location"] == "/signup/"
 
 
@@ -106,8 +107,12 @@ def test_signed_in_user_visiting_signup_goes_home(labeler):
 def test_pages_require_login(requester):
     audience = factories.draw_audience(requester)
     job = factories.draw_job(requester, audience)
-    for url in ["/", f"/audiences/{audience.public_id}/qualify/", f"/jobs/{job.public_id}/work/",
-                f"/preview/{job.definition.public_id}/"]:
+    for url in [
+        "/",
+        f"/audiences/{audience.public_id}/qualify/",
+        f"/jobs/{job.public_id}/work/",
+        f"/preview/{job.definition.public_id}/",
+    ]:
         response = Client().get(url)
         assert response.status_code == 302, url
         assert response["Location"] == f"/accounts/login/?next={url}"
@@ -115,8 +120,12 @@ def test_pages_require_login(requester):
 
 def test_unknown_objects_are_404(labeler):
     client = logged_in(labeler)
-    for url in ["/audiences/aud_nope/qualify/", "/jobs/job_nope/work/", "/preview/jdf_nope/",
-                f"/audiences/{global_audience().public_id}/qualify/"]:
+    for url in [
+        "/audiences/aud_nope/qualify/",
+        "/jobs/job_nope/work/",
+        "/preview/jdf_nope/",
+        f"/audiences/{global_audience().public_id}/qualify/",
+    ]:
         assert client.get(url).status_code == 404, url
 
 
@@ -139,9 +148,9 @@ def test_home_lists_memberships_audiences_to_qualify_and_jobs(requester, labeler
     graduated = factories.draw_audience(requester, name="Book spotters", examples=3, min_tasks=3, max_tasks=3)
     membership = audience_services.qualification_next(labeler=labeler, audience=graduated)
     for _ in range(3):
-        audience_services.qualification_answer(labeler=labeler, audience=graduated,
-                                               task_id=membership.current_task_id,
-                                               response=factories.stroke_inside())
+        audience_services.qualification_answer(
+            labeler=labeler, audience=graduated, task_id=membership.current_task_id, response=factories.stroke_inside()
+        )
         membership = audience_services.qualification_next(labeler=labeler, audience=graduated)
     assert membership.state == Membership.State.GRADUATED
     open_audience = factories.compare_audience(requester, name="Prompt judges")
@@ -152,8 +161,11 @@ def test_home_lists_memberships_audiences_to_qualify_and_jobs(requester, labeler
 
     page = text(logged_in(labeler).get("/"))
     # memberships with state and user score
-    assert re.search(rf'<th scope="row">Book spotters</th>\s*<td>custom</td>\s*'
-                     rf'<td><span class="state">graduated</span></td>\s*<td>{membership.user_score:.2f}</td>', page)
+    assert re.search(
+        rf'<th scope="row">Book spotters</th>\s*<td>custom</td>\s*'
+        rf'<td><span class="state">graduated</span></td>\s*<td>{membership.user_score:.2f}</td>',
+        page,
+    )
     assert re.search(r'<th scope="row">Global</th>\s*<td>global</td>\s*<td><span class="state">member</span>', page)
     # audiences to qualify for
     assert f'href="/audiences/{open_audience.public_id}/qualify/">Qualify</a>' in page
@@ -210,8 +222,9 @@ def test_signup_and_login_forms_enforce_csrf(labeler):
     other = Client(enforce_csrf_checks=True)
     other.get("/accounts/login/")
     token = other.cookies["csrftoken"].value
-    response = other.post("/accounts/login/", {"username": "lara", "password": labeler.raw_password,
-                                               "csrfmiddlewaretoken": token})
+    response = other.post(
+        "/accounts/login/", {"username": "lara", "password": labeler.raw_password, "csrfmiddlewaretoken": token}
+    )
     assert response.status_code == 302
 
 
@@ -227,8 +240,10 @@ def test_api_posts_from_a_session_need_the_csrf_token(requester, labeler):
     client = csrf_client_for(labeler)
     client.get(f"/jobs/{job.public_id}/work/")  # the page sets the cookie its script reads
     token = client.cookies["csrftoken"].value
-    urls = [f"/api/labeler/audiences/{audience.public_id}/qualification/next/",
-            f"/api/labeler/jobs/{job.public_id}/tasks/next/"]
+    urls = [
+        f"/api/labeler/audiences/{audience.public_id}/qualification/next/",
+        f"/api/labeler/jobs/{job.public_id}/tasks/next/",
+    ]
     for url in urls:
         refused = client.post(url)
         assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
@@ -250,8 +265,9 @@ def test_preview_check_needs_the_csrf_token(requester):
     url = f"/api/preview/{job.definition.public_id}/tasks/0/check/"
     body = json.dumps({"response": {"lines": []}})
     assert client.post(url, body, content_type="application/json").status_code == 403
-    response = client.post(url, body, content_type="application/json",
-                           HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value)
+    response = client.post(
+        url, body, content_type="application/json", HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value
+    )
     assert response.json() == {"valid": True, "stored": False}
 
 
@@ -259,20 +275,27 @@ def test_preview_check_needs_the_csrf_token(requester):
 
 
 def test_user_content_is_escaped_in_pages(requester, labeler):
-    audience = audience_services.audience_create(owner=requester, name=f"Aud {SCRIPT}",
-                                                 description=f"Desc {SCRIPT}")
+    audience = audience_services.audience_create(owner=requester, name=f"Aud {SCRIPT}", description=f"Desc {SCRIPT}")
     for index in range(3):
         audience_services.example_add_compare(
-            audience=audience, owner=requester, instruction=f"Pick {SCRIPT}",
-            datapoint=[f"left {SCRIPT} {index}", f"right {index}"], truth=f"right {index}", context=SCRIPT,
+            audience=audience,
+            owner=requester,
+            instruction=f"Pick {SCRIPT}",
+            datapoint=[f"left {SCRIPT} {index}", f"right {index}"],
+            truth=f"right {index}",
+            context=SCRIPT,
         )
     definition = job_services.job_definition_create_compare(
-        owner=requester, name=f"Job {SCRIPT}", instruction=f"Instr {SCRIPT}",
-        datapoints=[[f"text {SCRIPT}", "plain"]], contexts=[f"ctx {SCRIPT}"],
+        owner=requester,
+        name=f"Job {SCRIPT}",
+        instruction=f"Instr {SCRIPT}",
+        datapoints=[[f"text {SCRIPT}", "plain"]],
+        contexts=[f"ctx {SCRIPT}"],
     )
     job = job_services.job_create(owner=requester, definition=definition, audience=global_audience())
-    audience_services.qualification_next(labeler=labeler, audience=factories.draw_audience(
-        requester, name=f"Joined {SCRIPT}"))
+    audience_services.qualification_next(
+        labeler=labeler, audience=factories.draw_audience(requester, name=f"Joined {SCRIPT}")
+    )
     labeler_client = logged_in(labeler)
     pages = [
         labeler_client.get("/"),
@@ -342,8 +365,16 @@ EXPLANATION = "Look closer at the zebra-striped mug"
 
 def truth_spellings(value: float) -> set[str]:
     """How a box coordinate could appear in a page or a payload."""
-    spellings = {repr(value), f"{value:.4f}", f"{value:.5f}", f"{value:.6f}", f"{value:.3f}",
-                 f"{value * 100:.2f}", f"{value * 100:.1f}", f"{value:.4f}".lstrip("0")}
+    spellings = {
+        repr(value),
+        f"{value:.4f}",
+        f"{value:.5f}",
+        f"{value:.6f}",
+        f"{value:.3f}",
+        f"{value * 100:.2f}",
+        f"{value * 100:.1f}",
+        f"{value:.4f}".lstrip("0"),
+    }
     return {s for s in spellings if len(s.strip("0.")) >= 3}
 
 
@@ -362,8 +393,12 @@ def test_no_draw_truth_reaches_the_labeler_and_explanations_only_follow_wrong_an
     for index in range(6):
         truth = DRAW_TRUTHS[index % 2]
         example = audience_services.example_add_draw(
-            audience=audience, owner=requester, instruction="Color in the striped mug",
-            datapoint=factories.url(f"mug-{index}"), truths=[truth], explanation=f"{EXPLANATION} #{index}",
+            audience=audience,
+            owner=requester,
+            instruction="Color in the striped mug",
+            datapoint=factories.url(f"mug-{index}"),
+            truths=[truth],
+            explanation=f"{EXPLANATION} #{index}",
         )
         boxes[example.asset.labeler_value] = truth
     job = factories.draw_job(requester, audience)
@@ -388,11 +423,18 @@ def test_no_draw_truth_reaches_the_labeler_and_explanations_only_follow_wrong_an
         task = state["task"]
         assert set(task) == {"id", "kind", "instruction", "context", "media_context", "items", "expires_at", "job"}
         assert [set(item) for item in task["items"]] == [{"type", "src", "value", "width", "height"}]
-        response = factories.stroke_outside() if wrong_answers == 0 else factories.stroke_inside(
-            boxes[task["items"][0]["value"]], size=0.03)
-        state = fetch("answer", client.post(f"{base}/answer/", {"task_id": task["id"], "response": response},
-                                            content_type="application/json"),
-                      "wrong answer" if wrong_answers == 0 else "answer")
+        response = (
+            factories.stroke_outside()
+            if wrong_answers == 0
+            else factories.stroke_inside(boxes[task["items"][0]["value"]], size=0.03)
+        )
+        state = fetch(
+            "answer",
+            client.post(
+                f"{base}/answer/", {"task_id": task["id"], "response": response}, content_type="application/json"
+            ),
+            "wrong answer" if wrong_answers == 0 else "answer",
+        )
         if wrong_answers == 0:
             assert state["correct"] is False and state["explanation"].startswith(EXPLANATION)
             wrong_answers += 1
@@ -415,14 +457,20 @@ def test_no_draw_truth_reaches_the_labeler_and_explanations_only_follow_wrong_an
 
 def test_nothing_tells_the_compare_truth_apart(requester, labeler):
     count = 16
-    audience = audience_services.audience_create(owner=requester, name="Duck judges", min_tasks=count,
-                                                 max_tasks=count, target_accuracy=0.5)
+    audience = audience_services.audience_create(
+        owner=requester, name="Duck judges", min_tasks=count, max_tasks=count, target_accuracy=0.5
+    )
     truth_of = {}
     for index in range(count):
         good, bad = factories.url(f"duck-{index}"), factories.url(f"goose-{index}")
         audience_services.example_add_compare(
-            audience=audience, owner=requester, instruction="Which one is a duck?", datapoint=[good, bad],
-            truth=good, context=f"Pond {index}", explanation=EXPLANATION,
+            audience=audience,
+            owner=requester,
+            instruction="Which one is a duck?",
+            datapoint=[good, bad],
+            truth=good,
+            context=f"Pond {index}",
+            explanation=EXPLANATION,
         )
         truth_of[frozenset((good, bad))] = good
     client = logged_in(labeler)
@@ -437,8 +485,11 @@ def test_nothing_tells_the_compare_truth_apart(requester, labeler):
         assert items[0]["type"] == items[1]["type"] == "image"
         truth = truth_of[frozenset(item["value"] for item in items)]
         positions.append([item["value"] for item in items].index(truth))
-        raw = client.post(f"{base}/answer/", {"task_id": state["task"]["id"], "response": {"choice": truth}},
-                          content_type="application/json")
+        raw = client.post(
+            f"{base}/answer/",
+            {"task_id": state["task"]["id"], "response": {"choice": truth}},
+            content_type="application/json",
+        )
         state = raw.json()
         assert state["correct"] is True and state["explanation"] == ""
         payloads.append(json.dumps({k: v for k, v in state.items() if k != "correct"}))

@@ -11,12 +11,12 @@ import pytest
 from django.db import connection
 
 from audiences.selectors import global_audience
+from demo.simulation import Oracle, SimulatedLabeler, create_labelers
 from jobs import result_updates
 from jobs.models import DatapointResult, Job, JobDatapoint, Response
-from demo.simulation import Oracle, SimulatedLabeler, create_labelers
 from tests import factories
-from tests.waiting import wait_until
 from tests.stack import AsgiServer, CeleryWorker, django_env
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -63,8 +63,13 @@ def wait_completed(jobs, timeout=90.0, worker=None):
     def states() -> set[str]:
         return set(Job.objects.filter(pk__in=[j.pk for j in jobs]).values_list("state", flat=True))
 
-    wait_until(lambda: states() == {Job.State.COMPLETED}, timeout, what="every job completed", interval=0.3,
-               log=lambda: f"job states: {states()}\n{worker.log() if worker else ''}")
+    wait_until(
+        lambda: states() == {Job.State.COMPLETED},
+        timeout,
+        what="every job completed",
+        interval=0.3,
+        log=lambda: f"job states: {states()}\n{worker.log() if worker else ''}",
+    )
 
 
 def assert_results_complete_and_reproducible(job, responses_per_datapoint):
@@ -91,8 +96,9 @@ def test_jobs_run_to_completion_through_http_and_a_celery_worker(pipeline, reque
     # retries and is told the answer is in: it counts that as rejected.)
     stored = Response.objects.filter(job__in=[draw, compare]).count()
     seen = [(s.answers, s.rejected, s.retries) for s in stats]
-    counts = list(JobDatapoint.objects.filter(job__in=[draw, compare]).values_list("job_id", "position",
-                                                                                  "response_count"))
+    counts = list(
+        JobDatapoint.objects.filter(job__in=[draw, compare]).values_list("job_id", "position", "response_count")
+    )
     assert stored == 18, f"labelers (answers, rejected, retries): {seen}; datapoints: {counts}"
     assert sum(answers + rejected for answers, rejected, _ in seen) >= 18, seen
     wait_completed([draw, compare], worker=worker)

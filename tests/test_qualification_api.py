@@ -25,8 +25,11 @@ def start(client, audience):
 
 
 def answer(client, audience, task_id, response):
-    return client.post(f"/api/labeler/audiences/{audience.public_id}/qualification/answer/",
-                       {"task_id": task_id, "response": response}, format="json")
+    return client.post(
+        f"/api/labeler/audiences/{audience.public_id}/qualification/answer/",
+        {"task_id": task_id, "response": response},
+        format="json",
+    )
 
 
 def good_compare_response(task) -> dict:
@@ -75,8 +78,7 @@ def test_good_answers_graduate_with_a_user_score(requester, labeler):
     audience = factories.draw_audience(requester, examples=5, min_tasks=4, max_tasks=5)
     client = api_for(labeler)
     state = start(client, audience).json()
-    assert (state["status"], state["answered"], state["min_answers"], state["max_answers"]) == (
-        "qualifying", 0, 4, 5)
+    assert (state["status"], state["answered"], state["min_answers"], state["max_answers"]) == ("qualifying", 0, 4, 5)
     for _ in range(4):
         state = answer(client, audience, state["task"]["id"], factories.stroke_inside()).json()
         assert state["correct"] is True and state["explanation"] == ""
@@ -149,8 +151,7 @@ def test_answer_body_must_name_task_and_response(requester, labeler):
     audience = factories.draw_audience(requester)
     client = api_for(labeler)
     start(client, audience)
-    result = client.post(f"/api/labeler/audiences/{audience.public_id}/qualification/answer/", {},
-                         format="json")
+    result = client.post(f"/api/labeler/audiences/{audience.public_id}/qualification/answer/", {}, format="json")
     assert result.status_code == 400 and set(result.json()) == {"task_id", "response"}
 
 

@@ -20,14 +20,20 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def membership(requester, labeler):
     def make(*, target: float, answers: int, correct: int, kind: str = "draw") -> Membership:
-        audience = factories.draw_audience(requester, name=f"Bar {target} {answers} {correct} {kind}",
-                                           target_accuracy=target)
+        audience = factories.draw_audience(
+            requester, name=f"Bar {target} {answers} {correct} {kind}", target_accuracy=target
+        )
         chance_sum = grading.CHANCE[kind] * answers
         return Membership.objects.create(
-            labeler=labeler, audience=audience, state=Membership.State.GRADUATED, answers=answers,
-            correct=correct, chance_sum=chance_sum,
+            labeler=labeler,
+            audience=audience,
+            state=Membership.State.GRADUATED,
+            answers=answers,
+            correct=correct,
+            chance_sum=chance_sum,
             user_score=grading.user_score(answers=answers, correct=correct, chance_sum=chance_sum),
         )
+
     return make
 
 
@@ -78,8 +84,7 @@ def simulate(member: Membership, *, accuracy: float, labelers: int, golds: int, 
         member.answers, member.correct = qualified, correct
         member.chance_sum = grading.CHANCE[kind] * qualified
         for _ in range(golds):
-            audience_services.membership_record_grade(membership=member, kind=kind,
-                                                      correct=rng.random() < accuracy)
+            audience_services.membership_record_grade(membership=member, kind=kind, correct=rng.random() < accuracy)
             if not audience_services.membership_drop_if_below_bar(membership=member):
                 dropped += 1
                 break

@@ -18,13 +18,13 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from assets import services as asset_services
+from assets.raster import rasterize_lines
 from audiences import services as audience_services
 from audiences.selectors import global_audience
+from core.pseudonyms import labeler_anonymous_id
 from jobs import aggregation, result_updates
 from jobs import services as job_services
 from jobs.models import DatapointResult, Job, JobDatapoint, Response
-from assets.raster import rasterize_lines
-from core.pseudonyms import labeler_anonymous_id
 from tests import factories
 from tests.conftest import image_bytes
 
@@ -52,15 +52,30 @@ def other_api(other_requester) -> APIClient:
     return api_for(other_requester)
 
 
-def respond(job: Job, position: int, labeler, payload: dict, *, user_score: float = 0.5,
-            graded_answers: int = 10, time_spent_ms: int = 1500, aggregate: bool = True) -> Response:
+def respond(
+    job: Job,
+    position: int,
+    labeler,
+    payload: dict,
+    *,
+    user_score: float = 0.5,
+    graded_answers: int = 10,
+    time_spent_ms: int = 1500,
+    aggregate: bool = True,
+) -> Response:
     """Store a response as the submission service does, then (by default)
     aggregate its datapoint as the worker would. The user score is taken as
     graded (``graded_answers`` behind it), so it weighs in the confidence."""
     slot = JobDatapoint.objects.get(job=job, position=position)
-    response = Response.objects.create(job=job, job_datapoint=slot, labeler=labeler, payload=payload,
-                                       user_score=user_score, graded_answers=graded_answers,
-                                       time_spent_ms=time_spent_ms)
+    response = Response.objects.create(
+        job=job,
+        job_datapoint=slot,
+        labeler=labeler,
+        payload=payload,
+        user_score=user_score,
+        graded_answers=graded_answers,
+        time_spent_ms=time_spent_ms,
+    )
     slot.response_count += 1
     slot.last_response_at = timezone.now()
     slot.closed = slot.response_count >= job.definition.responses_per_datapoint
@@ -84,9 +99,13 @@ def compare_job(requester, trio, png_bytes):
     """
     upload = asset_services.asset_create_image(owner=requester, data=png_bytes, name="left.png")
     definition = job_services.job_definition_create_compare(
-        owner=requester, name="Prompt Alignment Job", instruction="Which image follows the prompt?",
+        owner=requester,
+        name="Prompt Alignment Job",
+        instruction="Which image follows the prompt?",
         datapoints=[[URL_A, URL_B], [{"asset_id": upload.public_id}, TEXT]],
-        contexts=["A duck", ""], responses_per_datapoint=3)
+        contexts=["A duck", ""],
+        responses_per_datapoint=3,
+    )
     job = job_services.job_create(owner=requester, definition=definition, audience=global_audience())
     scores = [0.75, 0.25, 0.25]
     for labeler, choice, score in zip(trio, [URL_A, URL_B, URL_B], scores):
@@ -105,8 +124,12 @@ def draw_job(requester, trio):
     response."""
     upload = asset_services.asset_create_image(owner=requester, data=image_bytes(96, 64), name="books.png")
     definition = job_services.job_definition_create_draw(
-        owner=requester, name="Blue Books Example", instruction="Color in all the blue books",
-        datapoints=[{"asset_id": upload.public_id}, URL_A], responses_per_datapoint=3)
+        owner=requester,
+        name="Blue Books Example",
+        instruction="Color in all the blue books",
+        datapoints=[{"asset_id": upload.public_id}, URL_A],
+        responses_per_datapoint=3,
+    )
     job = job_services.job_create(owner=requester, definition=definition, audience=global_audience())
     for labeler, payload in zip(trio, [factories.stroke_inside(), factories.stroke_inside(), OUTSIDE]):
         respond(job, 0, labeler, payload, user_score=0.5, time_spent_ms=4000)
@@ -126,18 +149,42 @@ def test_compare_results_count_votes_and_name_items_as_given(api, compare_job, t
     document = results_of(api, compare_job)
     assert set(document) == {"info", "results", "summary"}
     assert document["info"] == {
-        "jobId": compare_job.public_id, "definitionId": compare_job.definition.public_id,
-        "name": "Prompt Alignment Job", "type": "compare", "instruction": "Which image follows the prompt?",
-        "responsesPerDatapoint": 3, "audienceId": "global", "state": "completed",
-        "created": compare_job.created_at.isoformat(), "completed": compare_job.completed_at.isoformat(),
+        "jobId": compare_job.public_id,
+        "definitionId": compare_job.definition.public_id,
+        "name": "Prompt Alignment Job",
+        "type": "compare",
+        "instruction": "Which image follows the prompt?",
+        "responsesPerDatapoint": 3,
+        "audienceId": "global",
+        "state": "completed",
+        "created": compare_job.created_at.isoformat(),
+        "completed": compare_job.completed_at.isoformat(),
         "aggregatorVersion": result_updates.AGGREGATOR_VERSION,
     }
     first, second = document["results"]
-    assert set(first) == {"position", "items", "context", "mediaContext", "responses", "aggregatedResponses", "stoppedEarly",
-                          "aggregatedResults", "aggregatedResultsRatios", "summedUserScores",
-                          "summedUserScoresRatios", "winner", "weightedWinner", "confidence", "detailedResults"}
+    assert set(first) == {
+        "position",
+        "items",
+        "context",
+        "mediaContext",
+        "responses",
+        "aggregatedResponses",
+        "stoppedEarly",
+        "aggregatedResults",
+        "aggregatedResultsRatios",
+        "summedUserScores",
+        "summedUserScoresRatios",
+        "winner",
+        "weightedWinner",
+        "confidence",
+        "detailedResults",
+    }
     assert (first["position"], first["items"], first["context"], first["mediaContext"]) == (
-        0, [URL_A, URL_B], "A duck", None)
+        0,
+        [URL_A, URL_B],
+        "A duck",
+        None,
+    )
     assert (first["responses"], first["stoppedEarly"]) == (3, False)
     assert first["aggregatedResults"] == {URL_A: 1, URL_B: 2}
     assert first["aggregatedResultsRatios"] == {URL_A: pytest.approx(1 / 3), URL_B: pytest.approx(2 / 3)}
@@ -195,8 +242,15 @@ def test_a_datapoint_without_a_result_has_null_aggregates(api, compare_job):
     DatapointResult.objects.filter(job=compare_job, job_datapoint__position=0).delete()
     first = results_of(api, compare_job)["results"][0]
     assert first["aggregatedResponses"] == 0 and first["responses"] > 0
-    for key in ("aggregatedResults", "aggregatedResultsRatios", "summedUserScores", "summedUserScoresRatios",
-                "winner", "weightedWinner", "confidence"):
+    for key in (
+        "aggregatedResults",
+        "aggregatedResultsRatios",
+        "summedUserScores",
+        "summedUserScoresRatios",
+        "winner",
+        "weightedWinner",
+        "confidence",
+    ):
         assert first[key] is None, key
 
 
@@ -207,12 +261,27 @@ def test_draw_results_hold_the_consensus_of_the_strokes(api, draw_job, trio):
     document = results_of(api, draw_job)
     info = document["info"]
     assert (info["type"], info["drawAlgorithm"], info["aggregatorVersion"]) == (
-        "draw", "majority", result_updates.AGGREGATOR_VERSION)
+        "draw",
+        "majority",
+        result_updates.AGGREGATOR_VERSION,
+    )
     first, second = document["results"]
-    assert set(first) == {"position", "item", "context", "mediaContext", "imageSize", "responses",
-                          "aggregatedResponses", "gridSize",
-                          "consensusMask", "consensusBoxes", "agreement", "summedUserScores", "heatmapUrl",
-                          "detailedResults"}
+    assert set(first) == {
+        "position",
+        "item",
+        "context",
+        "mediaContext",
+        "imageSize",
+        "responses",
+        "aggregatedResponses",
+        "gridSize",
+        "consensusMask",
+        "consensusBoxes",
+        "agreement",
+        "summedUserScores",
+        "heatmapUrl",
+        "detailedResults",
+    }
     assert (first["item"], first["imageSize"], first["responses"]) == ("books.png", [96, 64], 3)
     assert first["gridSize"] == [171, 256]  # rows x cols on a 256-cell long side, 96x64's aspect
     mask = aggregation.rle_decode(first["consensusMask"])
@@ -232,7 +301,11 @@ def test_draw_results_hold_the_consensus_of_the_strokes(api, draw_job, trio):
 
     # No response yet: listed, with its grid and null aggregates.
     assert (second["item"], second["imageSize"], second["responses"], second["gridSize"]) == (
-        URL_A, None, 0, [256, 256])
+        URL_A,
+        None,
+        0,
+        [256, 256],
+    )
     assert second["consensusMask"] is second["consensusBoxes"] is second["agreement"] is None
     assert second["detailedResults"] == [] and second["heatmapUrl"].endswith("/datapoints/1/heatmap.png")
     assert document["summary"] == {"datapoints": 2, "responses": 3, "meanAgreement": pytest.approx(2 / 3)}
@@ -276,9 +349,12 @@ def test_heatmap_etag_follows_the_result(api, draw_job, make_labeler):
 def test_heatmaps_exist_only_for_draw_datapoints_of_your_jobs(api, other_api, draw_job, compare_job):
     base = f"/api/jobs/{draw_job.public_id}/datapoints"
     assert api.get(f"{base}/0/heatmap.png").status_code == 200
-    for client, url in [(other_api, f"{base}/0/heatmap.png"), (api, f"{base}/2/heatmap.png"),
-                        (api, f"/api/jobs/{compare_job.public_id}/datapoints/0/heatmap.png"),
-                        (api, "/api/jobs/job_nope/datapoints/0/heatmap.png")]:
+    for client, url in [
+        (other_api, f"{base}/0/heatmap.png"),
+        (api, f"{base}/2/heatmap.png"),
+        (api, f"/api/jobs/{compare_job.public_id}/datapoints/0/heatmap.png"),
+        (api, "/api/jobs/job_nope/datapoints/0/heatmap.png"),
+    ]:
         response = client.get(url, HTTP_ACCEPT="image/png")
         assert response.status_code == 404, url
         assert response.json() == {"detail": "Not found."}
@@ -286,8 +362,13 @@ def test_heatmaps_exist_only_for_draw_datapoints_of_your_jobs(api, other_api, dr
 
 def test_results_of_another_requesters_job_are_404(other_api, draw_job, compare_job):
     for job in (draw_job, compare_job):
-        for suffix in ("results/", "results/?page=1", "results/download/", "results/download/?format=csv",
-                       "results/download/?format=coco"):
+        for suffix in (
+            "results/",
+            "results/?page=1",
+            "results/download/",
+            "results/download/?format=csv",
+            "results/download/?format=coco",
+        ):
             response = other_api.get(f"/api/jobs/{job.public_id}/{suffix}")
             assert response.status_code == 404 and response.json() == {"detail": "Not found."}, suffix
 
@@ -321,30 +402,61 @@ def big_job(owner, labelers, kind: str, datapoints: int = 1000) -> Job:
     on each, written in bulk."""
     if kind == "draw":
         definition = job_services.job_definition_create_draw(
-            owner=owner, name="Many", instruction="Color",
-            datapoints=[factories.url(f"many-{i}") for i in range(datapoints)], responses_per_datapoint=5)
+            owner=owner,
+            name="Many",
+            instruction="Color",
+            datapoints=[factories.url(f"many-{i}") for i in range(datapoints)],
+            responses_per_datapoint=5,
+        )
     else:
         definition = job_services.job_definition_create_compare(
-            owner=owner, name="Many", instruction="Which?",
+            owner=owner,
+            name="Many",
+            instruction="Which?",
             datapoints=[[factories.url(f"l-{i}"), factories.url(f"r-{i}")] for i in range(datapoints)],
-            responses_per_datapoint=5)
+            responses_per_datapoint=5,
+        )
     job = job_services.job_create(owner=owner, definition=definition, audience=global_audience())
     slots = list(JobDatapoint.objects.filter(job=job).select_related("datapoint__asset"))
     payload = factories.stroke_inside() if kind == "draw" else None
-    Response.objects.bulk_create([
-        Response(job=job, job_datapoint=slot, labeler=labeler, user_score=0.5, time_spent_ms=900,
-                 payload=payload or {"choice": slot.datapoint.asset.labeler_value})
-        for slot in slots for labeler in labelers
-    ])
+    Response.objects.bulk_create(
+        [
+            Response(
+                job=job,
+                job_datapoint=slot,
+                labeler=labeler,
+                user_score=0.5,
+                time_spent_ms=900,
+                payload=payload or {"choice": slot.datapoint.asset.labeler_value},
+            )
+            for slot in slots
+            for labeler in labelers
+        ]
+    )
     JobDatapoint.objects.filter(job=job).update(response_count=len(labelers))
-    data = ({"gridSize": [256, 256], "consensusMask": {"size": [256, 256], "counts": [65536]},
-             "consensusBoxes": [], "agreement": 1.0, "summedUserScores": 1.5} if kind == "draw" else
-            {"winner": None, "aggregatedResults": {}})
-    DatapointResult.objects.bulk_create([
-        DatapointResult(job=job, job_datapoint=slot, response_count=len(labelers), data=data,
-                        aggregator_version=result_updates.AGGREGATOR_VERSION)
-        for slot in slots
-    ])
+    data = (
+        {
+            "gridSize": [256, 256],
+            "consensusMask": {"size": [256, 256], "counts": [65536]},
+            "consensusBoxes": [],
+            "agreement": 1.0,
+            "summedUserScores": 1.5,
+        }
+        if kind == "draw"
+        else {"winner": None, "aggregatedResults": {}}
+    )
+    DatapointResult.objects.bulk_create(
+        [
+            DatapointResult(
+                job=job,
+                job_datapoint=slot,
+                response_count=len(labelers),
+                data=data,
+                aggregator_version=result_updates.AGGREGATOR_VERSION,
+            )
+            for slot in slots
+        ]
+    )
     return job
 
 

@@ -12,11 +12,10 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from audiences.selectors import global_audience
-from jobs import aggregation, result_updates
-from jobs import feed
-from jobs.models import DatapointResult, Job, JobDatapoint
 from assets.raster import rasterize_lines
+from audiences.selectors import global_audience
+from jobs import aggregation, feed, result_updates
+from jobs.models import DatapointResult, Job, JobDatapoint
 from tests import factories
 from tests.factories import answer_all
 
@@ -73,8 +72,11 @@ def test_incremental_aggregation_equals_aggregating_from_scratch(requester, make
         labeler = make_labeler(f"i{index}")
         lease = feed.task_next(labeler=labeler, job=job)
         x, y = rng.uniform(0.2, 0.6), rng.uniform(0.2, 0.6)
-        feed.task_submit(labeler=labeler, task_id=lease.public_id, response={"lines": [
-            {"size": 0.05, "points": [{"x": x, "y": y}, {"x": x + 0.2, "y": y + 0.1}]}]})
+        feed.task_submit(
+            labeler=labeler,
+            task_id=lease.public_id,
+            response={"lines": [{"size": 0.05, "points": [{"x": x, "y": y}, {"x": x + 0.2, "y": y + 0.1}]}]},
+        )
         result_updates.datapoint_aggregate(job_datapoint_id=slot.pk)  # one response at a time
     incremental = result_rows(job)
     DatapointResult.objects.filter(job=job).delete()

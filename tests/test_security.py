@@ -32,8 +32,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from audiences.selectors import global_audience
-from jobs.models import Lease, Response
 from core import throttles
+from jobs.models import Lease, Response
 from tests import factories
 from tests.stack import ROOT, AsgiServer, RedisServer, django_env
 from tests.test_security_isolation import fill, routes
@@ -113,9 +113,13 @@ def test_admin_login_has_the_same_limit(requester, clock):
 
 
 def test_login_limit_steps_aside_when_the_cache_is_down(settings, labeler):
-    settings.CACHES = {"default": {"BACKEND": "core.cache.RedisCache",
-                                   "LOCATION": "redis://127.0.0.1:9/0",  # nothing listens on port 9
-                                   "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "core.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",  # nothing listens on port 9
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
     for _ in range(6):
         assert login(Client(), "lara", "wrong password").status_code == 200
     assert login(Client(), "lara", labeler.raw_password).status_code == 302
@@ -177,8 +181,9 @@ def test_attempts_without_a_password_are_not_counted_but_are_refused_past_the_li
 
 def signup(address: str, username: str):
     password = "plum-tangerine-quartz-81"
-    return Client().post("/signup/", {"username": username, "password1": password, "password2": password},
-                         REMOTE_ADDR=address)
+    return Client().post(
+        "/signup/", {"username": username, "password1": password, "password2": password}, REMOTE_ADDR=address
+    )
 
 
 def test_signups_are_limited_per_address_with_a_429_page(settings, clock):
@@ -226,12 +231,18 @@ def test_labeler_writes_are_limited_per_labeler_with_a_json_429(settings, reques
     refused = lara.post(f"/api/labeler/tasks/{task['id']}/submit/", body, content_type="application/json")
     assert refused.status_code == 429
     assert refused["Content-Type"] == "application/json"
-    assert refused.json() == {"detail": f"Too many requests; try again in {refused['Retry-After']} seconds.",
-                              "code": "rate_limited"}
+    assert refused.json() == {
+        "detail": f"Too many requests; try again in {refused['Retry-After']} seconds.",
+        "code": "rate_limited",
+    }
     assert 1 <= int(refused["Retry-After"]) <= 60
     assert Response.objects.count() == stored  # the refused answer was not taken
-    for path in (f"/api/labeler/jobs/{job.public_id}/tasks/next/", f"/api/labeler/tasks/{task['id']}/skip/",
-                 "/api/labeler/heartbeat/", f"/api/labeler/audiences/{global_audience().public_id}/qualification/next/"):
+    for path in (
+        f"/api/labeler/jobs/{job.public_id}/tasks/next/",
+        f"/api/labeler/tasks/{task['id']}/skip/",
+        "/api/labeler/heartbeat/",
+        f"/api/labeler/audiences/{global_audience().public_id}/qualification/next/",
+    ):
         assert lara.post(path).status_code == 429, path
     assert lara.get("/api/labeler/home/").status_code == 200  # reads are not limited
     assert otto.post(f"/api/labeler/jobs/{job.public_id}/tasks/next/").status_code == 200  # per labeler
@@ -252,14 +263,19 @@ def test_the_default_limit_is_above_what_a_person_needs_and_can_be_lifted(settin
 
 def test_submission_limit_steps_aside_when_the_cache_is_down(settings, requester, labeler):
     settings.SUBMIT_RATE = "1/min"
-    settings.CACHES = {"default": {"BACKEND": "core.cache.RedisCache",
-                                   "LOCATION": "redis://127.0.0.1:9/0",
-                                   "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "core.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
     job = factories.draw_job(requester, global_audience())
     client = labeler_client(labeler)
     task = client.post(f"/api/labeler/jobs/{job.public_id}/tasks/next/").json()["task"]
-    response = client.post(f"/api/labeler/tasks/{task['id']}/submit/", {"response": {"lines": []}},
-                           content_type="application/json")
+    response = client.post(
+        f"/api/labeler/tasks/{task['id']}/submit/", {"response": {"lines": []}}, content_type="application/json"
+    )
     assert response.status_code == 200 and Lease.objects.get(public_id=task["id"]).status == Lease.Status.SUBMITTED
 
 
@@ -275,10 +291,10 @@ def test_limits_hold_across_server_processes_sharing_redis(test_database_url, tm
     token = token_create(user=labeler)[1]
     try:
         with httpx.Client(timeout=30) as http:
+
             def post_login(server, password):
                 http.get(server.url + LOGIN)  # the CSRF cookie (shared by both: same host)
-                form = {"username": "lara", "password": password,
-                        "csrfmiddlewaretoken": http.cookies["csrftoken"]}
+                form = {"username": "lara", "password": password, "csrfmiddlewaretoken": http.cookies["csrftoken"]}
                 return http.post(server.url + LOGIN, data=form)
 
             statuses = [post_login(servers[i % 2], "wrong password").status_code for i in range(5)]
@@ -302,21 +318,36 @@ def test_limits_hold_across_server_processes_sharing_redis(test_database_url, tm
 
 # --- Content-Security-Policy -----------------------------------------------------------------------------
 
+
 def test_every_html_page_carries_a_csp_without_inline_scripts(requester, labeler, operator, png_bytes):
     from assets.services import asset_create_image
 
     audience = factories.draw_audience(requester)
     job = factories.draw_job(requester, audience)
     asset = asset_create_image(owner=requester, data=png_bytes)
-    values = {"audience_id": audience.public_id, "job_id": job.public_id, "definition_id": job.definition.public_id,
-              "position": 0, "object_id": audience.pk, "app_label": "audiences", "content_type_id": 1,
-              "url": "nowhere/", "uidb64": "x", "token": "y", "id": 1}
+    values = {
+        "audience_id": audience.public_id,
+        "job_id": job.public_id,
+        "definition_id": job.definition.public_id,
+        "position": 0,
+        "object_id": audience.pk,
+        "app_label": "audiences",
+        "content_type_id": 1,
+        "url": "nowhere/",
+        "uidb64": "x",
+        "token": "y",
+        "id": 1,
+    }
     urls = {fill(route, values) for route, _, callback in routes() if not hasattr(callback, "cls")}
     urls |= {f"/media/{asset.file.name}", "/no/such/page/", "/admin/audiences/audience/?q=x", "/api/docs/"}
     assert {"/accounts/login/", "/signup/", "/admin/", f"/jobs/{job.public_id}/work/"} <= urls
 
-    clients = {"anonymous": Client(), "labeler": labeler_client(labeler), "requester": labeler_client(requester),
-               "operator": labeler_client(operator)}
+    clients = {
+        "anonymous": Client(),
+        "labeler": labeler_client(labeler),
+        "requester": labeler_client(requester),
+        "operator": labeler_client(operator),
+    }
     html_pages = 0
     for who, client in clients.items():
         for url in sorted(urls):
@@ -346,26 +377,44 @@ def test_the_api_docs_load_their_script_from_our_origin(client):
 
 
 def production_env(**extra: str) -> dict[str, str]:
-    env = django_env(None, PRODUCTION="1", SECRET_KEY=secrets.token_urlsafe(64),
-                     ALLOWED_HOSTS="crowdcanvas.example.org")
+    env = django_env(
+        None, PRODUCTION="1", SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="crowdcanvas.example.org"
+    )
     env.pop("DEBUG", None)
     return {**env, **extra}
 
 
 def test_check_deploy_is_clean_with_production_settings():
-    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                            cwd=ROOT, env=production_env(), capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=production_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
-    weak = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                          cwd=ROOT, env={**production_env(), "SECRET_KEY": "short"}, capture_output=True, text=True,
-                          timeout=120)
+    weak = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={**production_env(), "SECRET_KEY": "short"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert weak.returncode != 0 and "security.W009" in weak.stderr  # the check has teeth
 
 
 def test_production_refuses_debug():
-    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=production_env(DEBUG="1"),
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=production_env(DEBUG="1"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0 and "DEBUG must be off when PRODUCTION is on" in result.stderr
 
 
@@ -389,8 +438,9 @@ PRODUCTION_PROBE = textwrap.dedent("""
 def test_production_responses_have_secure_cookies_and_security_headers(test_database_url, labeler):
     env = production_env(DATABASE_URL=test_database_url)
     script = PRODUCTION_PROBE.replace("PASSWORD", repr(labeler.raw_password))
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     probe = json.loads(result.stdout.strip().splitlines()[-1])
     assert probe["plain"] == [301, "https://crowdcanvas.example.org/accounts/login/"]  # SSL redirect

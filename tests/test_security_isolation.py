@@ -31,11 +31,11 @@ from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
 from assets import services as asset_services
+from audiences.models import Audience
 from audiences.selectors import global_audience
+from core.api_common import IsRequester
 from jobs import feed
 from jobs import services as job_services
-from audiences.models import Audience
-from core.api_common import IsRequester
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -47,14 +47,15 @@ BOX = {"x_min": 0.1, "y_min": 0.1, "x_max": 0.5, "y_max": 0.5}
 
 # Routes whose object in the path is open to every eligible labeler: an
 # audience to qualify for, a job of an audience they belong to (403 when not).
-ELIGIBILITY_SCOPED = {"labeling:api-qualification-next", "labeling:api-qualification-answer",
-                      "labeling:api-task-next"}
+ELIGIBILITY_SCOPED = {"labeling:api-qualification-next", "labeling:api-qualification-answer", "labeling:api-task-next"}
 # Bodies that pass validation, so that only the object decides the status.
 VALID_BODIES = {
     "audiences:example-create-draw": {"instruction": "Color it", "datapoint": factories.url("x"), "truths": [BOX]},
-    "audiences:example-create-compare": {"instruction": "Which?", "datapoint": [factories.url("p"),
-                                                                                 factories.url("q")],
-                                         "truth": factories.url("p")},
+    "audiences:example-create-compare": {
+        "instruction": "Which?",
+        "datapoint": [factories.url("p"), factories.url("q")],
+        "truth": factories.url("p"),
+    },
     "labeling:api-preview-check": {"response": {"lines": []}},
     "labeling:api-task-submit": {"response": {"lines": []}},
 }
@@ -64,8 +65,11 @@ VALID_BODIES = {
 
 
 # Routes written as regular expressions, as a URL to request.
-REGEX_ROUTES = {"media": "media/assets/00/none.png", "admin:app_list": "admin/audiences/",
-                "admin:": "admin/no/such/page/"}
+REGEX_ROUTES = {
+    "media": "media/assets/00/none.png",
+    "admin:app_list": "admin/audiences/",
+    "admin:": "admin/no/such/page/",
+}
 
 
 def routes(patterns=None, prefix: str = "", namespace: str = "") -> list[tuple[str, str, object]]:
@@ -86,9 +90,13 @@ def routes(patterns=None, prefix: str = "", namespace: str = "") -> list[tuple[s
 
 
 def api_routes() -> list[tuple[str, str, type[APIView]]]:
-    return [(route, name, callback.cls) for route, name, callback in routes()
-            if isinstance(getattr(callback, "cls", None), type) and issubclass(callback.cls, APIView)
-            and not callback.cls.__module__.startswith("drf_spectacular")]
+    return [
+        (route, name, callback.cls)
+        for route, name, callback in routes()
+        if isinstance(getattr(callback, "cls", None), type)
+        and issubclass(callback.cls, APIView)
+        and not callback.cls.__module__.startswith("drf_spectacular")
+    ]
 
 
 def methods_of(view: type[APIView]) -> list[str]:
@@ -110,8 +118,11 @@ def call(client, method: str, url: str, body: dict | None = None, **extra):
 
 
 def row_counts() -> dict[str, int]:
-    return {model._meta.label: model.objects.count() for model in apps.get_models()
-            if model._meta.app_label in {"audiences", "jobs", "labeling", "auth", "knox"}}
+    return {
+        model._meta.label: model.objects.count()
+        for model in apps.get_models()
+        if model._meta.app_label in {"audiences", "jobs", "labeling", "auth", "knox"}
+    }
 
 
 # --- two tenants ----------------------------------------------------------------------------------
@@ -122,16 +133,26 @@ def tenant(owner, labeler, png_bytes: bytes, capture) -> dict:
     audience = factories.compare_audience(owner, name=f"Audience of {owner.username}", examples=3)
     image = asset_services.asset_create_image(owner=owner, data=png_bytes, name=f"{owner.username}.png")
     definition = job_services.job_definition_create_draw(
-        owner=owner, name=f"Books of {owner.username}", instruction="Color in the books",
-        datapoints=[{"asset_id": image.public_id}, factories.url(f"{owner.username}-1")], responses_per_datapoint=3,
+        owner=owner,
+        name=f"Books of {owner.username}",
+        instruction="Color in the books",
+        datapoints=[{"asset_id": image.public_id}, factories.url(f"{owner.username}-1")],
+        responses_per_datapoint=3,
     )
     job = job_services.job_create(owner=owner, definition=definition, audience=global_audience())
     with capture(execute=True):  # aggregated in-process on commit: the first datapoint has a result
         lease = feed.task_next(labeler=labeler, job=job)
         feed.task_submit(labeler=labeler, task_id=lease.public_id, response=factories.stroke_inside())
     task = feed.task_next(labeler=labeler, job=job)
-    return {"owner": owner, "audience_id": audience.public_id, "definition_id": definition.public_id,
-            "job_id": job.public_id, "position": 0, "task_id": task.public_id, "asset_id": image.public_id}
+    return {
+        "owner": owner,
+        "audience_id": audience.public_id,
+        "definition_id": definition.public_id,
+        "job_id": job.public_id,
+        "position": 0,
+        "task_id": task.public_id,
+        "asset_id": image.public_id,
+    }
 
 
 @pytest.fixture
@@ -176,10 +197,19 @@ def test_every_object_route_is_404_for_another_tenant_and_works_for_the_owner(te
             assert own.status_code < 300 or own.status_code == 409, (method, name, own.status_code, own.content[:300])
             checked.append((method, name))
     names = {name for _, name in checked}
-    assert {"audiences:audience-detail", "audiences:example-list", "audiences:example-create-draw",
-            "jobs:job-definition-detail", "jobs:job-detail", "jobs:job-progress", "jobs:job-results",
-            "labeling:api-preview-task", "labeling:api-preview-check", "labeling:api-task-submit",
-            "labeling:api-task-skip"} <= names, sorted(names)
+    assert {
+        "audiences:audience-detail",
+        "audiences:example-list",
+        "audiences:example-create-draw",
+        "jobs:job-definition-detail",
+        "jobs:job-detail",
+        "jobs:job-progress",
+        "jobs:job-results",
+        "labeling:api-preview-task",
+        "labeling:api-preview-check",
+        "labeling:api-task-submit",
+        "labeling:api-task-skip",
+    } <= names, sorted(names)
 
 
 def test_eligibility_scoped_routes_are_listed_and_exist():
@@ -207,10 +237,16 @@ def test_another_tenants_objects_named_in_bodies_are_not_found(tenants):
     refusals = [
         ("/api/jobs/", {"job_definition": bob["definition_id"], "audience": "global"}, "job_definition"),
         ("/api/jobs/", {"job_definition": alice["definition_id"], "audience": bob["audience_id"]}, "audience"),
-        ("/api/job-definitions/", {"kind": "draw", "name": "Mine", "instruction": "Color",
-                                   "datapoints": [{"asset_id": bob["asset_id"]}]}, "datapoints"),
-        (f"/api/audiences/{alice['audience_id']}/examples/draw/",
-         {"instruction": "Color", "datapoint": {"asset_id": bob["asset_id"]}, "truths": [BOX]}, "datapoint"),
+        (
+            "/api/job-definitions/",
+            {"kind": "draw", "name": "Mine", "instruction": "Color", "datapoints": [{"asset_id": bob["asset_id"]}]},
+            "datapoints",
+        ),
+        (
+            f"/api/audiences/{alice['audience_id']}/examples/draw/",
+            {"instruction": "Color", "datapoint": {"asset_id": bob["asset_id"]}, "truths": [BOX]},
+            "datapoint",
+        ),
     ]
     before = row_counts()
     for url, body, field in refusals:
@@ -223,9 +259,14 @@ def test_another_tenants_objects_named_in_bodies_are_not_found(tenants):
 def test_lists_and_filters_never_show_another_tenants_objects(tenants):
     alice, bob = tenants
     client = signed_in(alice["owner"])
-    for url in ("/api/audiences/?page_size=100", "/api/job-definitions/?page_size=100", "/api/jobs/?page_size=100",
-                f"/api/jobs/?job_definition={bob['definition_id']}", f"/api/jobs/?audience={bob['audience_id']}",
-                f"/api/audiences/?name={bob['owner'].username}"):
+    for url in (
+        "/api/audiences/?page_size=100",
+        "/api/job-definitions/?page_size=100",
+        "/api/jobs/?page_size=100",
+        f"/api/jobs/?job_definition={bob['definition_id']}",
+        f"/api/jobs/?audience={bob['audience_id']}",
+        f"/api/audiences/?name={bob['owner'].username}",
+    ):
         body = client.get(url).content.decode()
         for key in ("audience_id", "definition_id", "job_id", "asset_id"):
             assert bob[key] not in body, (url, key)
@@ -250,8 +291,10 @@ def test_job_websocket_opens_for_its_owner_only(requester, other_requester, labe
     from config.asgi import application
 
     job = factories.draw_job(requester, global_audience())
-    sessions = {user.username: signed_in(user, Client).cookies["sessionid"].value
-                for user in (requester, other_requester, labeler)}
+    sessions = {
+        user.username: signed_in(user, Client).cookies["sessionid"].value
+        for user in (requester, other_requester, labeler)
+    }
 
     async def connect(session: str | None, origin: str = "http://localhost") -> bool:
         headers = [(b"host", b"localhost"), (b"origin", origin.encode())]
@@ -307,13 +350,23 @@ def test_every_page_refuses_writes_without_the_csrf_token(tenants, operator):
     change, delete, changelist actions, password change ...): any POST,
     PUT, PATCH or DELETE without the token is a 403, and nothing changes."""
     alice, _ = tenants
-    values = {**alice, "object_id": 1, "app_label": "audiences", "content_type_id": 1, "url": "x/",
-              "uidb64": "MQ", "token": "set-password", "path": "assets/00/none.png", "id": 1}
+    values = {
+        **alice,
+        "object_id": 1,
+        "app_label": "audiences",
+        "content_type_id": 1,
+        "url": "x/",
+        "uidb64": "MQ",
+        "token": "set-password",
+        "path": "assets/00/none.png",
+        "id": 1,
+    }
     exempt = [name for _, name, callback in page_routes() if getattr(callback, "csrf_exempt", False)]
     assert exempt == []
     checked = set()
-    clients = [Client(enforce_csrf_checks=True)] + [signed_in(user, lambda: Client(enforce_csrf_checks=True))
-                                                    for user in (alice["owner"], operator)]
+    clients = [Client(enforce_csrf_checks=True)] + [
+        signed_in(user, lambda: Client(enforce_csrf_checks=True)) for user in (alice["owner"], operator)
+    ]
     body = {"username": "newbie", "password": "x", "password1": "x", "password2": "x", "name": "X", "post": "yes"}
     before = row_counts()
     for route, name, _ in page_routes():
@@ -323,9 +376,18 @@ def test_every_page_refuses_writes_without_the_csrf_token(tenants, operator):
                 assert response.status_code == 403, (url, response.request["REQUEST_METHOD"], response.status_code)
         checked.add(name)
     assert row_counts() == before
-    assert {"login", "logout", "labeling:signup", "admin:audiences_audience_add", "admin:jobs_job_add",
-            "admin:audiences_qualificationexample_add", "admin:jobs_asset_add", "admin:audiences_audience_change",
-            "admin:audiences_audience_delete", "admin:password_change"} <= checked, sorted(checked)
+    assert {
+        "login",
+        "logout",
+        "labeling:signup",
+        "admin:audiences_audience_add",
+        "admin:jobs_job_add",
+        "admin:audiences_qualificationexample_add",
+        "admin:jobs_asset_add",
+        "admin:audiences_audience_change",
+        "admin:audiences_audience_delete",
+        "admin:password_change",
+    } <= checked, sorted(checked)
 
 
 def test_admin_forms_work_with_the_token(tenants):
@@ -334,8 +396,14 @@ def test_admin_forms_work_with_the_token(tenants):
     client = signed_in(alice["owner"], lambda: Client(enforce_csrf_checks=True))
     client.get("/admin/audiences/audience/add/")
     token = client.cookies["csrftoken"].value
-    form = {"name": "Birders", "description": "", "target_accuracy": 0.8, "min_tasks": 5, "max_tasks": 10,
-            "gold_rate": 0.05}
+    form = {
+        "name": "Birders",
+        "description": "",
+        "target_accuracy": 0.8,
+        "min_tasks": 5,
+        "max_tasks": 10,
+        "gold_rate": 0.05,
+    }
     assert client.post("/admin/audiences/audience/add/", form).status_code == 403
     assert client.post("/admin/audiences/audience/add/", {**form, "csrfmiddlewaretoken": token}).status_code == 302
     assert Audience.objects.filter(name="Birders", owner=alice["owner"]).exists()

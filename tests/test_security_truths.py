@@ -55,26 +55,37 @@ class AlwaysGold(EveryOtherTaskIsGold):
 @pytest.fixture
 def audiences(requester):
     # A low bar: the labeler stays after the wrong gold answer the test gives.
-    draw = audience_services.audience_create(owner=requester, name="Mug finders", min_tasks=3, max_tasks=4,
-                                             gold_rate=0.5, target_accuracy=0.5)
+    draw = audience_services.audience_create(
+        owner=requester, name="Mug finders", min_tasks=3, max_tasks=4, gold_rate=0.5, target_accuracy=0.5
+    )
     draw_truth = {}
     # The examples ask what the factories' jobs ask: only those are served as their gold.
     # Qualification takes at most 4 of the 8; the rest serve as checks, each once.
     for index in range(8):
         example = audience_services.example_add_draw(
-            audience=draw, owner=requester, instruction="Color in all the blue books",
-            datapoint=factories.url(f"mug-{index}"), truths=[DRAW_TRUTHS[index % 2]],
-            explanation=f"{EXPLANATION} #{index}", required_precision=0.6,
+            audience=draw,
+            owner=requester,
+            instruction="Color in all the blue books",
+            datapoint=factories.url(f"mug-{index}"),
+            truths=[DRAW_TRUTHS[index % 2]],
+            explanation=f"{EXPLANATION} #{index}",
+            required_precision=0.6,
         )
         draw_truth[example.asset.labeler_value] = DRAW_TRUTHS[index % 2]
-    compare = audience_services.audience_create(owner=requester, name="Duck judges", min_tasks=3, max_tasks=4,
-                                                gold_rate=0.5, target_accuracy=0.5)
+    compare = audience_services.audience_create(
+        owner=requester, name="Duck judges", min_tasks=3, max_tasks=4, gold_rate=0.5, target_accuracy=0.5
+    )
     compare_truth = {}
     for index in range(8):
         good, bad = factories.url(f"duck-{index}"), factories.url(f"goose-{index}")
-        audience_services.example_add_compare(audience=compare, owner=requester,
-                                              instruction="Which image follows the prompt?",
-                                              datapoint=[good, bad], truth=good, explanation=EXPLANATION)
+        audience_services.example_add_compare(
+            audience=compare,
+            owner=requester,
+            instruction="Which image follows the prompt?",
+            datapoint=[good, bad],
+            truth=good,
+            explanation=EXPLANATION,
+        )
         compare_truth[frozenset((good, bad))] = good
     return draw, draw_truth, compare, compare_truth
 
@@ -94,8 +105,7 @@ def wrong_answer(task: dict, compare_truth: dict) -> dict:
     return {"choice": next(value for value in values if value != compare_truth[frozenset(values)])}
 
 
-def test_no_truth_reaches_a_labeler_through_qualification_or_gold_tasks(requester, labeler, audiences,
-                                                                         monkeypatch):
+def test_no_truth_reaches_a_labeler_through_qualification_or_gold_tasks(requester, labeler, audiences, monkeypatch):
     draw, draw_truth, compare, compare_truth = audiences
     monkeypatch.setattr(feed.gold, "_random", EveryOtherTaskIsGold())
     draw_job = factories.draw_job(requester, draw, datapoints=4, responses=2)
@@ -120,11 +130,14 @@ def test_no_truth_reaches_a_labeler_through_qualification_or_gold_tasks(requeste
         wrong_given = False
         while state["task"]:
             task = state["task"]
-            response = good_answer(task, draw_truth, compare_truth) if wrong_given else wrong_answer(task,
-                                                                                                      compare_truth)
-            state = fetch("qualification answer", post(f"{base}/answer/", {"task_id": task["id"],
-                                                                             "response": response}),
-                          "qualification answer" if wrong_given else "wrong qualification answer")
+            response = (
+                good_answer(task, draw_truth, compare_truth) if wrong_given else wrong_answer(task, compare_truth)
+            )
+            state = fetch(
+                "qualification answer",
+                post(f"{base}/answer/", {"task_id": task["id"], "response": response}),
+                "qualification answer" if wrong_given else "wrong qualification answer",
+            )
             wrong_given = True
             fetch("home during qualification", client.get("/"), "page")
         assert state["status"] == Membership.State.GRADUATED, state
@@ -147,8 +160,9 @@ def test_no_truth_reaches_a_labeler_through_qualification_or_gold_tasks(requeste
                 response = wrong_answer(task, compare_truth)
             else:
                 response = good_answer(task, draw_truth, compare_truth)
-            state = fetch("task submit", post(f"/api/labeler/tasks/{task['id']}/submit/", {"response": response}),
-                          "job")
+            state = fetch(
+                "task submit", post(f"/api/labeler/tasks/{task['id']}/submit/", {"response": response}), "job"
+            )
             assert set(state) == {"accepted", "next"}, state
             fetch("home while working", client.get("/api/labeler/home/"), "job")
             task = state["next"]
@@ -158,16 +172,33 @@ def test_no_truth_reaches_a_labeler_through_qualification_or_gold_tasks(requeste
 
     # Every route of the URL map, fetched as this labeler.
     task_id = Lease.objects.filter(labeler=labeler).order_by("-leased_at").first().public_id
-    values = {"audience_id": draw.public_id, "job_id": draw_job.public_id,
-              "definition_id": draw_job.definition.public_id, "position": 0, "task_id": task_id,
-              "object_id": 1, "app_label": "audiences", "content_type_id": 1, "url": "x/", "uidb64": "MQ",
-              "token": "t", "id": 1}
+    values = {
+        "audience_id": draw.public_id,
+        "job_id": draw_job.public_id,
+        "definition_id": draw_job.definition.public_id,
+        "position": 0,
+        "task_id": task_id,
+        "object_id": 1,
+        "app_label": "audiences",
+        "content_type_id": 1,
+        "url": "x/",
+        "uidb64": "MQ",
+        "token": "t",
+        "id": 1,
+    }
     for route, name, _ in routes():
         if name in ("api-schema", "api-docs"):  # the API's documentation, the same for everyone
             continue
         for audience, job in ((draw, draw_job), (compare, compare_job)):
-            url = fill(route, {**values, "audience_id": audience.public_id, "job_id": job.public_id,
-                               "definition_id": job.definition.public_id})
+            url = fill(
+                route,
+                {
+                    **values,
+                    "audience_id": audience.public_id,
+                    "job_id": job.public_id,
+                    "definition_id": job.definition.public_id,
+                },
+            )
             fetch(f"GET {name}", client.get(url), "route")
 
     explanations = 0
@@ -195,8 +226,7 @@ def test_nothing_marks_a_compare_gold_tasks_truth(requester, make_labeler, audie
     positions = []
     for index in range(3):  # each labeler is shown each of the 8 examples once
         labeler = make_labeler(f"checked{index}")
-        Membership.objects.create(labeler=labeler, audience=compare, state=Membership.State.GRADUATED,
-                                  user_score=0.9)
+        Membership.objects.create(labeler=labeler, audience=compare, state=Membership.State.GRADUATED, user_score=0.9)
         while (lease := feed.task_next(labeler=labeler, job=job)).example_id is not None:
             task = task_view(lease)
             values = [item["value"] for item in task["items"]]
@@ -217,13 +247,17 @@ def test_a_gold_answer_does_not_show_in_what_the_labeler_sees(requester, labeler
     client.force_login(labeler)
     before = client.get("/api/labeler/home/").json()
     task = client.post(f"/api/labeler/jobs/{job.public_id}/tasks/next/").json()["task"]
-    client.post(f"/api/labeler/tasks/{task['id']}/submit/", {"response": wrong_answer(task, compare_truth)},
-                content_type="application/json")
+    client.post(
+        f"/api/labeler/tasks/{task['id']}/submit/",
+        {"response": wrong_answer(task, compare_truth)},
+        content_type="application/json",
+    )
     assert client.get("/api/labeler/home/").json()["memberships"] == before["memberships"]
 
 
-def test_a_check_is_handed_out_and_shown_with_the_statements_of_a_job_task(requester, make_labeler, audiences,
-                                                                           monkeypatch):
+def test_a_check_is_handed_out_and_shown_with_the_statements_of_a_job_task(
+    requester, make_labeler, audiences, monkeypatch
+):
     """What takes a server's time: on PostgreSQL a check is leased in one
     statement, as a job task is, and shown from the process's cache, as a
     datapoint is (bench/gold_timing.py measures the time itself)."""
@@ -242,8 +276,7 @@ def test_a_check_is_handed_out_and_shown_with_the_statements_of_a_job_task(reque
     statements = {}
     for index, gold in enumerate((False, True, True)):
         labeler = make_labeler(f"timed{index}")
-        membership = Membership.objects.create(labeler=labeler, audience=compare,
-                                               state=Membership.State.GRADUATED)
+        membership = Membership.objects.create(labeler=labeler, audience=compare, state=Membership.State.GRADUATED)
         monkeypatch.setattr(feed.gold, "_random", AlwaysGold() if gold else random_never_gold())
         with CaptureQueriesContext(connection) as queries:
             lease = feed.task_next(labeler=labeler, job=job, membership=membership)
@@ -310,8 +343,9 @@ def test_the_compare_order_cannot_be_recomputed_from_the_task_id(requester, labe
 
     def qualification_task(index):
         example = examples[index % len(examples)]
-        membership = Membership(labeler=labeler, audience=audience, current_example=example,
-                                current_task_id=task_id(index, "q"))
+        membership = Membership(
+            labeler=labeler, audience=audience, current_example=example, current_task_id=task_id(index, "q")
+        )
         return qualification_task_view(membership), example.asset.labeler_value
 
     def gold_task(index):
@@ -337,8 +371,9 @@ def test_the_compare_order_is_fixed_for_a_task(requester, labeler, monkeypatch, 
     """Asked again (a reload), a qualification, gold or job task shows its
     items in the same order."""
     settings.SUBMIT_RATE = "none"  # many reloads
-    audience = factories.compare_audience(requester, examples=6, min_tasks=4, max_tasks=4, target_accuracy=0.5,
-                                          gold_rate=0.5)
+    audience = factories.compare_audience(
+        requester, examples=6, min_tasks=4, max_tasks=4, target_accuracy=0.5, gold_rate=0.5
+    )
     client = Client()
     client.force_login(labeler)
 
@@ -352,6 +387,7 @@ def test_the_compare_order_is_fixed_for_a_task(requester, labeler, monkeypatch, 
         good = next(item["value"] for item in state["task"]["items"] if "/good-" in item["value"])
         state = post(f"{base}/answer/", {"task_id": state["task"]["id"], "response": {"choice": good}})
     assert state["status"] == Membership.State.GRADUATED
+
     class EveryOtherLeaseIsGold(EveryOtherTaskIsGold):
         # Reloads ask for a task too: count the leases handed out, not the calls.
         def random(self) -> float:
@@ -367,7 +403,8 @@ def test_the_compare_order_is_fixed_for_a_task(requester, labeler, monkeypatch, 
         for _ in range(3):
             assert post(f"/api/labeler/jobs/{job.public_id}/tasks/next/")["task"] == task
         task = post(f"/api/labeler/tasks/{task['id']}/submit/", {"response": {"choice": task["items"][0]["value"]}})[
-            "next"]
+            "next"
+        ]
     assert kinds == {True, False}
 
 
@@ -396,24 +433,33 @@ def test_nothing_a_labeler_fetches_moves_with_a_gold_answer(requester, labeler, 
         base = f"/api/labeler/audiences/{audience.public_id}/qualification"
         state = post(f"{base}/next/")
         while state["task"]:
-            state = post(f"{base}/answer/", {"task_id": state["task"]["id"],
-                                             "response": good_answer(state["task"], draw_truth, compare_truth)})
+            state = post(
+                f"{base}/answer/",
+                {"task_id": state["task"]["id"], "response": good_answer(state["task"], draw_truth, compare_truth)},
+            )
         assert state["status"] == Membership.State.GRADUATED
-    jobs = [factories.draw_job(requester, draw, datapoints=2, responses=1),
-            factories.compare_job(requester, compare, datapoints=2, responses=1)]
+    jobs = [
+        factories.draw_job(requester, draw, datapoints=2, responses=1),
+        factories.compare_job(requester, compare, datapoints=2, responses=1),
+    ]
     monkeypatch.setattr(feed.gold, "_random", AlwaysGold())
 
     def everything() -> dict:
-        seen = {"home api": client.get("/api/labeler/home/").json(),
-                "home page": CSRF_FIELD.sub("<csrf>", client.get("/").content.decode())}
+        seen = {
+            "home api": client.get("/api/labeler/home/").json(),
+            "home page": CSRF_FIELD.sub("<csrf>", client.get("/").content.decode()),
+        }
         for audience in (draw, compare):
             seen[f"qualification {audience.name}"] = post(
-                f"/api/labeler/audiences/{audience.public_id}/qualification/next/")
+                f"/api/labeler/audiences/{audience.public_id}/qualification/next/"
+            )
             seen[f"qualify page {audience.name}"] = CSRF_FIELD.sub(
-                "<csrf>", client.get(f"/audiences/{audience.public_id}/qualify/").content.decode())
+                "<csrf>", client.get(f"/audiences/{audience.public_id}/qualify/").content.decode()
+            )
         for job in jobs:
             seen[f"work page {job.public_id}"] = CSRF_FIELD.sub(
-                "<csrf>", client.get(f"/jobs/{job.public_id}/work/").content.decode())
+                "<csrf>", client.get(f"/jobs/{job.public_id}/work/").content.decode()
+            )
         return seen
 
     for job in jobs:
@@ -421,8 +467,7 @@ def test_nothing_a_labeler_fetches_moves_with_a_gold_answer(requester, labeler, 
             before = everything()
             task = post(f"/api/labeler/jobs/{job.public_id}/tasks/next/")["task"]
             assert Lease.objects.get(public_id=task["id"]).example_id is not None
-            response = (good_answer(task, draw_truth, compare_truth) if right
-                        else wrong_answer(task, compare_truth))
+            response = good_answer(task, draw_truth, compare_truth) if right else wrong_answer(task, compare_truth)
             reply = post(f"/api/labeler/tasks/{task['id']}/submit/", {"response": response})
             assert set(reply) == {"accepted", "next"} and reply["accepted"] is True
             assert set(reply["next"]) == TASK_KEYS
@@ -433,8 +478,7 @@ def test_nothing_a_labeler_fetches_moves_with_a_gold_answer(requester, labeler, 
     assert QualificationAnswer.objects.filter(gold=True).count() == 4
 
 
-def test_the_home_page_moves_no_more_with_a_job_answer_than_with_a_gold_answer(requester, labeler, audiences,
-                                                                              settings):
+def test_the_home_page_moves_no_more_with_a_job_answer_than_with_a_gold_answer(requester, labeler, audiences, settings):
     """A gold answer changes nothing a labeler can fetch (above); so a job
     answer must not either while the job has work left for them, or the
     difference tells which tasks were gold. The home page says which jobs
@@ -446,9 +490,13 @@ def test_the_home_page_moves_no_more_with_a_job_answer_than_with_a_gold_answer(r
     base = f"/api/labeler/audiences/{draw.public_id}/qualification"
     state = client.post(f"{base}/next/").json()
     while state["task"]:
-        state = client.post(f"{base}/answer/", json.dumps(
-            {"task_id": state["task"]["id"], "response": good_answer(state["task"], draw_truth, compare_truth)}),
-            content_type="application/json").json()
+        state = client.post(
+            f"{base}/answer/",
+            json.dumps(
+                {"task_id": state["task"]["id"], "response": good_answer(state["task"], draw_truth, compare_truth)}
+            ),
+            content_type="application/json",
+        ).json()
     job = factories.draw_job(requester, draw, datapoints=3, responses=1)
     draw.gold_rate = 0
     draw.save()
@@ -458,8 +506,11 @@ def test_the_home_page_moves_no_more_with_a_job_answer_than_with_a_gold_answer(r
 
     before = home()
     task = client.post(f"/api/labeler/jobs/{job.public_id}/tasks/next/").json()["task"]
-    answered = client.post(f"/api/labeler/tasks/{task['id']}/submit/", json.dumps(
-        {"response": good_answer(task, draw_truth, compare_truth)}), content_type="application/json")
+    answered = client.post(
+        f"/api/labeler/tasks/{task['id']}/submit/",
+        json.dumps({"response": good_answer(task, draw_truth, compare_truth)}),
+        content_type="application/json",
+    )
     assert answered.status_code == 200 and Lease.objects.get(public_id=task["id"]).example_id is None
     feed.task_skip(labeler=labeler, task_id=answered.json()["next"]["id"])
     assert home() == before

@@ -75,9 +75,11 @@ class Crew:
 
         try:
             while not self._stop.is_set():
-                jobs = list(Job.objects.filter(owner=self.owner, state=Job.State.RUNNING)
-                            .exclude(public_id__in=self.seen).values_list("public_id", "audience__public_id",
-                                                                          "audience__kind"))
+                jobs = list(
+                    Job.objects.filter(owner=self.owner, state=Job.State.RUNNING)
+                    .exclude(public_id__in=self.seen)
+                    .values_list("public_id", "audience__public_id", "audience__kind")
+                )
                 for job_id, audience_id, kind in jobs:
                     self.seen.add(job_id)
                     for index in range(len(self.labelers)):
@@ -102,8 +104,9 @@ class Crew:
             connection.close()
 
     def graduated(self, audience_id: str) -> int:
-        return sum(1 for (_, audience), status in self.status.items()
-                   if audience == audience_id and status == "graduated")
+        return sum(
+            1 for (_, audience), status in self.status.items() if audience == audience_id and status == "graduated"
+        )
 
 
 # --- running a seed -----------------------------------------------------------------------------------------
@@ -179,8 +182,12 @@ def box_iou(a: dict, b: dict) -> float:
 def datapoints_of(job_id: str):
     from jobs.models import JobDatapoint
 
-    return {slot.position: slot.datapoint for slot in
-            JobDatapoint.objects.filter(job__public_id=job_id).select_related("datapoint__asset", "datapoint__asset_b")}
+    return {
+        slot.position: slot.datapoint
+        for slot in JobDatapoint.objects.filter(job__public_id=job_id).select_related(
+            "datapoint__asset", "datapoint__asset_b"
+        )
+    }
 
 
 def assert_draw_results(results, *, job_id: str, images: list[str], responses: int) -> None:
@@ -237,7 +244,10 @@ def test_advanced_draw_job_on_a_custom_audience(server, requester, capsys):
     job, results, audience = seed["job"], seed["results"], seed["audience"]
     stored = Audience.objects.get(public_id=audience.id)
     assert (stored.name, stored.kind, stored.examples.filter(kind="draw").count()) == (
-        "Artifact Drawing Audience", "custom", 7)
+        "Artifact Drawing Audience",
+        "custom",
+        7,
+    )
     assert job.audience["id"] == audience.id and crew.graduated(audience.id) >= 35
     assert_draw_results(results, job_id=job.id, images=seed["IMAGE_URLS"], responses=35)
     assert "105/105" in capsys.readouterr().err

@@ -9,10 +9,10 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from assets import services as asset_services
+from assets.models import Asset
 from audiences import services as audience_services
 from audiences.models import Audience, QualificationExample, TruthBox
 from jobs import services as job_services
-from assets.models import Asset
 from jobs.models import Datapoint, Job, JobDatapoint, JobDefinition
 
 pytestmark = pytest.mark.django_db
@@ -69,10 +69,16 @@ def test_audience_create_rejects(requester, kwargs, field, fragment):
 
 
 def test_audience_create_defaults_and_rule(requester):
-    audience = audience_services.audience_create(owner=requester, name="Mine", target_accuracy=0.9,
-                                                 min_tasks=4, max_tasks=6)
+    audience = audience_services.audience_create(
+        owner=requester, name="Mine", target_accuracy=0.9, min_tasks=4, max_tasks=6
+    )
     assert (audience.kind, audience.owner, audience.target_accuracy, audience.min_tasks, audience.max_tasks) == (
-        Audience.Kind.CUSTOM, requester, 0.9, 4, 6)
+        Audience.Kind.CUSTOM,
+        requester,
+        0.9,
+        4,
+        6,
+    )
     default = audience_services.audience_create(owner=requester, name="Defaults")
     assert default.target_accuracy == 0.75
 
@@ -80,7 +86,8 @@ def test_audience_create_defaults_and_rule(requester):
 def test_only_operators_make_curated_audiences(requester):
     assert_rejected(
         lambda: audience_services.audience_create(owner=requester, name="C", kind=Audience.Kind.CURATED),
-        "kind", "operators",
+        "kind",
+        "operators",
     )
     curated = audience_services.audience_create(owner=None, name="C", kind=Audience.Kind.CURATED)
     assert curated.owner is None
@@ -116,13 +123,17 @@ def test_add_draw_example_rejects(requester, audience, kwargs, field, fragment):
     call_kwargs = {"instruction": "Color the books", "datapoint": URL_A, "truths": [BOX], **kwargs}
     assert_rejected(
         lambda: audience_services.example_add_draw(audience=audience, owner=requester, **call_kwargs),
-        field, fragment,
+        field,
+        fragment,
     )
 
 
 def test_add_draw_example_stores_boxes(requester, audience):
     example = audience_services.example_add_draw(
-        audience=audience, owner=requester, instruction="Color the books", datapoint=URL_A,
+        audience=audience,
+        owner=requester,
+        instruction="Color the books",
+        datapoint=URL_A,
         truths=[BOX, {"x_min": 0.6, "y_min": 0.6, "x_max": 0.9, "y_max": 0.9}],
         explanation="The books are on the left.",
     )
@@ -147,18 +158,22 @@ def test_add_draw_example_stores_boxes(requester, audience):
     ],
 )
 def test_add_compare_example_rejects(requester, audience, kwargs, field, fragment):
-    call_kwargs = {"instruction": "Which follows the prompt?", "datapoint": [URL_A, URL_B], "truth": URL_A,
-                   **kwargs}
+    call_kwargs = {"instruction": "Which follows the prompt?", "datapoint": [URL_A, URL_B], "truth": URL_A, **kwargs}
     assert_rejected(
         lambda: audience_services.example_add_compare(audience=audience, owner=requester, **call_kwargs),
-        field, fragment,
+        field,
+        fragment,
     )
 
 
 def test_add_compare_example_truth_is_the_matching_item(requester, audience):
     example = audience_services.example_add_compare(
-        audience=audience, owner=requester, instruction="Which?", datapoint=[URL_A, "a text item"],
-        truth="a text item", context="A prompt",
+        audience=audience,
+        owner=requester,
+        instruction="Which?",
+        datapoint=[URL_A, "a text item"],
+        truth="a text item",
+        context="A prompt",
     )
     assert example.truth_asset == example.asset_b
     assert example.asset_b.kind == Asset.Kind.TEXT and example.context == "A prompt"
@@ -171,14 +186,19 @@ def test_examples_only_on_own_custom_audiences(requester, other_requester, audie
         lambda: audience_services.example_add_compare(
             audience=audience, owner=other_requester, instruction="Which?", datapoint=[URL_A, URL_B], truth=URL_A
         ),
-        "audience", "not found",
+        "audience",
+        "not found",
     )
     assert_rejected(
         lambda: audience_services.example_add_compare(
-            audience=global_audience(), owner=requester, instruction="Which?", datapoint=[URL_A, URL_B],
+            audience=global_audience(),
+            owner=requester,
+            instruction="Which?",
+            datapoint=[URL_A, URL_B],
             truth=URL_A,
         ),
-        "audience", "global audience",
+        "audience",
+        "global audience",
     )
 
 
@@ -201,7 +221,12 @@ def test_examples_only_on_own_custom_audiences(requester, other_requester, audie
         ("draw", {"contexts": ["only one", "two"]}, "contexts", "2 entries but there are 1"),
         ("draw", {"contexts": [7]}, "contexts", "must be a string"),
         ("draw", {"confidence_threshold": 0.9}, "confidence_threshold", "compare definitions only"),
-        ("compare", {"datapoints": [[URL_A, URL_B], [URL_A]]}, "datapoints", "datapoints[1] must be a list of exactly 2"),
+        (
+            "compare",
+            {"datapoints": [[URL_A, URL_B], [URL_A]]},
+            "datapoints",
+            "datapoints[1] must be a list of exactly 2",
+        ),
         ("compare", {"datapoints": [[URL_A, URL_A]]}, "datapoints", "same item twice"),
         ("compare", {"datapoints": [URL_A]}, "datapoints", "exactly 2 items"),
         ("compare", {"confidence_threshold": 1.0}, "confidence_threshold", "must be in (0, 1)"),
@@ -211,11 +236,11 @@ def test_examples_only_on_own_custom_audiences(requester, other_requester, audie
     ],
 )
 def test_job_definition_create_rejects(requester, kind, kwargs, field, fragment):
-    defaults = {"name": "Job", "instruction": "Do it",
-                "datapoints": [URL_A] if kind == "draw" else [[URL_A, URL_B]]}
+    defaults = {"name": "Job", "instruction": "Do it", "datapoints": [URL_A] if kind == "draw" else [[URL_A, URL_B]]}
     assert_rejected(
         lambda: job_services.job_definition_create(owner=requester, kind=kind, **{**defaults, **kwargs}),
-        field, fragment,
+        field,
+        fragment,
     )
 
 
@@ -225,16 +250,21 @@ def test_uploaded_asset_of_another_owner_is_unknown(requester, other_requester, 
         lambda: job_services.job_definition_create_draw(
             owner=requester, name="Job", instruction="Color", datapoints=[{"asset_id": theirs.public_id}]
         ),
-        "datapoints", "unknown asset id",
+        "datapoints",
+        "unknown asset id",
     )
 
 
 def test_job_definition_create_compare_with_contexts(requester, png_bytes):
     upload = asset_services.asset_create_image(owner=requester, data=png_bytes, name="local/a.png")
     definition = job_services.job_definition_create_compare(
-        owner=requester, name="Prompt alignment", instruction="Which image follows the prompt?",
+        owner=requester,
+        name="Prompt alignment",
+        instruction="Which image follows the prompt?",
         datapoints=[[URL_A, URL_B], [{"asset_id": upload.public_id}, "text item"]],
-        contexts=["A duck", "A book"], responses_per_datapoint=5, confidence_threshold=0.95,
+        contexts=["A duck", "A book"],
+        responses_per_datapoint=5,
+        confidence_threshold=0.95,
     )
     datapoints = list(definition.datapoints.select_related("asset", "asset_b"))
     assert [d.position for d in datapoints] == [0, 1]
@@ -244,8 +274,9 @@ def test_job_definition_create_compare_with_contexts(requester, png_bytes):
 
 
 def test_same_url_twice_is_one_asset(requester):
-    job_services.job_definition_create_draw(owner=requester, name="J", instruction="Color",
-                                            datapoints=[URL_A, URL_A, URL_B])
+    job_services.job_definition_create_draw(
+        owner=requester, name="J", instruction="Color", datapoints=[URL_A, URL_A, URL_B]
+    )
     assert Asset.objects.filter(owner=requester, url=URL_A).count() == 1
 
 
@@ -267,7 +298,13 @@ def test_job_create_only_with_visible_definition_and_audience(requester, other_r
         owner=other_requester, name="J", instruction="C", datapoints=[URL_A]
     )
     their_audience = audience_services.audience_create(owner=other_requester, name="Theirs")
-    assert_rejected(lambda: job_services.job_create(owner=requester, definition=theirs, audience=audience),
-                    "job_definition", "not found")
-    assert_rejected(lambda: job_services.job_create(owner=requester, definition=mine, audience=their_audience),
-                    "audience", "not found")
+    assert_rejected(
+        lambda: job_services.job_create(owner=requester, definition=theirs, audience=audience),
+        "job_definition",
+        "not found",
+    )
+    assert_rejected(
+        lambda: job_services.job_create(owner=requester, definition=mine, audience=their_audience),
+        "audience",
+        "not found",
+    )

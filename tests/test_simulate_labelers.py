@@ -43,18 +43,21 @@ def count(summary: str, pattern: str) -> int:
 # --- arguments ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--accuracy", "1.5"], "--accuracy must be between 0 and 1"),
-    (["--labelers", "0"], "--labelers must be at least 1"),
-    (["--timeout", "0"], "--timeout must be a positive number of seconds"),
-    (["--poll", "-1"], "--poll must be a positive number of seconds"),
-    (["--progress", "-1"], "--progress must be 0"),
-    (["--base-url", "127.0.0.1:8000"], "--base-url must be an http:// or https:// URL"),
-    (["--watch", "--job", "job_x"], "it takes no --job"),
-    (["--audience", "global", "--audience", "aud_nope"], "no audience 'aud_nope'"),
-    (["--audience", "global", "--job", "job_nope"], "no job 'job_nope' on audience 'global'"),
-    (["--audience", "global"], "no running job on audience 'global': start one, or use --watch"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--accuracy", "1.5"], "--accuracy must be between 0 and 1"),
+        (["--labelers", "0"], "--labelers must be at least 1"),
+        (["--timeout", "0"], "--timeout must be a positive number of seconds"),
+        (["--poll", "-1"], "--poll must be a positive number of seconds"),
+        (["--progress", "-1"], "--progress must be 0"),
+        (["--base-url", "127.0.0.1:8000"], "--base-url must be an http:// or https:// URL"),
+        (["--watch", "--job", "job_x"], "it takes no --job"),
+        (["--audience", "global", "--audience", "aud_nope"], "no audience 'aud_nope'"),
+        (["--audience", "global", "--job", "job_nope"], "no job 'job_nope' on audience 'global'"),
+        (["--audience", "global"], "no running job on audience 'global': start one, or use --watch"),
+    ],
+)
 def test_bad_arguments_are_refused_with_a_clear_message(db, args, message):
     global_audience()
     with pytest.raises(CommandError, match=re.escape(message)):
@@ -83,8 +86,20 @@ def test_forty_labelers_fill_a_job_needing_35_responses_per_datapoint(server, re
     the others (the old command ran 16 at a time, which stayed on the job,
     and it stalled at 16 responses per datapoint)."""
     job = factories.draw_job(requester, global_audience(), datapoints=4, responses=35)
-    summary = simulate("--audience", "global", "--job", job.public_id, "--labelers", "40", "--until-done",
-                       "--timeout", "120", "--base-url", server.url, "--quiet")
+    summary = simulate(
+        "--audience",
+        "global",
+        "--job",
+        job.public_id,
+        "--labelers",
+        "40",
+        "--until-done",
+        "--timeout",
+        "120",
+        "--base-url",
+        server.url,
+        "--quiet",
+    )
     job.refresh_from_db()
     assert job.state == Job.State.COMPLETED, summary
     assert_exact_counts(job, 35)  # exactly 35 per datapoint, nobody twice on one
@@ -102,8 +117,18 @@ def test_until_done_says_when_the_labelers_are_too_few(server, requester):
     job = factories.draw_job(requester, global_audience(), datapoints=2, responses=3)
     started = time.monotonic()
     with pytest.raises(CommandError, match=re.escape(f"job(s) {job.public_id} still need answers: run more")):
-        simulate("--job", job.public_id, "--labelers", "2", "--until-done", "--timeout", "120",
-                 "--base-url", server.url, "--quiet")
+        simulate(
+            "--job",
+            job.public_id,
+            "--labelers",
+            "2",
+            "--until-done",
+            "--timeout",
+            "120",
+            "--base-url",
+            server.url,
+            "--quiet",
+        )
     assert time.monotonic() - started < 60
     assert Response.objects.filter(job=job).count() == 4
 
@@ -160,17 +185,26 @@ class FlakyProxy:
                     self.close_connection = True  # no reply at all
                     return None
                 if number <= 10:
-                    return self._reply(429, b'{"detail": "slow down", "code": "rate_limited"}',
-                                       {"Content-Type": "application/json", "Retry-After": "0.1"})
-                headers = {name: value for name, value in self.headers.items()
-                           if name.lower() in {"authorization", "content-type"}}
+                    return self._reply(
+                        429,
+                        b'{"detail": "slow down", "code": "rate_limited"}',
+                        {"Content-Type": "application/json", "Retry-After": "0.1"},
+                    )
+                headers = {
+                    name: value
+                    for name, value in self.headers.items()
+                    if name.lower() in {"authorization", "content-type"}
+                }
                 upstream = proxy.client.request(method, self.path, content=body, headers=headers)
                 if lose:
                     with proxy.lock:
                         proxy.lost_replies += 1
                     return self._reply(502, b"bad gateway", {"Content-Type": "text/plain"})
-                return self._reply(upstream.status_code, upstream.content,
-                                   {"Content-Type": upstream.headers.get("Content-Type", "application/json")})
+                return self._reply(
+                    upstream.status_code,
+                    upstream.content,
+                    {"Content-Type": upstream.headers.get("Content-Type", "application/json")},
+                )
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -190,8 +224,18 @@ class FlakyProxy:
 def test_5xx_dropped_connections_and_429_are_waited_out_and_counted(server, requester):
     job = factories.draw_job(requester, global_audience(), datapoints=4, responses=3)
     with FlakyProxy(server.url) as proxy:
-        summary = simulate("--job", job.public_id, "--labelers", "4", "--until-done", "--timeout", "90",
-                           "--base-url", proxy.url, "--quiet")
+        summary = simulate(
+            "--job",
+            job.public_id,
+            "--labelers",
+            "4",
+            "--until-done",
+            "--timeout",
+            "90",
+            "--base-url",
+            proxy.url,
+            "--quiet",
+        )
     job.refresh_from_db()
     assert job.state == Job.State.COMPLETED, summary
     assert_exact_counts(job, 3)
@@ -245,14 +289,31 @@ def test_a_stop_ends_the_wait_for_a_rate_limit(serve, requester):
     assert count(summary, r"errors: (\d+)") == 0
 
 
-def test_watch_serves_jobs_created_after_it_started_until_stopped(server, requester, test_database_url,
-                                                                  artifacts_dir):
+def test_watch_serves_jobs_created_after_it_started_until_stopped(server, requester, test_database_url, artifacts_dir):
     log_path = artifacts_dir / "simulate-labelers-watch.log"
     log_path.unlink(missing_ok=True)
     crowd = ManagedProcess(
-        [PYTHON, "manage.py", "simulate_labelers", "--watch", "--labelers", "12", "--accuracy", "1",
-         "--base-url", server.url, "--timeout", "240", "--progress", "2", "--poll", "0.5"],
-        django_env(test_database_url), log_path).start()
+        [
+            PYTHON,
+            "manage.py",
+            "simulate_labelers",
+            "--watch",
+            "--labelers",
+            "12",
+            "--accuracy",
+            "1",
+            "--base-url",
+            server.url,
+            "--timeout",
+            "240",
+            "--progress",
+            "2",
+            "--poll",
+            "0.5",
+        ],
+        django_env(test_database_url),
+        log_path,
+    ).start()
     try:
         wait_until(lambda: "watching every audience" in crowd.log(), 60, "the crowd watching", crowd.log)
         on_global = factories.draw_job(requester, global_audience(), datapoints=3, responses=5)
@@ -274,7 +335,7 @@ def test_watch_serves_jobs_created_after_it_started_until_stopped(server, reques
         assert_exact_counts(job, 5)
         assert f"serving job {job.public_id} 'Blue books'" in log
         assert f"completed job {job.public_id} 'Blue books'" in log
-    summary = log[log.index("simulate_labelers stopped after"):]
+    summary = log[log.index("simulate_labelers stopped after") :]
     assert count(summary, r"answers: (\d+)") >= 30  # and quality checks
     assert count(summary, r"errors: (\d+)") == 0
     graduated = Membership.objects.filter(audience=audience, state=Membership.State.GRADUATED).count()

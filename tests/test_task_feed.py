@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 
 from audiences.models import Membership
 from audiences.selectors import global_audience
-from jobs.models import Job, JobDatapoint, Lease, Response
 from jobs import feed
+from jobs.models import Job, JobDatapoint, Lease, Response
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -235,14 +235,16 @@ def test_compare_choice_must_be_one_of_the_two_items(requester, labeler, respons
 
 @pytest.mark.parametrize(
     "body",
-    [b"{not json", b'{"response": {"lines": [{"size": NaN, "points": []}]}}',
-     b'{"response": {"lines": [{"size": 0.02, "points": [{"x": Infinity, "y": 0.1}]}]}}'],
+    [
+        b"{not json",
+        b'{"response": {"lines": [{"size": NaN, "points": []}]}}',
+        b'{"response": {"lines": [{"size": 0.02, "points": [{"x": Infinity, "y": 0.1}]}]}}',
+    ],
 )
 def test_unparseable_bodies_are_refused(global_draw_job, labeler, body):
     client = api_for(labeler)
     task = next_task(client, global_draw_job)
-    result = client.generic("POST", f"/api/labeler/tasks/{task['id']}/submit/", body,
-                            content_type="application/json")
+    result = client.generic("POST", f"/api/labeler/tasks/{task['id']}/submit/", body, content_type="application/json")
     assert result.status_code == 400 and "detail" in result.json()
     assert not Response.objects.exists()
 
@@ -309,8 +311,11 @@ def test_next_task_keeps_looking_past_slots_that_filled_up_meanwhile(global_draw
 
     def filled_meanwhile(*, job, job_datapoint, labeler, now, duration):
         seen.append(job_datapoint.position)
-        return real_lease_if_room(job=job, job_datapoint=job_datapoint, labeler=labeler, now=now, duration=duration) \
-            if len(seen) > 4 else None
+        return (
+            real_lease_if_room(job=job, job_datapoint=job_datapoint, labeler=labeler, now=now, duration=duration)
+            if len(seen) > 4
+            else None
+        )
 
     monkeypatch.setattr(leasing, "_lease_if_room", filled_meanwhile)
     # The one-statement lease skips rows others hold; this is the general path.
@@ -436,12 +441,14 @@ def test_each_datapoint_counts_its_active_leases_through_every_change(requester,
     assert_counts_hold(job)
     # Ines's lease runs out: it still counts as active until she answers it late or it is renewed.
     Lease.objects.filter(public_id=third["id"]).update(
-        leased_at=timezone.now() - timedelta(hours=2), expires_at=timezone.now() - timedelta(hours=1))
+        leased_at=timezone.now() - timedelta(hours=2), expires_at=timezone.now() - timedelta(hours=1)
+    )
     assert submit(ines, third["id"], factories.stroke_inside()).status_code == 200  # late, with room
     assert_counts_hold(job)
     renewed = next_task(lara, job)  # lara's next is on the other datapoint (she answered this one)
     Lease.objects.filter(public_id=renewed["id"]).update(
-        leased_at=timezone.now() - timedelta(hours=2), expires_at=timezone.now() - timedelta(hours=1))
+        leased_at=timezone.now() - timedelta(hours=2), expires_at=timezone.now() - timedelta(hours=1)
+    )
     again = next_task(lara, job)
     assert again["id"] != renewed["id"] and position_of(again) == position_of(renewed)  # renewed, new id
     assert_counts_hold(job)
@@ -453,7 +460,8 @@ def test_room_behind_leases_that_ran_out_is_found_and_recounted(requester, make_
     held = next_task(lara, job)
     assert next_task(otto, job) is None  # the one slot is held
     Lease.objects.filter(public_id=held["id"]).update(
-        leased_at=timezone.now() - timedelta(hours=2), expires_at=timezone.now() - timedelta(hours=1))
+        leased_at=timezone.now() - timedelta(hours=2), expires_at=timezone.now() - timedelta(hours=1)
+    )
     # The row still counts Lara's lease (it is active until answered); the general path looks closer.
     assert factories.active_leases_counted(job)[0] == (1, 1)
     taken = next_task(otto, job)
@@ -465,7 +473,8 @@ def test_room_behind_leases_that_ran_out_is_found_and_recounted(requester, make_
 
 
 def test_a_new_jobs_slots_are_sampled_for_the_planner_when_they_change_the_table(
-        requester, django_capture_on_commit_callbacks):
+    requester, django_capture_on_commit_callbacks
+):
     from django.db import connection
 
     if connection.vendor != "postgresql":
@@ -516,8 +525,9 @@ def test_the_general_paths_upsert_never_revives_an_answered_or_skipped_lease(req
     from django.db import transaction
 
     with transaction.atomic():
-        revived = feed.leasing._lease_if_room(job=one_slot_job, job_datapoint=slot, labeler=labeler, now=timezone.now(),
-                                                   duration=timedelta(seconds=60))
+        revived = feed.leasing._lease_if_room(
+            job=one_slot_job, job_datapoint=slot, labeler=labeler, now=timezone.now(), duration=timedelta(seconds=60)
+        )
     assert revived is None
     assert Lease.objects.get(pk=lease.pk).status == status
     assert factories.miscounted_leases(one_slot_job) == {}

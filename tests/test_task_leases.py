@@ -54,7 +54,8 @@ def lease_length(task_id) -> timedelta:
 
 def run_out(task_id) -> None:
     Lease.objects.filter(public_id=task_id).update(
-        leased_at=timezone.now() - timedelta(hours=2), expires_at=timezone.now() - timedelta(seconds=1))
+        leased_at=timezone.now() - timedelta(hours=2), expires_at=timezone.now() - timedelta(seconds=1)
+    )
 
 
 def assert_feed_invariant(job) -> None:
@@ -118,7 +119,8 @@ def test_renew_extends_a_live_lease(page_settings, one_slot_job, labeler):
     client = api_for(labeler)
     task = next_task(client, one_slot_job, PAGE)
     Lease.objects.filter(public_id=task["id"]).update(
-        leased_at=timezone.now() - timedelta(seconds=80), expires_at=timezone.now() + timedelta(seconds=10))
+        leased_at=timezone.now() - timedelta(seconds=80), expires_at=timezone.now() + timedelta(seconds=10)
+    )
     before = timezone.now()
     renewed = renew(client, task["id"], PAGE)
     assert renewed.status_code == 200, renewed.content
@@ -231,8 +233,7 @@ def client_skip(client, task_id):
     return client.post(f"/api/labeler/tasks/{task_id}/skip/")
 
 
-def test_a_late_answer_to_a_released_task_is_refused_once_its_place_is_taken(page_settings, one_slot_job,
-                                                                           make_labeler):
+def test_a_late_answer_to_a_released_task_is_refused_once_its_place_is_taken(page_settings, one_slot_job, make_labeler):
     lara, otto = api_for(make_labeler("lara")), api_for(make_labeler("otto"))
     held = next_task(lara, one_slot_job, PAGE)
     assert release(lara, held["id"]).status_code == 200
@@ -272,14 +273,19 @@ def test_another_labelers_task_is_404(page_settings, one_slot_job, make_labeler)
     assert_feed_invariant(one_slot_job)
 
 
-@pytest.mark.parametrize("body", [{"lease": "forever"}, {"lease": 90}, {"lease": None}, {"seconds": 3600},
-                                  ["page"], "page"])
+@pytest.mark.parametrize(
+    "body", [{"lease": "forever"}, {"lease": 90}, {"lease": None}, {"seconds": 3600}, ["page"], "page"]
+)
 def test_bad_lease_bodies_are_400s_that_change_nothing(page_settings, one_slot_job, labeler, body):
     client = api_for(labeler)
     task = next_task(client, one_slot_job, PAGE)
     expires_at = Lease.objects.get(public_id=task["id"]).expires_at
-    for url in (f"/api/labeler/tasks/{task['id']}/renew/", f"/api/labeler/jobs/{one_slot_job.public_id}/tasks/next/",
-                f"/api/labeler/tasks/{task['id']}/release/", f"/api/labeler/tasks/{task['id']}/skip/"):
+    for url in (
+        f"/api/labeler/tasks/{task['id']}/renew/",
+        f"/api/labeler/jobs/{one_slot_job.public_id}/tasks/next/",
+        f"/api/labeler/tasks/{task['id']}/release/",
+        f"/api/labeler/tasks/{task['id']}/skip/",
+    ):
         if url.endswith("/release/") and isinstance(body, dict) and "lease" in body:
             continue  # release takes no lease
         response = client.post(url, body, format="json")
@@ -302,8 +308,9 @@ def session_for(user) -> Client:
     return client
 
 
-def test_renew_and_release_from_a_session_need_the_csrf_token_and_take_form_bodies(page_settings, one_slot_job,
-                                                                                  labeler):
+def test_renew_and_release_from_a_session_need_the_csrf_token_and_take_form_bodies(
+    page_settings, one_slot_job, labeler
+):
     task = next_task(api_for(labeler), one_slot_job, PAGE)
     client = session_for(labeler)
     token = client.cookies["csrftoken"].value
@@ -327,15 +334,21 @@ def test_release_takes_a_url_encoded_form_and_json_with_the_header(page_settings
     job = factories.draw_job(requester, global_audience(), datapoints=2, responses=1)
     client = session_for(labeler)
     token = client.cookies["csrftoken"].value
-    task = client.post(f"/api/labeler/jobs/{job.public_id}/tasks/next/", PAGE, content_type="application/json",
-                       HTTP_X_CSRFTOKEN=token).json()["task"]
-    released = client.post(f"/api/labeler/tasks/{task['id']}/release/", f"csrfmiddlewaretoken={token}",
-                           content_type="application/x-www-form-urlencoded")
+    task = client.post(
+        f"/api/labeler/jobs/{job.public_id}/tasks/next/", PAGE, content_type="application/json", HTTP_X_CSRFTOKEN=token
+    ).json()["task"]
+    released = client.post(
+        f"/api/labeler/tasks/{task['id']}/release/",
+        f"csrfmiddlewaretoken={token}",
+        content_type="application/x-www-form-urlencoded",
+    )
     assert released.status_code == 200, released.content
-    other = client.post(f"/api/labeler/jobs/{job.public_id}/tasks/next/", PAGE, content_type="application/json",
-                        HTTP_X_CSRFTOKEN=token).json()["task"]
-    released = client.post(f"/api/labeler/tasks/{other['id']}/release/", {}, content_type="application/json",
-                           HTTP_X_CSRFTOKEN=token)
+    other = client.post(
+        f"/api/labeler/jobs/{job.public_id}/tasks/next/", PAGE, content_type="application/json", HTTP_X_CSRFTOKEN=token
+    ).json()["task"]
+    released = client.post(
+        f"/api/labeler/tasks/{other['id']}/release/", {}, content_type="application/json", HTTP_X_CSRFTOKEN=token
+    )
     assert released.status_code == 200, released.content
     assert_feed_invariant(job)
 
@@ -384,9 +397,8 @@ def test_a_renewal_that_waited_for_the_lock_past_the_lease_end_takes_no_room_giv
 
     from django.db import connection, transaction
 
-    from jobs.feed import task_renew
-    from jobs.feed import locks
     from core.errors import Conflict
+    from jobs.feed import locks, task_renew
 
     if connection.vendor != "postgresql":
         pytest.skip("row locks: on SQLite a transaction waits before it begins (BEGIN IMMEDIATE)")

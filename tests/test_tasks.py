@@ -10,12 +10,12 @@ import redis as redis_lib
 from django.core.cache import cache
 
 from audiences.selectors import global_audience
+from demo.simulation import Oracle, SimulatedLabeler, create_labelers
 from jobs import tasks
 from jobs.models import DatapointResult, JobDatapoint
-from demo.simulation import Oracle, SimulatedLabeler, create_labelers
 from tests import factories
-from tests.waiting import wait_until
 from tests.stack import AsgiServer, CeleryWorker, RedisServer, django_env
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -153,15 +153,18 @@ def test_a_batch_aggregates_the_datapoints_whose_results_are_behind(requester, m
     answered = sorted(JobDatapoint.objects.filter(job=job, response_count__gt=0).values_list("pk", flat=True))
     assert len(answered) == 2 and DatapointResult.objects.filter(job=job).count() == 0
     assert tasks.aggregate_datapoints.run(slots) == 2  # the third has nothing to aggregate
-    assert sorted(DatapointResult.objects.filter(job=job, response_count=2).values_list(
-        "job_datapoint_id", flat=True)) == answered
+    assert (
+        sorted(DatapointResult.objects.filter(job=job, response_count=2).values_list("job_datapoint_id", flat=True))
+        == answered
+    )
     assert tasks.aggregate_datapoints.run(slots) == 0  # up to date: a second batch does nothing
 
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_responses_to_one_datapoint_queue_one_task_that_counts_them_all(test_database_url, own_redis, tmp_path,
-                                                                       requester):
+def test_responses_to_one_datapoint_queue_one_task_that_counts_them_all(
+    test_database_url, own_redis, tmp_path, requester
+):
     # A delay longer than the test: the batch goes out when the server shuts down.
     env = django_env(test_database_url, own_redis.url, LOG_LEVEL="INFO", AGGREGATION_DELAY_MS="60000")
     job = factories.draw_job(requester, global_audience(), datapoints=1, responses=3)
@@ -208,7 +211,7 @@ def test_a_worker_keeps_its_database_connections_across_tasks(test_database_url,
     job = factories.draw_job(requester, global_audience(), datapoints=20, responses=1)
     server = AsgiServer(env, tmp_path / "server.log").start()
     try:  # twenty answers, twenty tasks queued while no worker runs
-        (_, token), = create_labelers(1, prefix="sessions")
+        ((_, token),) = create_labelers(1, prefix="sessions")
         labeler = SimulatedLabeler(base_url=server.url, token=token, accuracy=1.0, oracle=Oracle(), seed=token)
         labeler.work(job.public_id)
         labeler.close()

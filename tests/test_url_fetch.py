@@ -15,10 +15,24 @@ from jobs.models import Asset
 from tests.conftest import image_bytes
 
 
-@pytest.mark.parametrize("address", [
-    "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
-    "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "::ffff:169.254.169.254", "224.0.0.1",
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "::1",
+        "fe80::1",
+        "fd00::1",
+        "::ffff:127.0.0.1",
+        "::ffff:169.254.169.254",
+        "224.0.0.1",
+    ],
+)
 def test_private_loopback_link_local_and_metadata_addresses_are_not_public(address):
     assert not url_fetch.address_is_public(address)
 
@@ -30,7 +44,9 @@ def test_global_addresses_are_public(address):
 
 def test_connect_to_is_parsed_as_curl_has_it():
     assert url_fetch.parse_connect_to("a.example:443:127.0.0.1:8443, b.example:80:[::1]:81") == {
-        ("a.example", 443): ("127.0.0.1", 8443), ("b.example", 80): ("::1", 81)}
+        ("a.example", 443): ("127.0.0.1", 8443),
+        ("b.example", 80): ("::1", 81),
+    }
     with pytest.raises(ImproperlyConfigured):
         url_fetch.parse_connect_to("a.example:443:127.0.0.1")
 
@@ -61,9 +77,11 @@ class _Server:
                     self.send_header("Location", "/img.png")
                     self.end_headers()
                     return
-                body, kind = {"/img.png": (image_bytes(), "image/png"),
-                              "/big.png": (image_bytes(900, 900, "BMP"), "image/png"),
-                              "/text": (b"<html>not an image</html>", "text/html")}.get(self.path, (None, None))
+                body, kind = {
+                    "/img.png": (image_bytes(), "image/png"),
+                    "/big.png": (image_bytes(900, 900, "BMP"), "image/png"),
+                    "/text": (b"<html>not an image</html>", "text/html"),
+                }.get(self.path, (None, None))
                 if body is None:
                     self.send_error(404)
                     return
@@ -137,9 +155,18 @@ def test_what_is_not_an_image_or_too_large_is_refused_and_nothing_stored(images,
     assert not Asset.objects.filter(owner=requester).exists()
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://images.test/a.png", "http://user:pw@images.test/a.png",
-                                 "http:///nohost", "http://images.test/a\x00.png", "http://images.test/a b.png",
-                                 "http://images.test/" + "a" * 2100])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "ftp://images.test/a.png",
+        "http://user:pw@images.test/a.png",
+        "http:///nohost",
+        "http://images.test/a\x00.png",
+        "http://images.test/a b.png",
+        "http://images.test/" + "a" * 2100,
+    ],
+)
 def test_other_schemes_credentials_and_hostless_urls_are_refused(url):
     with pytest.raises(url_fetch.FetchError):
         url_fetch.check_url(url)

@@ -12,10 +12,10 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
 from audiences.selectors import global_audience
-from jobs import feed
-from core import events
-from labeling import consumers
 from config.routing import websocket_urlpatterns
+from core import events
+from jobs import feed
+from labeling import consumers
 from tests import factories
 from tests.waiting import wait_until
 
@@ -78,8 +78,11 @@ def test_owner_receives_progress_while_responses_arrive(requester, make_labeler)
         for labeler in labelers:
             for _ in range(2):
                 await answer_one(job, labeler)
-                message = await receive_until(communicator, lambda m: m["type"] == "progress"
-                                              and m["responses_collected"] > collected[-1], seen=messages)
+                message = await receive_until(
+                    communicator,
+                    lambda m: m["type"] == "progress" and m["responses_collected"] > collected[-1],
+                    seen=messages,
+                )
                 collected.append(message["responses_collected"])
         assert collected == [0, 1, 2, 3, 4]
         if not any(m["type"] == "state" for m in messages):
@@ -120,8 +123,10 @@ def test_events_are_coalesced_to_a_few_per_second(requester):
         layer = get_channel_layer()
         started = time.monotonic()
         for position in range(200):  # a burst of notices within about a second
-            await layer.group_send(events.job_group(job.public_id),
-                                   {"type": events.JOB_EVENT, "change": "result", "positions": [position % 3]})
+            await layer.group_send(
+                events.job_group(job.public_id),
+                {"type": events.JOB_EVENT, "change": "result", "positions": [position % 3]},
+            )
             await asyncio.sleep(0.005)
         messages = []
         while not await communicator.receive_nothing(timeout=0.6):
@@ -145,9 +150,13 @@ def test_token_in_the_handshake_authenticates_programs(requester, other_requeste
 
     async def connect(key):
         communicator = WebsocketCommunicator(
-            application, f"/ws/jobs/{job.public_id}/",
-            headers=[(b"authorization", f"Token {key}".encode()), (b"origin", b"http://localhost"),
-                     (b"host", b"localhost")],
+            application,
+            f"/ws/jobs/{job.public_id}/",
+            headers=[
+                (b"authorization", f"Token {key}".encode()),
+                (b"origin", b"http://localhost"),
+                (b"host", b"localhost"),
+            ],
         )
         connected, _ = await communicator.connect()
         if connected:

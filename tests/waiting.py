@@ -7,8 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "the condition",
-               log: Callable[[], str] = lambda: "", interval: float = 0.05) -> Any:
+def wait_until(
+    predicate: Callable[[], Any],
+    timeout: float = 10.0,
+    what: str = "the condition",
+    log: Callable[[], str] = lambda: "",
+    interval: float = 0.05,
+) -> Any:
     """``predicate()`` once it is truthy, asked every ``interval`` seconds;
     an ``AssertionError`` naming ``what`` (and the end of ``log()``) after
     ``timeout`` seconds."""

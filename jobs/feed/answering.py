@@ -24,9 +24,9 @@ from ..models import Datapoint, Job, JobDatapoint, Lease, Response
 from . import locks
 from .early_stop import leader_confident
 from .gold import gold_answer_grade
-from .leasing import lease_check_open, job_check_takes_answers
+from .leasing import job_check_takes_answers, lease_check_open
 from .membership import working_membership_ensure
-from .room import LEASE_ENDED, datapoint_has_room, answer_room_sql
+from .room import LEASE_ENDED, answer_room_sql, datapoint_has_room
 
 
 def response_validate(*, datapoint: Datapoint, response: Any) -> dict:
@@ -69,8 +69,9 @@ def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Su
         with transaction.atomic():
             lease.status = locks.lease_status_lock(lease_id=lease.pk)
             lease_check_open(lease.status)
-            membership = gold_answer_grade(labeler=labeler, lease=lease, example=example, response=response,
-                                           grade=grade)
+            membership = gold_answer_grade(
+                labeler=labeler, lease=lease, example=example, response=response, grade=grade
+            )
             _mark_submitted(lease)
         return Submitted(lease=lease, membership=membership)
     job_datapoint = lease.job_datapoint
@@ -84,14 +85,28 @@ def task_submit(*, labeler: AbstractBaseUser, task_id: Any, response: Any) -> Su
     with transaction.atomic():
         now = timezone.now()
         locked = locks.job_datapoint_lock_with_lease(
-            pk=job_datapoint.pk, lease_id=lease.pk, now=rows.datetime_param(now),
+            pk=job_datapoint.pk,
+            lease_id=lease.pk,
+            now=rows.datetime_param(now),
             room=answer_room_sql(needed=job.definition.responses_per_datapoint),
         )
-        job_datapoint.response_count, job_datapoint.closed, job_datapoint.stopped_early = locked.response_count, locked.closed, locked.stopped_early
+        job_datapoint.response_count, job_datapoint.closed, job_datapoint.stopped_early = (
+            locked.response_count,
+            locked.closed,
+            locked.stopped_early,
+        )
         lease.status, expired = locked.lease_status, locked.lease_expired
         lease_check_open(lease.status)
-        _response_store(labeler=labeler, lease=lease, job_datapoint=job_datapoint, payload=payload, membership=membership,
-                        expired=expired or lease.status == Lease.Status.RELEASED, has_room=locked.has_room, now=now)
+        _response_store(
+            labeler=labeler,
+            lease=lease,
+            job_datapoint=job_datapoint,
+            payload=payload,
+            membership=membership,
+            expired=expired or lease.status == Lease.Status.RELEASED,
+            has_room=locked.has_room,
+            now=now,
+        )
     return Submitted(lease=lease, membership=membership)
 
 
@@ -126,10 +141,18 @@ def _answer_at_once(*, labeler: AbstractBaseUser, lease: Lease, payload: dict, m
             f" closed = ok.answered >= %s, {LEASE_ENDED} FROM ok WHERE jd.id = ok.id)"
             f" UPDATE {lease_table} SET status = %s WHERE id = %s AND EXISTS (SELECT 1 FROM ok)"
             f" RETURNING id",
-            [rows.datetime_param(now), job_datapoint.pk, lease.pk, Lease.Status.ACTIVE, *room_params,
-             *_response_values(lease=lease, labeler=labeler, payload=payload, membership=membership, now=now),
-             rows.datetime_param(now), needed,
-             Lease.Status.SUBMITTED, lease.pk],
+            [
+                rows.datetime_param(now),
+                job_datapoint.pk,
+                lease.pk,
+                Lease.Status.ACTIVE,
+                *room_params,
+                *_response_values(lease=lease, labeler=labeler, payload=payload, membership=membership, now=now),
+                rows.datetime_param(now),
+                needed,
+                Lease.Status.SUBMITTED,
+                lease.pk,
+            ],
         )
         row = cursor.fetchone()
     if row is None:
@@ -139,19 +162,27 @@ def _answer_at_once(*, labeler: AbstractBaseUser, lease: Lease, payload: dict, m
     return True
 
 
-RESPONSE_COLUMNS = ("public_id, job_id, job_datapoint_id, labeler_id, payload, user_score, graded_answers,"
-                    " time_spent_ms, created_at")
+RESPONSE_COLUMNS = (
+    "public_id, job_id, job_datapoint_id, labeler_id, payload, user_score, graded_answers, time_spent_ms, created_at"
+)
 
 
-def _response_values(*, lease: Lease, labeler: AbstractBaseUser, payload: dict, membership: Membership,
-                     now) -> list:
+def _response_values(*, lease: Lease, labeler: AbstractBaseUser, payload: dict, membership: Membership, now) -> list:
     """The values of the answer to ``lease`` as a row (``RESPONSE_COLUMNS``):
     the labeler's current user score and the graded answers behind it, and
     how long they held the task."""
     time_spent_ms = min(int((now - lease.leased_at).total_seconds() * 1000), 2**31 - 1)
-    return [ids.response_id(), lease.job_id, lease.job_datapoint_id, labeler.pk,
-            rows.to_db(Response, "payload", payload), membership.user_score, membership.answers, time_spent_ms,
-            rows.datetime_param(now)]
+    return [
+        ids.response_id(),
+        lease.job_id,
+        lease.job_datapoint_id,
+        labeler.pk,
+        rows.to_db(Response, "payload", payload),
+        membership.user_score,
+        membership.answers,
+        time_spent_ms,
+        rows.datetime_param(now),
+    ]
 
 
 def _answer_stored(*, job: Job, job_datapoint: JobDatapoint) -> None:
@@ -184,25 +215,57 @@ def _lease_to_answer(*, task_id: str, labeler: AbstractBaseUser) -> tuple[Lease,
         row = cursor.fetchone()
     if row is None:
         raise Lease.DoesNotExist
-    lease_id, status, leased_at, job_id, job_datapoint_id, example_id, job_public_id, owner_id, definition_id, state = row[:10]
-    audience_values = row[10:10 + len(audience_fields)]
-    datapoint_id, position, membership_id, membership_state, user_score, answers = row[10 + len(audience_fields):]
-    audience = rows.instance(Audience, **{
-        name: rows.value(Audience, name, value) for name, value in zip(audience_fields, audience_values, strict=True)
-    })
-    job = rows.instance(Job, id=job_id, public_id=job_public_id, owner_id=owner_id, definition_id=definition_id,
-                        audience_id=audience.pk, state=state)
+    lease_id, status, leased_at, job_id, job_datapoint_id, example_id, job_public_id, owner_id, definition_id, state = (
+        row[:10]
+    )
+    audience_values = row[10 : 10 + len(audience_fields)]
+    datapoint_id, position, membership_id, membership_state, user_score, answers = row[10 + len(audience_fields) :]
+    audience = rows.instance(
+        Audience,
+        **{
+            name: rows.value(Audience, name, value)
+            for name, value in zip(audience_fields, audience_values, strict=True)
+        },
+    )
+    job = rows.instance(
+        Job,
+        id=job_id,
+        public_id=job_public_id,
+        owner_id=owner_id,
+        definition_id=definition_id,
+        audience_id=audience.pk,
+        state=state,
+    )
     job.definition, job.audience = content_cache.definition(definition_id), audience
-    lease = rows.instance(Lease, id=lease_id, public_id=task_id, job_id=job_id, job_datapoint_id=job_datapoint_id,
-                          example_id=example_id, labeler_id=labeler.pk, status=status,
-                          leased_at=rows.value(Lease, "leased_at", leased_at))
+    lease = rows.instance(
+        Lease,
+        id=lease_id,
+        public_id=task_id,
+        job_id=job_id,
+        job_datapoint_id=job_datapoint_id,
+        example_id=example_id,
+        labeler_id=labeler.pk,
+        status=status,
+        leased_at=rows.value(Lease, "leased_at", leased_at),
+    )
     lease.job = job
     if job_datapoint_id is not None:
-        lease.job_datapoint = rows.instance(JobDatapoint, id=job_datapoint_id, job_id=job_id, datapoint_id=datapoint_id,
-                                            position=position)
-    membership = None if membership_id is None else rows.instance(
-        Membership, id=membership_id, labeler_id=labeler.pk, audience_id=audience.pk, state=membership_state,
-        user_score=user_score, answers=answers)
+        lease.job_datapoint = rows.instance(
+            JobDatapoint, id=job_datapoint_id, job_id=job_id, datapoint_id=datapoint_id, position=position
+        )
+    membership = (
+        None
+        if membership_id is None
+        else rows.instance(
+            Membership,
+            id=membership_id,
+            labeler_id=labeler.pk,
+            audience_id=audience.pk,
+            state=membership_state,
+            user_score=user_score,
+            answers=answers,
+        )
+    )
     return lease, membership
 
 
@@ -215,8 +278,17 @@ def _lease_submitted_sql(lease: Lease) -> tuple[str, list]:
     return f"UPDATE {Lease._meta.db_table} SET status = %s WHERE id = %s", [Lease.Status.SUBMITTED, lease.pk]
 
 
-def _response_store(*, labeler: AbstractBaseUser, lease: Lease, job_datapoint: JobDatapoint, payload: dict,
-                    membership: Membership, expired: bool, has_room: bool, now) -> None:
+def _response_store(
+    *,
+    labeler: AbstractBaseUser,
+    lease: Lease,
+    job_datapoint: JobDatapoint,
+    payload: dict,
+    membership: Membership,
+    expired: bool,
+    has_room: bool,
+    now,
+) -> None:
     """Store a validated answer on the locked ``job_datapoint`` (the caller holds its
     lock; ``expired``: the lease ran out before ``now``, or was released;
     ``has_room``: ``answer_room_sql`` as read under the lock):
@@ -227,25 +299,40 @@ def _response_store(*, labeler: AbstractBaseUser, lease: Lease, job_datapoint: J
     ended = f", {LEASE_ENDED}" if lease.status == Lease.Status.ACTIVE else ""
     definition = job.definition
     if expired and not datapoint_has_room(job_datapoint.pk, definition.responses_per_datapoint, labeler, now):
-        raise Conflict(ErrorCode.TASK_EXPIRED,
-                       "Your time for this task ran out and its place was given to someone else.")
+        raise Conflict(
+            ErrorCode.TASK_EXPIRED, "Your time for this task ran out and its place was given to someone else."
+        )
     if not has_room:
         raise Conflict(ErrorCode.TASK_EXPIRED, "This datapoint already has all the answers it needs.")
     job_datapoint.response_count += 1
     job_datapoint.last_response_at = now
     if job_datapoint.response_count >= definition.responses_per_datapoint:
         job_datapoint.closed = True
-    elif definition.confidence_threshold is not None and leader_confident(job_datapoint, definition, payload, membership):
+    elif definition.confidence_threshold is not None and leader_confident(
+        job_datapoint, definition, payload, membership
+    ):
         job_datapoint.closed = job_datapoint.stopped_early = True
         # Outstanding leases end now: the datapoint takes no more answers.
         Lease.objects.filter(job_datapoint=job_datapoint, status=Lease.Status.ACTIVE).exclude(pk=lease.pk).end(now)
-    rows.write_together([
-        (f"INSERT INTO {Response._meta.db_table} ({RESPONSE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-         _response_values(lease=lease, labeler=labeler, payload=payload, membership=membership, now=now)),
-        (f"UPDATE {JobDatapoint._meta.db_table} SET response_count = %s, last_response_at = %s, closed = %s,"
-         f" stopped_early = %s{ended} WHERE id = %s",
-         [job_datapoint.response_count, rows.datetime_param(now), job_datapoint.closed, job_datapoint.stopped_early, job_datapoint.pk]),
-        _lease_submitted_sql(lease),
-    ])
+    rows.write_together(
+        [
+            (
+                f"INSERT INTO {Response._meta.db_table} ({RESPONSE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                _response_values(lease=lease, labeler=labeler, payload=payload, membership=membership, now=now),
+            ),
+            (
+                f"UPDATE {JobDatapoint._meta.db_table} SET response_count = %s, last_response_at = %s, closed = %s,"
+                f" stopped_early = %s{ended} WHERE id = %s",
+                [
+                    job_datapoint.response_count,
+                    rows.datetime_param(now),
+                    job_datapoint.closed,
+                    job_datapoint.stopped_early,
+                    job_datapoint.pk,
+                ],
+            ),
+            _lease_submitted_sql(lease),
+        ]
+    )
     lease.status = Lease.Status.SUBMITTED
     _answer_stored(job=job, job_datapoint=job_datapoint)

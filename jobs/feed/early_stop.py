@@ -9,14 +9,17 @@ from ..aggregation import leader_confidence
 from ..models import JobDatapoint, JobDefinition, Response
 
 
-def leader_confident(job_datapoint: JobDatapoint, definition: JobDefinition, payload: dict, membership: Membership) -> bool:
+def leader_confident(
+    job_datapoint: JobDatapoint, definition: JobDefinition, payload: dict, membership: Membership
+) -> bool:
     """Whether, with the vote ``payload`` about to be stored, the compare
     datapoint's leader reaches the definition's confidence threshold
     (jobs.aggregation.leader_confidence: votes of labelers nobody graded
     count for nothing)."""
     first = job_datapoint.datapoint.asset.labeler_value
-    stored = Response.objects.filter(job_datapoint=job_datapoint).values_list("payload__choice", "user_score",
-                                                                     "graded_answers")
+    stored = Response.objects.filter(job_datapoint=job_datapoint).values_list(
+        "payload__choice", "user_score", "graded_answers"
+    )
     votes = [
         (0 if choice == first else 1, score, graded)
         for choice, score, graded in [*stored, (payload["choice"], membership.user_score, membership.answers)]

@@ -16,7 +16,7 @@ from audiences.services import Grade, membership_drop_if_below_bar, membership_g
 
 from .. import rows
 from ..models import Job, Lease
-from .membership import working_membership_ensure, leases_end_for_dropped
+from .membership import leases_end_for_dropped, working_membership_ensure
 from .room import open_datapoint_sql
 
 _random = random.SystemRandom()
@@ -31,8 +31,9 @@ def gold_due(job: Job) -> bool:
     return _random.random() < audience.gold_rate
 
 
-def new_check_sql(*, job: Job, labeler: AbstractBaseUser, now, duration: timedelta, public_id: str,
-                  unless: str = "") -> tuple[str, list]:
+def new_check_sql(
+    *, job: Job, labeler: AbstractBaseUser, now, duration: timedelta, public_id: str, unless: str = ""
+) -> tuple[str, list]:
     """An INSERT of a lease on a quality check for ``labeler`` in ``job``,
     ``RETURNING id, example_id``; it inserts nothing unless one fits.
 
@@ -66,14 +67,26 @@ def new_check_sql(*, job: Job, labeler: AbstractBaseUser, now, duration: timedel
         f" AND e.id NOT IN (SELECT answered.example_id FROM {QualificationAnswer._meta.db_table} answered"
         f" JOIN {Membership._meta.db_table} m ON m.id = answered.membership_id WHERE m.labeler_id = %s)"
         f" AND EXISTS ({open_sql}) ORDER BY random() LIMIT 1 RETURNING id, example_id",
-        [public_id, job.pk, labeler.pk, Lease.Status.ACTIVE, rows.datetime_param(now),
-         rows.datetime_param(now + duration), job.audience_id, definition.kind, definition.instruction,
-         labeler.pk, labeler.pk, *open_params],
+        [
+            public_id,
+            job.pk,
+            labeler.pk,
+            Lease.Status.ACTIVE,
+            rows.datetime_param(now),
+            rows.datetime_param(now + duration),
+            job.audience_id,
+            definition.kind,
+            definition.instruction,
+            labeler.pk,
+            labeler.pk,
+            *open_params,
+        ],
     )
 
 
-def gold_answer_grade(*, labeler: AbstractBaseUser, lease: Lease, example: QualificationExample, response: Any,
-                      grade: Grade) -> Membership | None:
+def gold_answer_grade(
+    *, labeler: AbstractBaseUser, lease: Lease, example: QualificationExample, response: Any, grade: Grade
+) -> Membership | None:
     """Count a quality check's graded answer (``example_grade``) into the
     labeler's membership; drop them from the audience when their score
     falls below its bar (then ``None``). Their earlier responses keep the
@@ -87,6 +100,5 @@ def gold_answer_grade(*, labeler: AbstractBaseUser, lease: Lease, example: Quali
     membership_grade_gold(membership=membership, example=example, response=response, grade=grade)
     if membership_drop_if_below_bar(membership=membership):
         return membership
-    leases_end_for_dropped(labeler_id=labeler.pk, audience_id=membership.audience_id, now=timezone.now(),
-                           keep=lease.pk)
+    leases_end_for_dropped(labeler_id=labeler.pk, audience_id=membership.audience_id, now=timezone.now(), keep=lease.pk)
     return None

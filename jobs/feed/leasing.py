@@ -29,11 +29,11 @@ from .room import (
     LEASE_ENDED,
     OPEN_DATAPOINT_COLUMNS,
     OpenDatapoint,
+    has_open_datapoint,
     leases_recount_sql,
+    live_room_sql,
     open_datapoint_find,
     open_datapoint_sql,
-    live_room_sql,
-    has_open_datapoint,
 )
 
 # Candidates a labeler's next-task request tries before giving up (each one
@@ -49,12 +49,14 @@ def _lease_duration(seconds: int | None = None) -> timedelta:
 def has_work_for(*, job: Job, labeler: AbstractBaseUser, now) -> bool:
     """Whether the job has a task for ``labeler``: one they hold (a check or
     a datapoint alike), or an open datapoint."""
-    return _held_lease(job=job, labeler=labeler, now=now) is not None or has_open_datapoint(job=job, labeler=labeler,
-                                                                                        now=now)
+    return _held_lease(job=job, labeler=labeler, now=now) is not None or has_open_datapoint(
+        job=job, labeler=labeler, now=now
+    )
 
 
-def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | None = None,
-              lease_seconds: int | None = None) -> Lease | None:
+def task_next(
+    *, labeler: AbstractBaseUser, job: Job, membership: Membership | None = None, lease_seconds: int | None = None
+) -> Lease | None:
     """The labeler's next task in ``job``: their live lease if they hold one,
     else (sometimes) a quality check, else a new lease on the open datapoint
     closest to completion; ``None`` when the job has no work left for them.
@@ -121,7 +123,9 @@ def task_next(*, labeler: AbstractBaseUser, job: Job, membership: Membership | N
         return None
 
 
-HELD_COLUMNS = "l.id, l.public_id, l.job_datapoint_id, l.example_id, l.leased_at, l.expires_at, jd.datapoint_id, jd.position"
+HELD_COLUMNS = (
+    "l.id, l.public_id, l.job_datapoint_id, l.example_id, l.leased_at, l.expires_at, jd.datapoint_id, jd.position"
+)
 
 
 def _held_lease_sql(*, job: Job, labeler: AbstractBaseUser, now) -> tuple[str, list]:
@@ -159,8 +163,15 @@ def _held_or_new_lease(*, job: Job, labeler: AbstractBaseUser, now, duration: ti
     path finds the room behind them, and renews a lease of the labeler's own
     that ran out."""
     held_sql, held_params = _held_lease_sql(job=job, labeler=labeler, now=now)
-    open_sql, open_params = open_datapoint_sql(select=OPEN_DATAPOINT_COLUMNS, job=job, labeler=labeler, now=now,
-                                           tail=FEED_ORDER, unless="EXISTS (SELECT 1 FROM held)", room_on_row=True)
+    open_sql, open_params = open_datapoint_sql(
+        select=OPEN_DATAPOINT_COLUMNS,
+        job=job,
+        labeler=labeler,
+        now=now,
+        tail=FEED_ORDER,
+        unless="EXISTS (SELECT 1 FROM held)",
+        room_on_row=True,
+    )
     public_id, expires_at = ids.task_id(), now + duration
     job_datapoint_table, lease_table = JobDatapoint._meta.db_table, Lease._meta.db_table
     with connection.cursor() as cursor:
@@ -175,9 +186,19 @@ def _held_or_new_lease(*, job: Job, labeler: AbstractBaseUser, now, duration: ti
             f" FROM leased WHERE jd.id = leased.job_datapoint_id)"
             f" SELECT held.* FROM held UNION ALL SELECT leased.id, %s, job_datapoint.id, NULL, %s, %s,"
             f" job_datapoint.datapoint_id, job_datapoint.position FROM leased JOIN job_datapoint ON job_datapoint.id = leased.job_datapoint_id",
-            [*held_params, *open_params,
-             public_id, job.pk, labeler.pk, Lease.Status.ACTIVE, rows.datetime_param(now),
-             rows.datetime_param(expires_at), public_id, rows.datetime_param(now), rows.datetime_param(expires_at)],
+            [
+                *held_params,
+                *open_params,
+                public_id,
+                job.pk,
+                labeler.pk,
+                Lease.Status.ACTIVE,
+                rows.datetime_param(now),
+                rows.datetime_param(expires_at),
+                public_id,
+                rows.datetime_param(now),
+                rows.datetime_param(expires_at),
+            ],
         )
         row = cursor.fetchone()
     return None if row is None else _held_from_row(job, labeler, row)
@@ -199,8 +220,9 @@ def _held_or_new_check(*, job: Job, labeler: AbstractBaseUser, now, duration: ti
     check (``gold.new_check_sql``), in one statement (PostgreSQL)."""
     held_sql, held_params = _held_lease_sql(job=job, labeler=labeler, now=now)
     public_id = ids.task_id()
-    check_sql, check_params = new_check_sql(job=job, labeler=labeler, now=now, duration=duration,
-                                            public_id=public_id, unless="EXISTS (SELECT 1 FROM held)")
+    check_sql, check_params = new_check_sql(
+        job=job, labeler=labeler, now=now, duration=duration, public_id=public_id, unless="EXISTS (SELECT 1 FROM held)"
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH held AS ({held_sql}), leased AS ({check_sql})"
@@ -214,19 +236,29 @@ def _held_or_new_check(*, job: Job, labeler: AbstractBaseUser, now, duration: ti
 
 def _held_from_row(job: Job, labeler: AbstractBaseUser, row: Sequence) -> Lease:
     lease_id, public_id, job_datapoint_id, example_id, leased_at, expires_at, datapoint_id, position = row
-    lease = rows.instance(Lease, id=lease_id, public_id=public_id, job_id=job.pk, job_datapoint_id=job_datapoint_id,
-                          example_id=example_id, labeler_id=labeler.pk, status=Lease.Status.ACTIVE,
-                          leased_at=rows.value(Lease, "leased_at", leased_at),
-                          expires_at=rows.value(Lease, "expires_at", expires_at))
+    lease = rows.instance(
+        Lease,
+        id=lease_id,
+        public_id=public_id,
+        job_id=job.pk,
+        job_datapoint_id=job_datapoint_id,
+        example_id=example_id,
+        labeler_id=labeler.pk,
+        status=Lease.Status.ACTIVE,
+        leased_at=rows.value(Lease, "leased_at", leased_at),
+        expires_at=rows.value(Lease, "expires_at", expires_at),
+    )
     lease.job = job
     if job_datapoint_id is not None:
-        lease.job_datapoint = rows.instance(JobDatapoint, id=job_datapoint_id, job_id=job.pk, datapoint_id=datapoint_id,
-                                            position=position)
+        lease.job_datapoint = rows.instance(
+            JobDatapoint, id=job_datapoint_id, job_id=job.pk, datapoint_id=datapoint_id, position=position
+        )
     return lease
 
 
-def _lease_if_room(*, job: Job, job_datapoint: OpenDatapoint, labeler: AbstractBaseUser, now,
-                   duration: timedelta) -> Lease | None:
+def _lease_if_room(
+    *, job: Job, job_datapoint: OpenDatapoint, labeler: AbstractBaseUser, now, duration: timedelta
+) -> Lease | None:
     """A live lease of the locked ``job_datapoint`` for ``labeler``, running
     ``duration``, if it still has room (``live_room_sql``): a new row, or (their
     earlier lease ran out) the old row renewed under a new id, and the
@@ -246,19 +278,42 @@ def _lease_if_room(*, job: Job, job_datapoint: OpenDatapoint, labeler: AbstractB
             f" status = EXCLUDED.status, leased_at = EXCLUDED.leased_at, expires_at = EXCLUDED.expires_at"
             f" WHERE {lease_table}.status NOT IN (%s, %s)"
             f" RETURNING id",
-            [public_id, job.pk, labeler.pk, Lease.Status.ACTIVE, rows.datetime_param(now),
-             rows.datetime_param(expires_at), job_datapoint.id, *room_params, *ENDED_FOR_GOOD],
+            [
+                public_id,
+                job.pk,
+                labeler.pk,
+                Lease.Status.ACTIVE,
+                rows.datetime_param(now),
+                rows.datetime_param(expires_at),
+                job_datapoint.id,
+                *room_params,
+                *ENDED_FOR_GOOD,
+            ],
         )
         row = cursor.fetchone()
         if row is None:
             return None
         cursor.execute(*leases_recount_sql(job_datapoint.id))
-    lease = rows.instance(Lease, id=row[0], public_id=public_id, job_id=job.pk, job_datapoint_id=job_datapoint.id,
-                          example_id=None, labeler_id=labeler.pk, status=Lease.Status.ACTIVE, leased_at=now,
-                          expires_at=expires_at)
+    lease = rows.instance(
+        Lease,
+        id=row[0],
+        public_id=public_id,
+        job_id=job.pk,
+        job_datapoint_id=job_datapoint.id,
+        example_id=None,
+        labeler_id=labeler.pk,
+        status=Lease.Status.ACTIVE,
+        leased_at=now,
+        expires_at=expires_at,
+    )
     lease.job = job
-    lease.job_datapoint = rows.instance(JobDatapoint, id=job_datapoint.id, job_id=job.pk, datapoint_id=job_datapoint.datapoint_id,
-                                        position=job_datapoint.position)
+    lease.job_datapoint = rows.instance(
+        JobDatapoint,
+        id=job_datapoint.id,
+        job_id=job.pk,
+        datapoint_id=job_datapoint.datapoint_id,
+        position=job_datapoint.position,
+    )
     return lease
 
 
@@ -272,9 +327,7 @@ def _claim_lease(*, labeler: AbstractBaseUser, task_id: Any) -> tuple[Lease, Job
     if job_datapoint is None:  # a quality check (no datapoint), or not this labeler's task
         lease = locks.lease_lock(public_id=task_id, labeler_id=labeler.pk)
     else:
-        lease = Lease.objects.select_related("job__definition", "job__audience").get(
-            public_id=task_id, labeler=labeler
-        )
+        lease = Lease.objects.select_related("job__definition", "job__audience").get(public_id=task_id, labeler=labeler)
         lease.job_datapoint = job_datapoint
     lease_check_open(lease.status)
     return lease, job_datapoint
@@ -332,8 +385,14 @@ def task_renew(*, labeler: AbstractBaseUser, task_id: Any, lease_seconds: int | 
             raise Conflict(ErrorCode.TASK_EXPIRED, "Your time for this task ran out; ask for your next task.")
         # From now, and never before it was leased (lease_expires_after_start), whatever the clocks.
         lease.expires_at = max(now, lease.leased_at) + _lease_duration(lease_seconds)
-        rows.write_together([(f"UPDATE {Lease._meta.db_table} SET expires_at = %s WHERE id = %s",
-                              [rows.datetime_param(lease.expires_at), lease.pk])])
+        rows.write_together(
+            [
+                (
+                    f"UPDATE {Lease._meta.db_table} SET expires_at = %s WHERE id = %s",
+                    [rows.datetime_param(lease.expires_at), lease.pk],
+                )
+            ]
+        )
     return lease
 
 

@@ -73,9 +73,11 @@ def job_datapoint_lock_first_of(sql: str, params: list, *, skip_locked: bool) ->
 
 def lease_lock(*, public_id: str, labeler_id: int) -> Lease:
     """Lock the labeler's own lease (``Lease.DoesNotExist`` for anyone else's)."""
-    return Lease.objects.select_for_update(of=("self",)).select_related(
-        "job__definition", "job__audience", "job_datapoint", "example"
-    ).get(public_id=public_id, labeler_id=labeler_id)
+    return (
+        Lease.objects.select_for_update(of=("self",))
+        .select_related("job__definition", "job__audience", "job_datapoint", "example")
+        .get(public_id=public_id, labeler_id=labeler_id)
+    )
 
 
 def lease_status_lock(*, lease_id: int) -> str:

@@ -22,7 +22,9 @@ def working_membership_get_or_create(*, labeler: AbstractBaseUser, audience: Aud
     return working_membership_ensure(labeler=labeler, audience=audience, membership=membership)
 
 
-def working_membership_ensure(*, labeler: AbstractBaseUser, audience: Audience, membership: Membership | None) -> Membership:
+def working_membership_ensure(
+    *, labeler: AbstractBaseUser, audience: Audience, membership: Membership | None
+) -> Membership:
     """``working_membership_get_or_create`` for the labeler's ``membership`` of ``audience``
     (``None``: they have none), already read."""
     if audience.kind == Audience.Kind.GLOBAL:

@@ -44,9 +44,12 @@ def live_room_sql(needed: int, now, *, other_than: AbstractBaseUser | None = Non
     return room_sql(
         needed=needed,
         leases=f"(SELECT COUNT(*) FROM {Lease._meta.db_table} live"
-               f" WHERE live.job_datapoint_id = jd.id AND live.status = %s AND live.expires_at > %s{mine})",
-        leases_params=[Lease.Status.ACTIVE, rows.datetime_param(now),
-                       *([other_than.pk] if other_than is not None else [])],
+        f" WHERE live.job_datapoint_id = jd.id AND live.status = %s AND live.expires_at > %s{mine})",
+        leases_params=[
+            Lease.Status.ACTIVE,
+            rows.datetime_param(now),
+            *([other_than.pk] if other_than is not None else []),
+        ],
     )
 
 
@@ -59,8 +62,17 @@ def row_room_sql(needed: int) -> tuple[str, list]:
     return room_sql(needed=needed, leases="jd.leases_active")
 
 
-def open_datapoint_sql(*, select: str, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[int] = (),
-                   tail: str = "", unless: str = "", room_on_row: bool = False) -> tuple[str, list]:
+def open_datapoint_sql(
+    *,
+    select: str,
+    job: Job,
+    labeler: AbstractBaseUser,
+    now,
+    exclude: Sequence[int] = (),
+    tail: str = "",
+    unless: str = "",
+    room_on_row: bool = False,
+) -> tuple[str, list]:
     """SQL over the job datapoints with room for one more lease that
     ``labeler`` has not answered or skipped: the one definition of an open
     job datapoint. Written as SQL rather than through the ORM because it runs on every
@@ -104,12 +116,15 @@ class OpenDatapoint(NamedTuple):
 OPEN_DATAPOINT_COLUMNS = "jd.id, jd.datapoint_id, jd.position"
 
 
-def open_datapoint_find(*, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[int], lock: bool) -> OpenDatapoint | None:
+def open_datapoint_find(
+    *, job: Job, labeler: AbstractBaseUser, now, exclude: Sequence[int], lock: bool
+) -> OpenDatapoint | None:
     """The open datapoint closest to completion. ``lock``: the first one no one
     else holds locked, locked (see ``jobs.locks``); otherwise as of now,
     locked or not, and waiting on nothing."""
-    sql, params = open_datapoint_sql(select=OPEN_DATAPOINT_COLUMNS, job=job, labeler=labeler, now=now, exclude=exclude,
-                                 tail=FEED_ORDER)
+    sql, params = open_datapoint_sql(
+        select=OPEN_DATAPOINT_COLUMNS, job=job, labeler=labeler, now=now, exclude=exclude, tail=FEED_ORDER
+    )
     if lock:
         row = locks.job_datapoint_lock_first_of(sql, params, skip_locked=True)
     else:
@@ -124,8 +139,9 @@ def datapoint_has_room(job_datapoint_id: int, needed: int, labeler: AbstractBase
     ``labeler`` (see ``live_room_sql``)."""
     room, params = live_room_sql(needed, now, other_than=labeler)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT 1 FROM {JobDatapoint._meta.db_table} jd WHERE jd.id = %s AND {room}",
-                       [job_datapoint_id, *params])
+        cursor.execute(
+            f"SELECT 1 FROM {JobDatapoint._meta.db_table} jd WHERE jd.id = %s AND {room}", [job_datapoint_id, *params]
+        )
         return cursor.fetchone() is not None
 
 

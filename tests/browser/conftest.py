@@ -17,8 +17,13 @@ from PIL import Image, ImageDraw
 from tests import stack
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu",
-                 "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-gpu",
+    "--no-first-run",
+]
 PASSWORD = "plum-tangerine-quartz-81"
 
 
@@ -95,8 +100,13 @@ def new_page(browser, server):
         page.errors = []
         page.on("pageerror", lambda error: page.errors.append(str(error)))
         page.on("console", lambda message: message.type == "error" and page.errors.append(message.text))
-        page.on("response", lambda response: response.status >= 400 and page.errors.append(
-            f"HTTP {response.status} {response.request.method} {response.url}"))
+        page.on(
+            "response",
+            lambda response: (
+                response.status >= 400
+                and page.errors.append(f"HTTP {response.status} {response.request.method} {response.url}")
+            ),
+        )
         return page
 
     yield make
@@ -132,8 +142,10 @@ def picture(width: int = 480, height: int = 360, boxes=(), seed: int = 0, backgr
     for x in range(0, width, 40):
         draw.line([(x, 0), (x, height)], fill=(200, 192, 176))
     for box in boxes:
-        draw.rectangle([box["x_min"] * width, box["y_min"] * height, box["x_max"] * width, box["y_max"] * height],
-                       fill=(36, 84, 200))
+        draw.rectangle(
+            [box["x_min"] * width, box["y_min"] * height, box["x_max"] * width, box["y_max"] * height],
+            fill=(36, 84, 200),
+        )
     draw.text((6, 6), f"#{seed}", fill=(60, 60, 60))
     image.putpixel((width - 1, height - 1), (seed % 256, seed // 256 % 256, 7))
     buffer = io.BytesIO()
@@ -236,5 +248,3 @@ def assert_line_follows(line: dict, path, tolerance: float = 0.004) -> None:
         assert distance_to_path(point, path) <= tolerance, (point, path)
     for stored, drawn in ((points[0], path[0]), (points[-1], path[-1])):
         assert abs(stored[0] - drawn[0]) <= tolerance and abs(stored[1] - drawn[1]) <= tolerance, (stored, drawn)
-
-

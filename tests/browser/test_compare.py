@@ -47,8 +47,12 @@ def test_compare_by_click_and_keyboard(make_requester, make_labeler, page, scree
         ["left text", "right text"],
     ]
     definition = job_services.job_definition_create_compare(
-        owner=requester, name="Which is better?", instruction="Pick the one that fits the prompt",
-        datapoints=pairs, contexts=[f"Prompt {i}" for i in range(len(pairs))], responses_per_datapoint=1,
+        owner=requester,
+        name="Which is better?",
+        instruction="Pick the one that fits the prompt",
+        datapoints=pairs,
+        contexts=[f"Prompt {i}" for i in range(len(pairs))],
+        responses_per_datapoint=1,
     )
     job = job_services.job_create(owner=requester, definition=definition, audience=global_audience())
     make_labeler("chooser", password=PASSWORD)
@@ -56,8 +60,7 @@ def test_compare_by_click_and_keyboard(make_requester, make_labeler, page, scree
     page.goto("/")
     page.get_by_role("link", name="Start").click()
 
-    actions = [("click", 0), ("key 2", 1), ("key ArrowLeft", 0), ("key ArrowRight", 1), ("button", 1),
-               ("key 1", 0)]
+    actions = [("click", 0), ("key 2", 1), ("key ArrowLeft", 0), ("key ArrowRight", 1), ("button", 1), ("key 1", 0)]
     expected = []
     task = None
     for action, index in actions:
@@ -95,7 +98,9 @@ def test_compare_by_click_and_keyboard(make_requester, make_labeler, page, scree
 def test_compare_items_stack_on_a_narrow_screen(make_requester, make_labeler, new_page, screenshot):
     requester = make_requester("requester")
     definition = job_services.job_definition_create_compare(
-        owner=requester, name="Which is better?", instruction="Pick the sharper photo",
+        owner=requester,
+        name="Which is better?",
+        instruction="Pick the sharper photo",
         datapoints=[[upload(requester, picture(480, 360, seed=7)), upload(requester, picture(480, 360, seed=8))]],
         responses_per_datapoint=1,
     )
@@ -118,8 +123,11 @@ def test_compare_items_stack_on_a_narrow_screen(make_requester, make_labeler, ne
 def test_a_compare_image_that_does_not_load_can_be_skipped(make_requester, make_labeler, page):
     requester = make_requester("requester")
     definition = job_services.job_definition_create_compare(
-        owner=requester, name="Which is better?", instruction="Pick the sharper photo",
-        datapoints=[[upload(requester, picture(seed=9)), "http://127.0.0.1:9/gone.png"]], responses_per_datapoint=1,
+        owner=requester,
+        name="Which is better?",
+        instruction="Pick the sharper photo",
+        datapoints=[[upload(requester, picture(seed=9)), "http://127.0.0.1:9/gone.png"]],
+        responses_per_datapoint=1,
     )
     job = job_services.job_create(owner=requester, definition=definition, audience=global_audience())
     make_labeler("skipper", password=PASSWORD)

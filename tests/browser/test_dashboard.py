@@ -16,12 +16,11 @@ from assets import services as asset_services
 from audiences import services as audience_services
 from audiences.models import Membership
 from audiences.selectors import global_audience
-from jobs import result_updates
-from jobs import feed
+from demo.simulation import Oracle, SimulatedLabeler, create_labelers
+from jobs import feed, result_updates
 from jobs import services as job_services
 from jobs.models import Job, JobDatapoint
 from labeling.models import Heartbeat
-from demo.simulation import Oracle, SimulatedLabeler, create_labelers
 from tests.browser.conftest import PASSWORD, log_in, picture
 from tests.waiting import wait_until
 
@@ -51,7 +50,9 @@ def page_bar(page) -> float:
 def wait_bar_at_least(page, value: float, timeout: float = 20_000) -> None:
     page.wait_for_function(
         "value => document.querySelector('[data-job-live] progress[data-field=bar]').value >= value",
-        arg=value, timeout=timeout)
+        arg=value,
+        timeout=timeout,
+    )
 
 
 def run_labeler(server, token: str, job_id: str, oracle: Oracle, errors: list) -> None:
@@ -80,8 +81,11 @@ def samples(box: dict, size: tuple[int, int], inset: float) -> list[tuple[int, i
     x1 = box["x_max"] - inset * (box["x_max"] - box["x_min"])
     y0 = box["y_min"] + inset * (box["y_max"] - box["y_min"])
     y1 = box["y_max"] - inset * (box["y_max"] - box["y_min"])
-    return [(int((x0 + (x1 - x0) * i / 4) * width), int((y0 + (y1 - y0) * j / 4) * height))
-            for i in range(5) for j in range(5)]
+    return [
+        (int((x0 + (x1 - x0) * i / 4) * width), int((y0 + (y1 - y0) * j / 4) * height))
+        for i in range(5)
+        for j in range(5)
+    ]
 
 
 def shot(artifacts_dir, name: str) -> str:
@@ -95,17 +99,22 @@ def difference(a: tuple, b: tuple) -> int:
     return sum(abs(p - q) for p, q in zip(a, b))
 
 
-def test_job_page_follows_labelers_live_and_shows_their_heatmap(make_requester, page, server, screenshot,
-                                                                artifacts_dir):
+def test_job_page_follows_labelers_live_and_shows_their_heatmap(
+    make_requester, page, server, screenshot, artifacts_dir
+):
     requester = make_requester("requester", password=PASSWORD)
     datapoints = []
     for index, box in enumerate(REGIONS):
-        asset = asset_services.asset_create_image(owner=requester, data=picture(boxes=[box], seed=500 + index),
-                                                known_regions=[box])
+        asset = asset_services.asset_create_image(
+            owner=requester, data=picture(boxes=[box], seed=500 + index), known_regions=[box]
+        )
         datapoints.append({"asset_id": asset.public_id})
     definition = job_services.job_definition_create_draw(
-        owner=requester, name="Blue books <b>live</b>", instruction="Color in every blue book",
-        datapoints=datapoints, responses_per_datapoint=LABELERS,
+        owner=requester,
+        name="Blue books <b>live</b>",
+        instruction="Color in every blue book",
+        datapoints=datapoints,
+        responses_per_datapoint=LABELERS,
     )
     job = job_services.job_create(owner=requester, definition=definition, audience=global_audience())
     accounts = create_labelers(LABELERS, prefix="sim")
@@ -129,8 +138,9 @@ def test_job_page_follows_labelers_live_and_shows_their_heatmap(make_requester, 
         assert errors == [], f"{errors}\n{server.log()[-3000:]}"
         wait_bar_at_least(page, min(100.0, round(100 * number / LABELERS, 2) - 0.01))
         seen.append(page_bar(page))
-        assert page.locator('[data-job-live] [data-field="responses_collected"]').inner_text() == \
-            str(number * len(REGIONS))
+        assert page.locator('[data-job-live] [data-field="responses_collected"]').inner_text() == str(
+            number * len(REGIONS)
+        )
         if number == 1:
             screenshot(page, "dashboard-job-running")
     assert seen[0] < seen[1] < seen[2] == 100.0
@@ -144,9 +154,11 @@ def test_job_page_follows_labelers_live_and_shows_their_heatmap(make_requester, 
             const heatmap = card.querySelector('img.heatmap');
             return card.dataset.included === String(count) && heatmap && heatmap.complete
                 && heatmap.naturalWidth > 0;
-        })""", arg=LABELERS, timeout=30_000)
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('img.image')].every(i => i.complete && i.naturalWidth)")
+        })""",
+        arg=LABELERS,
+        timeout=30_000,
+    )
+    page.wait_for_function("() => [...document.querySelectorAll('img.image')].every(i => i.complete && i.naturalWidth)")
     assert page.evaluate("window.__dashboardMarker") == "still the same page"
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
     assert Job.objects.get(pk=job.pk).state == Job.State.COMPLETED
@@ -189,10 +201,15 @@ def test_labeler_home_lists_new_work_without_reload(make_requester, make_labeler
 
     # The requester assigns a job through the server's API (the server publishes the notice).
     api = httpx.Client(base_url=server.url, headers={"Authorization": f"Token {requester.api_token}"})
-    definition = api.post("/api/job-definitions/", json={
-        "kind": "draw", "name": "Fresh work <i>now</i>", "instruction": "Color in the blue books",
-        "datapoints": ["https://assets.example.org/a.jpg", "https://assets.example.org/b.jpg"],
-    })
+    definition = api.post(
+        "/api/job-definitions/",
+        json={
+            "kind": "draw",
+            "name": "Fresh work <i>now</i>",
+            "instruction": "Color in the blue books",
+            "datapoints": ["https://assets.example.org/a.jpg", "https://assets.example.org/b.jpg"],
+        },
+    )
     assert definition.status_code == 201, definition.text
     job = api.post("/api/jobs/", json={"job_definition": definition.json()["id"], "audience": "global"})
     assert job.status_code == 201, job.text
@@ -211,13 +228,20 @@ def test_labeler_home_lists_new_work_without_reload(make_requester, make_labeler
 def test_compare_gallery_dashboard_home_and_audience_pages(make_requester, make_labeler, page, screenshot):
     requester = make_requester("requester", password=PASSWORD)
     colors = [(240, 200, 80), (90, 160, 220), (200, 90, 90), (90, 200, 120)]
-    items = [asset_services.asset_create_image(owner=requester, data=picture(320, 240, seed=700 + i, background=c))
-             for i, c in enumerate(colors)]
+    items = [
+        asset_services.asset_create_image(owner=requester, data=picture(320, 240, seed=700 + i, background=c))
+        for i, c in enumerate(colors)
+    ]
     definition = job_services.job_definition_create_compare(
-        owner=requester, name="Prompt alignment", instruction="Which image follows the prompt?",
-        datapoints=[[{"asset_id": items[0].public_id}, {"asset_id": items[1].public_id}],
-                    [{"asset_id": items[2].public_id}, {"asset_id": items[3].public_id}]],
-        contexts=["a yellow <b>duck</b>", "a green frog"], responses_per_datapoint=4,
+        owner=requester,
+        name="Prompt alignment",
+        instruction="Which image follows the prompt?",
+        datapoints=[
+            [{"asset_id": items[0].public_id}, {"asset_id": items[1].public_id}],
+            [{"asset_id": items[2].public_id}, {"asset_id": items[3].public_id}],
+        ],
+        contexts=["a yellow <b>duck</b>", "a green frog"],
+        responses_per_datapoint=4,
     )
     job = job_services.job_create(owner=requester, definition=definition, audience=global_audience())
     # datapoint 0: three of four pick the left item; the one expert picks the right one
@@ -227,22 +251,26 @@ def test_compare_gallery_dashboard_home_and_audience_pages(make_requester, make_
         while (lease := feed.task_next(labeler=labeler, job=job)) is not None:
             datapoint = lease.job_datapoint.datapoint
             pick = datapoint.asset_b if index == 3 or lease.job_datapoint.position == 1 else datapoint.asset
-            feed.task_submit(labeler=labeler, task_id=lease.public_id,
-                                     response={"choice": pick.labeler_value})
+            feed.task_submit(labeler=labeler, task_id=lease.public_id, response={"choice": pick.labeler_value})
     for slot in JobDatapoint.objects.filter(job=job):
         result_updates.datapoint_aggregate(job_datapoint_id=slot.pk)
 
-    audience = audience_services.audience_create(owner=requester, name="Blue book finders",
-                                                 description="Labelers who find blue books.")
+    audience = audience_services.audience_create(
+        owner=requester, name="Blue book finders", description="Labelers who find blue books."
+    )
     for index, box in enumerate(REGIONS):
         asset = asset_services.asset_create_image(owner=requester, data=picture(boxes=[box], seed=800 + index))
-        audience_services.example_add_draw(audience=audience, owner=requester, instruction="Color in the blue book",
-                                           datapoint={"asset_id": asset.public_id}, truths=[box])
+        audience_services.example_add_draw(
+            audience=audience,
+            owner=requester,
+            instruction="Color in the blue book",
+            datapoint={"asset_id": asset.public_id},
+            truths=[box],
+        )
 
     log_in(page, "requester")
     page.goto(f"/dashboard/jobs/{job.public_id}/")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.pair img')].every(i => i.complete && i.naturalWidth)")
+    page.wait_for_function("() => [...document.querySelectorAll('.pair img')].every(i => i.complete && i.naturalWidth)")
     first = page.locator('[data-position="0"]')
     tracks = first.locator("rect.track").evaluate_all("rects => rects.map(r => r.getBoundingClientRect().width)")
     votes = first.locator("rect.votes").evaluate_all("rects => rects.map(r => r.getBoundingClientRect().width)")
@@ -263,7 +291,8 @@ def test_compare_gallery_dashboard_home_and_audience_pages(make_requester, make_
     page.get_by_role("link", name="Blue book finders").click()
     page.wait_for_url(f"**/dashboard/audiences/{audience.public_id}/")
     page.wait_for_function(
-        "() => [...document.querySelectorAll('.example img')].every(i => i.complete && i.naturalWidth)")
+        "() => [...document.querySelectorAll('.example img')].every(i => i.complete && i.naturalWidth)"
+    )
     frame = page.locator(".example .frame").first
     image_box, truth_box = frame.locator("img").bounding_box(), frame.locator("rect").bounding_box()
     assert (truth_box["x"] - image_box["x"]) / image_box["width"] == pytest.approx(REGIONS[0]["x_min"], abs=0.02)

@@ -10,7 +10,14 @@ from jobs import feed
 from jobs import services as job_services
 from jobs.models import Lease, Response
 from tests.browser.conftest import (
-    PASSWORD, assert_line_follows, log_in, mouse_stroke, picture, upload, wait_for_change, wait_for_draw,
+    PASSWORD,
+    assert_line_follows,
+    log_in,
+    mouse_stroke,
+    picture,
+    upload,
+    wait_for_change,
+    wait_for_draw,
 )
 
 pytestmark = pytest.mark.browser
@@ -18,8 +25,12 @@ pytestmark = pytest.mark.browser
 
 def global_draw_job(owner, datapoints, **options):
     definition = job_services.job_definition_create_draw(
-        owner=owner, name="Shelf survey", instruction="Color in every blue book", datapoints=datapoints,
-        responses_per_datapoint=options.pop("responses", 2), **options,
+        owner=owner,
+        name="Shelf survey",
+        instruction="Color in every blue book",
+        datapoints=datapoints,
+        responses_per_datapoint=options.pop("responses", 2),
+        **options,
     )
     return job_services.job_create(owner=owner, definition=definition, audience=global_audience())
 
@@ -94,8 +105,9 @@ def test_preview_checks_answers_and_stores_nothing(make_requester, page, screens
     requester = make_requester("previewer")
     requester.set_password(PASSWORD)
     requester.save()
-    job = global_draw_job(requester, [upload(requester, picture(seed=i)) for i in range(2)],
-                          contexts=["First shelf", "Second shelf"])
+    job = global_draw_job(
+        requester, [upload(requester, picture(seed=i)) for i in range(2)], contexts=["First shelf", "Second shelf"]
+    )
     log_in(page, "previewer")
     page.goto(f"/preview/{job.definition.public_id}/")
     assert page.get_by_text("Preview — nothing is stored").is_visible()
@@ -176,5 +188,6 @@ def test_stroke_model_keeps_drawings_within_the_server_limits(page, server):
     long_lines = result["long"]["lines"]
     assert len(long_lines) == 3 and max(len(line["points"]) for line in long_lines) == wire.MAX_POINTS_PER_LINE
     assert long_lines[1]["points"][0] == long_lines[0]["points"][-1]  # a long stroke continues unbroken
-    assert result["small"] == {"lines": [{"size": 0.03012, "points": [{"x": 0.12346, "y": 0.98765},
-                                                                       {"x": 0.5, "y": 0.5}]}]}
+    assert result["small"] == {
+        "lines": [{"size": 0.03012, "points": [{"x": 0.12346, "y": 0.98765}, {"x": 0.5, "y": 0.5}]}]
+    }

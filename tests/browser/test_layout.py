@@ -145,24 +145,42 @@ def workspace(make_requester, make_labeler):
     compare_audience = audience_services.audience_create(owner=requester, name="Prompt judges")
     for index in range(3):
         audience_services.example_add_draw(
-            audience=draw_audience, owner=requester, instruction="Color in every blue book",
-            datapoint=image(100 + index, boxes=[box]), truths=[box])
+            audience=draw_audience,
+            owner=requester,
+            instruction="Color in every blue book",
+            datapoint=image(100 + index, boxes=[box]),
+            truths=[box],
+        )
         good, bad = image(200 + index), image(300 + index, background=(120, 120, 120))
         audience_services.example_add_compare(
-            audience=compare_audience, owner=requester, instruction="Which image is lighter?",
-            datapoint=[good, bad], truth=good, context=f"Prompt {index}")
+            audience=compare_audience,
+            owner=requester,
+            instruction="Which image is lighter?",
+            datapoint=[good, bad],
+            truth=good,
+            context=f"Prompt {index}",
+        )
     draw = job_services.job_definition_create_draw(
-        owner=requester, name="Shelf survey", instruction="Color in every blue book",
-        datapoints=[image(i) for i in range(3)], responses_per_datapoint=1)
+        owner=requester,
+        name="Shelf survey",
+        instruction="Color in every blue book",
+        datapoints=[image(i) for i in range(3)],
+        responses_per_datapoint=1,
+    )
     compare = job_services.job_definition_create_compare(
-        owner=requester, name="Lighter or darker", instruction="Which image is lighter?",
+        owner=requester,
+        name="Lighter or darker",
+        instruction="Which image is lighter?",
         datapoints=[[image(10 + i), image(20 + i, background=(90, 90, 90))] for i in range(3)],
-        contexts=["A prompt"] * 3, responses_per_datapoint=1)
-    jobs = {kind: job_services.job_create(owner=requester, definition=definition, audience=global_audience())
-            for kind, definition in (("draw", draw), ("compare", compare))}
+        contexts=["A prompt"] * 3,
+        responses_per_datapoint=1,
+    )
+    jobs = {
+        kind: job_services.job_create(owner=requester, definition=definition, audience=global_audience())
+        for kind, definition in (("draw", draw), ("compare", compare))
+    }
     make_labeler("walker", password=PASSWORD)
-    return {"jobs": jobs, "draw_definition": draw,
-            "audiences": {"draw": draw_audience, "compare": compare_audience}}
+    return {"jobs": jobs, "draw_definition": draw, "audiences": {"draw": draw_audience, "compare": compare_audience}}
 
 
 @pytest.mark.parametrize("device", ["phone", "desk"])

@@ -26,8 +26,9 @@ PAGE_LEASE = 6
 
 @pytest.fixture(scope="module")
 def short_lease_server(django_db_setup, django_db_blocker, artifacts_dir):
-    server = start_asgi_server(django_db_blocker, artifacts_dir / "logs" / "browser-asgi-page-lease.log",
-                               PAGE_LEASE_SECONDS=str(PAGE_LEASE))
+    server = start_asgi_server(
+        django_db_blocker, artifacts_dir / "logs" / "browser-asgi-page-lease.log", PAGE_LEASE_SECONDS=str(PAGE_LEASE)
+    )
     yield server
     server.stop()
 
@@ -43,8 +44,12 @@ def last_datapoint(make_requester, make_labeler):
     """A job with one open datapoint left, and a second labeler who wants it."""
     requester = make_requester("requester")
     definition = job_services.job_definition_create_draw(
-        owner=requester, name="Blue books", instruction="Color in every blue book",
-        datapoints=[upload(requester, picture(seed=7))], responses_per_datapoint=1)
+        owner=requester,
+        name="Blue books",
+        instruction="Color in every blue book",
+        datapoints=[upload(requester, picture(seed=7))],
+        responses_per_datapoint=1,
+    )
     job = job_services.job_create(owner=requester, definition=definition, audience=global_audience())
     return job, make_labeler("otto")
 

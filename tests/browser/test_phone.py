@@ -9,7 +9,14 @@ from audiences.selectors import global_audience
 from jobs import services as job_services
 from jobs.models import Response
 from tests.browser.conftest import (
-    PASSWORD, assert_line_follows, canvas_box, log_in, picture, upload, wait_for_change, wait_for_draw,
+    PASSWORD,
+    assert_line_follows,
+    canvas_box,
+    log_in,
+    picture,
+    upload,
+    wait_for_change,
+    wait_for_draw,
 )
 
 pytestmark = pytest.mark.browser
@@ -40,9 +47,12 @@ def touch_stroke(page, cdp, points, steps: int = 6, pace_ms: int = 0) -> list[tu
 def test_drawing_with_a_finger_on_a_phone(make_requester, make_labeler, new_page, screenshot):
     requester = make_requester("requester")
     definition = job_services.job_definition_create_draw(
-        owner=requester, name="Shelf survey", instruction="Color in every blue book",
+        owner=requester,
+        name="Shelf survey",
+        instruction="Color in every blue book",
         datapoints=[upload(requester, picture(640, 480, seed=1)), upload(requester, picture(300, 800, seed=2))],
-        contexts=["A wide shelf", "A tall shelf"], responses_per_datapoint=1,
+        contexts=["A wide shelf", "A tall shelf"],
+        responses_per_datapoint=1,
     )
     job = job_services.job_create(owner=requester, definition=definition, audience=global_audience())
     make_labeler("thumb", password=PASSWORD)
@@ -50,8 +60,10 @@ def test_drawing_with_a_finger_on_a_phone(make_requester, make_labeler, new_page
     log_in(page, "thumb")
     page.goto(f"/jobs/{job.public_id}/work/")
     cdp = page.context.new_cdp_session(page)
-    page.evaluate("window.pointerTypes = new Set();"
-                  "document.addEventListener('pointerdown', e => window.pointerTypes.add(e.pointerType), true)")
+    page.evaluate(
+        "window.pointerTypes = new Set();"
+        "document.addEventListener('pointerdown', e => window.pointerTypes.add(e.pointerType), true)"
+    )
 
     drawn = []
     task = None

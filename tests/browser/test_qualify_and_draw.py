@@ -10,8 +10,16 @@ from audiences.models import Membership
 from jobs import services as job_services
 from jobs.models import Response
 from tests.browser.conftest import (
-    PASSWORD, assert_line_follows, log_in, mouse_stroke, picture, sign_up, upload, wait_for_change,
-    wait_for_draw, zigzag,
+    PASSWORD,
+    assert_line_follows,
+    log_in,
+    mouse_stroke,
+    picture,
+    sign_up,
+    upload,
+    wait_for_change,
+    wait_for_draw,
+    zigzag,
 )
 
 pytestmark = pytest.mark.browser
@@ -28,21 +36,33 @@ BRUSH = 0.03  # the page's default brush, a ratio of the image width
 def draw_audience(make_requester):
     requester = make_requester("requester")
     audience = audience_services.audience_create(
-        owner=requester, name="Blue book finders", description="Find the blue books.",
-        min_tasks=3, max_tasks=3, target_accuracy=0.75, gold_rate=0,
+        owner=requester,
+        name="Blue book finders",
+        description="Find the blue books.",
+        min_tasks=3,
+        max_tasks=3,
+        target_accuracy=0.75,
+        gold_rate=0,
     )
     truth_of = {}
     for index, box in enumerate(BOXES):
         example = audience_services.example_add_draw(
-            audience=audience, owner=requester, instruction="Color in the blue book",
-            datapoint=upload(requester, picture(boxes=[box], seed=index)), truths=[box],
-            context=f"Shelf {index + 1}", explanation="The blue book is the blue rectangle.",
+            audience=audience,
+            owner=requester,
+            instruction="Color in the blue book",
+            datapoint=upload(requester, picture(boxes=[box], seed=index)),
+            truths=[box],
+            context=f"Shelf {index + 1}",
+            explanation="The blue book is the blue rectangle.",
         )
         truth_of[example.asset.labeler_value] = box
     definition = job_services.job_definition_create_draw(
-        owner=requester, name="Blue books on shelves", instruction="Color in every blue book",
+        owner=requester,
+        name="Blue books on shelves",
+        instruction="Color in every blue book",
         datapoints=[upload(requester, picture(boxes=[BOXES[i]], seed=100 + i)) for i in range(2)],
-        contexts=["Left shelf", "Right shelf"], responses_per_datapoint=3,
+        contexts=["Left shelf", "Right shelf"],
+        responses_per_datapoint=3,
     )
     job = job_services.job_create(owner=requester, definition=definition, audience=audience)
     return audience, job, truth_of
@@ -103,8 +123,11 @@ def test_qualifying_by_drawing_then_working_on_the_job(draw_audience, page, new_
     task = None
     for index in range(2):
         task = wait_for_draw(page, task)
-        path = [(0.1, 0.2), (0.3, 0.25), (0.5, 0.6), (0.85, 0.4), (0.9, 0.9)] if index == 0 else \
-            [(0.8, 0.1), (0.2, 0.5), (0.6, 0.95)]
+        path = (
+            [(0.1, 0.2), (0.3, 0.25), (0.5, 0.6), (0.85, 0.4), (0.9, 0.9)]
+            if index == 0
+            else [(0.8, 0.1), (0.2, 0.5), (0.6, 0.95)]
+        )
         drawn.append(mouse_stroke(page, path, steps=8))
         if index == 0:
             screenshot(page, "work-draw")

@@ -15,9 +15,11 @@ from tests.browser.test_layout import BROKEN_WORDS, DESK, PHONE, axe_violations,
 
 pytestmark = pytest.mark.browser
 
-BOXES = [{"x_min": 0.2, "y_min": 0.25, "x_max": 0.55, "y_max": 0.7},
-         {"x_min": 0.1, "y_min": 0.1, "x_max": 0.4, "y_max": 0.45},
-         {"x_min": 0.5, "y_min": 0.3, "x_max": 0.9, "y_max": 0.8}]
+BOXES = [
+    {"x_min": 0.2, "y_min": 0.25, "x_max": 0.55, "y_max": 0.7},
+    {"x_min": 0.1, "y_min": 0.1, "x_max": 0.4, "y_max": 0.45},
+    {"x_min": 0.5, "y_min": 0.3, "x_max": 0.9, "y_max": 0.8},
+]
 
 
 def image_file(tmp_path, name: str, **options) -> str:
@@ -105,7 +107,8 @@ def test_a_requester_sets_up_and_starts_a_job_in_the_browser(make_requester, new
     page.get_by_text("101 files chosen; at most 100 go in one job form").wait_for()
     assert page.url.endswith("/dashboard/jobs/new/")
     page.get_by_label("Images", exact=True).set_input_files(
-        [image_file(tmp_path, f"job-{i}.png", boxes=[BOXES[i]], seed=20 + i) for i in range(3)])
+        [image_file(tmp_path, f"job-{i}.png", boxes=[BOXES[i]], seed=20 + i) for i in range(3)]
+    )
     check("job-new")
     page.get_by_role("button", name="Create and preview").click()
     page.get_by_role("heading", name="Start it").wait_for()
@@ -127,8 +130,11 @@ def test_a_requester_sets_up_and_starts_a_job_in_the_browser(make_requester, new
     # the same forms on a phone
     phone = new_page(**PHONE)
     log_in(phone, "requester")
-    for name, url in (("audience-new-phone", "/dashboard/audiences/new/"), ("job-new-phone", "/dashboard/jobs/new/"),
-                      ("examples-phone", f"/dashboard/audiences/{audience.public_id}/examples/")):
+    for name, url in (
+        ("audience-new-phone", "/dashboard/audiences/new/"),
+        ("job-new-phone", "/dashboard/jobs/new/"),
+        ("examples-phone", f"/dashboard/audiences/{audience.public_id}/examples/"),
+    ):
         page = phone
         page.goto(url)
         check(name)

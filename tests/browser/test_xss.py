@@ -64,25 +64,45 @@ def assert_inert(page, opened: list[str], where: str, *, shows_payload: bool = T
 def hostile(make_requester, make_labeler):
     requester = make_requester("requester", password=PASSWORD)
     make_labeler("mallory", password=PASSWORD)
-    audience = audience_services.audience_create(owner=requester, name=f"Audience {HOSTILE}"[:200],
-                                                 description=f"Description {HOSTILE}", min_tasks=3, max_tasks=3,
-                                                 target_accuracy=0.5, gold_rate=0)
+    audience = audience_services.audience_create(
+        owner=requester,
+        name=f"Audience {HOSTILE}"[:200],
+        description=f"Description {HOSTILE}",
+        min_tasks=3,
+        max_tasks=3,
+        target_accuracy=0.5,
+        gold_rate=0,
+    )
     for index in range(3):
         audience_services.example_add_compare(
-            audience=audience, owner=requester, instruction=f"Pick {IMG}", context=f"Context {SCRIPT} {index}",
-            datapoint=[f"Right {IMG} {index}", f"Wrong {SVG} {index}"], truth=f"Right {IMG} {index}",
+            audience=audience,
+            owner=requester,
+            instruction=f"Pick {IMG}",
+            context=f"Context {SCRIPT} {index}",
+            datapoint=[f"Right {IMG} {index}", f"Wrong {SVG} {index}"],
+            truth=f"Right {IMG} {index}",
             explanation=f"Explanation {HOSTILE}",
         )
     draw = job_services.job_definition_create_draw(
-        owner=requester, name=f"Draw {HOSTILE}", instruction=f"Color {IMG}",
-        datapoints=[upload(requester, picture(seed=7))], contexts=[f"Context {HOSTILE}"], responses_per_datapoint=1,
+        owner=requester,
+        name=f"Draw {HOSTILE}",
+        instruction=f"Color {IMG}",
+        datapoints=[upload(requester, picture(seed=7))],
+        contexts=[f"Context {HOSTILE}"],
+        responses_per_datapoint=1,
     )
     compare = job_services.job_definition_create_compare(
-        owner=requester, name=f"Compare {HOSTILE}", instruction=f"Choose {SCRIPT}",
-        datapoints=[[HOSTILE_URL, f"Text {HOSTILE}"]], contexts=[f"Context {SVG}"], responses_per_datapoint=1,
+        owner=requester,
+        name=f"Compare {HOSTILE}",
+        instruction=f"Choose {SCRIPT}",
+        datapoints=[[HOSTILE_URL, f"Text {HOSTILE}"]],
+        contexts=[f"Context {SVG}"],
+        responses_per_datapoint=1,
     )
-    jobs = [job_services.job_create(owner=requester, definition=definition, audience=global_audience())
-            for definition in (draw, compare)]
+    jobs = [
+        job_services.job_create(owner=requester, definition=definition, audience=global_audience())
+        for definition in (draw, compare)
+    ]
     return audience, jobs
 
 
@@ -136,12 +156,21 @@ def test_hostile_text_is_inert_in_the_admin(hostile, new_page):
     log_in(page, "requester")
     example = QualificationExample.objects.filter(audience=audience).first()
     text_asset = compare_job.definition.datapoints.get().asset_b
-    urls = ["/admin/", "/admin/audiences/audience/", f"/admin/audiences/audience/{audience.pk}/change/",
-            "/admin/audiences/qualificationexample/", f"/admin/audiences/qualificationexample/{example.pk}/change/",
-            "/admin/jobs/jobdefinition/", f"/admin/jobs/jobdefinition/{draw_job.definition.pk}/change/",
-            f"/admin/jobs/jobdefinition/{compare_job.definition.pk}/change/", "/admin/jobs/job/",
-            f"/admin/jobs/job/{compare_job.pk}/change/", "/admin/jobs/asset/",
-            f"/admin/jobs/asset/{text_asset.pk}/change/", f"/admin/audiences/audience/?q={SCRIPT}"]
+    urls = [
+        "/admin/",
+        "/admin/audiences/audience/",
+        f"/admin/audiences/audience/{audience.pk}/change/",
+        "/admin/audiences/qualificationexample/",
+        f"/admin/audiences/qualificationexample/{example.pk}/change/",
+        "/admin/jobs/jobdefinition/",
+        f"/admin/jobs/jobdefinition/{draw_job.definition.pk}/change/",
+        f"/admin/jobs/jobdefinition/{compare_job.definition.pk}/change/",
+        "/admin/jobs/job/",
+        f"/admin/jobs/job/{compare_job.pk}/change/",
+        "/admin/jobs/asset/",
+        f"/admin/jobs/asset/{text_asset.pk}/change/",
+        f"/admin/audiences/audience/?q={SCRIPT}",
+    ]
     for url in urls:
         response = page.goto(url)
         assert response.status == 200 and "/login/" not in page.url, (url, page.url)

@@ -13,7 +13,15 @@ from audiences.selectors import global_audience
 from jobs import services as job_services
 from jobs.models import Response
 from tests.browser.conftest import (
-    PASSWORD, assert_line_follows, canvas_box, log_in, mouse_stroke, picture, upload, wait_for_change, wait_for_draw,
+    PASSWORD,
+    assert_line_follows,
+    canvas_box,
+    log_in,
+    mouse_stroke,
+    picture,
+    upload,
+    wait_for_change,
+    wait_for_draw,
 )
 from tests.browser.test_phone import touch_stroke
 
@@ -22,8 +30,11 @@ pytestmark = pytest.mark.browser
 
 def one_image_job(requester, name="Zoom survey"):
     definition = job_services.job_definition_create_draw(
-        owner=requester, name=name, instruction="Color in every blue book",
-        datapoints=[upload(requester, picture(640, 480, seed=3))], responses_per_datapoint=1,
+        owner=requester,
+        name=name,
+        instruction="Color in every blue book",
+        datapoints=[upload(requester, picture(640, 480, seed=3))],
+        responses_per_datapoint=1,
     )
     return job_services.job_create(owner=requester, definition=definition, audience=global_audience())
 
@@ -104,8 +115,9 @@ def touch_pinch(cdp, centre, start_gap: float, end_gap: float, steps: int = 8) -
     for step in range(steps + 1):
         gap = start_gap + (end_gap - start_gap) * step / steps
         points = [{"x": x - gap / 2, "y": y, "id": 1}, {"x": x + gap / 2, "y": y, "id": 2}]
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart" if step == 0 else "touchMove",
-                                               "touchPoints": points})
+        cdp.send(
+            "Input.dispatchTouchEvent", {"type": "touchStart" if step == 0 else "touchMove", "touchPoints": points}
+        )
     cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
 
@@ -113,8 +125,9 @@ def touch_two_finger_drag(cdp, start, by, gap: float = 80, steps: int = 8) -> No
     for step in range(steps + 1):
         x, y = start[0] + by[0] * step / steps, start[1] + by[1] * step / steps
         points = [{"x": x - gap / 2, "y": y, "id": 1}, {"x": x + gap / 2, "y": y, "id": 2}]
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart" if step == 0 else "touchMove",
-                                               "touchPoints": points})
+        cdp.send(
+            "Input.dispatchTouchEvent", {"type": "touchStart" if step == 0 else "touchMove", "touchPoints": points}
+        )
     cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
 
@@ -182,5 +195,12 @@ def test_the_stroke_model_erases_whole_strokes_and_cancels_a_pinch(page, server)
         return { missed, hitFirst, hitThird, afterErase, afterUndo, afterCancel,
                  afterSecondUndo: model.toResponse().lines.length };
     }""")
-    assert result == {"missed": False, "hitFirst": True, "hitThird": True, "afterErase": 1, "afterUndo": 3,
-                      "afterCancel": 3, "afterSecondUndo": 2}
+    assert result == {
+        "missed": False,
+        "hitFirst": True,
+        "hitThird": True,
+        "afterErase": 1,
+        "afterUndo": 3,
+        "afterCancel": 3,
+        "afterSecondUndo": 2,
+    }

@@ -22,8 +22,11 @@ class Command(RequesterCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--client-credentials", action="store_true",
-                            help="print OAuth2 client credentials as shell assignments instead of the API token")
+        parser.add_argument(
+            "--client-credentials",
+            action="store_true",
+            help="print OAuth2 client credentials as shell assignments instead of the API token",
+        )
 
     def handle(self, *args, client_credentials: bool = False, **options):
         if not client_credentials:

@@ -13,8 +13,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
-    help = ("Make (once) a local CA and a TLS certificate for the demo's api./auth./app. names under var/tls/, "
-            "and print the hosts line, the server command and the environment for the hosted service's client.")
+    help = (
+        "Make (once) a local CA and a TLS certificate for the demo's api./auth./app. names under var/tls/, "
+        "and print the hosts line, the server command and the environment for the hosted service's client."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--domain", default="crowdcanvas.test", help="the demo's domain (default crowdcanvas.test)")

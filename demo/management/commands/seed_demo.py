@@ -38,18 +38,18 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from PIL import Image
 
+from assets.models import Asset, TaskKind
+from assets.services import asset_create_image
 from audiences.models import Audience
 from audiences.selectors import audience_list, global_audience
 from audiences.services import audience_create, example_add_compare, example_add_draw
-from assets.models import Asset, TaskKind
+from demo import images as demo_images
 from jobs.models import Job, JobDefinition
-from assets.services import asset_create_image
 from jobs.services import (
     job_create,
     job_definition_create_compare,
     job_definition_create_draw,
 )
-from demo import images as demo_images
 from labeling.services import labeler_create, requester_create
 from labeling.tokens import token_create, token_list
 
@@ -80,8 +80,14 @@ COUNT_EXAMPLES = (((3, 1), (1, 2)), ((2, 2), (0, 3)), ((1, 1), (0, 2)))
 # Prompts (keys of demo_images.PROMPTS) of the curated examples and of the compare job.
 CURATED_EXAMPLE_PROMPTS = ("blue-left-of-red", "two-blue-stacked", "single-red", "alternating-stack")
 COMPARE_JOB_PROMPTS = (
-    "small-blue-on-large-red", "large-blue-under-small-red", "three-blue-standing", "two-red-no-blue",
-    "red-red-blue-stack", "large-red-beside-small-blue", "blue-between-red", "blue-lying-red-standing",
+    "small-blue-on-large-red",
+    "large-blue-under-small-red",
+    "three-blue-standing",
+    "two-red-no-blue",
+    "red-red-blue-stack",
+    "large-red-beside-small-blue",
+    "blue-between-red",
+    "blue-lying-red-standing",
 )
 
 BASE_URL = "http://127.0.0.1:8000"
@@ -102,8 +108,7 @@ def draw_job_scene(index: int) -> demo_images.Scene:
 
 def draw_example_scene(index: int) -> demo_images.Scene:
     """The scene of the custom audience's draw example ``index``."""
-    return demo_images.scatter_scene(f"draw-example-{index}", *image_size(index + 1),
-                                     blue=DRAW_EXAMPLE_BLUE[index])
+    return demo_images.scatter_scene(f"draw-example-{index}", *image_size(index + 1), blue=DRAW_EXAMPLE_BLUE[index])
 
 
 def right_first(seed: str) -> bool:
@@ -118,16 +123,19 @@ def compare_job_seed(index: int) -> str:
 
 def draw_explanation(blue: int) -> str:
     if blue == 1:
-        return ("There is one blue book here: color it in, and nothing else. "
-                "Red books and everything else stay empty.")
-    return (f"There are {NUMBER_WORDS[blue]} blue books here: color in all of them, and nothing else. "
-            "Red books and everything else stay empty.")
+        return "There is one blue book here: color it in, and nothing else. Red books and everything else stay empty."
+    return (
+        f"There are {NUMBER_WORDS[blue]} blue books here: color in all of them, and nothing else. "
+        "Red books and everything else stay empty."
+    )
 
 
 def count_explanation(right: int, wrong: int) -> str:
     books = "book" if right == 1 else "books"
-    return (f"The correct image shows {NUMBER_WORDS[right]} blue {books}, the other {NUMBER_WORDS[wrong]}. "
-            "Count only the blue books; red ones do not count.")
+    return (
+        f"The correct image shows {NUMBER_WORDS[right]} blue {books}, the other {NUMBER_WORDS[wrong]}. "
+        "Count only the blue books; red ones do not count."
+    )
 
 
 # --- Seeding ------------------------------------------------------------------------------
@@ -212,27 +220,30 @@ class Seeder:
 
     # --- audiences and qualification examples ----------------------------------------------------
 
-    def audience(self, *, by: AbstractBaseUser, kind: str, name: str, description: str,
-                 min_tasks: int, max_tasks: int) -> Audience:
+    def audience(
+        self, *, by: AbstractBaseUser, kind: str, name: str, description: str, min_tasks: int, max_tasks: int
+    ) -> Audience:
         """The custom audience ``name`` of ``by``, or the curated one ``by`` (an operator) runs."""
         owner = by if kind == Audience.Kind.CUSTOM else None
         audience = audience_list(user=by).filter(kind=kind, name=name, owner=owner).first()
         created = audience is None
         if created:
-            audience = audience_create(owner=owner, kind=kind, name=name, description=description,
-                                       min_tasks=min_tasks, max_tasks=max_tasks)
+            audience = audience_create(
+                owner=owner, kind=kind, name=name, description=description, min_tasks=min_tasks, max_tasks=max_tasks
+            )
         self.report(created, f"{kind} audience {name!r} ({audience.public_id})")
         return audience
 
     @staticmethod
-    def image(owner: AbstractBaseUser, image: Image.Image, name: str,
-              known_regions: list[dict] | None = None) -> Asset:
+    def image(owner: AbstractBaseUser, image: Image.Image, name: str, known_regions: list[dict] | None = None) -> Asset:
         """Store a generated image (the same bytes every run: stored once)."""
-        return asset_create_image(owner=owner, data=demo_images.png_bytes(image), name=name,
-                                  known_regions=known_regions)
+        return asset_create_image(
+            owner=owner, data=demo_images.png_bytes(image), name=name, known_regions=known_regions
+        )
 
-    def pair(self, owner: AbstractBaseUser, seed: str, right: Image.Image,
-             wrong: Image.Image) -> tuple[Asset, Asset, Asset]:
+    def pair(
+        self, owner: AbstractBaseUser, seed: str, right: Image.Image, wrong: Image.Image
+    ) -> tuple[Asset, Asset, Asset]:
         """Store a compare pair: (first, second, the right one). Names say
         only the position (``<seed>-a``/``-b``), never which is right."""
         first_is_right = right_first(seed)
@@ -250,21 +261,40 @@ class Seeder:
             asset = self.image(owner, scene.render(), f"blue-books-example-{index + 1:02d}.png", boxes)
             if audience.examples.filter(kind=TaskKind.DRAW, asset=asset).exists():
                 continue
-            example_add_draw(audience=audience, owner=owner, instruction=DRAW_INSTRUCTION,
-                             datapoint={"asset_id": asset.public_id}, truths=boxes,
-                             explanation=draw_explanation(blue))
+            example_add_draw(
+                audience=audience,
+                owner=owner,
+                instruction=DRAW_INSTRUCTION,
+                datapoint={"asset_id": asset.public_id},
+                truths=boxes,
+                explanation=draw_explanation(blue),
+            )
             added += 1
         self._report_examples(audience, TaskKind.DRAW, added)
 
-    def compare_example(self, audience: Audience, owner: AbstractBaseUser, *, seed: str, instruction: str,
-                        right: Image.Image, wrong: Image.Image, context: str, explanation: str) -> int:
+    def compare_example(
+        self,
+        audience: Audience,
+        owner: AbstractBaseUser,
+        *,
+        seed: str,
+        instruction: str,
+        right: Image.Image,
+        wrong: Image.Image,
+        context: str,
+        explanation: str,
+    ) -> int:
         first, second, right_asset = self.pair(owner, seed, right, wrong)
         if audience.examples.filter(kind=TaskKind.COMPARE, asset=first, asset_b=second).exists():
             return 0
         example_add_compare(
-            audience=audience, owner=owner, instruction=instruction,
+            audience=audience,
+            owner=owner,
+            instruction=instruction,
             datapoint=[{"asset_id": first.public_id}, {"asset_id": second.public_id}],
-            truth={"asset_id": right_asset.public_id}, context=context, explanation=explanation,
+            truth={"asset_id": right_asset.public_id},
+            context=context,
+            explanation=explanation,
         )
         return 1
 
@@ -272,11 +302,19 @@ class Seeder:
         added = 0
         for index, ((right_blue, right_red), (wrong_blue, wrong_red)) in enumerate(COUNT_EXAMPLES):
             seed = f"count-example-{index}"
-            right, wrong = demo_images.layout_pair(seed, *image_size(index + 2), ("scatter", right_blue, right_red),
-                                                   ("scatter", wrong_blue, wrong_red))
-            added += self.compare_example(audience, owner, seed=seed, instruction=COUNT_INSTRUCTION,
-                                          right=right.render(), wrong=wrong.render(), context="",
-                                          explanation=count_explanation(right_blue, wrong_blue))
+            right, wrong = demo_images.layout_pair(
+                seed, *image_size(index + 2), ("scatter", right_blue, right_red), ("scatter", wrong_blue, wrong_red)
+            )
+            added += self.compare_example(
+                audience,
+                owner,
+                seed=seed,
+                instruction=COUNT_INSTRUCTION,
+                right=right.render(),
+                wrong=wrong.render(),
+                context="",
+                explanation=count_explanation(right_blue, wrong_blue),
+            )
         self._report_examples(audience, TaskKind.COMPARE, added)
 
     def prompt_examples(self, audience: Audience, owner: AbstractBaseUser) -> None:
@@ -284,9 +322,16 @@ class Seeder:
         for index, key in enumerate(CURATED_EXAMPLE_PROMPTS):
             seed = f"prompt-example-{index}"
             pair = demo_images.prompt_pair(key, seed, *image_size(index + 3))
-            added += self.compare_example(audience, owner, seed=seed, instruction=COMPARE_INSTRUCTION,
-                                          right=pair.right, wrong=pair.wrong, context=pair.prompt,
-                                          explanation=pair.explanation)
+            added += self.compare_example(
+                audience,
+                owner,
+                seed=seed,
+                instruction=COMPARE_INSTRUCTION,
+                right=pair.right,
+                wrong=pair.wrong,
+                context=pair.prompt,
+                explanation=pair.explanation,
+            )
         self._report_examples(audience, TaskKind.COMPARE, added)
 
     def _report_examples(self, audience: Audience, kind: str, added: int) -> None:
@@ -306,10 +351,11 @@ class Seeder:
             assets = []
             for index in range(len(DRAW_JOB_BLUE)):
                 scene = draw_job_scene(index)
-                assets.append(self.image(owner, scene.render(), f"blue-books-{index + 1:02d}.png",
-                                         scene.blue_boxes()))
+                assets.append(self.image(owner, scene.render(), f"blue-books-{index + 1:02d}.png", scene.blue_boxes()))
             definition = job_definition_create_draw(
-                owner=owner, name=DRAW_JOB_NAME, instruction=DRAW_INSTRUCTION,
+                owner=owner,
+                name=DRAW_JOB_NAME,
+                instruction=DRAW_INSTRUCTION,
                 datapoints=[{"asset_id": asset.public_id} for asset in assets],
                 responses_per_datapoint=RESPONSES_PER_DATAPOINT,
             )
@@ -328,11 +374,16 @@ class Seeder:
                 datapoints.append([{"asset_id": first.public_id}, {"asset_id": second.public_id}])
                 contexts.append(pair.prompt)
             definition = job_definition_create_compare(
-                owner=owner, name=COMPARE_JOB_NAME, instruction=COMPARE_INSTRUCTION, datapoints=datapoints,
-                contexts=contexts, responses_per_datapoint=RESPONSES_PER_DATAPOINT,
+                owner=owner,
+                name=COMPARE_JOB_NAME,
+                instruction=COMPARE_INSTRUCTION,
+                datapoints=datapoints,
+                contexts=contexts,
+                responses_per_datapoint=RESPONSES_PER_DATAPOINT,
             )
-        self.report(created, f"compare job definition {COMPARE_JOB_NAME!r} "
-                             f"({definition.datapoints.count()} pairs with prompts)")
+        self.report(
+            created, f"compare job definition {COMPARE_JOB_NAME!r} ({definition.datapoints.count()} pairs with prompts)"
+        )
         return definition
 
     def job(self, owner: AbstractBaseUser, definition: JobDefinition, audience: Audience) -> Job:
@@ -354,11 +405,23 @@ def seed_demo(*, write: Callable[[str], None], reset_passwords: bool = False) ->
         for username in LABELERS:
             seeder.labeler(username)
 
-        curated = seeder.audience(by=operator, kind=Audience.Kind.CURATED, name=CURATED_NAME,
-                                  description=CURATED_DESCRIPTION, min_tasks=3, max_tasks=4)
+        curated = seeder.audience(
+            by=operator,
+            kind=Audience.Kind.CURATED,
+            name=CURATED_NAME,
+            description=CURATED_DESCRIPTION,
+            min_tasks=3,
+            max_tasks=4,
+        )
         seeder.prompt_examples(curated, operator)
-        custom = seeder.audience(by=requester, kind=Audience.Kind.CUSTOM, name=CUSTOM_NAME,
-                                 description=CUSTOM_DESCRIPTION, min_tasks=5, max_tasks=8)
+        custom = seeder.audience(
+            by=requester,
+            kind=Audience.Kind.CUSTOM,
+            name=CUSTOM_NAME,
+            description=CUSTOM_DESCRIPTION,
+            min_tasks=5,
+            max_tasks=8,
+        )
         seeder.draw_examples(custom, requester)
         seeder.count_examples(custom, requester)
 
@@ -371,22 +434,31 @@ def seed_demo(*, write: Callable[[str], None], reset_passwords: bool = False) ->
 
 
 class Command(BaseCommand):
-    help = ("Create the demo: operator, requester and labeler accounts, a curated and a custom audience with "
-            "qualification examples, and draw and compare jobs over generated images. Safe to run again.")
+    help = (
+        "Create the demo: operator, requester and labeler accounts, a curated and a custom audience with "
+        "qualification examples, and draw and compare jobs over generated images. Safe to run again."
+    )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--reset-passwords", action="store_true",
-                            help="give the demo accounts that exist already new passwords, and the requester a new "
-                                 "API token (and print them)")
+        parser.add_argument(
+            "--reset-passwords",
+            action="store_true",
+            help="give the demo accounts that exist already new passwords, and the requester a new "
+            "API token (and print them)",
+        )
         parser.add_argument("--base-url", default=BASE_URL, help=f"where the server runs (default {BASE_URL})")
-        parser.add_argument("--force", action="store_true",
-                            help="run even with DEBUG off (it creates a superuser: not for production)")
+        parser.add_argument(
+            "--force", action="store_true", help="run even with DEBUG off (it creates a superuser: not for production)"
+        )
 
-    def handle(self, *args, reset_passwords: bool = False, base_url: str = BASE_URL, force: bool = False,
-               **options) -> None:
+    def handle(
+        self, *args, reset_passwords: bool = False, base_url: str = BASE_URL, force: bool = False, **options
+    ) -> None:
         if not settings.DEBUG and not force:
-            raise CommandError("seed_demo creates demo accounts, among them a superuser: run it with DEBUG=1 "
-                               "(as `make demo` does), or pass --force.")
+            raise CommandError(
+                "seed_demo creates demo accounts, among them a superuser: run it with DEBUG=1 "
+                "(as `make demo` does), or pass --force."
+            )
         started = time.monotonic()
         self.stdout.write("Seeding the CrowdCanvas demo:")
         seeder = seed_demo(write=self.stdout.write, reset_passwords=reset_passwords)
@@ -414,13 +486,19 @@ class Command(BaseCommand):
             lines.append(f"    {login.username:<{width}} / {password:<{secret_width}}   {login.role}")
             if login.token:
                 lines.append(f"    {'':<{width}}   API token: {login.token}")
-                lines.append(f"    {'':<{width}}   (send it as the header 'Authorization: Token <token>'; "
-                             "it is shown only now)")
+                lines.append(
+                    f"    {'':<{width}}   (send it as the header 'Authorization: Token <token>'; it is shown only now)"
+                )
             elif "requester" in login.role:
-                lines.append(f"    {'':<{width}}   API token: (unchanged: shown when it was made; "
-                             "--reset-passwords adds a new one)")
+                lines.append(
+                    f"    {'':<{width}}   API token: (unchanged: shown when it was made; "
+                    "--reset-passwords adds a new one)"
+                )
         if any(login.password is None for login in logins):
-            lines += ["", "  Passwords are printed when an account is made; `manage.py seed_demo "
-                          "--reset-passwords` sets and prints new ones."]
+            lines += [
+                "",
+                "  Passwords are printed when an account is made; `manage.py seed_demo "
+                "--reset-passwords` sets and prints new ones.",
+            ]
         lines += [rule, ""]
         self.stdout.write(self.style.SUCCESS("\n".join(lines)))

@@ -33,9 +33,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, close_old_connections, connection
 
 from audiences.models import Audience
-from jobs.models import Job
 from demo.crowd import Crowd, JobBoard, JobInfo, running_jobs
 from demo.simulation import Oracle, create_labelers
+from jobs.models import Job
 
 ORACLE_WORKERS = 4
 DEFAULT_TIMEOUT = 600.0  # without --watch
@@ -44,31 +44,56 @@ EXHAUSTED_GRACE = 10.0  # seconds --until-done waits for a job's last results on
 
 
 class Command(BaseCommand):
-    help = ("Create N labelers and have them qualify and work over HTTP, as browsers would; "
-            "with --watch, keep a crowd serving every running job as jobs appear.")
+    help = (
+        "Create N labelers and have them qualify and work over HTTP, as browsers would; "
+        "with --watch, keep a crowd serving every running job as jobs appear."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--audience", action="append", default=[], metavar="ID",
-                            help="audience id (repeatable, e.g. global); default: every audience")
-        parser.add_argument("--job", action="append", default=[], metavar="ID",
-                            help="job id (repeatable); default: every running job of the audiences")
+        parser.add_argument(
+            "--audience",
+            action="append",
+            default=[],
+            metavar="ID",
+            help="audience id (repeatable, e.g. global); default: every audience",
+        )
+        parser.add_argument(
+            "--job",
+            action="append",
+            default=[],
+            metavar="ID",
+            help="job id (repeatable); default: every running job of the audiences",
+        )
         parser.add_argument("--labelers", type=int, default=5, help="how many labelers (default 5)")
-        parser.add_argument("--accuracy", type=float, default=0.9,
-                            help="probability that each answer is right, 0..1 (default 0.9)")
+        parser.add_argument(
+            "--accuracy", type=float, default=0.9, help="probability that each answer is right, 0..1 (default 0.9)"
+        )
         mode = parser.add_mutually_exclusive_group()
-        mode.add_argument("--until-done", action="store_true",
-                          help="keep working until the jobs are completed (or --timeout)")
-        mode.add_argument("--watch", action="store_true",
-                          help="serve every running job of the audiences as jobs appear, until stopped "
-                               "(Ctrl-C, SIGTERM) or --timeout")
+        mode.add_argument(
+            "--until-done", action="store_true", help="keep working until the jobs are completed (or --timeout)"
+        )
+        mode.add_argument(
+            "--watch",
+            action="store_true",
+            help="serve every running job of the audiences as jobs appear, until stopped "
+            "(Ctrl-C, SIGTERM) or --timeout",
+        )
         parser.add_argument("--base-url", default="http://127.0.0.1:8000", help="the server (default %(default)s)")
-        parser.add_argument("--timeout", type=float, default=None,
-                            help=f"stop after this many seconds (default {DEFAULT_TIMEOUT:g}; "
-                                 "with --watch: none)")
-        parser.add_argument("--poll", type=float, default=1.0,
-                            help="seconds between looks for jobs in the database (default 1)")
-        parser.add_argument("--progress", type=float, default=10.0,
-                            help="seconds between progress lines with --until-done or --watch (0: none)")
+        parser.add_argument(
+            "--timeout",
+            type=float,
+            default=None,
+            help=f"stop after this many seconds (default {DEFAULT_TIMEOUT:g}; with --watch: none)",
+        )
+        parser.add_argument(
+            "--poll", type=float, default=1.0, help="seconds between looks for jobs in the database (default 1)"
+        )
+        parser.add_argument(
+            "--progress",
+            type=float,
+            default=10.0,
+            help="seconds between progress lines with --until-done or --watch (0: none)",
+        )
         parser.add_argument("--quiet", action="store_true", help="no progress lines: only the summary")
         parser.add_argument("--prefix", default="sim", help="prefix of the labelers' usernames")
 
@@ -88,8 +113,10 @@ class Command(BaseCommand):
         if not options["base_url"].startswith(("http://", "https://")):
             raise CommandError(f"--base-url must be an http:// or https:// URL, not {options['base_url']!r}")
         if options["watch"] and options["job"]:
-            raise CommandError("--watch serves every running job of the audiences as jobs appear; "
-                               "it takes no --job (use --until-done to work given jobs to the end)")
+            raise CommandError(
+                "--watch serves every running job of the audiences as jobs appear; "
+                "it takes no --job (use --until-done to work given jobs to the end)"
+            )
         audiences = list(dict.fromkeys(options["audience"]))
         known = set(Audience.objects.filter(public_id__in=audiences).values_list("public_id", flat=True))
         missing = [audience for audience in audiences if audience not in known]
@@ -123,16 +150,25 @@ class Command(BaseCommand):
         if not watch:
             jobs = running_jobs(audiences=audiences, jobs=job_ids)
             if not jobs:
-                which = "of the jobs given" if job_ids else (
-                    f"on audience {', '.join(map(repr, audiences))}" if audiences else "on any audience")
+                which = (
+                    "of the jobs given"
+                    if job_ids
+                    else (f"on audience {', '.join(map(repr, audiences))}" if audiences else "on any audience")
+                )
                 raise CommandError(f"no running job {which}: start one, or use --watch to wait for jobs")
             self._publish(board, jobs)
             job_ids = list(jobs)  # these, and no job started later
 
         accounts = create_labelers(options["labelers"], prefix=options["prefix"])
         oracle = Oracle(workers=min(ORACLE_WORKERS, len(accounts)))
-        crowd = Crowd(base_url=options["base_url"], accounts=accounts, accuracy=options["accuracy"],
-                      oracle=oracle, board=board, persist=watch or until_done)
+        crowd = Crowd(
+            base_url=options["base_url"],
+            accounts=accounts,
+            accuracy=options["accuracy"],
+            oracle=oracle,
+            board=board,
+            persist=watch or until_done,
+        )
         stop = threading.Event()
         self.stopping = False
         restore = self._on_signals(stop.set)
@@ -143,8 +179,7 @@ class Command(BaseCommand):
         try:
             if watch:
                 scope = ", ".join(audiences) if audiences else "every audience"
-                self._say(f"watching {scope} with {len(accounts)} labelers at {options['base_url']} "
-                          "(Ctrl-C to stop)")
+                self._say(f"watching {scope} with {len(accounts)} labelers at {options['base_url']} (Ctrl-C to stop)")
                 self._publish(board, running_jobs(audiences=audiences))
             crowd.start()
             next_progress = started + options["progress"]
@@ -194,13 +229,15 @@ class Command(BaseCommand):
                 self._refresh_completed()
             except DatabaseError as exc:
                 self.stderr.write(f"could not read which jobs completed: {exc}".strip())
-            self._summary(crowd, started, stuck=stuck,
-                          ended="stopped" if interrupted else "timed out" if timed_out else "done")
+            self._summary(
+                crowd, started, stuck=stuck, ended="stopped" if interrupted else "timed out" if timed_out else "done"
+            )
             connection.close()
         if exhausted:
             raise CommandError(
                 f"the {len(accounts)} labelers gave all they can and job(s) {', '.join(exhausted)} still need "
-                "answers: run more labelers (--labelers)")
+                "answers: run more labelers (--labelers)"
+            )
         if until_done and timed_out and not interrupted:
             raise CommandError("timed out before every job completed")
 
@@ -233,16 +270,19 @@ class Command(BaseCommand):
         for job in jobs.values():
             if job.id not in self.seen:
                 self.seen[job.id] = job
-                self._say(f"serving job {job.id} {job.name!r} on {job.audience_name} ({job.audience_kind}): "
-                          f"{job.datapoints} datapoints x {job.responses} responses")
+                self._say(
+                    f"serving job {job.id} {job.name!r} on {job.audience_name} ({job.audience_kind}): "
+                    f"{job.datapoints} datapoints x {job.responses} responses"
+                )
         if gone:
             self._refresh_completed()
         board.publish(jobs)
 
     def _refresh_completed(self) -> None:
         known = {job.id for job in self.completed}
-        fresh = Job.objects.filter(public_id__in=[job_id for job_id in self.seen if job_id not in known],
-                                   state=Job.State.COMPLETED).values_list("public_id", flat=True)
+        fresh = Job.objects.filter(
+            public_id__in=[job_id for job_id in self.seen if job_id not in known], state=Job.State.COMPLETED
+        ).values_list("public_id", flat=True)
         for job_id in sorted(fresh, key=list(self.seen).index):
             job = self.seen[job_id]
             self.completed.append(job)
@@ -251,9 +291,11 @@ class Command(BaseCommand):
     def _progress(self, crowd: Crowd, board: JobBoard, started: float) -> None:
         """A progress line, when something changed since the last."""
         totals = crowd.totals()
-        line = (f"{len(board.jobs())} jobs running, {len(self.completed)} completed; {totals.answers} answers, "
-                f"{totals.retries} retries, {totals.refusals[403] + totals.refusals[409]} refusals, "
-                f"{totals.errors} errors")
+        line = (
+            f"{len(board.jobs())} jobs running, {len(self.completed)} completed; {totals.answers} answers, "
+            f"{totals.retries} retries, {totals.refusals[403] + totals.refusals[409]} refusals, "
+            f"{totals.errors} errors"
+        )
         if line != self.last_progress:
             self.last_progress = line
             self._say(f"[{time.monotonic() - started:.0f}s] {line}")
@@ -264,13 +306,16 @@ class Command(BaseCommand):
         write(f"simulate_labelers {ended} after {time.monotonic() - started:.0f}s: {totals.labelers} labelers")
         write(f"  answers: {totals.answers} ({totals.gold} quality checks)")
         write(f"  retries: {totals.retries} (5xx or connection lost); waited out 429: {totals.throttled}")
-        write(f"  refusals: 403: {totals.refusals[403]}, 409: {totals.refusals[409]} "
-              f"(answers refused: {totals.rejected})")
+        write(
+            f"  refusals: 403: {totals.refusals[403]}, 409: {totals.refusals[409]} (answers refused: {totals.rejected})"
+        )
         write(f"  errors: {totals.errors}")
         audiences = {job.audience_id: job.audience_name for job in self.seen.values() if job.needs_qualification}
         for audience_id, name in audiences.items():
-            write(f"  audience {audience_id} {name!r}: {totals.qualified[audience_id]} qualified, "
-                  f"{totals.dropped[audience_id]} dropped")
+            write(
+                f"  audience {audience_id} {name!r}: {totals.qualified[audience_id]} qualified, "
+                f"{totals.dropped[audience_id]} dropped"
+            )
         write(f"  jobs completed: {len(self.completed)} of {len(self.seen)} served")
         for job in self.completed:
             write(f"    {job.id} {job.name!r}")

@@ -11,8 +11,9 @@ class Command(BaseCommand):
     help = "Re-enqueue stale datapoint results (or aggregate them here with --inline) and finish done jobs."
 
     def add_arguments(self, parser):
-        parser.add_argument("--inline", action="store_true",
-                            help="aggregate in this process instead of enqueueing Celery tasks")
+        parser.add_argument(
+            "--inline", action="store_true", help="aggregate in this process instead of enqueueing Celery tasks"
+        )
 
     def handle(self, *args, inline: bool = False, **options):
         def aggregate_here(pk: int) -> None:

@@ -21,8 +21,11 @@ class Command(BaseCommand):
         parser.add_argument("name", help="username of the new requester")
         secret = parser.add_mutually_exclusive_group()
         secret.add_argument("--password", help="password for the admin and dashboard (checked by the validators)")
-        secret.add_argument("--password-stdin", action="store_true",
-                            help="read the password from the first line of stdin (keeps it out of `ps`)")
+        secret.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the password from the first line of stdin (keeps it out of `ps`)",
+        )
         parser.add_argument("--email", default="", help="email address")
 
     def handle(self, *args, name: str, password: str | None, password_stdin: bool, email: str, **options):
@@ -31,8 +34,11 @@ class Command(BaseCommand):
         try:
             user, token = requester_create(username=name, password=password or None, email=email)
         except ValidationError as exc:
-            messages = [f"{key}: {' '.join(values)}" for key, values in exc.message_dict.items()] \
-                if hasattr(exc, "error_dict") else exc.messages
+            messages = (
+                [f"{key}: {' '.join(values)}" for key, values in exc.message_dict.items()]
+                if hasattr(exc, "error_dict")
+                else exc.messages
+            )
             raise CommandError("; ".join(messages)) from None
         self.stderr.write(f"Created requester {user.username!r}. API token:")
         self.stdout.write(token)
