@@ -115,3 +115,41 @@ def compare_items_constraints(prefix: str) -> list[models.BaseConstraint]:
             ),
         ),
     ]
+
+
+class UrlFetch(models.Model):
+    """One URL the server fetches for ``owner`` (of a compatible API batch,
+    or alone), and how it went: Completed with its asset, or Failed saying why."""
+
+    class Status(models.TextChoices):
+        PENDING = "Pending"
+        COMPLETED = "Completed"
+        FAILED = "Failed"
+
+    batch = models.ForeignKey(
+        "compat.BatchUpload", on_delete=models.CASCADE, related_name="items", null=True, blank=True
+    )
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField(default=0)
+    url = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # A fetch whose asset is deleted is gone with it: asked again, the URL is fetched again.
+    asset = models.ForeignKey("jobs.Asset", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    error_message = models.TextField(blank=True)
+    stage = models.CharField(max_length=20, blank=True)
+    upstream_status = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        # The compatible API's table by label (compat_urlfetch, its migrations),
+        # as Asset is the jobs app's; kept here so our own API fetches with it too.
+        app_label = "compat"
+        ordering = ["batch", "position", "id"]
+        indexes = [models.Index(fields=["owner", "status"])]
+        constraints = [
+            models.CheckConstraint(
+                name="url_fetch_completed_has_asset",
+                condition=~Q(status="Completed") | Q(asset__isnull=False),
+            ),
+        ]

@@ -507,7 +507,11 @@ def main(argv: list[str] | None = None) -> dict:
         started = time.perf_counter()
         with CrowdCanvasClient(server.url, token, timeout=120) as client:
             definition = client.job.create_draw_job_definition(
-                "Scale", "Color in all the blue books", urls, responses_per_datapoint=args.responses
+                "Scale",
+                "Color in all the blue books",
+                urls,
+                responses_per_datapoint=args.responses,
+                url_assets="link",  # what is measured is making the definition, not fetching its images
             )
             made = time.perf_counter() - started
             job = client.job.get_job_definition_by_id(definition.id)

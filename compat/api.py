@@ -19,6 +19,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from assets import fetches
 from assets import services as asset_services
 from audiences.selectors import audience_find, audience_get
 from core.parsers import JSONParser
@@ -178,7 +179,7 @@ class BatchUploadStatusApi(CompatApi):
         correlation = request.query_params.get("correlationId", "")
         if not correlation or len(correlation) > 100 or "\x00" in correlation:
             raise ValidationError({"correlationId": ["is required (at most 100 characters, no NUL)."]})
-        services.url_fetches_fail_lost(owner=request.user)
+        fetches.url_fetches_fail_lost(owner=request.user)
         return Response(documents.batch_uploads_status(owner=request.user, correlation_id=correlation))
 
 

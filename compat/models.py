@@ -13,7 +13,8 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+
+from assets.models import UrlFetch  # noqa: F401  (a compat table, kept by assets: see there)
 
 
 def _new(prefix: str) -> str:
@@ -99,35 +100,3 @@ class BatchUpload(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["owner", "correlation_id"])]
-
-
-class UrlFetch(models.Model):
-    """One URL to fetch (of a batch, or alone), and how it went."""
-
-    class Status(models.TextChoices):
-        PENDING = "Pending"
-        COMPLETED = "Completed"
-        FAILED = "Failed"
-
-    batch = models.ForeignKey(BatchUpload, on_delete=models.CASCADE, related_name="items", null=True, blank=True)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    position = models.PositiveIntegerField(default=0)
-    url = models.TextField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    # A fetch whose asset is deleted is gone with it: asked again, the URL is fetched again.
-    asset = models.ForeignKey("jobs.Asset", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
-    error_message = models.TextField(blank=True)
-    stage = models.CharField(max_length=20, blank=True)
-    upstream_status = models.PositiveIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["batch", "position", "id"]
-        indexes = [models.Index(fields=["owner", "status"])]
-        constraints = [
-            models.CheckConstraint(
-                name="url_fetch_completed_has_asset",
-                condition=~Q(status="Completed") | Q(asset__isnull=False),
-            ),
-        ]

@@ -8,7 +8,6 @@ arguments, one transaction each.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from django.conf import settings
@@ -17,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from assets import url_fetch
+from assets import fetches, url_fetch
 from audiences import services as audience_services
 from audiences.models import Audience, QualificationExample
 from audiences.selectors import audience_get
@@ -39,9 +38,6 @@ MAX_BATCH_URLS = 1000
 MAX_DATASET_DATAPOINTS = job_services.MAX_DATAPOINTS
 # How long /asset/url waits for its fetch before telling the client to ask again.
 SINGLE_FETCH_WAIT_MARGIN = 5.0
-# A fetch still pending this long after its deadline was lost (a worker gone,
-# a task never delivered): it is failed, so no client polls it forever.
-FETCH_LOST_AFTER = 60
 
 
 # --- assets ----------------------------------------------------------------------------------
@@ -75,15 +71,8 @@ def batch_upload_create(*, owner: AbstractBaseUser, urls: Any, correlation_id: A
     UrlFetch.objects.bulk_create(
         [UrlFetch(batch=batch, owner=owner, position=i, url=url) for i, url in enumerate(urls)]
     )
-    _enqueue(list(batch.items.values_list("pk", flat=True)))
+    fetches.url_fetches_enqueue(list(batch.items.values_list("pk", flat=True)))
     return batch
-
-
-def _enqueue(fetch_ids: list[int]) -> None:
-    from .tasks import fetch_url
-
-    for fetch_id in fetch_ids:
-        transaction.on_commit(lambda fetch_id=fetch_id: fetch_url.delay(fetch_id))
 
 
 @transaction.atomic
@@ -100,40 +89,6 @@ def batch_upload_abort(*, batch: BatchUpload) -> BatchUpload:
     return batch
 
 
-def url_fetch_run(*, fetch_id: int) -> UrlFetch | None:
-    """Fetch one pending URL and record how it went (Completed with its
-    asset, or Failed with the reason). Fetched outside any transaction."""
-    fetch = UrlFetch.objects.select_related("owner").filter(pk=fetch_id).first()
-    if fetch is None or fetch.status != UrlFetch.Status.PENDING:
-        return fetch
-    try:
-        asset = url_fetch.asset_create_from_url(owner=fetch.owner, url=fetch.url)
-    except url_fetch.FetchError as exc:
-        changes = {
-            "status": UrlFetch.Status.FAILED,
-            "error_message": exc.message,
-            "stage": exc.stage,
-            "upstream_status": exc.upstream_status,
-        }
-    else:
-        changes = {"status": UrlFetch.Status.COMPLETED, "asset": asset, "stage": "stored", "upstream_status": 200}
-    UrlFetch.objects.filter(pk=fetch.pk, status=UrlFetch.Status.PENDING).update(finished_at=timezone.now(), **changes)
-    fetch.refresh_from_db()
-    return fetch
-
-
-def url_fetches_fail_lost(*, owner: AbstractBaseUser) -> int:
-    """Fail ``owner``'s fetches pending past their deadline (their task was
-    lost); how many."""
-    cutoff = timezone.now() - timezone.timedelta(seconds=settings.ASSET_FETCH_TIMEOUT + FETCH_LOST_AFTER)
-    return UrlFetch.objects.filter(owner=owner, status=UrlFetch.Status.PENDING, created_at__lt=cutoff).update(
-        status=UrlFetch.Status.FAILED,
-        stage="lost",
-        finished_at=timezone.now(),
-        error_message="The fetch did not finish in time; upload the URL again.",
-    )
-
-
 def url_fetch_single(*, owner: AbstractBaseUser, url: Any) -> UrlFetch:
     """Fetch one URL for ``owner`` and wait for it: the earlier fetch of
     the same URL when one completed, else a new one run on Celery. The
@@ -146,21 +101,9 @@ def url_fetch_single(*, owner: AbstractBaseUser, url: Any) -> UrlFetch:
         url_fetch.resolve(host, port)  # a host we would refuse is refused now, not after a wait
     except url_fetch.FetchError as exc:
         raise ValidationError({"url": [exc.message]}) from None
-    url_fetches_fail_lost(owner=owner)
-    fetch = (
-        UrlFetch.objects.filter(owner=owner, url=url)
-        .exclude(status=UrlFetch.Status.FAILED)
-        .order_by("-created_at", "-id")
-        .first()
-    )
-    if fetch is None:
-        with transaction.atomic():
-            fetch = UrlFetch.objects.create(owner=owner, url=url)
-            _enqueue([fetch.pk])
-    deadline = time.monotonic() + settings.ASSET_FETCH_TIMEOUT + SINGLE_FETCH_WAIT_MARGIN
-    while fetch.status == UrlFetch.Status.PENDING and time.monotonic() < deadline:
-        time.sleep(0.1)
-        fetch.refresh_from_db()
+    fetches.url_fetches_fail_lost(owner=owner)
+    fetch = fetches.url_fetch_find_or_start(owner=owner, url=url)
+    fetches.url_fetches_wait([fetch], seconds=settings.ASSET_FETCH_TIMEOUT + SINGLE_FETCH_WAIT_MARGIN)
     return fetch
 
 

@@ -1,12 +1,6 @@
-"""Celery tasks of the compatible API: thin wrappers around its services."""
+"""Celery tasks of the compatible API: the URL fetch lives in ``assets``
+(our own API fetches with it too); imported here so the worker registers it."""
 
-from celery import shared_task
+from assets.tasks import fetch_url
 
-
-@shared_task(acks_late=True)
-def fetch_url(fetch_id: int) -> str | None:
-    """Fetch one URL a client asked for (``compat.services.url_fetch_run``)."""
-    from .services import url_fetch_run
-
-    fetch = url_fetch_run(fetch_id=fetch_id)
-    return fetch.status if fetch is not None else None
+__all__ = ["fetch_url"]

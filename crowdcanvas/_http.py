@@ -9,11 +9,11 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
-from . import __version__, _live
+from . import __version__, _limits, _live
 from ._validation import Item
 from .exceptions import (
     ApiError,
@@ -27,6 +27,17 @@ from .exceptions import (
 
 _RETRY_STATUSES = {502, 503, 504}
 _GET_ATTEMPTS = 3
+# Between asks while the server is still fetching URLs (it waits up to 30 s per ask itself).
+FETCH_POLL_SECONDS = 1.0
+# URLs per ask, under the server's limit: without a broker the server fetches
+# them within the request, which must end within the client's timeout.
+FETCH_URLS_PER_REQUEST = 50
+FETCH_WAIT_SECONDS = 20.0
+
+
+class Answer(NamedTuple):
+    status_code: int
+    body: Any
 
 
 def _error_class(status: int) -> type[ApiError]:
@@ -65,6 +76,8 @@ class Http:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.base_url = base_url
+        # How long the server may wait for URL fetches before answering: well within our timeout.
+        self.fetch_wait = min(FETCH_WAIT_SECONDS, timeout / 2)
         self.sleep = sleep
         self.clock = clock
         user_agent = f"crowdcanvas-python/{__version__}"
@@ -75,6 +88,7 @@ class Http:
             transport=transport,
         )
         self._uploads: dict[tuple, str] = {}
+        self._fetched: dict[str, str] = {}
         # Opens a job's websocket (``_live.Socket``); ``None`` when requests do
         # not go over the network (a custom transport), so progress is polled.
         self.open_live: Callable[[str], _live.Socket] | None = None
@@ -104,7 +118,8 @@ class Http:
             return response
         raise AssertionError("unreachable")
 
-    def request(self, method: str, path: str, *, idempotent: bool = False, **kwargs) -> Any:
+    def request_with_status(self, method: str, path: str, *, idempotent: bool = False, **kwargs) -> Answer:
+        """A successful response's status and body (errors raised as by ``request``)."""
         response = self._send(method, path, idempotent=idempotent, **kwargs)
         try:
             body: Any = response.json()
@@ -114,7 +129,10 @@ class Http:
             raise _error_class(response.status_code)(
                 response.status_code, body, method=method, url=str(response.request.url)
             )
-        return body
+        return Answer(response.status_code, body)
+
+    def request(self, method: str, path: str, *, idempotent: bool = False, **kwargs) -> Any:
+        return self.request_with_status(method, path, idempotent=idempotent, **kwargs).body
 
     def get(self, path: str, params: dict | None = None) -> Any:
         return self.request("GET", path, params=params)
@@ -172,8 +190,31 @@ class Http:
             self._uploads[key] = asset["id"]
         return self._uploads[key]
 
-    def wire_item(self, item: Item) -> str | dict:
-        """An item as the API takes it, uploading a local file first."""
+    def fetch_urls(self, urls: list[str]) -> dict[str, str]:
+        """Have the server fetch and store each image URL (once per client
+        and URL); their asset ids by URL. A URL the server refuses or cannot
+        fetch is a ``BadRequestError`` (a ``ValueError``) naming it."""
+        wanted = list(dict.fromkeys(url for url in urls if url not in self._fetched))
+        per_request = min(FETCH_URLS_PER_REQUEST, _limits.MAX_FETCH_URLS)
+        for start in range(0, len(wanted), per_request):
+            chunk = wanted[start : start + per_request]
+            while True:
+                answer = self.request_with_status(
+                    "POST", "assets/fetch/", json={"urls": chunk, "wait": self.fetch_wait}
+                )
+                if answer.status_code != 202:
+                    break
+                # Still fetching: asking again with the same URLs finds the same fetches.
+                self.sleep(FETCH_POLL_SECONDS)
+            for fetch in answer.body["fetches"]:
+                self._fetched[fetch["url"]] = fetch["asset_id"]
+        return {url: self._fetched[url] for url in urls}
+
+    def wire_item(self, item: Item, fetched: dict[str, str] | None = None) -> str | dict:
+        """An item as the API takes it, uploading a local file first; a URL
+        the server fetched (in ``fetched``) as its asset."""
+        if item.kind == "url" and fetched is not None:
+            return {"asset_id": fetched[item.value]}
         if item.kind in ("url", "text"):
             return item.value
         if item.kind == "asset":

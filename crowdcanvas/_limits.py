@@ -6,7 +6,8 @@ Copied from the server; ``tests/test_client.py`` asserts that they still match:
 - ``assets/wire.py``: text lengths, URLs, boxes;
 - ``jobs/services.py``: datapoints per definition, responses per datapoint;
 - ``audiences/services.py``: ``MAX_TASKS_LIMIT``; gold rate at most 0.5;
-- ``core/api_common.py``: page size.
+- ``core/api_common.py``: page size;
+- ``assets/fetches.py``: URLs per fetch request.
 """
 
 MAX_NAME_LENGTH = 200
@@ -24,3 +25,5 @@ MAX_TASKS_LIMIT = 1000
 MAX_GOLD_RATE = 0.5
 
 MAX_PAGE_SIZE = 100
+
+MAX_FETCH_URLS = 1000

@@ -59,6 +59,27 @@ def check_int(value: Any, where: str, *, low: int, high: int) -> int:
     return int(value)
 
 
+URL_ASSETS = ("fetch", "link")
+
+
+def check_url_assets(value: Any) -> str:
+    """How URL items are sent: ``"fetch"`` (the server fetches and stores
+    them) or ``"link"`` (labelers' browsers load them)."""
+    if value not in URL_ASSETS:
+        raise ValueError(f"url_assets must be 'fetch' or 'link', got {value!r}.")
+    return value
+
+
+def fetch_url_items(http: Any, items: Sequence[Item], url_assets: str) -> dict[str, str] | None:
+    """With ``"fetch"``, the server's asset id of each URL item (``None``
+    with ``"link"``, or when there is no URL): called once every item is
+    checked, so bad input sends nothing."""
+    urls = [item.value for item in items if item.kind == "url"]
+    if url_assets != "fetch" or not urls:
+        return None
+    return http.fetch_urls(urls)
+
+
 def check_list(value: Any, where: str) -> list:
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
         raise ValueError(f"{where} must be a list, got {type(value).__name__}.")

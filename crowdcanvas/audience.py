@@ -11,6 +11,8 @@ from ._validation import (
     check_paging,
     check_ratio,
     check_text,
+    check_url_assets,
+    fetch_url_items,
     path_id,
     plan_boxes,
     plan_image,
@@ -74,6 +76,7 @@ class Audience(Resource):
         explanation: str | None = None,
         required_precision: float | None = None,
         required_completeness: float | None = None,
+        url_assets: str = "fetch",
     ) -> Audience:
         """Add a draw qualification example: an image and the box(es) a
         correct labeler colors in. Labelers' strokes must lie inside the boxes
@@ -89,6 +92,10 @@ class Audience(Resource):
             explanation: optional text shown to a labeler after a wrong answer.
             required_precision: share of the ink that must lie inside the boxes (0..1).
             required_completeness: share of the boxes the ink must touch (0..1).
+            url_assets: ``"fetch"`` (default): the server fetches and stores
+                URL images (a URL it refuses or cannot fetch is a
+                ``ValueError`` naming it, and no example is added);
+                ``"link"``: labelers' browsers load them.
 
         Returns:
             This audience.
@@ -96,6 +103,7 @@ class Audience(Resource):
         Raises:
             ValueError: bad input (before any request), or the server's 400.
         """
+        url_assets = check_url_assets(url_assets)
         body: dict[str, Any] = {
             **_example_texts(instruction, context, explanation),
             "truths": [box.to_dict() for box in plan_boxes(truths, "truths")],
@@ -105,13 +113,19 @@ class Audience(Resource):
         if required_completeness is not None:
             body["required_completeness"] = check_ratio(required_completeness, "required_completeness")
         item = plan_image(datapoint, "datapoint")
-        body["datapoint"] = self._http.wire_item(item)
+        body["datapoint"] = self._http.wire_item(item, fetch_url_items(self._http, [item], url_assets))
         self._http.post(f"audiences/{path_id(self.id)}/examples/draw/", json=body)
         self.example_count += 1
         return self
 
     def add_compare_example(
-        self, instruction: str, datapoint: list, truth: Any, context: str | None = None, explanation: str | None = None
+        self,
+        instruction: str,
+        datapoint: list,
+        truth: Any,
+        context: str | None = None,
+        explanation: str | None = None,
+        url_assets: str = "fetch",
     ) -> Audience:
         """Add a compare qualification example: two items and which is right.
 
@@ -127,6 +141,10 @@ class Audience(Resource):
                 items exactly (as you passed it).
             context: optional text shown with the items (e.g. the prompt).
             explanation: optional text shown to a labeler after a wrong answer.
+            url_assets: ``"fetch"`` (default): the server fetches and stores
+                URL images (a URL it refuses or cannot fetch is a
+                ``ValueError`` naming it, and no example is added);
+                ``"link"``: labelers' browsers load them.
 
         Returns:
             This audience.
@@ -134,6 +152,7 @@ class Audience(Resource):
         Raises:
             ValueError: bad input (before any request), or the server's 400.
         """
+        url_assets = check_url_assets(url_assets)
         body: dict[str, Any] = _example_texts(instruction, context, explanation)
         first, second = plan_pair(datapoint, "datapoint")
         matches = [index for index in (0, 1) if truth is not None and truth == datapoint[index]]
@@ -142,7 +161,8 @@ class Audience(Resource):
                 "truth must be exactly one of the two datapoint items "
                 f"(got {truth!r}, items {datapoint[0]!r} and {datapoint[1]!r})."
             )
-        items = [self._http.wire_item(first), self._http.wire_item(second)]
+        fetched = fetch_url_items(self._http, [first, second], url_assets)
+        items = [self._http.wire_item(first, fetched), self._http.wire_item(second, fetched)]
         body["datapoint"] = items
         body["truth"] = items[matches[0]]
         self._http.post(f"audiences/{path_id(self.id)}/examples/compare/", json=body)

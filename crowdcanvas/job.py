@@ -20,6 +20,8 @@ from ._validation import (
     check_paging,
     check_ratio,
     check_text,
+    check_url_assets,
+    fetch_url_items,
     path_id,
     plan_image,
     plan_pair,
@@ -480,6 +482,7 @@ class JobManager:
         responses_per_datapoint: int = 10,
         contexts: list | None = None,
         draw_aggregation: str | None = None,
+        url_assets: str = "fetch",
         batch_size: int = BATCH_SIZE,
         progress: bool = True,
     ) -> JobDefinition:
@@ -495,6 +498,12 @@ class JobManager:
             draw_aggregation: ``"majority"`` (default: cells inked by at least half
                 of the responses' weight) or ``"em"`` (expectation-maximization
                 over the responses' masks).
+            url_assets: ``"fetch"`` (default): the server fetches each URL
+                and stores the image, so labelers see it even if the URL
+                changes or goes; a URL it refuses or cannot fetch (a private
+                address, not an image, too big) is a ``ValueError`` naming
+                it, and nothing is created. ``"link"``: URLs are kept as
+                links that labelers' browsers load.
             batch_size: datapoints sent per request; more are sent in batches,
                 each sent again if its reply is lost (never stored twice).
             progress: show a progress bar while batches are sent.
@@ -508,9 +517,11 @@ class JobManager:
         """
         if draw_aggregation not in (None, "majority", "em"):
             raise ValueError(f"draw_aggregation must be 'majority' or 'em', got {draw_aggregation!r}")
+        url_assets = check_url_assets(url_assets)
         body = self._common(name, instruction, datapoints, responses_per_datapoint, contexts)
         items = [plan_image(value, f"datapoints[{index}]") for index, value in enumerate(body["datapoints"])]
-        body["datapoints"] = [self._http.wire_item(item) for item in items]
+        fetched = fetch_url_items(self._http, items, url_assets)
+        body["datapoints"] = [self._http.wire_item(item, fetched) for item in items]
         if draw_aggregation is not None:
             body["draw_aggregation"] = draw_aggregation
         return self._create({"kind": "draw", **body}, batch_size=batch_size, progress=progress)
@@ -523,6 +534,7 @@ class JobManager:
         responses_per_datapoint: int = 10,
         contexts: list | None = None,
         confidence_threshold: float | None = None,
+        url_assets: str = "fetch",
         batch_size: int = BATCH_SIZE,
         progress: bool = True,
     ) -> JobDefinition:
@@ -544,6 +556,12 @@ class JobManager:
                 its leader is this certain, in (0, 1). Only votes of labelers
                 with graded answers (custom and curated audiences) count toward
                 it; in the global audience every pair takes all its votes.
+            url_assets: ``"fetch"`` (default): the server fetches each URL
+                and stores the image, so labelers see it even if the URL
+                changes or goes; a URL it refuses or cannot fetch (a private
+                address, not an image, too big) is a ``ValueError`` naming
+                it, and nothing is created. ``"link"``: URLs are kept as
+                links that labelers' browsers load.
             batch_size: pairs sent per request; more are sent in batches,
                 each sent again if its reply is lost (never stored twice).
             progress: show a progress bar while batches are sent.
@@ -554,13 +572,17 @@ class JobManager:
         Raises:
             ValueError: bad input (checked before any request), or the server's 400.
         """
+        url_assets = check_url_assets(url_assets)
         body = self._common(name, instruction, datapoints, responses_per_datapoint, contexts)
         if confidence_threshold is not None:
             body["confidence_threshold"] = check_ratio(
                 confidence_threshold, "confidence_threshold", low_open=True, high_open=True
             )
         pairs = [plan_pair(value, f"datapoints[{index}]") for index, value in enumerate(body["datapoints"])]
-        body["datapoints"] = [[self._http.wire_item(first), self._http.wire_item(second)] for first, second in pairs]
+        fetched = fetch_url_items(self._http, [item for pair in pairs for item in pair], url_assets)
+        body["datapoints"] = [
+            [self._http.wire_item(first, fetched), self._http.wire_item(second, fetched)] for first, second in pairs
+        ]
         return self._create({"kind": "compare", **body}, batch_size=batch_size, progress=progress)
 
     def get_job_definition_by_id(self, job_definition_id: str) -> JobDefinition:

@@ -25,8 +25,9 @@ from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 
+from assets import fetches as asset_fetches
 from assets import services as asset_services
-from assets.models import TaskKind
+from assets.models import TaskKind, UrlFetch
 from audiences import selectors as audience_selectors
 from audiences.models import Audience
 from core.api_common import (
@@ -45,6 +46,8 @@ from .models import Job, JobDefinition
 from .serializers import (
     MULTIPART_DEFINITION_SCHEMA,
     PAYLOAD_FIELD,
+    AssetFetchResultSerializer,
+    AssetFetchSerializer,
     AssetSerializer,
     AssetUploadSerializer,
     CocoDatasetSerializer,
@@ -166,6 +169,40 @@ class AssetUploadApi(RequesterApiView):
         data = validated(AssetUploadSerializer, request.data)
         asset = asset_services.asset_upload(owner=request.user, upload=data["file"], name=data.get("name"))
         return Response(AssetSerializer(asset).data, status=status.HTTP_201_CREATED)
+
+
+class AssetFetchApi(RequesterApiView):
+    @extend_schema(
+        operation_id="assets_fetch",
+        tags=["assets"],
+        summary="Fetch and store images from URLs",
+        description=(
+            "The server fetches each URL (public hosts only; size, pixels, redirects and time capped; the "
+            "bytes checked with Pillow) and stores the image once by content hash; refer to it in datapoints "
+            'as `{"asset_id": <id>}`. 200 when all are stored; 202 while some are still being fetched after '
+            "`wait` seconds: send the same URLs again to poll (the fetches already made are found, not "
+            "repeated). 400 naming each URL that is refused (before anything is stored) or that failed."
+        ),
+        request=AssetFetchSerializer,
+        responses={
+            200: AssetFetchResultSerializer,
+            202: AssetFetchResultSerializer,
+            **error_responses(400, 401, 403, 413),
+        },
+    )
+    def post(self, request):
+        data = validated(AssetFetchSerializer, request.data)
+        fetched = asset_fetches.asset_fetch_urls(owner=request.user, urls=data["urls"], wait=data["wait"])
+        failed = [
+            f"{fetch.url[:200]!r}: could not be fetched: {fetch.error_message}"
+            for fetch in dict.fromkeys(fetched)
+            if fetch.status == UrlFetch.Status.FAILED
+        ]
+        if failed:
+            raise ValidationError({"urls": failed[:50]})
+        pending = sum(1 for fetch in fetched if fetch.status == UrlFetch.Status.PENDING)
+        body = AssetFetchResultSerializer({"fetches": fetched, "pending": pending}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED if pending else status.HTTP_200_OK)
 
 
 # --- views: job definitions ---------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
-from assets import wire
+from assets import fetches, wire
 from assets.api_fields import UPLOAD_ITEM_SCHEMA
 from assets.models import Asset, TaskKind
 from core.api_common import (
@@ -90,6 +90,50 @@ class AssetSerializer(serializers.Serializer):
     content_type = serializers.CharField()
     byte_size = serializers.IntegerField(allow_null=True)
     created = serializers.DateTimeField(source="created_at")
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "maxLength": wire.MAX_URL_LENGTH},
+        "minItems": 1,
+        "maxItems": fetches.MAX_FETCH_URLS,
+        "description": f"1..{fetches.MAX_FETCH_URLS} http(s) image URLs",
+    }
+)
+class FetchUrlsField(RawJSONField):
+    pass
+
+
+class AssetFetchSerializer(StrictInputSerializer):
+    """Image URLs for the server to fetch and store (each once by content hash)."""
+
+    urls = FetchUrlsField()
+    wait = serializers.FloatField(
+        required=False,
+        default=fetches.MAX_WAIT_SECONDS,
+        min_value=0,
+        max_value=fetches.MAX_WAIT_SECONDS,
+        help_text="seconds to wait for the fetches before answering 202 (ask again with the same URLs)",
+    )
+
+
+class UrlFetchSerializer(serializers.Serializer):
+    """One URL's fetch: its asset once completed; pending means ask again."""
+
+    url = serializers.CharField()
+    status = serializers.SerializerMethodField()
+    asset_id = serializers.CharField(source="asset.public_id", allow_null=True, default=None)
+
+    def get_status(self, fetch) -> str:
+        return fetch.status.lower()
+
+
+class AssetFetchResultSerializer(serializers.Serializer):
+    """Each URL's fetch, in the order sent."""
+
+    fetches = UrlFetchSerializer(many=True)
+    pending = serializers.IntegerField(help_text="how many are still being fetched (202)")
 
 
 class JobDefinitionCreateSerializer(StrictInputSerializer):

@@ -7,6 +7,7 @@ from . import api
 app_name = "jobs"
 urlpatterns = [
     path("assets/", api.AssetUploadApi.as_view(), name="asset-upload"),
+    path("assets/fetch/", api.AssetFetchApi.as_view(), name="asset-fetch"),
     path("job-definitions/", api.JobDefinitionListApi.as_view(), name="job-definition-list"),
     path("job-definitions/<slug:definition_id>/", api.JobDefinitionDetailApi.as_view(), name="job-definition-detail"),
     path(

@@ -61,7 +61,9 @@ class FakeServer:
         self.requests: list[httpx.Request] = []
         self.routes: dict[tuple[str, str], object] = {}
         self.asset_count = 0
+        self.fetched: dict[str, str] = {}
         self.route("POST", "/api/assets/", self._upload)
+        self.route("POST", "/api/assets/fetch/", self._fetch)
 
     def route(self, method: str, path: str, responder) -> None:
         """``responder``: a JSON value (200), a ``(status, body)`` pair, a
@@ -71,6 +73,16 @@ class FakeServer:
     def _upload(self, request: httpx.Request):
         self.asset_count += 1
         return 201, {"id": f"ast_{self.asset_count}", "kind": "image", "name": "x", "width": 64, "height": 48}
+
+    def _fetch(self, request: httpx.Request):
+        """As the server answers when every URL is stored: one asset per URL."""
+        urls = json.loads(request.content)["urls"]
+        for url in urls:
+            self.fetched.setdefault(url, f"ast_url_{len(self.fetched) + 1}")
+        return 200, {
+            "fetches": [{"url": url, "status": "completed", "asset_id": self.fetched[url]} for url in urls],
+            "pending": 0,
+        }
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)

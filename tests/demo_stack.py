@@ -3,7 +3,8 @@ defaults (SQLite, ``manage.py runserver``, no Redis) or on the real stack
 (PostgreSQL, Redis, a Celery worker, uvicorn), a crowd of simulated
 labelers beside it (``simulate_labelers --watch``), and the seed workflows
 run through the client in processes of their own, as a requester would run
-them from a terminal.
+them from a terminal. The seeds' image hosts are served on loopback
+(``tests.image_hosts``): the server fetches their URLs, as by default.
 
 Used by ``tests/test_first_hour.py`` and ``bench/seed_run.py``.
 """
@@ -18,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.image_hosts import LocalImageHosts
 from tests.stack import (
     PYTHON,
     ROOT,
@@ -136,6 +138,7 @@ class Demo:
         self.server: ManagedProcess | None = None
         self._database_url = database_url
         self._settings = settings
+        self.image_hosts = LocalImageHosts(self.workdir / "image-hosts")
 
     @property
     def url(self) -> str:
@@ -143,7 +146,12 @@ class Demo:
 
     def _env(self) -> dict[str, str]:
         var = self.workdir / "var"
-        extra = {"CROWDCANVAS_VAR_DIR": str(var), "MEDIA_ROOT": str(var / "media"), **self._settings}
+        extra = {
+            "CROWDCANVAS_VAR_DIR": str(var),
+            "MEDIA_ROOT": str(var / "media"),
+            **self.image_hosts.env,
+            **self._settings,
+        }
         if self.stack == "embedded":
             return django_env(None, DEBUG="1", SQLITE_PATH=str(self.workdir / "demo.sqlite3"), **extra)
         return django_env(self._database_url, self.redis.url, **extra)
@@ -158,6 +166,7 @@ class Demo:
 
     def start(self) -> Demo:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.image_hosts.__enter__()
         if self.stack == "real":
             if self._database_url is None:
                 self.postgres = PostgresServer().start()
@@ -190,6 +199,7 @@ class Demo:
             self.redis.close()
         if self.postgres is not None:
             self.postgres.stop()
+        self.image_hosts.__exit__(None, None, None)
 
     def __enter__(self) -> Demo:
         return self.start()

@@ -58,6 +58,14 @@ socket.getaddrinfo = getaddrinfo
 '''
 
 
+def loopback_only_site(directory: Path, domain: str = DOMAIN) -> Path:
+    """A directory for ``PYTHONPATH`` whose ``sitecustomize`` lets a Python
+    process resolve loopback and ``*.<domain>`` names only."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "sitecustomize.py").write_text(_SITECUSTOMIZE.format(domain=domain))
+    return directory
+
+
 def ensure_venv() -> Path:
     """The client's virtualenv, made once (its marker names the pins it holds)."""
     marker = VENV / ".installed"
@@ -74,12 +82,12 @@ def ensure_venv() -> Path:
 class Tls:
     """A CA and one server certificate for every name the test serves."""
 
-    def __init__(self, directory: Path, domain: str = DOMAIN) -> None:
+    def __init__(self, directory: Path, domain: str = DOMAIN, image_hosts: tuple[str, ...] = (IMAGE_HOST,)) -> None:
         import trustme
 
         directory.mkdir(parents=True, exist_ok=True)
         self.ca = trustme.CA()
-        cert = self.ca.issue_cert(domain, f"api.{domain}", f"auth.{domain}", f"app.{domain}", IMAGE_HOST, "127.0.0.1")
+        cert = self.ca.issue_cert(domain, f"api.{domain}", f"auth.{domain}", f"app.{domain}", *image_hosts, "127.0.0.1")
         self.ca_path = directory / "ca.pem"
         self.cert_path = directory / "server.pem"
         self.key_path = directory / "server.key"
@@ -183,9 +191,7 @@ class TlsAsgiServer(ManagedProcess):
 def client_env(*, workdir: Path, tls: Tls, environment: str, client_id: str, client_secret: str) -> dict[str, str]:
     """The environment a requester exports to point the client at us
     (plus the test's name resolution)."""
-    site = workdir / "site"
-    site.mkdir(parents=True, exist_ok=True)
-    (site / "sitecustomize.py").write_text(_SITECUSTOMIZE.format(domain=DOMAIN))
+    site = loopback_only_site(workdir / "site")
     home = workdir / "home"
     home.mkdir(parents=True, exist_ok=True)
     keep = ("PATH", "LANG", "LC_ALL", "TMPDIR")

@@ -7,6 +7,7 @@ for the labeler API as a labeler."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import urllib.request
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.hosted_client import loopback_only_site
 from tests.stack import AsgiServer, django_env
 
 pytestmark = pytest.mark.services
@@ -101,8 +103,11 @@ def fuzz(server, tmp_path: Path, *, token: str, paths: str, checks: str, paramet
 def test_no_generated_request_gets_a_server_error(test_database_url, artifacts_dir, seeded, tmp_path: Path):
     log_path = artifacts_dir / "api-fuzz-server.log"
     log_path.unlink(missing_ok=True)  # the server appends: keep only this run's log
-    # No rate limit: every generated request must reach the views.
-    server = AsgiServer(django_env(test_database_url, SUBMIT_RATE="none"), log_path).start()
+    # No rate limit: every generated request must reach the views. Generated
+    # image URLs name made-up hosts: the server resolves none of them.
+    site = loopback_only_site(tmp_path / "site")
+    pythonpath = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+    server = AsgiServer(django_env(test_database_url, SUBMIT_RATE="none", PYTHONPATH=pythonpath), log_path).start()
     try:
         request = urllib.request.Request(server.url + "/api/schema/?format=json")
         (tmp_path / "schema.json").write_bytes(urllib.request.urlopen(request, timeout=30).read())
@@ -124,6 +129,6 @@ def test_no_generated_request_gets_a_server_error(test_database_url, artifacts_d
         )
     finally:
         server.stop()
-    assert "Selected: 21/" in requester, requester[-3000:]  # 19 requester operations and 2 of the preview
+    assert "Selected: 22/" in requester, requester[-3000:]  # 20 requester operations and 2 of the preview
     assert "Selected: 9/" in labeler, labeler[-3000:]  # with renew and release
     assert "Traceback" not in server.log(), server.log()[-3000:]

@@ -27,6 +27,7 @@ REQUESTER_ENDPOINTS = [
     ("post", "/api/audiences/aud_x/examples/draw/"),
     ("post", "/api/audiences/aud_x/examples/compare/"),
     ("post", "/api/assets/"),
+    ("post", "/api/assets/fetch/"),
     ("get", "/api/job-definitions/"),
     ("post", "/api/job-definitions/"),
     ("get", "/api/job-definitions/jdf_x/"),

@@ -228,6 +228,7 @@ def test_the_client_sends_a_definition_in_batches_and_a_lost_reply_stores_nothin
                 responses_per_datapoint=2,
                 batch_size=10,
                 progress=False,
+                url_assets="link",  # the batches are under test, not fetching their images
             )
     assert proxy.lost == ["/api/job-definitions/ 201", f"/api/job-definitions/{definition.id}/datapoints/ 200"]
     assert proxy.posts == 5 + 2

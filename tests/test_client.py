@@ -274,7 +274,13 @@ def test_local_files_are_uploaded_then_referenced_by_asset_id(client, server, im
     assert uploads[0].headers["Authorization"] == "Token t0ken"
     (body,) = server.bodies("POST", "/api/job-definitions/")
     assert body["kind"] == "draw" and body["responses_per_datapoint"] == 35
-    assert body["datapoints"] == [{"asset_id": "ast_1"}, URL_A, {"asset_id": "ast_2"}, {"asset_id": "ast_1"}]
+    assert body["datapoints"] == [
+        {"asset_id": "ast_1"},
+        {"asset_id": "ast_url_1"},
+        {"asset_id": "ast_2"},
+        {"asset_id": "ast_1"},
+    ]  # the URL fetched and stored by the server
+    assert server.bodies("POST", "/api/assets/fetch/") == [{"urls": [URL_A], "wait": 15.0}]  # half the timeout
 
 
 def test_text_items_stay_text(client, server):
@@ -296,7 +302,7 @@ def test_a_compare_text_naming_an_existing_file_stays_text(client, server, tmp_p
     server.route("POST", "/api/job-definitions/", (201, {**DEFINITION, "kind": "compare"}))
     client.job.create_compare_job_definition("J", "Which text?", [["a duck", "yes"], ["yes", URL_A]])
     (body,) = server.bodies("POST", "/api/job-definitions/")
-    assert body["datapoints"] == [["a duck", "yes"], ["yes", URL_A]] and server.asset_count == 0
+    assert body["datapoints"] == [["a duck", "yes"], ["yes", {"asset_id": "ast_url_1"}]] and server.asset_count == 0
 
 
 def test_compare_items_say_explicitly_what_is_a_file_and_what_is_text(client, server, image):
@@ -334,10 +340,11 @@ def test_compare_truth_maps_to_the_same_resolved_item(client, server, image):
     assert audience.add_compare_example("Which?", [image, URL_A], truth=image, context="A prompt") is audience
     assert audience.add_compare_example("Which?", [image, URL_A], truth=URL_A) is audience
     first, second = server.bodies("POST", "/api/audiences/aud_1/examples/compare/")
-    assert first["datapoint"] == [{"asset_id": "ast_1"}, URL_A] and first["truth"] == {"asset_id": "ast_1"}
+    fetched = {"asset_id": "ast_url_1"}
+    assert first["datapoint"] == [{"asset_id": "ast_1"}, fetched] and first["truth"] == {"asset_id": "ast_1"}
     assert first["context"] == "A prompt"
-    assert second["datapoint"] == [{"asset_id": "ast_1"}, URL_A] and second["truth"] == URL_A
-    assert server.asset_count == 1
+    assert second["datapoint"] == [{"asset_id": "ast_1"}, fetched] and second["truth"] == fetched
+    assert server.asset_count == 1 and len(server.bodies("POST", "/api/assets/fetch/")) == 1  # once per client
 
 
 def test_compare_truth_must_equal_an_item_exactly(offline, image):
@@ -362,7 +369,7 @@ def test_draw_example_sends_boxes_and_returns_the_audience(client, server):
     assert result is audience and audience.example_count == 1
     (body,) = server.bodies("POST", "/api/audiences/aud_1/examples/draw/")
     assert body["truths"][0] == {"x_min": 0.44, "y_min": 0.42, "x_max": 0.58, "y_max": 0.63}
-    assert body["datapoint"] == URL_A and body["required_completeness"] == 0.5
+    assert body["datapoint"] == {"asset_id": "ast_url_1"} and body["required_completeness"] == 0.5
     assert "required_precision" not in body
 
 

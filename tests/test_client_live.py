@@ -10,6 +10,7 @@ import pytest
 import crowdcanvas
 from crowdcanvas import Box, CrowdCanvasClient
 from tests.conftest import image_bytes
+from tests.image_hosts import image_hosts  # noqa: F401 (fixture)
 from tests.stack import AsgiServer, django_env
 
 pytestmark = pytest.mark.services
@@ -27,8 +28,9 @@ PROMPTS = [
 
 
 @pytest.fixture
-def server(test_database_url, artifacts_dir):
-    process = AsgiServer(django_env(test_database_url), artifacts_dir / "client-live-server.log").start()
+def server(test_database_url, artifacts_dir, image_hosts):
+    env = django_env(test_database_url, **image_hosts.env)
+    process = AsgiServer(env, artifacts_dir / "client-live-server.log").start()
     yield process
     process.stop()
 
@@ -61,7 +63,8 @@ def test_custom_audience_workflow_against_a_live_server(client, tmp_path, capsys
         )
         assert returned is audience
     examples = audience.get_examples()
-    assert [e["truth"] for e in examples] == [pair[0] for pair in DATAPOINTS]
+    # Fetched and stored by the server: named by the URL's file name, as an upload by its own.
+    assert [e["truth"] for e in examples] == [pair[0].rsplit("/", 1)[-1] for pair in DATAPOINTS]
     assert [e["context"] for e in examples] == PROMPTS
     assert audience.refresh().example_count == 3
 
@@ -84,7 +87,7 @@ def test_custom_audience_workflow_against_a_live_server(client, tmp_path, capsys
         responses_per_datapoint=35,
     )
     assert draw_definition.kind == "draw" and draw_definition.datapoint_count == 2
-    uploaded = Asset.objects.get(kind="image")
+    uploaded = Asset.objects.get(kind="image", name="blue_books.png")
     assert (uploaded.name, uploaded.width, uploaded.height) == ("blue_books.png", 96, 64)
 
     job = audience.assign_job(compare_definition)
@@ -123,6 +126,42 @@ def test_server_errors_reach_the_caller(client):
     with pytest.raises(crowdcanvas.AuthenticationError) as excinfo:
         bad_token.audience.find_audiences()
     assert excinfo.value.status == 401
+
+
+def test_url_datapoints_are_fetched_by_default_or_kept_as_links(client, image_hosts):
+    from assets.models import Asset
+
+    fetched = client.job.create_draw_job_definition(
+        "Fetched", "Color the books", ["https://assets.example.org/shelf.jpg"], responses_per_datapoint=1
+    )
+    (asset,) = Asset.objects.filter(kind="image")
+    assert (asset.name, asset.width, asset.height) == ("shelf.jpg", 96, 72)
+    assert image_hosts.requests == {"/shelf.jpg": 1}
+    linked = client.job.create_draw_job_definition(
+        "Linked",
+        "Color the books",
+        ["https://assets.example.org/shelf.jpg"],
+        responses_per_datapoint=1,
+        url_assets="link",
+    )
+    assert Asset.objects.get(kind="url").url == "https://assets.example.org/shelf.jpg"
+    assert image_hosts.requests == {"/shelf.jpg": 1}  # a link is the labeler's browser's to load
+    assert [d.id for d in client.job.find_job_definitions()] == [linked.id, fetched.id]
+
+
+def test_a_url_the_server_cannot_fetch_is_a_value_error_naming_it_and_creates_nothing(client, server):
+    from assets.models import Asset
+    from jobs.models import JobDefinition
+
+    for url, reason in [
+        (f"http://127.0.0.1:{server.port}/x.png", "not a public address"),
+        ("https://assets.example.org/page.html", "HTTP 404"),
+    ]:
+        with pytest.raises(ValueError, match=reason) as excinfo:
+            client.job.create_compare_job_definition("Pairs", "Which?", [["https://assets.example.org/a.jpg", url]])
+        assert url in str(excinfo.value)
+    assert not JobDefinition.objects.exists()
+    assert not Asset.objects.exclude(name="a.jpg").exists()
 
 
 # --- following a job, results, downloads -------------------------------------------------------------------
@@ -201,10 +240,11 @@ def test_progress_bar_follows_the_jobs_websocket(client, carol, server, spies, c
 
 
 @pytest.fixture
-def polling_only_server(test_database_url, artifacts_dir):
+def polling_only_server(test_database_url, artifacts_dir, image_hosts):
     """A server without websocket support (as behind a proxy that does not
     pass upgrades): the handshake gets a plain HTTP 404."""
-    process = AsgiServer(django_env(test_database_url), artifacts_dir / "client-live-no-ws-server.log")
+    env = django_env(test_database_url, **image_hosts.env)
+    process = AsgiServer(env, artifacts_dir / "client-live-no-ws-server.log")
     process.args += ["--ws", "none"]
     process.start()
     yield process
@@ -227,9 +267,7 @@ def test_results_and_downloads_from_a_live_server(client, carol, server, tmp_pat
     path = job.download_results(tmp_path, format="coco")
     assert path == tmp_path / f"{job.id}-coco.json"
     coco = json.loads(path.read_text())
-    assert [image["file_name"] for image in coco["images"]] == [
-        f"https://assets.example.org/books-{i}.jpg" for i in range(3)
-    ]
+    assert [image["file_name"] for image in coco["images"]] == [f"books-{i}.jpg" for i in range(3)]
     masks = [a for a in coco["annotations"] if a["iscrowd"] == 1]
     assert len(masks) == 3 and all(aggregation.rle_decode(a["segmentation"]).sum() == a["area"] for a in masks)
     document = json.loads(job.download_results(tmp_path / "all.json").read_text())

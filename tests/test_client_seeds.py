@@ -31,6 +31,7 @@ class FakeCrowdCanvas:
         self.examples: list[tuple[str, str, dict]] = []
         self.definitions: dict[str, dict] = {}
         self.jobs: dict[str, dict] = {}
+        self.fetched: dict[str, str] = {}  # URL -> asset id, as the server stores them
 
     @staticmethod
     def _audience(public_id: str, name: str, kind: str) -> dict:
@@ -56,6 +57,13 @@ class FakeCrowdCanvas:
         return httpx.Response(status, json=data)
 
     def route(self, method: str, path: str, body, request):
+        if (method, path) == ("POST", "assets/fetch/"):
+            for url in body["urls"]:
+                self.fetched.setdefault(url, f"ast_{next(self.ids)}")
+            return 200, {
+                "fetches": [{"url": url, "status": "completed", "asset_id": self.fetched[url]} for url in body["urls"]],
+                "pending": 0,
+            }
         if (method, path) == ("POST", "audiences/"):
             audience = self._audience(f"aud_{next(self.ids)}", body["name"], "custom")
             self.audiences[audience["id"]] = audience
@@ -148,6 +156,7 @@ def test_custom_audience_workflow_runs_as_written(fake, capsys):
     first, reused = fake.definitions.values()  # the page's job, then the one of "Reusing Audiences"
     assert first["body"]["contexts"] == ["A small blue book sitting on a large red book."]
     assert len(reused["body"]["datapoints"]) == 8
+    assert all(set(item) == {"asset_id"} for pair in reused["body"]["datapoints"] for item in pair)  # fetched
     first_job, second_job = fake.jobs.values()
     assert first_job["audience"]["id"] == second_job["audience"]["id"]  # the audience was found again
     assert "Preview of 'Prompt Alignment Job'" in capsys.readouterr().out
@@ -155,9 +164,12 @@ def test_custom_audience_workflow_runs_as_written(fake, capsys):
 
 @pytest.mark.parametrize("workflow", [DRAW_SIMPLE_WORKFLOW, DRAW_ADVANCED_WORKFLOW], ids=["simple", "advanced"])
 def test_draw_job_workflows_run_as_written(fake, workflow, capsys):
-    exec(compile(workflow, "draw-job-example", "exec"), {})
+    namespace: dict = {}
+    exec(compile(workflow, "draw-job-example", "exec"), namespace)
     (definition,) = fake.definitions.values()
     assert definition["kind"] == "draw" and definition["body"]["responses_per_datapoint"] == 35
+    # The URL images were fetched and stored by the server (the default), then named by asset.
+    assert definition["body"]["datapoints"] == [{"asset_id": fake.fetched[url]} for url in namespace["IMAGE_URLS"]]
     (job,) = fake.jobs.values()
     assert job["audience"]["kind"] == ("global" if workflow is DRAW_SIMPLE_WORKFLOW else "custom")
     draw = [body for _, kind, body in fake.examples if kind == "draw"]

@@ -12,6 +12,8 @@ process only starts them and reads what they printed.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.demo_stack import Demo
@@ -61,5 +63,8 @@ def test_seed_workflows_complete_on_the_embedded_default_under_a_crowd_of_40(dem
         assert job["twice"] == 0 and job["miscounted_leases"] == 0, job
     for run in runs.values():  # each printed its results
         assert run.job_id in census and "'state': 'completed'" in run.output(), run.output()[-2000:]
+    # Their URL images were fetched and stored by the server (the client's default), each once.
+    urls = set(re.findall(r"https://assets\.rapidata\.ai(/[^\"']+)", "".join(SEEDS.values())))
+    assert demo.image_hosts.requests == dict.fromkeys(urls, 1)
     summary = crowd.log()
     assert "jobs completed" in summary, summary[-3000:]

@@ -7,8 +7,9 @@ then the results must be complete and sensible.
 Scenarios: the simple draw job on the global audience (4 URL images x 35
 responses), the advanced draw job on a custom audience with 7 draw
 examples, the custom compare audience with 8 examples, that audience found
-by name and reused for a second job. The images stay URL assets (they are
-never fetched). Only the "Reusing Audiences" snippet is completed: it
+by name and reused for a second job. The images are fetched and stored by
+the server, as by default (served on loopback: tests/image_hosts.py), and
+named in results by their URL's file name. Only the "Reusing Audiences" snippet is completed: it
 finds the audience by its name and gets it by the id found, where the page
 has the placeholders ``"audience_id"`` and ``new_job_definition``.
 """
@@ -20,9 +21,12 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.conf import settings
 from django.db import close_old_connections, connection
 
+from assets.raster import grid_shape
 from demo.simulation import Oracle, SimulatedLabeler, _stable_random, create_labelers, pseudo_region
+from tests.image_hosts import image_hosts  # noqa: F401 (fixture)
 from tests.seeds import CUSTOM_COMPARE, DRAW_ADVANCED, DRAW_SIMPLE, REUSE_AUDIENCE
 from tests.stack import AsgiServer, django_env
 
@@ -109,10 +113,10 @@ class Crew:
 
 
 @pytest.fixture
-def server(test_database_url, artifacts_dir):
+def server(test_database_url, artifacts_dir, image_hosts):
     log_path = artifacts_dir / "seeds-e2e-server.log"
     log_path.unlink(missing_ok=True)
-    process = AsgiServer(django_env(test_database_url), log_path).start()
+    process = AsgiServer(django_env(test_database_url, **image_hosts.env), log_path).start()
     yield process
     process.stop()
 
@@ -158,6 +162,15 @@ def run_seed(code: str, crew: Crew, server, namespace: dict | None = None) -> di
 # --- checks ---------------------------------------------------------------------------------------------------
 
 
+# The image hosts' generated images (tests.hosted_client.generated_image).
+IMAGE_SIZE = (96, 72)
+
+
+def names(urls: list[str]) -> list[str]:
+    """How results name images fetched from ``urls``: by their file names."""
+    return [url.rsplit("/", 1)[-1] for url in urls]
+
+
 def box_iou(a: dict, b: dict) -> float:
     width = min(a["x_max"], b["x_max"]) - max(a["x_min"], b["x_min"])
     height = min(a["y_max"], b["y_max"]) - max(a["y_min"], b["y_min"])
@@ -182,14 +195,15 @@ def assert_draw_results(results, *, job_id: str, images: list[str], responses: i
     where the oracle tells good labelers to color (URL images: a fixed
     pseudo-random region per datapoint)."""
     assert results.info["jobId"] == job_id and results.info["state"] == "completed"
-    assert [entry["item"] for entry in results["results"]] == images
+    assert [entry["item"] for entry in results["results"]] == names(images)
     assert results.summary["responses"] == responses * len(images)
     assert results.summary["meanAgreement"] > 0.6
     datapoints = datapoints_of(job_id)
     for entry in results["results"]:
         assert entry["responses"] == len(entry["detailedResults"]) == responses
-        assert entry["imageSize"] is None and entry["gridSize"] == [256, 256]
-        assert entry["consensusMask"]["size"] == [256, 256] and entry["agreement"] > 0.5
+        grid = list(grid_shape(*IMAGE_SIZE, settings.RASTER_LONG_SIDE))
+        assert entry["imageSize"] == list(IMAGE_SIZE) and entry["gridSize"] == grid
+        assert entry["consensusMask"]["size"] == grid and entry["agreement"] > 0.5
         region = pseudo_region(datapoints[entry["position"]].pk)
         assert box_iou(entry["consensusBoxes"][0], region) > 0.7, (entry["consensusBoxes"], region)
     frame = results.to_pandas()
@@ -203,7 +217,7 @@ def assert_compare_winners(results, *, job_id: str) -> None:
     for entry in results["results"]:
         datapoint = datapoints[entry["position"]]
         preferred = datapoint.asset if _stable_random("prefer", datapoint.pk).random() < 0.5 else datapoint.asset_b
-        assert entry["winner"] == entry["weightedWinner"] == preferred.url, entry
+        assert preferred.kind == "image" and entry["winner"] == entry["weightedWinner"] == preferred.value, entry
         assert entry["confidence"] > 0.99
         assert entry["responses"] == sum(entry["aggregatedResults"].values()) == len(entry["detailedResults"])
 
@@ -247,7 +261,7 @@ def test_custom_compare_audience_found_by_name_and_reused(server, requester, cap
         first_job, results, audience = seed["job"], seed["results"], seed["audience"]
         stored = Audience.objects.get(public_id=audience.id)
         assert stored.examples.filter(kind="compare").count() == 8
-        assert [entry["items"] for entry in results["results"]] == [seed["DATAPOINTS"][2]]
+        assert [entry["items"] for entry in results["results"]] == [names(seed["DATAPOINTS"][2])]
         (entry,) = results["results"]
         assert entry["context"] == "A small blue book sitting on a large red book." and entry["responses"] == 10
         assert_compare_winners(results, job_id=first_job.id)
@@ -261,13 +275,13 @@ def test_custom_compare_audience_found_by_name_and_reused(server, requester, cap
     assert seed["audience"].id == audience.id and seed["job"].id != first_job.id
     assert crew.qualifications == qualifications
     reused = seed["new_results"]
-    assert [entry["items"] for entry in reused["results"]] == seed["DATAPOINTS"]
+    assert [entry["items"] for entry in reused["results"]] == [names(pair) for pair in seed["DATAPOINTS"]]
     assert [entry["context"] for entry in reused["results"]] == seed["PROMPTS"]
     assert all(entry["responses"] == 10 for entry in reused["results"])
     assert_compare_winners(reused, job_id=seed["job"].id)
     ranking = reused.summary["ranking"]
     assert ranking["comparisons"] == 80 and len(ranking["items"]) == 16
     frame = reused.to_pandas()
-    assert list(frame["item_a"]) == [pair[0] for pair in seed["DATAPOINTS"]]
+    assert list(frame["item_a"]) == [names(pair)[0] for pair in seed["DATAPOINTS"]]
     assert list(frame["winner"]) == [entry["winner"] for entry in reused["results"]]
     assert len(reused.to_pandas(split_details=True)) == 80
