@@ -129,6 +129,6 @@ def test_no_generated_request_gets_a_server_error(test_database_url, artifacts_d
         )
     finally:
         server.stop()
-    assert "Selected: 22/" in requester, requester[-3000:]  # 20 requester operations and 2 of the preview
+    assert "Selected: 23/" in requester, requester[-3000:]  # 21 requester operations and 2 of the preview
     assert "Selected: 9/" in labeler, labeler[-3000:]  # with renew and release
     assert "Traceback" not in server.log(), server.log()[-3000:]
